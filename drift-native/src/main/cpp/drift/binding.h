@@ -1,0 +1,7 @@
+// What the Java binding (org.driftml.kernels.DriftNative) sees: the op entry points and the torch types they use.
+#pragma once
+
+#include <torch/types.h>
+
+#include "preference_loss.h"
+#include "sequence_logps.h"

@@ -1,0 +1,250 @@
+// Math, for a scored row r with hidden state h_r, target t_r and W the [V, D] lm-head weight:
+//
+//   logits_r = W h_r,   lse_r = log sum_v exp(logits_rv),   logp_r = w_{t_r} . h_r - lse_r
+//   logps_n  = sum over scored rows r of sequence n of logp_r
+//
+// Backward, with g_r = dL/d logps_n for the sequence n that row r belongs to and p_r = softmax(logits_r):
+//
+//   dL/dh_r = g_r (w_{t_r} - sum_v p_rv w_v)          dL/dW = sum_r g_r (e_{t_r} - p_r) h_r^T
+//
+// Forward sweeps the vocabulary in tiles, folding each tile's logsumexp into lse (log-add-exp), so only one
+// [row_block, vocab_block] tile of logits exists at a time; lse [M] is all it keeps. Backward recomputes each tile,
+// turns it into G = -g p in place, and accumulates dH += G W_tile and dW_tile += G^T H. Each dW tile is written
+// by its own vocabulary slice, so with a single row block every entry of dW is written exactly once.
+// The target term (w_{t_r} . h_r and its gradient) is a gather, not a column of the logits.
+//
+// Only rows where the mask is set are touched: prompt and padding positions cost nothing.
+// bf16 / fp16 inputs are promoted tile by tile into fp32 buffers, so every product accumulates in fp32 and the
+// logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands).
+#include "sequence_logps.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "errors.h"
+
+namespace drift {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+at::ScalarType accumulation_type(const at::Tensor& t) {
+  return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+// Reusable tiles: one logits tile and, for reduced-precision weights, one promoted weight tile.
+struct TileBuffers {
+  at::Tensor logits;       // flat, >= row_block * vocab_block
+  at::Tensor weight_tile;  // flat, >= vocab_block * D, undefined when the weight is already in acc dtype
+  bool direct_mixed_gemm;  // CUDA: mm(bf16, bf16) -> fp32 without promotion
+
+  TileBuffers(const at::Tensor& weight, int64_t rows, int64_t vocab, at::ScalarType acc) {
+    auto opts = weight.options().dtype(acc);
+    logits = at::empty({rows * vocab}, opts);
+    direct_mixed_gemm = weight.is_cuda() && weight.scalar_type() != acc && acc == at::kFloat;
+    if (weight.scalar_type() != acc && !direct_mixed_gemm) {
+      weight_tile = at::empty({vocab * weight.size(1)}, opts);
+    }
+  }
+
+  at::Tensor logits_view(int64_t rows, int64_t vocab) { return logits.narrow(0, 0, rows * vocab).view({rows, vocab}); }
+
+  // The weight rows [v0, v0 + n) in the dtype the GEMM consumes.
+  at::Tensor weight_rows(const at::Tensor& weight, int64_t v0, int64_t n) {
+    at::Tensor w = weight.narrow(0, v0, n);
+    if (!weight_tile.defined()) return w;
+    at::Tensor out = weight_tile.narrow(0, 0, n * weight.size(1)).view({n, weight.size(1)});
+    out.copy_(w);
+    return out;
+  }
+
+  // logits tile = h @ w^T, in the accumulation dtype.
+  void logits_of(at::Tensor& out, const at::Tensor& h, const at::Tensor& w) {
+    if (direct_mixed_gemm) {
+      at::mm_out(out, h, w.t(), at::kFloat);
+    } else {
+      at::mm_out(out, h, w.t());
+    }
+  }
+};
+
+struct Selection {
+  at::Tensor index;    // [M] flat positions n*T + t that are scored
+  at::Tensor seq;      // [M] sequence of each scored row
+  at::Tensor targets;  // [M] target id of each scored row
+};
+
+Selection select_scored_rows(const at::Tensor& targets, const at::Tensor& mask, int64_t vocab) {
+  const int64_t T = targets.size(1);
+  at::Tensor flat_mask = mask.reshape({-1});
+  if (flat_mask.scalar_type() != at::kBool) flat_mask = flat_mask.ne(0);
+  Selection s;
+  s.index = flat_mask.nonzero().squeeze(1);
+  s.seq = at::div(s.index, T, "floor");
+  s.targets = targets.reshape({-1}).index_select(0, s.index).to(at::kLong);
+  if (s.index.numel() > 0) {
+    at::Tensor bad = (s.targets < 0).logical_or_(s.targets >= vocab).nonzero();
+    if (bad.numel() > 0) {
+      const int64_t row = bad[0][0].item<int64_t>();
+      const int64_t flat = s.index[row].item<int64_t>();
+      TORCH_CHECK(false, "sequence_logps: targets[", flat / T, ", ", flat % T, "] = ", s.targets[row].item<int64_t>(),
+                  " is a scored position (mask set) but outside the vocabulary [0, ", vocab, ")");
+    }
+  }
+  return s;
+}
+
+// lse_r over the whole vocabulary, one [row_block, vocab_block] tile at a time.
+at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, int64_t row_block, int64_t vocab_block,
+                           TileBuffers& buf) {
+  const int64_t M = h_acc.size(0), V = weight.size(0);
+  at::Tensor lse = at::empty({M}, h_acc.options());
+  for (int64_t r0 = 0; r0 < M; r0 += row_block) {
+    const int64_t mr = std::min(row_block, M - r0);
+    at::Tensor h = h_acc.narrow(0, r0, mr);
+    at::Tensor lse_r = lse.narrow(0, r0, mr);
+    for (int64_t v0 = 0; v0 < V; v0 += vocab_block) {
+      const int64_t vb = std::min(vocab_block, V - v0);
+      at::Tensor logits = buf.logits_view(mr, vb);
+      buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
+      at::Tensor tile_lse = at::logsumexp(logits, {1});
+      if (v0 == 0) {
+        lse_r.copy_(tile_lse);
+      } else {
+        lse_r.copy_(at::logaddexp(lse_r, tile_lse));
+      }
+    }
+  }
+  return lse;
+}
+
+struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFunction> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
+                               const at::Tensor& targets, const at::Tensor& mask, int64_t row_block,
+                               int64_t vocab_block) {
+    const int64_t N = hidden.size(0), D = hidden.size(2), V = weight.size(0);
+    const auto acc = accumulation_type(hidden);
+    Selection sel = select_scored_rows(targets, mask, V);
+    const int64_t M = sel.index.numel();
+
+    at::Tensor h_acc = hidden.reshape({-1, D}).index_select(0, sel.index).to(acc).contiguous();
+    at::Tensor w_target = weight.index_select(0, sel.targets).to(acc);
+    at::Tensor target_logit = (h_acc * w_target).sum(1);
+
+    const int64_t rb = std::max<int64_t>(1, std::min(row_block, std::max<int64_t>(M, 1)));
+    const int64_t vb = std::max<int64_t>(1, std::min(vocab_block, V));
+    TileBuffers buf(weight, rb, vb, acc);
+    at::Tensor lse = M > 0 ? tiled_logsumexp(h_acc, weight, rb, vb, buf) : at::empty({0}, h_acc.options());
+
+    at::Tensor logps = at::zeros({N}, h_acc.options()).index_add_(0, sel.seq, target_logit - lse);
+    at::Tensor counts = at::zeros({N}, hidden.options().dtype(at::kLong))
+                            .index_add_(0, sel.seq, at::ones({M}, hidden.options().dtype(at::kLong)));
+
+    ctx->save_for_backward({h_acc, weight, sel.index, sel.seq, sel.targets, lse});
+    ctx->saved_data["hidden_sizes"] = hidden.sizes().vec();
+    ctx->saved_data["hidden_dtype"] = static_cast<int64_t>(hidden.scalar_type());
+    ctx->saved_data["row_block"] = rb;
+    ctx->saved_data["vocab_block"] = vb;
+    ctx->mark_non_differentiable({counts});
+    return {logps, counts};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return translate_errors([&]() -> variable_list {
+      auto saved = ctx->get_saved_variables();
+      const at::Tensor &h_acc = saved[0], &weight = saved[1], &index = saved[2], &seq = saved[3],
+                       &tgt = saved[4], &lse = saved[5];
+      const auto hidden_sizes = ctx->saved_data["hidden_sizes"].toIntVector();
+      const auto hidden_dtype = static_cast<at::ScalarType>(ctx->saved_data["hidden_dtype"].toInt());
+      const int64_t rb = ctx->saved_data["row_block"].toInt(), vb = ctx->saved_data["vocab_block"].toInt();
+      const bool want_hidden = ctx->needs_input_grad(0), want_weight = ctx->needs_input_grad(1);
+      const int64_t M = h_acc.size(0), D = h_acc.size(1), V = weight.size(0);
+      const auto acc = h_acc.scalar_type();
+
+      at::Tensor grad_logps = grads[0].defined() ? grads[0].to(acc) : at::zeros({hidden_sizes[0]}, h_acc.options());
+      at::Tensor g = grad_logps.index_select(0, seq);  // [M] dL/dlogp of each scored row
+      at::Tensor neg_g = g.neg().unsqueeze(1);
+
+      at::Tensor dh = at::zeros({M, D}, h_acc.options());
+      at::Tensor dw = want_weight ? at::zeros({V, D}, h_acc.options()) : at::Tensor();
+      TileBuffers buf(weight, rb, vb, acc);
+      for (int64_t r0 = 0; r0 < M; r0 += rb) {
+        const int64_t mr = std::min(rb, M - r0);
+        at::Tensor h = h_acc.narrow(0, r0, mr);
+        at::Tensor dh_r = dh.narrow(0, r0, mr);
+        at::Tensor lse_r = lse.narrow(0, r0, mr).unsqueeze(1);
+        at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
+        for (int64_t v0 = 0; v0 < V; v0 += vb) {
+          const int64_t n = std::min(vb, V - v0);
+          at::Tensor w = buf.weight_rows(weight, v0, n);
+          at::Tensor tile = buf.logits_view(mr, n);
+          buf.logits_of(tile, h, w);
+          tile.sub_(lse_r).exp_().mul_(neg_g_r);  // G = -g * softmax, in place
+          if (want_hidden) {
+            at::Tensor w_acc = w.scalar_type() == acc ? w : w.to(acc);
+            dh_r.addmm_(tile, w_acc);
+          }
+          if (want_weight) dw.narrow(0, v0, n).addmm_(tile.t(), h);
+        }
+      }
+      // The target term: +g w_t for the hidden state, +g h for the target's weight row.
+      at::Tensor g_col = g.unsqueeze(1);
+      if (want_hidden) dh.add_(weight.index_select(0, tgt).to(acc) * g_col);
+      if (want_weight) dw.index_add_(0, tgt, h_acc * g_col);
+
+      at::Tensor d_hidden, d_weight;
+      if (want_hidden) {
+        d_hidden = at::zeros({hidden_sizes[0] * hidden_sizes[1], D}, h_acc.options().dtype(hidden_dtype));
+        d_hidden.index_copy_(0, index, dh.to(hidden_dtype));
+        d_hidden = d_hidden.view(hidden_sizes);
+      }
+      if (want_weight) d_weight = dw.to(weight.scalar_type());
+      return {d_hidden, d_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    });
+  }
+};
+
+void check_inputs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                  const at::Tensor& mask, int64_t row_block, int64_t vocab_block) {
+  TORCH_CHECK(hidden.defined() && weight.defined() && targets.defined() && mask.defined(),
+              "sequence_logps: hidden, weight, targets and mask must all be defined");
+  TORCH_CHECK(hidden.dim() == 3, "sequence_logps: hidden must be 3-D [N, T, D], got shape ", hidden.sizes());
+  TORCH_CHECK(weight.dim() == 2, "sequence_logps: weight must be 2-D [V, D], got shape ", weight.sizes());
+  TORCH_CHECK(at::isFloatingType(hidden.scalar_type()),
+              "sequence_logps: hidden must be floating point, got ", hidden.scalar_type());
+  TORCH_CHECK(weight.scalar_type() == hidden.scalar_type(), "sequence_logps: weight is ", weight.scalar_type(),
+              " but hidden is ", hidden.scalar_type(), "; cast one to match");
+  TORCH_CHECK(weight.size(1) == hidden.size(2), "sequence_logps: weight is [V, D] = ", weight.sizes(),
+              " but hidden has D = ", hidden.size(2));
+  TORCH_CHECK(weight.size(0) > 0, "sequence_logps: weight has an empty vocabulary");
+  TORCH_CHECK(targets.dim() == 2 && targets.size(0) == hidden.size(0) && targets.size(1) == hidden.size(1),
+              "sequence_logps: targets must be [N, T] = [", hidden.size(0), ", ", hidden.size(1), "], got shape ",
+              targets.sizes());
+  TORCH_CHECK(at::isIntegralType(targets.scalar_type(), /*includeBool=*/false),
+              "sequence_logps: targets must hold integer token ids, got ", targets.scalar_type());
+  TORCH_CHECK(mask.sizes() == targets.sizes(), "sequence_logps: mask must be [N, T] like targets ", targets.sizes(),
+              ", got shape ", mask.sizes());
+  TORCH_CHECK(weight.device() == hidden.device() && targets.device() == hidden.device() &&
+                  mask.device() == hidden.device(),
+              "sequence_logps: hidden (", hidden.device(), "), weight (", weight.device(), "), targets (",
+              targets.device(), ") and mask (", mask.device(), ") must be on one device");
+  TORCH_CHECK(row_block > 0 && vocab_block > 0, "sequence_logps: row_block and vocab_block must be > 0, got ",
+              row_block, " and ", vocab_block);
+}
+
+}  // namespace
+
+std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                       const at::Tensor& mask, int64_t row_block, int64_t vocab_block) {
+  return translate_errors([&] {
+    check_inputs(hidden, weight, targets, mask, row_block, vocab_block);
+    return SequenceLogpsFunction::apply(hidden, weight, targets, mask, row_block, vocab_block);
+  });
+}
+
+}  // namespace drift

@@ -1,0 +1,22 @@
+// Per-sequence summed log-probs of target tokens, straight from final hidden states and the lm-head weight,
+// without ever materialising the [N, T, V] logits.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace drift {
+
+// hidden [N, T, D] (fp32 / bf16 / fp16 / fp64), weight [V, D] (same dtype), targets [N, T] integer ids,
+// mask [N, T] (bool or numeric; non-zero marks a scored position). hidden[n, t] predicts targets[n, t]: the caller
+// shifts ids left by one, as a causal LM's labels are. Positions where mask is zero are ignored whatever their
+// target (HF's -100 is fine there).
+// Returns {logps [N] (fp32, fp64 for fp64 inputs), token_counts [N] int64}; logps is differentiable with respect to
+// hidden and weight. Work is tiled in blocks of row_block scored tokens x vocab_block vocabulary entries, so the
+// largest temporary is row_block * vocab_block accumulation-dtype values.
+std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                       const at::Tensor& mask, int64_t row_block, int64_t vocab_block);
+
+}  // namespace drift

@@ -1,0 +1,41 @@
+package org.driftml.kernels;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.ByRef;
+import org.bytedeco.javacpp.annotation.ByVal;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+/**
+ * The JavaCPP binding of drift-native's C++ ops (drift-native/src/main/cpp/drift). Use {@link PreferenceLoss} and
+ * {@link SequenceLogps}; this class is their wire.
+ *
+ * <p>{@code cppbuild.sh} compiles {@code libdrift_native.so} against LibTorch's headers and links it to the bytedeco
+ * {@code libtorch_cpu}/{@code libc10}, so one LibTorch lives in the process; JavaCPP's Builder then generates and
+ * compiles this class's JNI library. A {@code c10::Error} raised inside an op arrives as a
+ * {@link RuntimeException} with the op's message.
+ */
+@Properties(value = @Platform(compiler = "cpp20", define = "_GLIBCXX_USE_CXX11_ABI 1", include = "drift/binding.h",
+        link = "drift_native"))
+@Namespace("drift")
+final class DriftNative {
+    static {
+        NativeRuntime.load();
+        Loader.load();
+    }
+
+    private DriftNative() {}
+
+    static native @ByVal TensorVector preference_loss(@Const @ByRef Tensor policyChosen,
+            @Const @ByRef Tensor policyRejected, @Const @ByRef Tensor referenceChosen,
+            @Const @ByRef Tensor referenceRejected, double beta, @Cast("drift::PreferenceLossType") long type,
+            double labelSmoothing);
+
+    static native @ByVal TensorVector sequence_logps(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
+            @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, long rowBlock, long vocabBlock);
+}

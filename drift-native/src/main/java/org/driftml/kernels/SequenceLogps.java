@@ -1,0 +1,44 @@
+package org.driftml.kernels;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+/**
+ * Summed log-probs of each sequence's completion, computed from the decoder's final hidden states and the lm-head
+ * weight without materialising full-vocabulary logits.
+ *
+ * <p>For Qwen2 (V = 151,936) the logits of a batch of 8 x 2048 tokens are 10 GB in fp32; this op keeps one tile of
+ * {@code rowBlock x vocabBlock} fp32 values instead, and skips prompt and padding positions entirely. Backward
+ * recomputes each tile. Math and tiling: sequence_logps.cpp.
+ */
+public final class SequenceLogps {
+    /** Default scored tokens per tile: one row block covers a typical batch, so dW is written once per step. */
+    public static final long DEFAULT_ROW_BLOCK = 4096;
+    /** Default vocabulary entries per tile: 4096 x 4096 fp32 = 64 MiB of logits at most. */
+    public static final long DEFAULT_VOCAB_BLOCK = 4096;
+
+    /** {@code logps} [N] (fp32; fp64 for fp64 inputs) is differentiable; {@code tokenCounts} [N] int64 is not. */
+    public record Output(Tensor logps, Tensor tokenCounts) {}
+
+    private SequenceLogps() {}
+
+    /**
+     * @param hidden  [N, T, D] final hidden states (after the last norm), fp32 / bf16 / fp16 / fp64
+     * @param weight  [V, D] lm-head weight, same dtype as hidden
+     * @param targets [N, T] integer ids; hidden[n, t] predicts targets[n, t] (ids shifted left by one)
+     * @param mask    [N, T] bool or numeric; non-zero marks a completion token to score
+     * @throws RuntimeException naming the offending tensor, or the (sequence, position) of an out-of-range target
+     */
+    public static Output compute(Tensor hidden, Tensor weight, Tensor targets, Tensor mask) {
+        return compute(hidden, weight, targets, mask, DEFAULT_ROW_BLOCK, DEFAULT_VOCAB_BLOCK);
+    }
+
+    /** As {@link #compute(Tensor, Tensor, Tensor, Tensor)} with explicit tile sizes (memory = rowBlock*vocabBlock*4 B). */
+    public static Output compute(Tensor hidden, Tensor weight, Tensor targets, Tensor mask, long rowBlock,
+            long vocabBlock) {
+        try (TensorVector out = DriftNative.sequence_logps(hidden, weight, targets, mask, rowBlock, vocabBlock)) {
+            // get(i) is a reference into the vector; each output is copied out as its own tensor handle.
+            return new Output(new Tensor(out.get(0)), new Tensor(out.get(1)));
+        }
+    }
+}
