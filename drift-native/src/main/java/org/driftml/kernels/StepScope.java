@@ -37,6 +37,8 @@ public final class StepScope implements AutoCloseable {
      * close it or attach it to an outer scope. Returns it for chaining.
      */
     public <P extends Pointer> P keep(P pointer) {
+        // detach() drops the reference the scope held; take one for the caller first, or the pointer is freed now.
+        pointer.retainReference();
         scope.detach(pointer);
         return pointer;
     }
