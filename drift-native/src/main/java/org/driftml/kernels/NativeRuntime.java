@@ -30,6 +30,7 @@ public final class NativeRuntime {
         ENV_DEFAULTS.put("THP_MEM_ALLOC_ENABLE", "1");
     }
 
+    private static final Map<String, String> EFFECTIVE_ENV = new LinkedHashMap<>();
     private static volatile boolean loaded;
 
     private NativeRuntime() {}
@@ -47,16 +48,31 @@ public final class NativeRuntime {
                 System.setProperty("org.bytedeco.javacpp.logger", "slf4j");
             }
             for (Map.Entry<String, String> e : ENV_DEFAULTS.entrySet()) {
-                ProcessEnv.setenv(e.getKey(), e.getValue(), 0);
+                String mine = System.getenv(e.getKey());  // the environment the JVM started with
+                if (mine == null) {
+                    ProcessEnv.setenv(e.getKey(), e.getValue(), 0);
+                    EFFECTIVE_ENV.put(e.getKey(), e.getValue() + " (drift default)");
+                } else {
+                    EFFECTIVE_ENV.put(e.getKey(), mine + " (from the environment)");
+                }
             }
             Loader.load(torch.class);
             loaded = true;
         }
     }
 
-    /** The defaults this class applies, for documentation and the CLI's environment report. */
-    public static Map<String, String> environmentDefaults() {
-        return Map.copyOf(ENV_DEFAULTS);
+    /** Each variable this class manages, with its value and whether drift or the user set it. */
+    public static Map<String, String> effectiveEnvironment() {
+        load();
+        return java.util.Collections.unmodifiableMap(EFFECTIVE_ENV);
+    }
+
+    /** The LibTorch version this process runs, as its build reports it (e.g. 2.13.0). */
+    public static String libtorchVersion() {
+        load();
+        String config = torch.show_config().getString();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("TORCH_VERSION=([0-9.]+)").matcher(config);
+        return m.find() ? m.group(1) : "unknown";
     }
 
     /** Intra-op threads LibTorch uses (defaults to the number of cores). */

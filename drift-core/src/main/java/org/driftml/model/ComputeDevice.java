@@ -1,0 +1,68 @@
+package org.driftml.model;
+
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch;
+import org.driftml.kernels.NativeRuntime;
+
+/**
+ * Where the policy, the reference and their tensors live: the CPU (default) or one CUDA device.
+ *
+ * <p>Spelled as users write it for PyTorch: {@code cpu}, {@code cuda}, {@code cuda:1}. CUDA needs the {@code gpu}
+ * Maven profile (LibTorch's GPU natives); asking for it on a CPU build is an error that says so.
+ */
+public record ComputeDevice(Kind kind, int index) {
+    public enum Kind { CPU, CUDA }
+
+    private static final Pattern SPEC = Pattern.compile("(cpu|cuda)(?::(\\d+))?");
+
+    public static final ComputeDevice CPU = new ComputeDevice(Kind.CPU, -1);
+
+    public ComputeDevice {
+        if (kind == Kind.CPU && index != -1) {
+            throw new IllegalArgumentException("the CPU device takes no index, got cpu:" + index);
+        }
+        if (kind == Kind.CUDA && index < 0) {
+            throw new IllegalArgumentException("a CUDA device index must be >= 0, got " + index);
+        }
+    }
+
+    /** Parses {@code cpu}, {@code cuda} (device 0) or {@code cuda:N}. */
+    public static ComputeDevice parse(String spec) {
+        Matcher m = SPEC.matcher(spec.trim().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException("unknown device '" + spec + "': expected cpu, cuda or cuda:N");
+        }
+        if (m.group(1).equals("cpu")) {
+            if (m.group(2) != null) {
+                throw new IllegalArgumentException("unknown device '" + spec + "': the CPU takes no index");
+            }
+            return CPU;
+        }
+        return new ComputeDevice(Kind.CUDA, m.group(2) == null ? 0 : Integer.parseInt(m.group(2)));
+    }
+
+    /** The LibTorch device, after checking that this build and host can use it. */
+    public Device toTorch() {
+        NativeRuntime.load();
+        if (kind == Kind.CPU) {
+            return new Device("cpu");
+        }
+        if (!torch.cuda_is_available()) {
+            throw new IllegalStateException("device " + this + " requested but CUDA is not available: build with"
+                    + " -Pgpu (LibTorch GPU natives) on a host with a CUDA 13 driver");
+        }
+        int count = torch.cuda_device_count();
+        if (index >= count) {
+            throw new IllegalStateException("device " + this + " requested but only " + count + " CUDA device(s)");
+        }
+        return new Device(toString());
+    }
+
+    @Override
+    public String toString() {
+        return kind == Kind.CPU ? "cpu" : "cuda:" + index;
+    }
+}

@@ -1,0 +1,43 @@
+package org.driftml.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+
+class ComputeDeviceTest {
+    @Test
+    void parsesPyTorchSpellings() {
+        assertEquals(ComputeDevice.CPU, ComputeDevice.parse("cpu"));
+        assertEquals(new ComputeDevice(ComputeDevice.Kind.CUDA, 0), ComputeDevice.parse("cuda"));
+        assertEquals(new ComputeDevice(ComputeDevice.Kind.CUDA, 3), ComputeDevice.parse(" CUDA:3 "));
+        assertEquals("cuda:3", ComputeDevice.parse("cuda:3").toString());
+    }
+
+    @Test
+    void rejectsWhatPyTorchWouldReject() {
+        for (String bad : new String[] {"gpu", "cpu:0", "cuda:-1", "cuda:x", ""}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ComputeDevice.parse(bad));
+            assertTrue(e.getMessage().startsWith("unknown device"), e.getMessage());
+        }
+    }
+
+    @Test
+    void cpuMapsToTheTorchCpuDevice() {
+        assertFalse(ComputeDevice.CPU.toTorch().is_cuda());
+    }
+
+    @Test
+    void cudaOnAHostWithoutItSaysHowToGetIt() {
+        if (torch.cuda_is_available()) {
+            assertTrue(ComputeDevice.parse("cuda:0").toTorch().is_cuda());
+            return;
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> ComputeDevice.parse("cuda:0").toTorch());
+        assertTrue(e.getMessage().contains("-Pgpu"), e.getMessage());
+    }
+}

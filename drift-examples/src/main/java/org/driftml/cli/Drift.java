@@ -1,0 +1,22 @@
+package org.driftml.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code drift} command line: one entry point, one subcommand per stage of DRIFT. */
+@Command(name = "drift", mixinStandardHelpOptions = true, version = "drift 0.1.0-SNAPSHOT",
+        description = "Post-train a language model on the dissatisfaction its users expressed (DRIFT).",
+        subcommands = {EnvCommand.class})
+public final class Drift implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Drift()).execute(args));
+    }
+}
