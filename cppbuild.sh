@@ -42,7 +42,7 @@ fi
 
 # --- LibTorch headers --------------------------------------------------------------------------------------------
 headers_from_wheel() {
-  local dest="$ROOT/build/libtorch-$TORCH_VERSION" wheels="$ROOT/build/wheels"
+  local dest="$ROOT/build/libtorch-$TORCH_VERSION$([ "$cuda" = 1 ] && echo -cuda)" wheels="$ROOT/build/wheels"
   if [ ! -f "$dest/.complete" ]; then
     say "extracting LibTorch $TORCH_VERSION headers from the torch wheel into $dest"
     command -v python3 >/dev/null || die "python3 is needed to fetch the torch $TORCH_VERSION wheel for its headers; or set LIBTORCH_HOME to a LibTorch $TORCH_VERSION folder"
@@ -68,6 +68,9 @@ version_h="$INC/torch/headeronly/version.h"
 [ -f "$version_h" ] || die "no LibTorch headers at $INC (missing torch/headeronly/version.h)"
 found_version="$(awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", sep, $3; sep="."}' "$version_h")"
 [ "$found_version" = "$TORCH_VERSION" ] || die "headers at $INC are LibTorch $found_version, not $TORCH_VERSION"
+if [ "$cuda" = 1 ] && [ ! -f "$INC/c10/cuda/impl/cuda_cmake_macros.h" ]; then
+  die "--cuda needs the headers of a CUDA build of LibTorch $TORCH_VERSION, but those at $INC are CPU-only (no c10/cuda/impl/cuda_cmake_macros.h). On a GPU host pip's default torch wheel is the CUDA build; or set LIBTORCH_HOME to a CUDA LibTorch $TORCH_VERSION."
+fi
 
 # --- bytedeco LibTorch libraries to link against (the ones that load at run time) ---------------------------------
 natives_jar=""
@@ -88,9 +91,19 @@ if [ ! -f "$LIBS/.complete" ]; then
 fi
 
 # --- libdrift_native.so --------------------------------------------------------------------------------------------
-CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter
+# -fopenmp: at::parallel_for is inline OpenMP in this LibTorch build; without it our loops run on one thread.
+CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter
           -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include")
-LDFLAGS=(-shared -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
+LDFLAGS=(-shared -fopenmp -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
+# Files built once per instruction set (tile_kernels_*.cpp) get its flags and ATen's CPU_CAPABILITY, which selects
+# Vectorized<float>'s implementation; tile_kernels.cpp picks one at run time.
+isa_flags() {
+  case "$1" in
+    *_avx512.cpp) echo -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -DCPU_CAPABILITY=AVX512 -DCPU_CAPABILITY_AVX512 ;;
+    *_avx2.cpp) echo -mavx2 -mfma -mf16c -DCPU_CAPABILITY=AVX2 -DCPU_CAPABILITY_AVX2 ;;
+    *_default.cpp) echo -DCPU_CAPABILITY=DEFAULT ;;
+  esac
+}
 cu_sources=()
 if [ "$cuda" = 1 ]; then
   command -v nvcc >/dev/null || die "--cuda asked for CUDA kernels but nvcc is not on PATH"
@@ -101,7 +114,7 @@ if [ "$cuda" = 1 ]; then
 fi
 mapfile -t cpp_sources < <(find "$SRC" -name '*.cpp' | sort)
 
-stamp_of() { { printf '%s\n' "$@"; cat "${cpp_sources[@]}" "${cu_sources[@]}" $(find "$SRC" -name '*.h' | sort); } | sha256sum | cut -d' ' -f1; }
+stamp_of() { { printf '%s\n' "$@"; cat "$0" "${cpp_sources[@]}" "${cu_sources[@]}" $(find "$SRC" -name '*.h' | sort); } | sha256sum | cut -d' ' -f1; }
 lib_stamp="$(stamp_of "${CXXFLAGS[@]}" "${LDFLAGS[@]}" "$INC" "$LIBS")"
 mkdir -p "$OUT/obj"
 if [ -f "$OUT/libdrift_native.so" ] && [ "$(cat "$OUT/libdrift_native.so.stamp" 2>/dev/null)" = "$lib_stamp" ]; then
@@ -111,13 +124,14 @@ else
   objs=() pids=()
   for f in "${cpp_sources[@]}"; do
     o="$OUT/obj/$(basename "$f" .cpp).o"; objs+=("$o")
-    g++ "${CXXFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
+    # shellcheck disable=SC2046
+    g++ "${CXXFLAGS[@]}" $(isa_flags "$f") -c "$f" -o "$o" & pids+=($!)
     if [ "${#pids[@]}" -ge "$JOBS" ]; then wait "${pids[0]}" || die "compiling failed (see above)"; pids=("${pids[@]:1}"); fi
   done
   for p in "${pids[@]}"; do wait "$p" || die "compiling failed (see above)"; done
   for f in "${cu_sources[@]}"; do
     o="$OUT/obj/$(basename "$f" .cu).cu.o"; objs+=("$o")
-    nvcc -std=c++20 -O3 -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -DDRIFT_WITH_CUDA \
+    nvcc -std=c++20 -O3 --expt-relaxed-constexpr -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -DDRIFT_WITH_CUDA \
       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
       -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include" -c "$f" -o "$o" || die "nvcc failed on $f"
   done

@@ -5,3 +5,4 @@
 
 #include "preference_loss.h"
 #include "sequence_logps.h"
+#include "tile_kernels.h"

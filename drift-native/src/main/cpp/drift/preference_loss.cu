@@ -3,8 +3,9 @@
 // preference_loss.cpp, which runs on any device.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "preference_loss.h"
 
@@ -38,7 +39,7 @@ void preference_loss_forward_cuda(const at::Tensor& pc, const at::Tensor& pr, co
   if (n == 0) return;
   constexpr int threads = 256;
   const int blocks = static_cast<int>((n + threads - 1) / threads);
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "preference_loss_forward_cuda", [&] {
     preference_loss_forward_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
         pc.const_data_ptr<scalar_t>(), pr.const_data_ptr<scalar_t>(), rc.const_data_ptr<scalar_t>(),

@@ -14,6 +14,8 @@
 // The target term (w_{t_r} . h_r and its gradient) is a gather, not a column of the logits.
 //
 // Only rows where the mask is set are touched: prompt and padding positions cost nothing.
+// On the CPU in fp32 the per-tile passes are single vectorized sweeps (tile_kernels.h); fp64 (tests) and CUDA use
+// the same math as ATen ops.
 // bf16 / fp16 inputs are promoted tile by tile into fp32 buffers, so every product accumulates in fp32 and the
 // logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands).
 #include "sequence_logps.h"
@@ -25,6 +27,7 @@
 #include <limits>
 
 #include "errors.h"
+#include "tile_kernels.h"
 
 namespace drift {
 
@@ -99,24 +102,32 @@ Selection select_scored_rows(const at::Tensor& targets, const at::Tensor& mask, 
   return s;
 }
 
+bool vectorized_tiles(const at::Tensor& tile) { return tile.device().is_cpu() && tile.scalar_type() == at::kFloat; }
+
 // lse_r over the whole vocabulary, one [row_block, vocab_block] tile at a time.
 at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, int64_t row_block, int64_t vocab_block,
                            TileBuffers& buf) {
   const int64_t M = h_acc.size(0), V = weight.size(0);
   at::Tensor lse = at::empty({M}, h_acc.options());
+  at::Tensor tile_lse = at::empty({std::min(row_block, M)}, h_acc.options());
   for (int64_t r0 = 0; r0 < M; r0 += row_block) {
     const int64_t mr = std::min(row_block, M - r0);
     at::Tensor h = h_acc.narrow(0, r0, mr);
     at::Tensor lse_r = lse.narrow(0, r0, mr);
+    at::Tensor tile_lse_r = tile_lse.narrow(0, 0, mr);
     for (int64_t v0 = 0; v0 < V; v0 += vocab_block) {
       const int64_t vb = std::min(vocab_block, V - v0);
       at::Tensor logits = buf.logits_view(mr, vb);
       buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
-      at::Tensor tile_lse = at::logsumexp(logits, {1});
-      if (v0 == 0) {
-        lse_r.copy_(tile_lse);
+      if (vectorized_tiles(logits)) {
+        tile_logsumexp(logits.const_data_ptr<float>(), mr, vb, tile_lse_r.mutable_data_ptr<float>());
       } else {
-        lse_r.copy_(at::logaddexp(lse_r, tile_lse));
+        tile_lse_r.copy_(at::logsumexp(logits, {1}));
+      }
+      if (v0 == 0) {
+        lse_r.copy_(tile_lse_r);
+      } else {
+        lse_r.copy_(at::logaddexp(lse_r, tile_lse_r));
       }
     }
   }
@@ -168,28 +179,44 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
 
       at::Tensor grad_logps = grads[0].defined() ? grads[0].to(acc) : at::zeros({hidden_sizes[0]}, h_acc.options());
       at::Tensor g = grad_logps.index_select(0, seq);  // [M] dL/dlogp of each scored row
-      at::Tensor neg_g = g.neg().unsqueeze(1);
+      at::Tensor neg_g = g.neg().contiguous();
 
       at::Tensor dh = at::zeros({M, D}, h_acc.options());
-      at::Tensor dw = want_weight ? at::zeros({V, D}, h_acc.options()) : at::Tensor();
+      // The first row block writes each dW tile (beta = 0), later ones accumulate: no 0.5 GB memset and re-read.
+      at::Tensor dw = !want_weight ? at::Tensor()
+                      : M > 0    ? at::empty({V, D}, h_acc.options())
+                                 : at::zeros({V, D}, h_acc.options());
       TileBuffers buf(weight, rb, vb, acc);
       for (int64_t r0 = 0; r0 < M; r0 += rb) {
         const int64_t mr = std::min(rb, M - r0);
         at::Tensor h = h_acc.narrow(0, r0, mr);
         at::Tensor dh_r = dh.narrow(0, r0, mr);
-        at::Tensor lse_r = lse.narrow(0, r0, mr).unsqueeze(1);
+        at::Tensor lse_r = lse.narrow(0, r0, mr);
         at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
         for (int64_t v0 = 0; v0 < V; v0 += vb) {
           const int64_t n = std::min(vb, V - v0);
           at::Tensor w = buf.weight_rows(weight, v0, n);
           at::Tensor tile = buf.logits_view(mr, n);
           buf.logits_of(tile, h, w);
-          tile.sub_(lse_r).exp_().mul_(neg_g_r);  // G = -g * softmax, in place
+          // G = -g * softmax, in place.
+          if (vectorized_tiles(tile)) {
+            tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
+                                neg_g_r.const_data_ptr<float>());
+          } else {
+            tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
+          }
           if (want_hidden) {
             at::Tensor w_acc = w.scalar_type() == acc ? w : w.to(acc);
             dh_r.addmm_(tile, w_acc);
           }
-          if (want_weight) dw.narrow(0, v0, n).addmm_(tile.t(), h);
+          if (want_weight) {
+            at::Tensor dw_tile = dw.narrow(0, v0, n);
+            if (r0 == 0) {
+              at::mm_out(dw_tile, tile.t(), h);
+            } else {
+              dw_tile.addmm_(tile.t(), h);
+            }
+          }
         }
       }
       // The target term: +g w_t for the hidden state, +g h for the target's weight row.

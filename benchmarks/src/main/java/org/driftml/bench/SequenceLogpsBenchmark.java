@@ -61,6 +61,14 @@ public class SequenceLogpsBenchmark {
     @Param({"float32"})
     public String dtype;
 
+    /** Tile of the fused path: scored tokens per block. */
+    @Param({"4096"})
+    public long rowBlock;
+
+    /** Tile of the fused path: vocabulary entries per block. */
+    @Param({"4096"})
+    public long vocabBlock;
+
     private Tensor hiddenStates;
     private Tensor weight;
     private Tensor targets;
@@ -97,7 +105,7 @@ public class SequenceLogpsBenchmark {
         double result;
         try (StepScope step = StepScope.open()) {
             Tensor logps = "fused".equals(path)
-                    ? SequenceLogps.compute(hiddenStates, weight, targets, mask).logps()
+                    ? SequenceLogps.compute(hiddenStates, weight, targets, mask, rowBlock, vocabBlock).logps()
                     : unfused();
             if ("train".equals(pass)) {
                 logps.sum().backward();

@@ -7,6 +7,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
+import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -28,6 +29,7 @@ final class EnvCommand implements Callable<Integer> {
         NativeRuntime.load();
         out.printf("LibTorch        %s (org.bytedeco:pytorch)%n", NativeRuntime.libtorchVersion());
         out.printf("threads         %d intra-op%n", NativeRuntime.threads());
+        out.printf("tile kernels    %s%n", SequenceLogps.instructionSet());
         for (Map.Entry<String, String> e : NativeRuntime.effectiveEnvironment().entrySet()) {
             out.printf("%-15s %s%n", e.getKey(), e.getValue());
         }

@@ -1,5 +1,6 @@
 package org.driftml.kernels;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.ByRef;
 import org.bytedeco.javacpp.annotation.ByVal;
@@ -38,4 +39,8 @@ final class DriftNative {
 
     static native @ByVal TensorVector sequence_logps(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
             @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, long rowBlock, long vocabBlock);
+
+    static native @Cast("const char*") BytePointer tile_kernels_isa();
+
+    static native @Cast("bool") boolean set_tile_kernels_isa(String name);
 }

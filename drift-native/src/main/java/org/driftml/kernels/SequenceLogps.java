@@ -22,6 +22,11 @@ public final class SequenceLogps {
 
     private SequenceLogps() {}
 
+    /** The instruction set the fp32 CPU tile passes run with on this machine: AVX512, AVX2 or DEFAULT. */
+    public static String instructionSet() {
+        return DriftNative.tile_kernels_isa().getString();
+    }
+
     /**
      * @param hidden  [N, T, D] final hidden states (after the last norm), fp32 / bf16 / fp16 / fp64
      * @param weight  [V, D] lm-head weight, same dtype as hidden

@@ -71,6 +71,39 @@ class SequenceLogpsTest {
         assertTrue(relDiff(w1.grad(), w2.grad(), 1e-3) < 1e-5, () -> "dweight " + maxAbsDiff(w1.grad(), w2.grad()));
     }
 
+    /** The tile kernels are built for AVX-512, AVX2 and plain C++; every build this CPU can run must agree. */
+    @Test
+    void everyInstructionSetBuildGivesTheUnfusedResult() {
+        String detected = SequenceLogps.instructionSet();
+        try {
+            int ran = 0;
+            for (String isa : new String[] {"AVX512", "AVX2", "DEFAULT"}) {
+                if (!DriftNative.set_tile_kernels_isa(isa)) {
+                    continue;
+                }
+                ran++;
+                assertEquals(isa, SequenceLogps.instructionSet());
+                torch.manual_seed(5);
+                Tensor hidden = randn(ScalarType.Float, 3, 21, 40);
+                Tensor weight = randn(ScalarType.Float, 77, 40);
+                Tensor targets = torch.randint(0, 77, new long[] {3, 21});
+                Tensor mask = completionMask(3, 21);
+                Tensor h1 = leaf(hidden), w1 = leaf(weight), h2 = leaf(hidden), w2 = leaf(weight);
+                SequenceLogps.Output fused = SequenceLogps.compute(h1, w1, targets, mask, 5, 19);
+                Tensor expected = unfused(h2, w2, targets, mask);
+                assertTrue(relDiff(fused.logps(), expected, 1.0) < 1e-5, isa + " logps");
+                fused.logps().sum().backward();
+                expected.sum().backward();
+                assertTrue(relDiff(h1.grad(), h2.grad(), 1e-3) < 1e-5, isa + " dhidden");
+                assertTrue(relDiff(w1.grad(), w2.grad(), 1e-3) < 1e-5, isa + " dweight");
+            }
+            assertTrue(ran >= 1, "the scalar build always runs");
+            assertFalse(DriftNative.set_tile_kernels_isa("SSE9"), "unknown names are refused");
+        } finally {
+            DriftNative.set_tile_kernels_isa(detected);
+        }
+    }
+
     @Test
     void bf16InputsAccumulateInFp32() {
         long n = 3, t = 20, v = 300, d = 32;
@@ -152,6 +185,18 @@ class SequenceLogpsTest {
         assertTrue(out.logps().get(1).item_double() < 0);
         assertEquals(0L, out.tokenCounts().get(0).item_long());
         assertEquals(1L, out.tokenCounts().get(1).item_long());
+    }
+
+    @Test
+    void nothingScoredAnywhereGivesZeroGradients() {
+        Tensor hidden = leaf(randn(ScalarType.Float, 2, 4, 8));
+        Tensor weight = leaf(randn(ScalarType.Float, 10, 8));
+        SequenceLogps.Output out = SequenceLogps.compute(hidden, weight, torch.randint(0, 10, new long[] {2, 4}),
+                torch.zeros(2, 4).to(ScalarType.Bool));
+        out.logps().sum().backward();
+        assertEquals(0.0, Tensors.maxAbs(out.logps()));
+        assertEquals(0.0, Tensors.maxAbs(hidden.grad()));
+        assertEquals(0.0, Tensors.maxAbs(weight.grad()));
     }
 
     @Test

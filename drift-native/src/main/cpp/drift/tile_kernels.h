@@ -1,0 +1,26 @@
+// Row-wise passes over one fp32 logits tile of the sequence log-prob op, one memory pass each, vectorized.
+//
+// They replace ATen compositions that each cost several passes over a 64 MiB tile plus a temporary of the same
+// size (at::logsumexp; sub_ + exp_ + mul_). Built three times (AVX-512, AVX2, scalar: tile_kernels_*.cpp, each
+// compiled with its own -m flags) and chosen once at run time from the CPU's features, as ATen dispatches its own
+// kernels; exp is Sleef's (1 ULP), exported by libtorch_cpu.
+#pragma once
+
+#include <cstdint>
+
+namespace drift {
+
+// out[r] = log sum_c exp(tile[r, c]) for a contiguous [rows, cols] tile. Rows are independent and run in parallel.
+void tile_logsumexp(const float* tile, int64_t rows, int64_t cols, float* out);
+
+// In place: tile[r, c] = scale[r] * exp(tile[r, c] - lse[r]), i.e. softmax rows scaled by scale.
+void tile_scaled_softmax(float* tile, int64_t rows, int64_t cols, const float* lse, const float* scale);
+
+// The instruction set the kernels run with on this CPU: "AVX512", "AVX2" or "DEFAULT".
+const char* tile_kernels_isa();
+
+// Runs the kernels with a given instruction set from now on, so tests can check every build on one machine.
+// False (and no change) when the name is unknown or this CPU lacks the instructions.
+bool set_tile_kernels_isa(const char* name);
+
+}  // namespace drift

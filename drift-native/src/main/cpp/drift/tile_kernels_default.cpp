@@ -1,0 +1,2 @@
+// tile_kernels_impl.h compiled for DEFAULT (cppbuild.sh gives files named *_default.cpp their -m flags and CPU_CAPABILITY).
+#include "tile_kernels_impl.h"
