@@ -44,7 +44,7 @@ fi
 headers_from_wheel() {
   local dest="$ROOT/build/libtorch-$TORCH_VERSION$([ "$cuda" = 1 ] && echo -cuda)" wheels="$ROOT/build/wheels"
   if [ ! -f "$dest/.complete" ]; then
-    say "extracting LibTorch $TORCH_VERSION headers from the torch wheel into $dest"
+    say "extracting LibTorch $TORCH_VERSION headers from the torch wheel into $dest" >&2
     command -v python3 >/dev/null || die "python3 is needed to fetch the torch $TORCH_VERSION wheel for its headers; or set LIBTORCH_HOME to a LibTorch $TORCH_VERSION folder"
     command -v unzip >/dev/null || die "unzip is needed to extract the LibTorch headers (apt-get install unzip)"
     rm -rf "$dest" "$wheels"; mkdir -p "$dest" "$wheels"
@@ -92,7 +92,7 @@ fi
 
 # --- libdrift_native.so --------------------------------------------------------------------------------------------
 # -fopenmp: at::parallel_for is inline OpenMP in this LibTorch build; without it our loops run on one thread.
-CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter
+CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-psabi
           -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include")
 LDFLAGS=(-shared -fopenmp -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
 # Files built once per instruction set (tile_kernels_*.cpp) get its flags and ATen's CPU_CAPABILITY, which selects

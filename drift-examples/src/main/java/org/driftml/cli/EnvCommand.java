@@ -27,13 +27,13 @@ final class EnvCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         NativeRuntime.load();
-        out.printf("LibTorch        %s (org.bytedeco:pytorch)%n", NativeRuntime.libtorchVersion());
-        out.printf("threads         %d intra-op%n", NativeRuntime.threads());
-        out.printf("tile kernels    %s%n", SequenceLogps.instructionSet());
+        out.printf("LibTorch              %s (org.bytedeco:pytorch)%n", NativeRuntime.libtorchVersion());
+        out.printf("threads               %d intra-op%n", NativeRuntime.threads());
+        out.printf("tile kernels          %s%n", SequenceLogps.instructionSet());
         for (Map.Entry<String, String> e : NativeRuntime.effectiveEnvironment().entrySet()) {
-            out.printf("%-15s %s%n", e.getKey(), e.getValue());
+            out.printf("%-21s %s%n", e.getKey(), e.getValue());
         }
-        out.printf("CUDA            %s%n", torch.cuda_is_available()
+        out.printf("CUDA                  %s%n", torch.cuda_is_available()
                 ? torch.cuda_device_count() + " device(s)" : "not available (CPU build or no driver)");
         double loss;
         try (StepScope step = StepScope.open()) {
@@ -41,7 +41,7 @@ final class EnvCommand implements Callable<Integer> {
             loss = PreferenceLoss.dpo(logps, logps.flip(0), logps, logps.flip(0), 0.1).loss().mean().item_double();
         }
         boolean ok = Math.abs(loss - Math.log(2)) < 1e-6;
-        out.printf("fused ops       %s (DPO loss at policy = reference: %.6f, expected ln 2 = %.6f)%n",
+        out.printf("fused ops             %s (DPO loss at policy = reference: %.6f, expected ln 2 = %.6f)%n",
                 ok ? "ok" : "WRONG", loss, Math.log(2));
         out.flush();
         return ok ? 0 : 1;

@@ -17,9 +17,9 @@ class EnvCommandTest {
         int code = cli.execute("env");
         String out = text.toString();
         assertEquals(0, code, out);
-        assertTrue(out.contains("LibTorch        2.13.0"), out);
+        assertTrue(out.contains("LibTorch              2.13.0"), out);
         assertTrue(out.contains("OMP_WAIT_POLICY"), out);
-        assertTrue(out.contains("fused ops       ok"), out);
+        assertTrue(out.contains("fused ops             ok"), out);
     }
 
     @Test
