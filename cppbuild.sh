@@ -92,7 +92,7 @@ fi
 
 # --- libdrift_native.so --------------------------------------------------------------------------------------------
 # -fopenmp: at::parallel_for is inline OpenMP in this LibTorch build; without it our loops run on one thread.
-CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-psabi
+CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-psabi -Wno-unknown-pragmas
           -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include")
 LDFLAGS=(-shared -fopenmp -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
 # Files built once per instruction set (tile_kernels_*.cpp) get its flags and ATen's CPU_CAPABILITY, which selects

@@ -1,0 +1,195 @@
+package org.driftml.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.driftml.kernels.NativeRuntime;
+
+/**
+ * One {@code .safetensors} file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
+ * shape and byte range, then the raw little-endian data. The header is read and checked when the file is opened;
+ * tensor data is read on demand through memory mappings of at most {@link #MAX_MAPPING} bytes each (a single
+ * mapping cannot exceed 2 GiB on Java 17; a 7B model's embedding alone is 1 GiB in bf16).
+ */
+public final class SafetensorsFile {
+    /** Largest byte range mapped at once. */
+    static final long MAX_MAPPING = 1L << 30;
+    private static final long MAX_HEADER = 100L << 20;
+
+    /** Where one tensor lives in its file. */
+    public record TensorInfo(String name, SafetensorsDtype dtype, long[] shape, long begin, long end) {
+        public long numel() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final long dataStart;
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+
+    private SafetensorsFile(Path path, long dataStart, Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+        this.path = path;
+        this.dataStart = dataStart;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Opens a file and validates its header against its size; errors name the file and the tensor. */
+    public static SafetensorsFile open(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) {
+                throw new IOException(path + ": not a safetensors file (" + size + " bytes, no header length)");
+            }
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, len, 0, path);
+            long headerLength = len.flip().getLong();
+            if (headerLength <= 0 || headerLength > MAX_HEADER || 8 + headerLength > size) {
+                throw new IOException(path + ": header length " + headerLength + " does not fit a file of "
+                        + size + " bytes");
+            }
+            ByteBuffer header = ByteBuffer.allocate((int) headerLength);
+            readFully(ch, header, 8, path);
+            JsonNode root;
+            try {
+                root = new ObjectMapper().readTree(new String(header.array(), StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new IOException(path + ": header is not valid JSON: " + e.getMessage(), e);
+            }
+            long dataStart = 8 + headerLength;
+            return new SafetensorsFile(path, dataStart, parseTensors(root, path, size - dataStart),
+                    parseMetadata(root, path));
+        }
+    }
+
+    private static Map<String, TensorInfo> parseTensors(JsonNode root, Path path, long dataSize) throws IOException {
+        if (!root.isObject()) {
+            throw new IOException(path + ": header must be a JSON object");
+        }
+        Map<String, TensorInfo> out = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String name = e.getKey();
+            if (name.equals("__metadata__")) {
+                continue;
+            }
+            JsonNode t = e.getValue();
+            String where = path + ": tensor " + name + ": ";
+            SafetensorsDtype dtype = SafetensorsDtype.parse(t.path("dtype").asText(""));
+            if (dtype == null) {
+                throw new IOException(where + "unsupported dtype " + t.path("dtype"));
+            }
+            JsonNode shapeNode = t.path("shape"), offsets = t.path("data_offsets");
+            if (!shapeNode.isArray() || !offsets.isArray() || offsets.size() != 2) {
+                throw new IOException(where + "needs a shape list and two data_offsets");
+            }
+            long[] shape = new long[shapeNode.size()];
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = shapeNode.get(i).asLong(-1);
+                if (shape[i] < 0) {
+                    throw new IOException(where + "bad shape " + shapeNode);
+                }
+            }
+            long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
+            TensorInfo info = new TensorInfo(name, dtype, shape, begin, end);
+            if (begin < 0 || end < begin || end > dataSize) {
+                throw new IOException(where + "data_offsets [" + begin + ", " + end + "] fall outside the "
+                        + dataSize + " data bytes (truncated file?)");
+            }
+            if (end - begin != info.numel() * dtype.bytes()) {
+                throw new IOException(where + (end - begin) + " bytes for shape " + Arrays.toString(shape) + " of "
+                        + dtype + " (expected " + info.numel() * dtype.bytes() + ")");
+            }
+            out.put(name, info);
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    private static Map<String, String> parseMetadata(JsonNode root, Path path) throws IOException {
+        JsonNode m = root.path("__metadata__");
+        Map<String, String> out = new LinkedHashMap<>();
+        if (m.isMissingNode() || m.isNull()) {
+            return out;
+        }
+        if (!m.isObject()) {
+            throw new IOException(path + ": __metadata__ must be an object of strings");
+        }
+        m.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+        return Collections.unmodifiableMap(out);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long position, Path path) throws IOException {
+        long pos = position;
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos);
+            if (n < 0) {
+                throw new IOException(path + ": unexpected end of file at byte " + pos);
+            }
+            pos += n;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Tensor headers in file order. */
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** Reads one tensor into memory LibTorch owns (a CPU tensor of the stored dtype). */
+    public Tensor read(String name) throws IOException {
+        return read(name, MAX_MAPPING);
+    }
+
+    /** As {@link #read(String)}, mapping at most {@code chunk} bytes at a time (tests force many chunks). */
+    Tensor read(String name, long chunk) throws IOException {
+        TensorInfo info = tensors.get(name);
+        if (info == null) {
+            throw new IOException(path + ": no tensor " + name);
+        }
+        NativeRuntime.load();
+        Tensor out = torch.empty(info.shape(), new TensorOptions(info.dtype().scalarType()), new MemoryFormatOptional());
+        long length = info.end() - info.begin();
+        if (length == 0) {
+            return out;
+        }
+        BytePointer dest = new BytePointer(out.data_ptr()).capacity(length);
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            for (long done = 0; done < length; done += chunk) {
+                long n = Math.min(chunk, length - done);
+                MappedByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + info.begin() + done, n);
+                Pointer.memcpy(dest.position(done), new BytePointer(mapped), n);
+            }
+        }
+        return out;
+    }
+}
