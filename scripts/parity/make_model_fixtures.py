@@ -13,6 +13,7 @@ scaling and an untied lm-head) it writes
   tiny-KIND-expected.json        every tensor's dtype, shape, fp64 sum and first values, per folder
   tiny-KIND-logits.safetensors   input_ids, attention_mask, fp32 logits, greedy continuations (for decoder parity)
 """
+import copy
 import json
 import sys
 from pathlib import Path
@@ -60,8 +61,8 @@ def main(root: Path):
                    "-bf16": root / f"tiny-{kind}-bf16"}
         model.save_pretrained(folders[""])
         model.save_pretrained(folders["-sharded"], max_shard_size="60KB")
-        model.to(torch.bfloat16).save_pretrained(folders["-bf16"])
-        model.to(torch.float32)
+        # A copy: casting the model itself to bf16 and back would round the weights the references come from.
+        copy.deepcopy(model).to(torch.bfloat16).save_pretrained(folders["-bf16"])
         expected = {suffix or "fp32": summary(path) for suffix, path in folders.items()}
         (root / f"tiny-{kind}-expected.json").write_text(json.dumps(expected, indent=1) + "\n")
 

@@ -1,0 +1,165 @@
+package org.driftml.model;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.NativeRuntime;
+
+/**
+ * A Qwen2 / Llama decoder as transformers computes it, over weights held by their Hugging Face names:
+ * embeddings, then per layer {@code x += o(attn(rope(q(n1 x)), rope(k(n1 x)), v(n1 x)))} and
+ * {@code x += down(silu(gate(n2 x)) * up(n2 x))} with RMSNorms n1, n2, then a final RMSNorm.
+ *
+ * <p>It returns the final hidden states: training scores them with the fused sequence log-prob op without ever
+ * forming full-vocabulary logits; {@link #logits} exists for generation and parity checks.
+ */
+public final class Decoder {
+    private final ModelConfig config;
+    private final Map<String, Tensor> weights;
+    private final RotaryEmbedding rope;
+    private final Path source;
+
+    private Decoder(ModelConfig config, Map<String, Tensor> weights, Path source) {
+        this.config = config;
+        this.weights = weights;
+        this.rope = new RotaryEmbedding(config.rope(), config.headDim());
+        this.source = source;
+    }
+
+    /**
+     * Loads a Hugging Face model folder ({@code config.json} and safetensors weights) with every weight cast to
+     * {@code dtype}. The checkpoint is validated against the config first: a missing, extra or mis-shaped tensor
+     * is an error naming it.
+     */
+    public static Decoder load(Path folder, ScalarType dtype) throws IOException {
+        NativeRuntime.load();
+        ModelConfig config = ModelConfig.read(folder.resolve("config.json"));
+        Checkpoint checkpoint = Checkpoint.open(folder);
+        checkpoint.validate(config.expectedTensors());
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        for (String name : config.expectedTensors().keySet()) {
+            Tensor stored = checkpoint.load(name);
+            weights.put(name, stored.scalar_type().value == dtype.value ? stored : stored.to(dtype));
+        }
+        return new Decoder(config, Collections.unmodifiableMap(weights), folder);
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The weights by Hugging Face name; training updates them in place. */
+    public Map<String, Tensor> weights() {
+        return weights;
+    }
+
+    /** The [V, D] output projection: the input embedding when the model ties them. */
+    public Tensor lmHead() {
+        return weights.get(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight");
+    }
+
+    /**
+     * Final hidden states [N, T, D] (after the last norm).
+     *
+     * @param inputIds      [N, T] int64
+     * @param attentionMask [N, T], 1 for real tokens and 0 for padding (either side)
+     * @param positionIds   [N, T] int64, or null for 0..T-1 in every row as transformers' forward uses; a sampler
+     *                      over left-padded prompts passes cumsum(mask) - 1 instead
+     */
+    public Tensor hiddenStates(Tensor inputIds, Tensor attentionMask, Tensor positionIds) {
+        long n = inputIds.size(0), t = inputIds.size(1);
+        Tensor positions = positionIds != null ? positionIds
+                : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
+        Tensor embed = weights.get("model.embed_tokens.weight");
+        Tensor x = torch.embedding(embed, inputIds);
+        Tensor[] cosSin = rope.cosSin(positions, embed.scalar_type());
+        Tensor mask = attentionMask(attentionMask, t);
+        for (int l = 0; l < config.numHiddenLayers(); l++) {
+            String p = "model.layers." + l + ".";
+            x = x.add(attention(p, rmsNorm(x, weights.get(p + "input_layernorm.weight")), cosSin, mask));
+            x = x.add(mlp(p, rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"))));
+        }
+        return rmsNorm(x, weights.get("model.norm.weight"));
+    }
+
+    /** Full-vocabulary logits [N, T, V] for hidden states: generation and parity checks only. */
+    public Tensor logits(Tensor hidden) {
+        return hidden.matmul(lmHead().t());
+    }
+
+    /**
+     * Where a query may look: keys at or before it that are not padding, as a [N, 1, T, T] boolean mask. A padding
+     * query that may see nothing is allowed to see everything, as transformers does: otherwise its row of the
+     * softmax is NaN, and NaN values reach real tokens through 0 * NaN in the attention product.
+     */
+    static Tensor attentionMask(Tensor attentionMask, long t) {
+        Tensor causal = torch.ones(t, t).to(ScalarType.Bool).tril(0).unsqueeze(0).unsqueeze(0);
+        Tensor keys = attentionMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(2);
+        Tensor allowed = causal.logical_and(keys);
+        Tensor blind = allowed.any(-1, true).logical_not();
+        return allowed.logical_or(blind);
+    }
+
+    private Tensor attention(String p, Tensor x, Tensor[] cosSin, Tensor mask) {
+        long n = x.size(0), t = x.size(1);
+        int heads = config.numAttentionHeads(), kvHeads = config.numKeyValueHeads(), d = config.headDim();
+        Tensor q = linear(x, p + "self_attn.q_proj").view(n, t, heads, d).transpose(1, 2);
+        Tensor k = linear(x, p + "self_attn.k_proj").view(n, t, kvHeads, d).transpose(1, 2);
+        Tensor v = linear(x, p + "self_attn.v_proj").view(n, t, kvHeads, d).transpose(1, 2);
+        q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
+        k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
+        int group = config.queriesPerKeyValue();
+        if (group > 1) {  // grouped-query attention: each key/value head serves `group` query heads
+            k = k.unsqueeze(2).expand(n, kvHeads, group, t, d).reshape(n, heads, t, d);
+            v = v.unsqueeze(2).expand(n, kvHeads, group, t, d).reshape(n, heads, t, d);
+        }
+        Tensor out = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(mask), 0.0, false,
+                new DoubleOptional(1.0 / Math.sqrt(d)), false);
+        return linear(out.transpose(1, 2).reshape(n, t, (long) heads * d), p + "self_attn.o_proj");
+    }
+
+    private Tensor mlp(String p, Tensor x) {
+        Tensor gate = torch.silu(linear(x, p + "mlp.gate_proj"));
+        return linear(gate.mul(linear(x, p + "mlp.up_proj")), p + "mlp.down_proj");
+    }
+
+    private Tensor linear(Tensor x, String name) {
+        Tensor bias = weights.get(name + ".bias");
+        Tensor y = x.matmul(weights.get(name + ".weight").t());
+        return bias == null ? y : y.add(bias);
+    }
+
+    /** HF's RMSNorm: normalise in fp32, cast back, then scale. */
+    private Tensor rmsNorm(Tensor x, Tensor weight) {
+        Tensor x32 = x.to(ScalarType.Float);
+        Tensor variance = x32.pow(new Scalar(2)).mean(new long[] {-1}, true, new ScalarTypeOptional());
+        Tensor normed = x32.mul(torch.rsqrt(variance.add(new Scalar(config.rmsNormEps()))));
+        return weight.mul(normed.to(x.scalar_type()));
+    }
+
+    /**
+     * Saves a Hugging Face model folder: the source's config.json (and generation_config.json) unchanged, and the
+     * weights as safetensors (sharded above {@code maxShardBytes}). transformers loads it as it is.
+     */
+    public void save(Path folder, long maxShardBytes) throws IOException {
+        Files.createDirectories(folder);
+        for (String name : new String[] {"config.json", "generation_config.json"}) {
+            Path from = source.resolve(name);
+            if (Files.exists(from) && !from.equals(folder.resolve(name))) {
+                Files.copy(from, folder.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        SafetensorsWriter.writeCheckpoint(folder, weights, maxShardBytes);
+    }
+}

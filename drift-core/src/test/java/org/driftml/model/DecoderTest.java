@@ -1,0 +1,95 @@
+package org.driftml.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The decoder against transformers 5.18 on the committed tiny models (scripts/parity/make_model_fixtures.py). */
+class DecoderTest {
+    static SafetensorsFile reference(String kind) throws IOException {
+        return SafetensorsFile.open(ParityFixtures.folder("tiny-" + kind + "-logits.safetensors"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void fp32LogitsEqualTransformersAtEveryRealToken(String kind) throws IOException {
+        SafetensorsFile ref = reference(kind);
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
+            Tensor ids = ref.read("input_ids"), mask = ref.read("attention_mask");
+            Tensor logits = decoder.logits(decoder.hiddenStates(ids, mask, null));
+            Tensor expected = ref.read("logits");
+            assertArrayEquals(expected.sizes().vec().get(), logits.sizes().vec().get());
+            // Padding positions' outputs are arbitrary in both stacks; every real token must agree.
+            Tensor real = mask.to(ScalarType.Bool).unsqueeze(-1);
+            double diff = logits.sub(expected).abs().mul(real.to(ScalarType.Float)).max().item_double();
+            assertTrue(diff < 1e-5, kind + ": max |logit difference| " + diff);
+            assertTrue(expected.abs().max().item_double() > 0.1, "the fixture's logits are not trivially small");
+        }
+    }
+
+    /** Greedy decoding without a cache, positions as generate() derives them for left-padded prompts. */
+    static Tensor greedy(Decoder decoder, Tensor ids, Tensor mask, int steps) {
+        for (int s = 0; s < steps; s++) {
+            Tensor positions = mask.cumsum(-1).sub(new Scalar(1)).masked_fill(mask.eq(new Scalar(0)), new Scalar(1));
+            Tensor hidden = decoder.hiddenStates(ids, mask, positions);
+            Tensor last = decoder.logits(hidden.narrow(1, hidden.size(1) - 1, 1)).squeeze(1);
+            Tensor next = last.argmax(new org.bytedeco.pytorch.LongOptional(-1), true);
+            ids = torch.cat(new TensorVector(ids, next), 1);
+            mask = torch.cat(new TensorVector(mask, torch.ones_like(next)), 1);
+        }
+        return ids;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void greedyContinuationsEqualTransformersGenerate(String kind) throws IOException {
+        SafetensorsFile ref = reference(kind);
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
+            Tensor out = greedy(decoder, ref.read("input_ids"), ref.read("attention_mask"), 8);
+            Tensor expected = ref.read("greedy_ids");
+            assertArrayEquals(Tensorsx.longs(expected), Tensorsx.longs(out), kind + " greedy ids");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void aSavedModelReloadsWithIdenticalOutputs(String kind, @TempDir Path dir) throws IOException {
+        SafetensorsFile ref = reference(kind);
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
+            decoder.save(dir, 50_000);
+            Decoder again = Decoder.load(dir, ScalarType.Float);
+            Tensor ids = ref.read("input_ids"), mask = ref.read("attention_mask");
+            assertTrue(torch.equal(decoder.hiddenStates(ids, mask, null), again.hiddenStates(ids, mask, null)));
+            assertEquals(decoder.config(), again.config());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void bf16WeightsStayCloseToFp32(String kind) throws IOException {
+        SafetensorsFile ref = reference(kind);
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind + "-bf16"), ScalarType.BFloat16);
+            Tensor ids = ref.read("input_ids"), mask = ref.read("attention_mask");
+            Tensor logits = decoder.logits(decoder.hiddenStates(ids, mask, null)).to(ScalarType.Float);
+            Tensor real = mask.to(ScalarType.Float).unsqueeze(-1);
+            double diff = logits.sub(ref.read("logits")).abs().mul(real).max().item_double();
+            assertTrue(diff < 0.05, kind + " bf16: " + diff);
+        }
+    }
+}
