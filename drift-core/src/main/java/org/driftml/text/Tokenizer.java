@@ -1,0 +1,97 @@
+package org.driftml.text;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * A Hugging Face tokenizer (the Rust {@code tokenizers} library, through DJL), loaded from a model folder: its
+ * {@code tokenizer.json}, or, for folders with only {@code vocab.json} + {@code merges.txt}, the equivalent that
+ * transformers' converter builds. Encoding adds no special tokens unless asked, as transformers does for Qwen2.
+ */
+public final class Tokenizer implements AutoCloseable {
+    static {
+        // DJL would download a CUDA build of the library on a host with a GPU; tokenization runs on the CPU anyway,
+        // and drift works offline. An explicit setting by the user wins.
+        if (System.getProperty("RUST_FLAVOR") == null && System.getenv("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+    }
+
+    private static final Map<String, String> OPTIONS = Map.of("addSpecialTokens", "false", "padding", "false",
+            "truncation", "false", "withOverflowingTokens", "false");
+
+    private final HuggingFaceTokenizer hf;
+    private final Map<String, Long> specialTokens;
+
+    private Tokenizer(HuggingFaceTokenizer hf, Map<String, Long> specialTokens) {
+        this.hf = hf;
+        this.specialTokens = specialTokens;
+    }
+
+    /** Loads from a folder holding tokenizer.json, or vocab.json + merges.txt (+ tokenizer_config.json). */
+    public static Tokenizer load(Path folder) throws IOException {
+        Path fast = folder.resolve("tokenizer.json");
+        String json;
+        if (Files.exists(fast)) {
+            json = Files.readString(fast, StandardCharsets.UTF_8);
+        } else if (Files.exists(folder.resolve("vocab.json")) && Files.exists(folder.resolve("merges.txt"))) {
+            json = TokenizerJson.fromVocabAndMerges(folder);
+        } else {
+            throw new IOException(folder + ": no tokenizer.json, and no vocab.json + merges.txt to build one from");
+        }
+        HuggingFaceTokenizer hf;
+        try {
+            hf = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8)),
+                    OPTIONS);
+        } catch (RuntimeException e) {
+            throw new IOException(folder + ": the tokenizer does not load: " + e.getMessage(), e);
+        }
+        return new Tokenizer(hf, specialTokens(new ObjectMapper().readTree(json)));
+    }
+
+    private static Map<String, Long> specialTokens(JsonNode tokenizerJson) {
+        Map<String, Long> out = new HashMap<>();
+        for (JsonNode t : tokenizerJson.path("added_tokens")) {
+            out.put(t.path("content").asText(), t.path("id").asLong());
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** Token ids of {@code text}, no special tokens added (special tokens written in the text are recognised). */
+    public long[] encode(String text) {
+        return hf.encode(text, false, false).getIds();
+    }
+
+    /** As {@link #encode(String)}, adding the tokenizer's own special tokens when asked (none for Qwen2). */
+    public long[] encode(String text, boolean addSpecialTokens) {
+        return hf.encode(text, addSpecialTokens, false).getIds();
+    }
+
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        return hf.decode(ids, skipSpecialTokens);
+    }
+
+    /** The id of an added/special token such as {@code <|im_end|>}. */
+    public OptionalLong tokenId(String token) {
+        Long id = specialTokens.get(token);
+        return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+    }
+
+    @Override
+    public void close() {
+        hf.close();
+    }
+}
