@@ -11,7 +11,7 @@ scaling and an untied lm-head) it writes
   tiny-KIND-bf16/      the same weights cast to bf16
   tiny-KIND-sharded/   fp32 in several shards with model.safetensors.index.json
   tiny-KIND-expected.json        every tensor's dtype, shape, fp64 sum and first values, per folder
-  tiny-KIND-logits.safetensors   input_ids, attention_mask, fp32 logits, greedy continuations (for decoder parity)
+  tiny-KIND-logits.safetensors   input_ids, attention_mask, fp32 logits, greedy and seeded-sampled continuations
 """
 import copy
 import json
@@ -75,8 +75,14 @@ def main(root: Path):
             logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
             greedy = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=8,
                                     do_sample=False, pad_token_id=0, eos_token_id=None)
+            # Seeded sampling: torch's default CPU generator, seeded here, draws one multinomial per step.
+            torch.manual_seed(1234)
+            sampled = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=8,
+                                     do_sample=True, temperature=0.7, top_p=0.9, top_k=0, pad_token_id=0,
+                                     eos_token_id=None)
         save_file({"input_ids": input_ids, "attention_mask": attention_mask, "logits": logits.contiguous(),
-                   "greedy_ids": greedy.contiguous()}, root / f"tiny-{kind}-logits.safetensors")
+                   "greedy_ids": greedy.contiguous(), "sampled_ids": sampled.contiguous()},
+                  root / f"tiny-{kind}-logits.safetensors")
         print(kind, "params", sum(p.numel() for p in model.parameters()), "->", folders[""])
 
 

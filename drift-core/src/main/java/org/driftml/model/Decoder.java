@@ -78,17 +78,30 @@ public final class Decoder {
      *                      over left-padded prompts passes cumsum(mask) - 1 instead
      */
     public Tensor hiddenStates(Tensor inputIds, Tensor attentionMask, Tensor positionIds) {
+        return hiddenStates(inputIds, attentionMask, positionIds, null);
+    }
+
+    /**
+     * As {@link #hiddenStates(Tensor, Tensor, Tensor)} for the next tokens of sequences whose earlier positions are
+     * in {@code cache}: {@code keyMask} [N, cache.length() + T] covers cached and new positions; the new keys and
+     * values are appended to the cache. With a null cache this is the plain forward.
+     */
+    public Tensor hiddenStates(Tensor inputIds, Tensor keyMask, Tensor positionIds, KvCache cache) {
         long n = inputIds.size(0), t = inputIds.size(1);
+        long past = cache == null ? 0 : cache.length();
         Tensor positions = positionIds != null ? positionIds
                 : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
         Tensor embed = weights.get("model.embed_tokens.weight");
         Tensor x = torch.embedding(embed, inputIds);
         Tensor[] cosSin = rope.cosSin(positions, embed.scalar_type());
-        Tensor mask = attentionMask(attentionMask, t);
+        Tensor mask = attentionMask(keyMask, t, past);
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             String p = "model.layers." + l + ".";
-            x = x.add(attention(p, rmsNorm(x, weights.get(p + "input_layernorm.weight")), cosSin, mask));
+            x = x.add(attention(l, rmsNorm(x, weights.get(p + "input_layernorm.weight")), cosSin, mask, cache));
             x = x.add(mlp(p, rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"))));
+        }
+        if (cache != null) {
+            cache.advance(t);
         }
         return rmsNorm(x, weights.get("model.norm.weight"));
     }
@@ -99,19 +112,22 @@ public final class Decoder {
     }
 
     /**
-     * Where a query may look: keys at or before it that are not padding, as a [N, 1, T, T] boolean mask. A padding
-     * query that may see nothing is allowed to see everything, as transformers does: otherwise its row of the
-     * softmax is NaN, and NaN values reach real tokens through 0 * NaN in the attention product.
+     * Where each of {@code t} queries (at absolute positions past..past+t-1) may look among past + t keys: keys at
+     * or before it that are not padding, as a [N, 1, t, past + t] boolean mask. A padding query that may see nothing
+     * is allowed to see everything, as transformers does: otherwise its row of the softmax is NaN, and NaN values
+     * reach real tokens through 0 * NaN in the attention product.
      */
-    static Tensor attentionMask(Tensor attentionMask, long t) {
-        Tensor causal = torch.ones(t, t).to(ScalarType.Bool).tril(0).unsqueeze(0).unsqueeze(0);
-        Tensor keys = attentionMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(2);
-        Tensor allowed = causal.logical_and(keys);
+    static Tensor attentionMask(Tensor keyMask, long t, long past) {
+        Tensor queries = torch.arange(new Scalar(t)).add(new Scalar(past)).unsqueeze(1);
+        Tensor keys = torch.arange(new Scalar(past + t)).unsqueeze(0);
+        Tensor causal = keys.le(queries).unsqueeze(0).unsqueeze(0);
+        Tensor allowed = causal.logical_and(keyMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(2));
         Tensor blind = allowed.any(-1, true).logical_not();
         return allowed.logical_or(blind);
     }
 
-    private Tensor attention(String p, Tensor x, Tensor[] cosSin, Tensor mask) {
+    private Tensor attention(int layer, Tensor x, Tensor[] cosSin, Tensor mask, KvCache cache) {
+        String p = "model.layers." + layer + ".";
         long n = x.size(0), t = x.size(1);
         int heads = config.numAttentionHeads(), kvHeads = config.numKeyValueHeads(), d = config.headDim();
         Tensor q = linear(x, p + "self_attn.q_proj").view(n, t, heads, d).transpose(1, 2);
@@ -119,10 +135,16 @@ public final class Decoder {
         Tensor v = linear(x, p + "self_attn.v_proj").view(n, t, kvHeads, d).transpose(1, 2);
         q = RotaryEmbedding.apply(q, cosSin[0], cosSin[1]);
         k = RotaryEmbedding.apply(k, cosSin[0], cosSin[1]);
+        if (cache != null) {
+            Tensor[] all = cache.append(layer, k, v);
+            k = all[0];
+            v = all[1];
+        }
+        long keysLength = k.size(2);
         int group = config.queriesPerKeyValue();
         if (group > 1) {  // grouped-query attention: each key/value head serves `group` query heads
-            k = k.unsqueeze(2).expand(n, kvHeads, group, t, d).reshape(n, heads, t, d);
-            v = v.unsqueeze(2).expand(n, kvHeads, group, t, d).reshape(n, heads, t, d);
+            k = k.unsqueeze(2).expand(n, kvHeads, group, keysLength, d).reshape(n, heads, keysLength, d);
+            v = v.unsqueeze(2).expand(n, kvHeads, group, keysLength, d).reshape(n, heads, keysLength, d);
         }
         Tensor out = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(mask), 0.0, false,
                 new DoubleOptional(1.0 / Math.sqrt(d)), false);
