@@ -3,7 +3,7 @@
 Run once when the fixtures change; the outputs are committed, so CI needs no Python:
 
     python3 -m venv v && v/bin/pip install torch==2.13.0 transformers safetensors
-    v/bin/python scripts/parity/make_model_fixtures.py drift-core/src/test/resources/parity
+    v/bin/python scripts/parity/make_model_fixtures.py drift-core/src/test/resources/parity [QWEN2_TOKENIZER_DIR]
 
 For each tiny, randomly initialised model (Qwen2 with tied embeddings and q/k/v biases; Llama with llama3 rope
 scaling and an untied lm-head) it writes
@@ -12,6 +12,10 @@ scaling and an untied lm-head) it writes
   tiny-KIND-sharded/   fp32 in several shards with model.safetensors.index.json
   tiny-KIND-expected.json        every tensor's dtype, shape, fp64 sum and first values, per folder
   tiny-KIND-logits.safetensors   input_ids, attention_mask, fp32 logits, greedy and seeded-sampled continuations
+and a chat model whose vocabulary a tokenizer covers, for end-to-end tests of messages in, text out:
+  tiny-qwen2-chat/     Qwen2 with 259 tokens: the 256 byte-level symbols and <|endoftext|>, <|im_start|>, <|im_end|>;
+                       tokenizer.json + tokenizer_config.json with Qwen2's chat template
+  tiny-qwen2-chat-expected.json  a conversation, its rendered prompt, ids, and transformers' greedy continuation
 """
 import copy
 import json
@@ -86,5 +90,38 @@ def main(root: Path):
         print(kind, "params", sum(p.numel() for p in model.parameters()), "->", folders[""])
 
 
+def chat_model(root: Path, qwen2_tokenizer: Path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    out = root / "tiny-qwen2-chat"
+    byte_symbols = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {sym: i for i, sym in enumerate(sorted(byte_symbols))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
+    template = json.loads((qwen2_tokenizer / "tokenizer_config.json").read_text())["chat_template"]
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   chat_template=template)
+    fast.save_pretrained(out)
+    torch.manual_seed(1)
+    model = Qwen2ForCausalLM(Qwen2Config(**{**COMMON, "vocab_size": 259, "bos_token_id": None,
+                                            "eos_token_id": 258, "pad_token_id": 256}, tie_word_embeddings=True))
+    model.eval().save_pretrained(out)
+    reloaded = AutoTokenizer.from_pretrained(out)
+    messages = [{"role": "user", "content": "Hi! Say {{ hello }}."}]
+    prompt = reloaded.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = reloaded.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=False)
+    with torch.no_grad():
+        greedy = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=12, do_sample=False,
+                                eos_token_id=258, pad_token_id=256)[0, len(ids):].tolist()
+    (root / "tiny-qwen2-chat-expected.json").write_text(json.dumps(
+        {"messages": messages, "prompt": prompt, "prompt_ids": ids, "greedy_ids": greedy,
+         "greedy_text": reloaded.decode(greedy, skip_special_tokens=True)}, ensure_ascii=False, indent=1) + "\n")
+    print("chat model ->", out, "prompt tokens", len(ids))
+
+
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
+    chat_model(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else Path("../shared/fixtures/qwen2-tokenizer"))

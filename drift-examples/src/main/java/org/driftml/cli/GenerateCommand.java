@@ -1,0 +1,158 @@
+package org.driftml.cli;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.driftml.model.Decoder;
+import org.driftml.model.GenerationDefaults;
+import org.driftml.model.Precision;
+import org.driftml.model.Sampler;
+import org.driftml.text.ChatTemplate;
+import org.driftml.text.Tokenizer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code drift generate}: continue prompts or chat conversations with a model. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Generate a continuation per line of JSON on stdin:",
+                "  in  {\"input_ids\": [...]}  or  {\"messages\": [{\"role\": \"user\", \"content\": \"...\"}]}",
+                "  out {\"output_ids\": [...], \"text\": \"...\", \"logprobs\": [...], \"finish_reason\": \"stop\"|\"length\"}",
+                "Messages go through the model's chat template with the generation prompt. Sampling settings",
+                "default to the model's generation_config.json, as in transformers; flags override them.",
+                "Generation stops at the model's eos ids and <|im_end|>."})
+final class GenerateCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Tokenizer folder (default: the model folder)")
+    Path tokenizerDir;
+
+    @Option(names = "--max-new-tokens", required = true, paramLabel = "N", description = "Tokens to generate at most")
+    int maxNewTokens;
+
+    @Option(names = "--greedy", description = "Pick the most likely token (no sampling)")
+    boolean greedy;
+
+    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature (implies sampling)")
+    Double temperature;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus sampling mass (implies sampling)")
+    Double topP;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Keep the K most likely tokens (0: all)")
+    Integer topK;
+
+    @Option(names = "--repetition-penalty", paramLabel = "R", description = "transformers' repetition penalty")
+    Double repetitionPenalty;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Sampling seed (default: 0)")
+    long seed;
+
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
+            description = "Compute dtype (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    InputStream input = System.in;
+
+    Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
+        boolean sample = !greedy && (temperature != null || topP != null || d.doSample());
+        if (!sample) {
+            return new Sampler.Settings(true, 1.0, 1.0, 0, repetitionPenalty != null ? repetitionPenalty
+                    : d.repetitionPenalty(), maxNewTokens, stops, seed);
+        }
+        return new Sampler.Settings(false, temperature != null ? temperature : d.temperature(),
+                topP != null ? topP : d.topP(), topK != null ? topK : (d.doSample() ? d.topK() : 0),
+                repetitionPenalty != null ? repetitionPenalty : d.repetitionPenalty(), maxNewTokens, stops, seed);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype());
+        Path tokDir = tokenizerDir != null ? tokenizerDir : model;
+        boolean hasTokenizer = Files.exists(tokDir.resolve("tokenizer.json")) || Files.exists(tokDir.resolve("vocab.json"));
+        Tokenizer tokenizer = hasTokenizer ? Tokenizer.load(tokDir) : null;
+        ChatTemplate template = hasTokenizer && Files.exists(tokDir.resolve("tokenizer_config.json"))
+                ? loadTemplate(tokDir) : null;
+        GenerationDefaults defaults = GenerationDefaults.read(model, decoder.config());
+        Set<Long> stops = new HashSet<>(defaults.eosTokenIds());
+        if (tokenizer != null) {
+            tokenizer.tokenId("<|im_end|>").ifPresent(stops::add);
+        }
+        Sampler.Settings settings = settings(defaults, stops);
+        long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId() : 0;
+        Sampler sampler = new Sampler(decoder, pad);
+        long vocab = decoder.config().vocabSize();
+        int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
+            long[] prompt;
+            if (in.has("input_ids")) {
+                prompt = JsonLines.ids(in, "input_ids", vocab);
+            } else if (in.has("messages")) {
+                if (template == null) {
+                    throw new JsonLines.BadLine("\"messages\" needs a tokenizer with a chat template in " + tokDir);
+                }
+                prompt = tokenizer.encode(template.renderConversation(messages(in.get("messages")), null, true));
+                for (int i = 0; i < prompt.length; i++) {
+                    if (prompt[i] >= vocab) {
+                        throw new JsonLines.BadLine("the tokenizer produced id " + prompt[i]
+                                + ", outside the model's vocabulary of " + vocab);
+                    }
+                }
+            } else {
+                throw new JsonLines.BadLine("expected \"input_ids\" or \"messages\"");
+            }
+            if (prompt.length == 0) {
+                throw new JsonLines.BadLine("the prompt is empty");
+            }
+            Sampler.Generation g = sampler.generate(List.of(prompt), settings).get(0);
+            ObjectNode out = json.createObjectNode();
+            out.set("output_ids", json.valueToTree(g.outputIds()));
+            if (tokenizer != null) {
+                out.put("text", tokenizer.decode(g.outputIds(), true));
+            }
+            out.set("logprobs", json.valueToTree(g.logprobs()));
+            out.put("finish_reason", g.stopped() ? "stop" : "length");
+            return out;
+        });
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static ChatTemplate loadTemplate(Path dir) {
+        try {
+            return ChatTemplate.load(dir);
+        } catch (java.io.IOException e) {
+            return null;  // no template: "messages" lines are answered with an error saying so
+        }
+    }
+
+    private static List<Map<String, Object>> messages(JsonNode node) {
+        if (!node.isArray()) {
+            throw new JsonLines.BadLine("\"messages\" must be a list of {\"role\", \"content\"} objects");
+        }
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode m = node.get(i);
+            if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
+                throw new JsonLines.BadLine("messages[" + i + "] needs string \"role\" and \"content\"");
+            }
+        }
+        try {
+            return JsonLines.JSON.convertValue(node, new TypeReference<>() {});
+        } catch (IllegalArgumentException e) {
+            throw new JsonLines.BadLine("messages: " + e.getMessage());
+        }
+    }
+}

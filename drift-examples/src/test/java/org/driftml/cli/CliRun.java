@@ -1,0 +1,40 @@
+package org.driftml.cli;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import picocli.CommandLine;
+
+/** Runs the drift CLI in-process with the given stdin, capturing stdout, stderr and the exit code. */
+record CliRun(int code, String out, String err) {
+    static CliRun of(String stdin, String... args) {
+        InputStream saved = System.in;
+        try {
+            System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            StringWriter out = new StringWriter(), err = new StringWriter();
+            CommandLine cli = new CommandLine(new Drift());
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(err));
+            int code = cli.execute(args);
+            return new CliRun(code, out.toString(), err.toString());
+        } finally {
+            System.setIn(saved);
+        }
+    }
+
+    String[] lines() {
+        return out.strip().split("\n");
+    }
+
+    /** drift-core's committed parity fixtures (tests run with the module folder as working directory). */
+    static Path parity(String name) {
+        return Path.of("../drift-core/src/test/resources/parity", name).toAbsolutePath().normalize();
+    }
+
+    static Path qwen2Tokenizer() {
+        return Path.of(System.getProperty("drift.fixtures"), "qwen2-tokenizer");
+    }
+}
