@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
 
 /**
  * Batched generation as transformers' {@code generate} does it: prompts left-padded, positions cumsum(mask) - 1, one
@@ -87,16 +88,6 @@ public final class Sampler {
                 maskFlat[i * promptLength + j] = j < pad ? 0 : 1;
             }
         }
-        Tensor ids = longs(idsFlat, n, promptLength);
-        Tensor keyMask = longs(maskFlat, n, promptLength);
-        Tensor embed = decoder.weights().get("model.embed_tokens.weight");
-        KvCache cache = new KvCache(decoder.config(), n, promptLength + s.maxNewTokens(), embed.scalar_type());
-        Generator generator = torch.createCPUGenerator(s.seed());
-
-        Tensor positions = keyMask.cumsum(-1).sub(new Scalar(1)).masked_fill(keyMask.eq(new Scalar(0)), new Scalar(1));
-        Tensor hidden = decoder.hiddenStates(ids, keyMask, positions, cache);
-        Tensor last = hidden.narrow(1, promptLength - 1, 1).squeeze(1);
-
         List<List<Long>> tokens = new ArrayList<>();
         List<List<Float>> logps = new ArrayList<>();
         boolean[] done = new boolean[n];
@@ -104,32 +95,50 @@ public final class Sampler {
             tokens.add(new ArrayList<>());
             logps.add(new ArrayList<>());
         }
-        for (int step = 0; step < s.maxNewTokens(); step++) {
-            Tensor logits = decoder.logits(last).to(ScalarType.Float);  // [N, V]
-            Tensor next = choose(process(logits, ids, s), s, generator);  // [N, 1]
-            Tensor chosenLogp = logits.log_softmax(-1).gather(1, next, false);
-            long[] picked = Tensorsj.longs(next);
-            float[] lp = Tensorsj.floats(chosenLogp);
-            boolean all = true;
-            for (int i = 0; i < n; i++) {
-                if (done[i]) {
-                    picked[i] = padId;
-                    continue;
+        // One scope for the generation (cache, the growing ids) and one per token for everything else: without
+        // the inner one, every step's activations live until the end (gigabytes over a long generation).
+        try (StepScope generation = StepScope.open()) {
+            Tensor ids = longs(idsFlat, n, promptLength);
+            Tensor keyMask = longs(maskFlat, n, promptLength);
+            Tensor embed = decoder.weights().get("model.embed_tokens.weight");
+            KvCache cache = new KvCache(decoder.config(), n, promptLength + s.maxNewTokens(), embed.scalar_type());
+            Generator generator = torch.createCPUGenerator(s.seed());
+            Tensor last;
+            try (StepScope prefill = StepScope.open()) {
+                Tensor positions = keyMask.cumsum(-1).sub(new Scalar(1))
+                        .masked_fill(keyMask.eq(new Scalar(0)), new Scalar(1));
+                Tensor hidden = decoder.hiddenStates(ids, keyMask, positions, cache);
+                last = prefill.moveTo(generation, hidden.narrow(1, promptLength - 1, 1).squeeze(1).contiguous());
+            }
+            for (int step = 0; step < s.maxNewTokens(); step++) {
+                try (StepScope token = StepScope.open()) {
+                    Tensor logits = decoder.logits(last).to(ScalarType.Float);  // [N, V]
+                    Tensor next = choose(process(logits, ids, s), s, generator);  // [N, 1]
+                    Tensor chosenLogp = logits.log_softmax(-1).gather(1, next, false);
+                    long[] picked = Tensorsj.longs(next);
+                    float[] lp = Tensorsj.floats(chosenLogp);
+                    boolean all = true;
+                    for (int i = 0; i < n; i++) {
+                        if (done[i]) {
+                            picked[i] = padId;
+                            continue;
+                        }
+                        tokens.get(i).add(picked[i]);
+                        logps.get(i).add(lp[i]);
+                        done[i] = s.stopIds().contains(picked[i]);
+                        all &= done[i];
+                    }
+                    if (all || step == s.maxNewTokens() - 1) {
+                        break;
+                    }
+                    next = longs(picked, n, 1);
+                    ids = token.moveTo(generation, torch.cat(new TensorVector(ids, next), 1));
+                    keyMask = token.moveTo(generation, torch.cat(new TensorVector(keyMask, torch.ones_like(next)), 1));
+                    Tensor position = keyMask.sum(new long[] {1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
+                            .sub(new Scalar(1));
+                    last = token.moveTo(generation, decoder.hiddenStates(next, keyMask, position, cache).squeeze(1));
                 }
-                tokens.get(i).add(picked[i]);
-                logps.get(i).add(lp[i]);
-                done[i] = s.stopIds().contains(picked[i]);
-                all &= done[i];
             }
-            if (all || step == s.maxNewTokens() - 1) {
-                break;
-            }
-            next = longs(picked, n, 1);
-            ids = torch.cat(new TensorVector(ids, next), 1);
-            keyMask = torch.cat(new TensorVector(keyMask, torch.ones_like(next)), 1);
-            Tensor position = keyMask.sum(new long[] {1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
-                    .sub(new Scalar(1));
-            last = decoder.hiddenStates(next, keyMask, position, cache).squeeze(1);
         }
         List<Generation> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -43,6 +43,17 @@ public final class StepScope implements AutoCloseable {
         return pointer;
     }
 
+    /**
+     * Moves {@code pointer} from this scope to {@code outer}, which then frees it: for what a loop's step hands to
+     * the next step (a generation's growing ids, the last hidden state), so each step's temporaries still go at
+     * the end of the step.
+     */
+    public <P extends Pointer> P moveTo(StepScope outer, P pointer) {
+        outer.scope.attach(pointer);  // attach takes a reference, detach drops this scope's
+        scope.detach(pointer);
+        return pointer;
+    }
+
     @Override
     public void close() {
         scope.close();

@@ -70,4 +70,17 @@ class NativeMemoryTest {
         assertTrue(kept.sum().item_double() == 3.0);
         kept.close();
     }
+
+    @Test
+    void movedTensorsLiveUntilTheOuterScopeCloses() {
+        Tensor moved;
+        try (StepScope outer = StepScope.open()) {
+            try (StepScope inner = StepScope.open()) {
+                moved = inner.moveTo(outer, torch.ones(4).mul(torch.ones(4)));
+            }
+            assertFalse(moved.isNull(), "survives the step that made it");
+            assertTrue(moved.sum().item_double() == 4.0);
+        }
+        assertTrue(moved.isNull(), "freed with the outer scope");
+    }
 }
