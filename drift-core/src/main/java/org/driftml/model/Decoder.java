@@ -91,19 +91,43 @@ public final class Decoder {
         long past = cache == null ? 0 : cache.length();
         Tensor positions = positionIds != null ? positionIds
                 : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
-        Tensor embed = weights.get("model.embed_tokens.weight");
-        Tensor x = torch.embedding(embed, inputIds);
-        Tensor[] cosSin = rope.cosSin(positions, embed.scalar_type());
+        Tensor x = embed(inputIds);
+        Tensor[] cosSin = rotary(positions);
         Tensor mask = attentionMask(keyMask, t, past);
         for (int l = 0; l < config.numHiddenLayers(); l++) {
-            String p = "model.layers." + l + ".";
-            x = x.add(attention(l, rmsNorm(x, weights.get(p + "input_layernorm.weight")), cosSin, mask, cache));
-            x = x.add(mlp(p, rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"))));
+            x = layer(l, x, cosSin, mask, cache);
         }
         if (cache != null) {
             cache.advance(t);
         }
+        return finalNorm(x);
+    }
+
+    /**
+     * As {@link #hiddenStates(Tensor, Tensor, Tensor)} for training with activation checkpointing: only each
+     * layer's input is kept, and {@link CheckpointedForward#backward()} recomputes one layer at a time.
+     */
+    public CheckpointedForward checkpointed(Tensor inputIds, Tensor attentionMask, Tensor positionIds) {
+        return new CheckpointedForward(this, inputIds, attentionMask, positionIds);
+    }
+
+    /** One decoder layer: pre-norm attention and MLP, each added to the residual stream. */
+    Tensor layer(int l, Tensor x, Tensor[] cosSin, Tensor mask, KvCache cache) {
+        String p = "model.layers." + l + ".";
+        x = x.add(attention(l, rmsNorm(x, weights.get(p + "input_layernorm.weight")), cosSin, mask, cache));
+        return x.add(mlp(p, rmsNorm(x, weights.get(p + "post_attention_layernorm.weight"))));
+    }
+
+    Tensor finalNorm(Tensor x) {
         return rmsNorm(x, weights.get("model.norm.weight"));
+    }
+
+    Tensor embed(Tensor inputIds) {
+        return torch.embedding(weights.get("model.embed_tokens.weight"), inputIds);
+    }
+
+    Tensor[] rotary(Tensor positions) {
+        return rope.cosSin(positions, weights.get("model.embed_tokens.weight").scalar_type());
     }
 
     /** Full-vocabulary logits [N, T, V] for hidden states: generation and parity checks only. */

@@ -1,0 +1,88 @@
+package org.driftml.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.driftml.kernels.StepScope;
+
+/**
+ * Activation (gradient) checkpointing without a custom autograd function: the forward runs without a graph and keeps
+ * only each layer's input [N, T, D]; {@link #hidden()} is the final norm of a leaf, so the loss's own backward stops
+ * there; {@link #backward()} then walks the layers in reverse, recomputing each one with a graph and back-propagating
+ * through it alone. Peak activation memory falls from every layer's intermediates to one layer's plus L inputs, for
+ * one extra forward of compute (DRIFT's released configs train with gradient checkpointing on).
+ *
+ * <pre>{@code
+ * CheckpointedForward f = policy.checkpointed(ids, mask, null);
+ * Tensor loss = lossOf(f.hidden());
+ * loss.backward();   // gradients down to the last layer's output (and the final norm's weight)
+ * f.backward();      // the rest: every layer, then the embedding
+ * }</pre>
+ */
+public final class CheckpointedForward {
+    private final Decoder decoder;
+    private final Tensor inputIds;
+    private final Tensor[] cosSin;
+    private final Tensor mask;
+    private final List<Tensor> layerInputs = new ArrayList<>();
+    private final Tensor lastOutput;  // a leaf: the loss's backward deposits its gradient here
+    private final Tensor hidden;
+
+    CheckpointedForward(Decoder decoder, Tensor inputIds, Tensor attentionMask, Tensor positionIds) {
+        this.decoder = decoder;
+        this.inputIds = inputIds;
+        long n = inputIds.size(0), t = inputIds.size(1);
+        Tensor positions = positionIds != null ? positionIds
+                : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
+        this.cosSin = decoder.rotary(positions);
+        this.mask = Decoder.attentionMask(attentionMask, t, 0);
+        Tensor x;
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            x = decoder.embed(inputIds);
+            for (int l = 0; l < decoder.config().numHiddenLayers(); l++) {
+                layerInputs.add(x);
+                x = decoder.layer(l, x, cosSin, mask, null);
+            }
+        } finally {
+            noGrad.close();
+        }
+        this.lastOutput = x.detach().requires_grad_(true);
+        this.hidden = decoder.finalNorm(lastOutput);
+    }
+
+    /** Final hidden states [N, T, D], differentiable down to the last layer's output. */
+    public Tensor hidden() {
+        return hidden;
+    }
+
+    /**
+     * Back-propagates from the last layer's output (whose gradient the loss's backward left there) through every
+     * layer and the embedding, accumulating into the weights' gradients. Call once, after the loss's backward.
+     */
+    public void backward() {
+        Tensor grad = lastOutput.grad();
+        if (!grad.defined()) {
+            throw new IllegalStateException("no gradient reached hidden(): call backward() on a loss of it first");
+        }
+        try (StepScope all = StepScope.open()) {
+            for (int l = layerInputs.size() - 1; l >= 0; l--) {
+                try (StepScope step = StepScope.open()) {
+                    Tensor x = layerInputs.get(l).detach().requires_grad_(true);
+                    Tensor y = decoder.layer(l, x, cosSin, mask, null);
+                    y.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+                    grad = step.moveTo(all, x.grad().detach());
+                }
+            }
+            Tensor embedded = decoder.embed(inputIds);
+            if (embedded.requires_grad()) {
+                embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
+            }
+        }
+    }
+}
