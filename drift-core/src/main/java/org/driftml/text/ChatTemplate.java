@@ -46,6 +46,8 @@ public final class ChatTemplate {
         this.jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
                 ChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
+                ChatTemplate.class, "strftimeNow", String.class));
         jinjava.getGlobalContext().registerFilter(new Filter() {
             @Override
             public String getName() {
@@ -62,6 +64,11 @@ public final class ChatTemplate {
     /** Called by templates: aborts the render with the template's own message. */
     public static String raiseException(String message) {
         throw new ChatTemplateException(message);
+    }
+
+    /** Called by templates (Llama 3.1's dates its system prompt): today in Python's strftime format, local time. */
+    public static String strftimeNow(String format) {
+        return Strftime.format(java.time.ZonedDateTime.now(), format);
     }
 
     /** Thrown when a template rejects a conversation ({@code raise_exception}) or fails to render. */

@@ -57,6 +57,17 @@ class ChatTemplateTest {
     }
 
     @Test
+    void strftimeFormatsDatesAsPythonDoes() {
+        java.time.ZonedDateTime t = java.time.ZonedDateTime.of(2026, 11, 8, 3, 51, 7, 0, java.time.ZoneOffset.UTC);
+        assertEquals("08 Nov 2026", Strftime.format(t, "%d %b %Y"));  // Llama 3.1's "Today Date"
+        assertEquals("Sunday, November 08 26 03:51:07 %", Strftime.format(t, "%A, %B %d %y %H:%M:%S %%"));
+        String today = ChatTemplate.of("{{ strftime_now('%Y') }}").render(List.of(), false);
+        assertEquals(String.valueOf(java.time.ZonedDateTime.now().getYear()), today);
+        assertThrows(ChatTemplate.ChatTemplateException.class,
+                () -> ChatTemplate.of("{{ strftime_now('%Q') }}").render(List.of(), false));
+    }
+
+    @Test
     void aFolderWithoutATemplateSaysSo(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{}");
         Exception e = assertThrows(java.io.IOException.class, () -> ChatTemplate.load(dir));
