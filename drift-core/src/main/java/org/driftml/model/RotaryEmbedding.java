@@ -61,8 +61,4 @@ final class RotaryEmbedding {
         Tensor rotated = torch.cat(new TensorVector(x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)), -1);
         return x.mul(cos).add(rotated.mul(sin));
     }
-
-    Tensor inverseFrequencies() {
-        return inverseFrequencies;
-    }
 }

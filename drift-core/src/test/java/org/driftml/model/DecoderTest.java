@@ -61,7 +61,7 @@ class DecoderTest {
             Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
             Tensor out = greedy(decoder, ref.read("input_ids"), ref.read("attention_mask"), 8);
             Tensor expected = ref.read("greedy_ids");
-            assertArrayEquals(Tensorsx.longs(expected), Tensorsx.longs(out), kind + " greedy ids");
+            assertArrayEquals(Tensorsj.longs(expected), Tensorsj.longs(out), kind + " greedy ids");
         }
     }
 
