@@ -1,0 +1,111 @@
+package org.driftml.train;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.driftml.text.ChatMessage;
+import org.driftml.text.ChatTemplate;
+import org.driftml.text.Tokenizer;
+
+/**
+ * Turns preference pairs into token ids the way TRL's DPOTrainer does: the prompt rendered by the chat template with
+ * the generation prompt; each completion is the assistant turn rendered after it, through its end token
+ * ({@code <|im_end|>} for Qwen2: the newline the template writes after it belongs to no turn). The prompt's tokens must
+ * be a prefix of prompt + completion (a template that re-renders earlier turns differently breaks DPO's premise that
+ * both responses answer the same tokens), else the pair's index is named.
+ *
+ * <p>Truncation as TRL: the prompt keeps its last {@code maxPromptLength} tokens, then each completion is cut so
+ * prompt + completion fits {@code maxLength}. Pairs that needed cutting are counted.
+ */
+public final class PairTokenizer {
+    /** A tokenised pair: shared prompt ids and the two completions' ids. */
+    public record TokenizedPair(long[] prompt, long[] chosen, long[] rejected, boolean truncated) {}
+
+    private final Tokenizer tokenizer;
+    private final ChatTemplate template;
+    private final Set<Long> endIds;
+    private final int maxPromptLength;
+    private final int maxLength;
+    private int truncated;
+
+    /**
+     * @param endIds token ids that end an assistant turn (eos, {@code <|im_end|>}); the completion stops after the first
+     * @param maxPromptLength TRL's max_prompt_length (DRIFT: 1024)
+     * @param maxLength       TRL's max_length, prompt + completion (DRIFT: 2048)
+     */
+    public PairTokenizer(Tokenizer tokenizer, ChatTemplate template, Set<Long> endIds, int maxPromptLength,
+            int maxLength) {
+        if (maxPromptLength < 1 || maxLength <= maxPromptLength) {
+            throw new IllegalArgumentException("need 0 < maxPromptLength < maxLength, got " + maxPromptLength + " and "
+                    + maxLength);
+        }
+        this.tokenizer = tokenizer;
+        this.template = template;
+        this.endIds = Set.copyOf(endIds);
+        this.maxPromptLength = maxPromptLength;
+        this.maxLength = maxLength;
+    }
+
+    public List<TokenizedPair> tokenize(List<PreferencePair> pairs) {
+        List<TokenizedPair> out = new ArrayList<>();
+        for (int i = 0; i < pairs.size(); i++) {
+            out.add(tokenize(pairs.get(i), i));
+        }
+        return out;
+    }
+
+    /** Pairs so far that had to be truncated (TRL reports these too). */
+    public int truncatedCount() {
+        return truncated;
+    }
+
+    TokenizedPair tokenize(PreferencePair p, int index) {
+        long[] prompt;
+        long[] chosen;
+        long[] rejected;
+        if (p.conversational()) {
+            prompt = tokenizer.encode(template.render(p.prompt(), true));
+            chosen = completion(p, p.chosen(), prompt, index, "chosen");
+            rejected = completion(p, p.rejected(), prompt, index, "rejected");
+        } else {
+            prompt = tokenizer.encode(p.promptText());
+            chosen = tokenizer.encode(p.chosen());
+            rejected = tokenizer.encode(p.rejected());
+        }
+        boolean cut = false;
+        if (prompt.length > maxPromptLength) {
+            prompt = Arrays.copyOfRange(prompt, prompt.length - maxPromptLength, prompt.length);
+            cut = true;
+        }
+        int room = maxLength - prompt.length;
+        if (chosen.length > room || rejected.length > room) {
+            chosen = Arrays.copyOf(chosen, Math.min(chosen.length, room));
+            rejected = Arrays.copyOf(rejected, Math.min(rejected.length, room));
+            cut = true;
+        }
+        if (cut) {
+            truncated++;
+        }
+        return new TokenizedPair(prompt, chosen, rejected, cut);
+    }
+
+    private long[] completion(PreferencePair p, String response, long[] prompt, int index, String which) {
+        List<ChatMessage> full = new ArrayList<>(p.prompt());
+        full.add(ChatMessage.assistant(response));
+        long[] all = tokenizer.encode(template.render(full, false));
+        if (all.length < prompt.length || !Arrays.equals(Arrays.copyOf(all, prompt.length), prompt)) {
+            throw new IllegalArgumentException("pair " + index + ": the prompt's tokens are not a prefix of prompt + "
+                    + which + " (the chat template renders the prompt differently once an answer follows)");
+        }
+        int end = prompt.length;
+        while (end < all.length && !endIds.contains(all[end])) {
+            end++;
+        }
+        if (end == all.length) {
+            throw new IllegalArgumentException("pair " + index + ": the " + which
+                    + " turn has no end token (expected one of " + endIds + ")");
+        }
+        return Arrays.copyOfRange(all, prompt.length, end + 1);
+    }
+}

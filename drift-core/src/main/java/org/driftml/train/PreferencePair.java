@@ -1,0 +1,37 @@
+package org.driftml.train;
+
+import java.util.List;
+import java.util.Map;
+import org.driftml.text.ChatMessage;
+
+/**
+ * One DPO training example (DRIFT's (x, y+, y-)): a prompt, the chosen response y+ and the rejected response y-.
+ * Conversational pairs carry the prompt as chat turns and each response as one assistant turn, as TRL's
+ * conversational format does; plain-text pairs carry strings and bypass the chat template.
+ *
+ * @param prompt   chat turns (conversational) or a single user turn holding the raw text (plain)
+ * @param metadata anything else the record carried (ids, feedback, scores), written back unchanged
+ */
+public record PreferencePair(List<ChatMessage> prompt, String chosen, String rejected, boolean conversational,
+        Map<String, Object> metadata) {
+    public PreferencePair {
+        prompt = List.copyOf(prompt);
+        metadata = Map.copyOf(metadata);
+        if (prompt.isEmpty()) {
+            throw new IllegalArgumentException("a preference pair needs a prompt");
+        }
+    }
+
+    public static PreferencePair conversational(List<ChatMessage> prompt, String chosen, String rejected) {
+        return new PreferencePair(prompt, chosen, rejected, true, Map.of());
+    }
+
+    public static PreferencePair plain(String prompt, String chosen, String rejected) {
+        return new PreferencePair(List.of(ChatMessage.user(prompt)), chosen, rejected, false, Map.of());
+    }
+
+    /** The prompt's text, for plain pairs. */
+    public String promptText() {
+        return prompt.get(0).content();
+    }
+}

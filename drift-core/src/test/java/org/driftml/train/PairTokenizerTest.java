@@ -1,0 +1,88 @@
+package org.driftml.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.driftml.Fixtures;
+import org.driftml.text.ChatMessage;
+import org.driftml.text.ChatTemplate;
+import org.driftml.text.Tokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class PairTokenizerTest {
+    static Tokenizer tokenizer;
+    static ChatTemplate template;
+    static final long IM_END = 151_645;
+
+    @BeforeAll
+    static void load() throws Exception {
+        tokenizer = Tokenizer.load(Fixtures.qwen2Tokenizer());
+        template = ChatTemplate.load(Fixtures.qwen2Tokenizer());
+    }
+
+    @AfterAll
+    static void close() {
+        tokenizer.close();
+    }
+
+    static final PreferencePair PAIR = PreferencePair.conversational(
+            List.of(ChatMessage.user("Summarise Hamlet in one sentence.")),
+            "A Danish prince avenges his father and dies.", "Hamlet is a comedy.");
+
+    @Test
+    void promptIsTheGenerationPromptAndCompletionsEndAtImEnd() {
+        PairTokenizer pt = new PairTokenizer(tokenizer, template, Set.of(IM_END), 1024, 2048);
+        PairTokenizer.TokenizedPair t = pt.tokenize(PAIR, 0);
+        assertArrayEquals(tokenizer.encode(template.render(PAIR.prompt(), true)), t.prompt());
+        assertEquals("A Danish prince avenges his father and dies.<|im_end|>", tokenizer.decode(t.chosen(), false));
+        assertEquals("Hamlet is a comedy.<|im_end|>", tokenizer.decode(t.rejected(), false));
+        assertEquals(IM_END, t.chosen()[t.chosen().length - 1]);
+        // prompt + completion is exactly the start of the full rendered conversation's tokens.
+        long[] full = tokenizer.encode(template.render(List.of(PAIR.prompt().get(0), ChatMessage.assistant(PAIR.chosen())),
+                false));
+        long[] joined = new long[t.prompt().length + t.chosen().length];
+        System.arraycopy(t.prompt(), 0, joined, 0, t.prompt().length);
+        System.arraycopy(t.chosen(), 0, joined, t.prompt().length, t.chosen().length);
+        assertArrayEquals(Arrays.copyOf(full, joined.length), joined);
+        assertEquals(0, pt.truncatedCount());
+    }
+
+    @Test
+    void truncatesLikeTrlAndCountsIt() {
+        PairTokenizer untouched = new PairTokenizer(tokenizer, template, Set.of(IM_END), 1024, 2048);
+        PairTokenizer.TokenizedPair whole = untouched.tokenize(PAIR, 0);
+        PairTokenizer pt = new PairTokenizer(tokenizer, template, Set.of(IM_END), 6, 9);
+        PairTokenizer.TokenizedPair t = pt.tokenize(PAIR, 0);
+        assertArrayEquals(Arrays.copyOfRange(whole.prompt(), whole.prompt().length - 6, whole.prompt().length), t.prompt(),
+                "the prompt keeps its last tokens");
+        assertArrayEquals(Arrays.copyOf(whole.chosen(), 3), t.chosen(), "the completion keeps its first tokens");
+        assertTrue(t.truncated());
+        assertEquals(1, pt.truncatedCount());
+    }
+
+    @Test
+    void aTemplateThatBreaksThePrefixIsNamedWithThePairIndex() {
+        ChatTemplate odd = ChatTemplate.of("{% for m in messages %}{{ m.role }}{% endfor %}"
+                + "{% if add_generation_prompt %}<gen>{% endif %}");
+        PairTokenizer pt = new PairTokenizer(tokenizer, odd, Set.of(IM_END), 1024, 2048);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> pt.tokenize(List.of(PAIR, PAIR)));
+        assertTrue(e.getMessage().startsWith("pair 0: the prompt's tokens are not a prefix of prompt + chosen"),
+                e.getMessage());
+    }
+
+    @Test
+    void plainPairsAreTokenizedWithoutTheTemplate() {
+        PairTokenizer pt = new PairTokenizer(tokenizer, template, Set.of(IM_END), 1024, 2048);
+        PairTokenizer.TokenizedPair t = pt.tokenize(PreferencePair.plain("2+2=", "4", "5"), 0);
+        assertArrayEquals(tokenizer.encode("2+2="), t.prompt());
+        assertArrayEquals(tokenizer.encode("4"), t.chosen());
+    }
+}
