@@ -55,6 +55,16 @@ public final class Decoder {
         return new Decoder(config, Collections.unmodifiableMap(weights), folder);
     }
 
+    /**
+     * A frozen copy of the current weights: DPO's reference (the initial policy, or the policy at the start of a
+     * DRIFT iteration). It shares nothing with this decoder and computes no gradients.
+     */
+    public Decoder frozenCopy() {
+        Map<String, Tensor> copy = new LinkedHashMap<>();
+        weights.forEach((name, w) -> copy.put(name, w.detach().clone()));
+        return new Decoder(config, Collections.unmodifiableMap(copy), source);
+    }
+
     public ModelConfig config() {
         return config;
     }

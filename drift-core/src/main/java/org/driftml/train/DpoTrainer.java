@@ -1,0 +1,125 @@
+package org.driftml.train;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.Decoder;
+
+/**
+ * The DPO engine DRIFT calls once per iteration: length-aware batches of tokenised pairs, each optimiser step
+ * accumulating {@code accumulation} micro-batches (policy forward, fused scores, reference scores, fused loss,
+ * backward), then clipping, a master-weight RMSprop update at the linear schedule's rate, and TRL's metrics.
+ * Every micro-batch runs in its own {@link StepScope}.
+ */
+public final class DpoTrainer {
+    private final Decoder policy;
+    private final ReferencePolicy reference;
+    private final DpoConfig config;
+    private final long padId;
+    private final long seed;
+    private final MasterWeightRmsprop optimizer;
+
+    public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed) {
+        this.policy = policy;
+        this.reference = reference;
+        this.config = config;
+        this.padId = padId;
+        this.seed = seed;
+        policy.weights().values().forEach(w -> w.requires_grad_(true));
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), config.weightDecay());
+    }
+
+    /**
+     * Batches for one epoch: pairs sorted by length and cut into batches of similar lengths (little padding), the
+     * batches' order shuffled from the seed and epoch so every run sees the same order.
+     */
+    public List<List<Integer>> batches(List<PairTokenizer.TokenizedPair> pairs, int epoch) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < pairs.size(); i++) {
+            order.add(i);
+        }
+        order.sort(Comparator.comparingInt(i -> length(pairs.get(i))));
+        List<List<Integer>> batches = new ArrayList<>();
+        for (int start = 0; start < order.size(); start += config.batchSize()) {
+            batches.add(List.copyOf(order.subList(start, Math.min(order.size(), start + config.batchSize()))));
+        }
+        Collections.shuffle(batches, new Random(seed * 1_000_003L + epoch));
+        return batches;
+    }
+
+    private static int length(PairTokenizer.TokenizedPair p) {
+        return p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+    }
+
+    /** Trains over every epoch; returns each optimiser step's metrics (TRL's names plus padding_fraction). */
+    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs) {
+        int stepsPerEpoch = (pairs.size() + config.batchSize() - 1) / config.batchSize();
+        LinearSchedule schedule = LinearSchedule.of(config.learningRate(), stepsPerEpoch * config.epochs(),
+                config.warmupRatio());
+        List<Map<String, Double>> log = new ArrayList<>();
+        int step = 0;
+        for (int epoch = 0; epoch < config.epochs(); epoch++) {
+            for (List<Integer> batch : batches(pairs, epoch)) {
+                log.add(optimizerStep(pairs, batch, step, schedule.at(step)));
+                step++;
+            }
+        }
+        return log;
+    }
+
+    /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
+    public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
+            double lr) {
+        Map<String, Double> metrics = accumulate(pairs, batch, step);
+        double norm = optimizer.gradNorm();
+        if (!Double.isFinite(norm)) {
+            throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
+                    + "; stopping before it reaches the weights");
+        }
+        optimizer.step(lr, config.maxGradNorm(), norm);
+        metrics.put("grad_norm", norm);
+        metrics.put("learning_rate", lr);
+        return metrics;
+    }
+
+    /**
+     * Forward and backward of one batch in micro-batches, leaving the summed gradients on the policy's weights;
+     * returns the batch's metrics (micro-batch metrics weighted by their share of the batch).
+     */
+    Map<String, Double> accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step) {
+        Map<String, Double> sums = new LinkedHashMap<>();
+        int micro = config.microBatch();
+        int parts = (batch.size() + micro - 1) / micro;
+        long real = 0, padded = 0;
+        for (int start = 0; start < batch.size(); start += micro) {
+            try (StepScope scope = StepScope.open()) {
+                List<Integer> ids = batch.subList(start, Math.min(batch.size(), start + micro));
+                List<PairTokenizer.TokenizedPair> chunk = new ArrayList<>();
+                ids.forEach(i -> chunk.add(pairs.get(i)));
+                PreferenceBatch b = PreferenceBatch.of(chunk, padId);
+                real += b.realTokens();
+                padded += b.paddedTokens();
+                DpoLoss.Scores scores = DpoLoss.score(policy.hiddenStates(b.inputIds(), b.attentionMask(), null),
+                        policy.lmHead(), b);
+                DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
+                if (!Double.isFinite(r.metrics().get("loss"))) {
+                    throw new IllegalStateException("step " + step + ": the loss is " + r.metrics().get("loss")
+                            + "; stopping before it reaches the weights");
+                }
+                // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one big batch.
+                r.loss().mul(new Scalar((double) ids.size() / batch.size())).backward();
+                r.metrics().forEach((k, v) -> sums.merge(k, v * ids.size() / batch.size(), Double::sum));
+            }
+        }
+        sums.put("padding_fraction", 1.0 - (double) real / padded);
+        sums.put("micro_batches", (double) parts);
+        return sums;
+    }
+}

@@ -1,0 +1,26 @@
+package org.driftml.train;
+
+import java.util.List;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.driftml.model.Decoder;
+
+/** A frozen model (the initial policy or a snapshot of it) scored without a graph, batch by batch. */
+public final class FrozenReference implements ReferencePolicy {
+    private final Decoder model;
+
+    public FrozenReference(Decoder model) {
+        this.model = model;
+    }
+
+    @Override
+    public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            DpoLoss.Scores s = DpoLoss.score(model.hiddenStates(batch.inputIds(), batch.attentionMask(), null),
+                    model.lmHead(), batch);
+            return new DpoLoss.Scores(s.logps().detach(), s.tokens());
+        } finally {
+            noGrad.close();
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package org.driftml.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * RMSprop (torch's defaults: alpha 0.99, eps 1e-8, no momentum) over fp32 master weights. When the model computes in
+ * bf16, its weights are bf16 copies: gradients are promoted, the fp32 masters are updated, and the copies refreshed.
+ * Measured: pure-bf16 weights do not move at DRIFT's learning rates (an update of 5e-7 is far below bf16's
+ * resolution), while fp32 masters keep learning.
+ *
+ * <p>Update, per weight w with gradient g: g += wd w; v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps).
+ */
+public final class MasterWeightRmsprop {
+    private static final double ALPHA = 0.99;
+    private static final double EPS = 1e-8;
+
+    private final List<Tensor> compute = new ArrayList<>();
+    private final List<Tensor> master = new ArrayList<>();
+    private final List<Tensor> squareAvg = new ArrayList<>();
+    private final double weightDecay;
+
+    public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
+        this.weightDecay = weightDecay;
+        for (Tensor w : weights.values()) {
+            Tensor m = w.scalar_type().value == ScalarType.Float.value ? w : w.detach().to(ScalarType.Float).clone();
+            compute.add(w);
+            master.add(m);
+            squareAvg.add(torch.zeros_like(m));
+        }
+    }
+
+    /** Global L2 norm of the current gradients (fp32), as TRL logs grad_norm: before clipping. */
+    public double gradNorm() {
+        double sum = 0;
+        for (Tensor w : compute) {
+            if (w.grad().defined()) {
+                sum += w.grad().to(ScalarType.Float).pow(new Scalar(2)).sum().item_double();
+            }
+        }
+        return Math.sqrt(sum);
+    }
+
+    /** Clips to {@code maxGradNorm} (if > 0), applies one update at {@code lr}, clears the gradients. */
+    public void step(double lr, double maxGradNorm, double gradNorm) {
+        double scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1.0;
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            for (int i = 0; i < compute.size(); i++) {
+                Tensor w = compute.get(i);
+                if (!w.grad().defined()) {
+                    continue;
+                }
+                Tensor m = master.get(i), v = squareAvg.get(i);
+                Tensor g = w.grad().to(ScalarType.Float).mul(new Scalar(scale));
+                if (weightDecay != 0) {
+                    g = g.add(m.mul(new Scalar(weightDecay)));
+                }
+                v.mul_(new Scalar(ALPHA)).addcmul_(g, g, new Scalar(1 - ALPHA));
+                m.addcdiv_(g, v.sqrt().add_(new Scalar(EPS)), new Scalar(-lr));
+                if (m != w) {
+                    w.copy_(m);  // refresh the bf16 compute copy
+                }
+                w.mutable_grad().reset();
+            }
+        } finally {
+            noGrad.close();
+        }
+    }
+}

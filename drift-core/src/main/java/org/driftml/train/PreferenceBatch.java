@@ -1,0 +1,63 @@
+package org.driftml.train;
+
+import java.util.List;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * B pairs as one forward of 2B rows: rows 0..B-1 are prompt + chosen, rows B..2B-1 prompt + rejected, right-padded to
+ * the longest. {@code targets[r, t] = ids[r, t + 1]} and {@code completionMask[r, t]} marks positions whose next token
+ * is a completion token, so the fused log-prob op reads the decoder's hidden states as they are (no shifted copy).
+ */
+public record PreferenceBatch(Tensor inputIds, Tensor attentionMask, Tensor targets, Tensor completionMask,
+        int pairs, long realTokens, long paddedTokens) {
+
+    /** Share of the forward's positions that are padding (TRL users watch this; length-aware batching keeps it low). */
+    public double paddingFraction() {
+        return 1.0 - (double) realTokens / paddedTokens;
+    }
+
+    public static PreferenceBatch of(List<PairTokenizer.TokenizedPair> pairs, long padId) {
+        int b = pairs.size();
+        int t = 0;
+        for (PairTokenizer.TokenizedPair p : pairs) {
+            t = Math.max(t, p.prompt().length + Math.max(p.chosen().length, p.rejected().length));
+        }
+        long[] ids = new long[2 * b * t], mask = new long[2 * b * t], targets = new long[2 * b * t];
+        long[] completion = new long[2 * b * t];
+        long real = 0;
+        for (int i = 0; i < b; i++) {
+            PairTokenizer.TokenizedPair p = pairs.get(i);
+            real += fill(i, p.prompt(), p.chosen(), t, padId, ids, mask, targets, completion);
+            real += fill(b + i, p.prompt(), p.rejected(), t, padId, ids, mask, targets, completion);
+        }
+        return new PreferenceBatch(tensor(ids, 2L * b, t), tensor(mask, 2L * b, t), tensor(targets, 2L * b, t),
+                tensor(completion, 2L * b, t).to(ScalarType.Bool), b, real, 2L * b * t);
+    }
+
+    private static int fill(int row, long[] prompt, long[] completion, int t, long padId, long[] ids, long[] mask,
+            long[] targets, long[] completionMask) {
+        int length = prompt.length + completion.length;
+        int base = row * t;
+        for (int j = 0; j < t; j++) {
+            long token = j < prompt.length ? prompt[j] : j < length ? completion[j - prompt.length] : padId;
+            ids[base + j] = token;
+            mask[base + j] = j < length ? 1 : 0;
+        }
+        for (int j = 0; j < t; j++) {
+            boolean scored = j + 1 >= prompt.length && j + 1 < length;  // hidden[j] predicts ids[j + 1]
+            targets[base + j] = j + 1 < t ? ids[base + j + 1] : padId;
+            completionMask[base + j] = scored ? 1 : 0;
+        }
+        return length;
+    }
+
+    private static Tensor tensor(long[] values, long rows, long cols) {
+        try (LongPointer p = new LongPointer(values)) {
+            return torch.from_blob(p, new long[] {rows, cols}, new TensorOptions(ScalarType.Long)).clone();
+        }
+    }
+}

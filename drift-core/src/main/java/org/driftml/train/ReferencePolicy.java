@@ -1,0 +1,12 @@
+package org.driftml.train;
+
+import java.util.List;
+
+/**
+ * DPO's reference log-probs for a batch: a frozen model run alongside the policy ({@link FrozenReference}), or values
+ * computed once per dataset and looked up ({@link PrecomputedReference}: no second model in memory while training).
+ */
+public interface ReferencePolicy {
+    /** Scores of the batch built from {@code pairIndices} (indices into the tokenised dataset), detached. */
+    DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices);
+}

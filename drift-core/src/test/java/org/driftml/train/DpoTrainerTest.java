@@ -1,0 +1,136 @@
+package org.driftml.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.Decoder;
+import org.junit.jupiter.api.Test;
+
+/** The DPO engine on the tiny Qwen2 fixture with synthetic pairs of token ids. */
+class DpoTrainerTest {
+    static Path tinyQwen2() throws URISyntaxException {
+        return Path.of(DpoTrainerTest.class.getResource("/parity/tiny-qwen2").toURI());
+    }
+
+    static Decoder policy() throws IOException, URISyntaxException {
+        return Decoder.load(tinyQwen2(), ScalarType.Float);
+    }
+
+    /** Pairs of random ids with varied lengths, the same for a given seed. */
+    static List<PairTokenizer.TokenizedPair> pairs(int n, long seed) {
+        Random r = new Random(seed);
+        List<PairTokenizer.TokenizedPair> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(new PairTokenizer.TokenizedPair(ids(r, 4 + r.nextInt(5)), ids(r, 3 + r.nextInt(4)),
+                    ids(r, 3 + r.nextInt(4)), false));
+        }
+        return out;
+    }
+
+    private static long[] ids(Random r, int n) {
+        long[] a = new long[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = 3 + r.nextInt(250);
+        }
+        return a;
+    }
+
+    static DpoConfig fast(double lr, int batch, int accumulation, int epochs) {
+        return new DpoConfig(0.1, org.driftml.kernels.PreferenceLoss.Type.SIGMOID, 0.0, 0.0, lr, 0.0, 0.0, 1.0,
+                batch, accumulation, epochs);
+    }
+
+    @Test
+    void theFirstSigmoidLossWithPolicyEqualToReferenceIsLn2() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder policy = policy();
+            DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), fast(1e-3, 4, 1, 1), 0, 1);
+            Map<String, Double> m = t.train(pairs(4, 1)).get(0);
+            assertEquals(Math.log(2), m.get("loss"), 1e-6);
+            assertEquals(0.0, m.get("rewards/margins"), 1e-6);
+        }
+    }
+
+    @Test
+    void lossFallsAndMarginsRiseOverSteps() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder policy = policy();
+            List<Map<String, Double>> log = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
+                    fast(2e-4, 4, 1, 6), 0, 1).train(pairs(8, 2));
+            assertEquals(12, log.size());
+            double firstLoss = log.get(0).get("loss"), lastLoss = (log.get(10).get("loss") + log.get(11).get("loss")) / 2;
+            double lastMargin = (log.get(10).get("rewards/margins") + log.get(11).get("rewards/margins")) / 2;
+            assertTrue(lastLoss < firstLoss - 0.05, "loss " + firstLoss + " -> " + lastLoss);
+            assertTrue(lastMargin > 0.5, "margin rose to " + lastMargin);
+            assertTrue(log.get(11).get("rewards/accuracies") > 0.5);
+            assertTrue(log.get(0).get("padding_fraction") >= 0 && log.get(0).get("padding_fraction") < 0.5);
+        }
+    }
+
+    @Test
+    void precomputedReferenceGivesTheSameLossesAsTheFrozenCopy() throws Exception {
+        List<PairTokenizer.TokenizedPair> data = pairs(8, 3);
+        List<Double> losses = new ArrayList<>();
+        for (boolean precompute : new boolean[] {false, true}) {
+            try (StepScope scope = StepScope.open()) {
+                Decoder policy = policy();
+                ReferencePolicy frozen = new FrozenReference(policy.frozenCopy());
+                ReferencePolicy ref = precompute ? PrecomputedReference.compute(frozen, data, 0, 3) : frozen;
+                for (Map<String, Double> m : new DpoTrainer(policy, ref, fast(1e-4, 4, 1, 2), 0, 5).train(data)) {
+                    losses.add(m.get("loss"));
+                }
+            }
+        }
+        int half = losses.size() / 2;
+        for (int i = 0; i < half; i++) {
+            assertEquals(losses.get(i), losses.get(half + i), 1e-5, "step " + i);
+        }
+    }
+
+    @Test
+    void accumulating2x2EqualsOneBatchOf4() throws Exception {
+        List<PairTokenizer.TokenizedPair> data = pairs(4, 4);
+        List<Map<String, Tensor>> grads = new ArrayList<>();
+        List<Map<String, Double>> metrics = new ArrayList<>();
+        try (StepScope scope = StepScope.open()) {
+            for (int accumulation : new int[] {1, 2}) {
+                Decoder policy = policy();
+                DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
+                        fast(1e-4, 4, accumulation, 1), 0, 1);
+                metrics.add(t.accumulate(data, List.of(0, 1, 2, 3), 0));
+                Map<String, Tensor> g = new LinkedHashMap<>();
+                policy.weights().forEach((name, w) -> g.put(name, w.grad().detach().clone()));
+                grads.add(g);
+            }
+            assertEquals(metrics.get(0).get("loss"), metrics.get(1).get("loss"), 1e-6);
+            assertEquals(2.0, metrics.get(1).get("micro_batches"));
+            for (String name : grads.get(0).keySet()) {
+                Tensor a = grads.get(0).get(name), b = grads.get(1).get(name);
+                double scale = Math.max(1e-6, a.abs().max().item_double());
+                assertTrue(a.sub(b).abs().max().item_double() / scale < 1e-4, name);
+            }
+        }
+    }
+
+    @Test
+    void theScheduleWarmsUpThenDecaysLikeTransformers() {
+        LinearSchedule s = LinearSchedule.of(5e-7, 20, 0.1);
+        assertEquals(2, s.warmupSteps());
+        assertEquals(0.0, s.at(0));
+        assertEquals(2.5e-7, s.at(1), 1e-20);
+        assertEquals(5e-7, s.at(2), 1e-20);
+        assertEquals(5e-7 * 9 / 18, s.at(11), 1e-20);
+        assertEquals(0.0, s.at(20));
+    }
+}
