@@ -209,6 +209,14 @@ public final class Decoder {
      * weights as safetensors (sharded above {@code maxShardBytes}). transformers loads it as it is.
      */
     public void save(Path folder, long maxShardBytes) throws IOException {
+        save(folder, weights, maxShardBytes);
+    }
+
+    /** As {@link #save(Path, long)} with other tensors under the same names (a trainer's fp32 master weights). */
+    public void save(Path folder, Map<String, Tensor> tensors, long maxShardBytes) throws IOException {
+        if (!tensors.keySet().equals(weights.keySet())) {
+            throw new IllegalArgumentException("the tensors to save must have this model's names");
+        }
         Files.createDirectories(folder);
         for (String name : new String[] {"config.json", "generation_config.json"}) {
             Path from = source.resolve(name);
@@ -216,6 +224,6 @@ public final class Decoder {
                 Files.copy(from, folder.resolve(name), StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        SafetensorsWriter.writeCheckpoint(folder, weights, maxShardBytes);
+        SafetensorsWriter.writeCheckpoint(folder, tensors, maxShardBytes);
     }
 }

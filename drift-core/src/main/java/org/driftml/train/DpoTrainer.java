@@ -1,5 +1,7 @@
 package org.driftml.train;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -58,16 +60,50 @@ public final class DpoTrainer {
         return p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
     }
 
-    /** Trains over every epoch; returns each optimiser step's metrics (TRL's names plus padding_fraction). */
+    /** Trains over every epoch in memory; returns each optimiser step's metrics (TRL's names plus padding_fraction). */
     public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs) {
+        try {
+            return train(pairs, null, 0, Integer.MAX_VALUE);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);  // no output folder: nothing is written
+        }
+    }
+
+    /**
+     * Trains, checkpointing into {@code output} every {@code saveEvery} steps and at the end, and resuming from the
+     * newest checkpoint there if one exists: a run killed at any step and restarted ends with the same weights as
+     * one that never stopped (the data order is a function of seed and epoch, and no other randomness is used).
+     * {@code maxSteps} stops early (after that many steps in total).
+     */
+    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
+            int saveEvery, int maxSteps) throws IOException {
         int stepsPerEpoch = (pairs.size() + config.batchSize() - 1) / config.batchSize();
-        LinearSchedule schedule = LinearSchedule.of(config.learningRate(), stepsPerEpoch * config.epochs(),
-                config.warmupRatio());
+        int total = stepsPerEpoch * config.epochs();
+        LinearSchedule schedule = LinearSchedule.of(config.learningRate(), total, config.warmupRatio());
+        int start = 0;
+        if (output != null) {
+            var latest = TrainingCheckpoint.latest(output);
+            if (latest.isPresent()) {
+                start = TrainingCheckpoint.restore(latest.get(), optimizer);
+            }
+        }
         List<Map<String, Double>> log = new ArrayList<>();
         int step = 0;
-        for (int epoch = 0; epoch < config.epochs(); epoch++) {
+        for (int epoch = 0; epoch < config.epochs() && step < maxSteps; epoch++) {
             for (List<Integer> batch : batches(pairs, epoch)) {
-                log.add(optimizerStep(pairs, batch, step, schedule.at(step)));
+                if (step >= maxSteps) {
+                    break;
+                }
+                if (step >= start) {
+                    Map<String, Double> m = optimizerStep(pairs, batch, step, schedule.at(step));
+                    m.put("step", (double) step + 1);
+                    m.put("epoch", epoch + (double) (step % stepsPerEpoch + 1) / stepsPerEpoch);
+                    log.add(m);
+                    boolean last = step + 1 == total;
+                    if (output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
+                        TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
+                    }
+                }
                 step++;
             }
         }

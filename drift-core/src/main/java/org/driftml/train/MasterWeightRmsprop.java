@@ -21,6 +21,7 @@ public final class MasterWeightRmsprop {
     private static final double ALPHA = 0.99;
     private static final double EPS = 1e-8;
 
+    private final List<String> names = new ArrayList<>();
     private final List<Tensor> compute = new ArrayList<>();
     private final List<Tensor> master = new ArrayList<>();
     private final List<Tensor> squareAvg = new ArrayList<>();
@@ -28,11 +29,52 @@ public final class MasterWeightRmsprop {
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this.weightDecay = weightDecay;
-        for (Tensor w : weights.values()) {
+        for (Map.Entry<String, Tensor> e : weights.entrySet()) {
+            Tensor w = e.getValue();
             Tensor m = w.scalar_type().value == ScalarType.Float.value ? w : w.detach().to(ScalarType.Float).clone();
+            names.add(e.getKey());
             compute.add(w);
             master.add(m);
             squareAvg.add(torch.zeros_like(m));
+        }
+    }
+
+    /** The fp32 master weights by name: what a checkpoint saves as the model. */
+    public Map<String, Tensor> masters() {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            out.put(names.get(i), master.get(i));
+        }
+        return out;
+    }
+
+    /** Masters and squared-gradient averages, named {@code master.NAME} and {@code square_avg.NAME}. */
+    public Map<String, Tensor> state() {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            out.put("master." + names.get(i), master.get(i));
+            out.put("square_avg." + names.get(i), squareAvg.get(i));
+        }
+        return out;
+    }
+
+    /** Restores {@link #state()} and refreshes the compute weights from the restored masters. */
+    public void load(Map<String, Tensor> state) {
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            for (int i = 0; i < names.size(); i++) {
+                Tensor m = state.get("master." + names.get(i)), v = state.get("square_avg." + names.get(i));
+                if (m == null || v == null) {
+                    throw new IllegalArgumentException("optimizer state has no entry for " + names.get(i));
+                }
+                master.get(i).copy_(m);
+                squareAvg.get(i).copy_(v);
+                if (master.get(i) != compute.get(i)) {
+                    compute.get(i).copy_(master.get(i));
+                }
+            }
+        } finally {
+            noGrad.close();
         }
     }
 

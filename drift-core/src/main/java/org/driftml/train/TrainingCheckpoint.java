@@ -1,0 +1,80 @@
+package org.driftml.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.bytedeco.pytorch.Tensor;
+import org.driftml.model.Decoder;
+import org.driftml.model.SafetensorsFile;
+import org.driftml.model.SafetensorsWriter;
+
+/**
+ * {@code checkpoint-STEP/}: the model as a Hugging Face folder (fp32 master weights; transformers loads it as it
+ * is), {@code optimizer.safetensors} (masters and RMSprop state) and {@code trainer_state.json} (the step reached;
+ * the data order follows from seed and epoch). Written into {@code checkpoint-STEP.tmp} and renamed into place, so a
+ * crash never leaves a half-written checkpoint under the real name, and the previous one stays intact.
+ */
+final class TrainingCheckpoint {
+    static final String PREFIX = "checkpoint-";
+
+    record Restored(Path folder, int step) {}
+
+    private TrainingCheckpoint() {}
+
+    static Path save(Path output, int step, Decoder policy, MasterWeightRmsprop optimizer, long seed)
+            throws IOException {
+        Path done = output.resolve(PREFIX + step), tmp = output.resolve(PREFIX + step + ".tmp");
+        deleteTree(tmp);
+        policy.save(tmp, optimizer.masters(), 2L << 30);
+        SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), optimizer.state(), Map.of("format", "drift"));
+        Files.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(
+                Map.of("global_step", step, "seed", seed)));
+        deleteTree(done);
+        Files.move(tmp, done, StandardCopyOption.ATOMIC_MOVE);
+        return done;
+    }
+
+    /** The newest complete checkpoint in {@code output}, if any. */
+    static Optional<Restored> latest(Path output) throws IOException {
+        if (!Files.isDirectory(output)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> dirs = Files.list(output)) {
+            return dirs.filter(d -> d.getFileName().toString().matches(PREFIX + "\\d+"))
+                    .filter(d -> Files.exists(d.resolve("trainer_state.json")))
+                    .map(d -> new Restored(d, Integer.parseInt(d.getFileName().toString().substring(PREFIX.length()))))
+                    .max(Comparator.comparingInt(Restored::step));
+        }
+    }
+
+    /** Restores masters, optimizer state and compute weights; returns the step to continue from. */
+    static int restore(Restored r, MasterWeightRmsprop optimizer) throws IOException {
+        JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
+        SafetensorsFile file = SafetensorsFile.open(r.folder().resolve("optimizer.safetensors"));
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (String name : file.tensors().keySet()) {
+            tensors.put(name, file.read(name));
+        }
+        optimizer.load(tensors);
+        return state.path("global_step").asInt();
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> all = Files.walk(p)) {
+            for (Path q : all.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
+    }
+}
