@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Decoder;
 
@@ -77,6 +78,12 @@ public final class DpoTrainer {
      */
     public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps) throws IOException {
+        return train(pairs, output, saveEvery, maxSteps, null);
+    }
+
+    /** As above, recording each step in {@code log} (metrics.jsonl and progress) when one is given. */
+    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
+            int saveEvery, int maxSteps, TrainingLog log) throws IOException {
         int stepsPerEpoch = (pairs.size() + config.batchSize() - 1) / config.batchSize();
         int total = stepsPerEpoch * config.epochs();
         LinearSchedule schedule = LinearSchedule.of(config.learningRate(), total, config.warmupRatio());
@@ -87,7 +94,10 @@ public final class DpoTrainer {
                 start = TrainingCheckpoint.restore(latest.get(), optimizer);
             }
         }
-        List<Map<String, Double>> log = new ArrayList<>();
+        if (log != null) {
+            log.truncateAfter(start);
+        }
+        List<Map<String, Double>> steps = new ArrayList<>();
         int step = 0;
         for (int epoch = 0; epoch < config.epochs() && step < maxSteps; epoch++) {
             for (List<Integer> batch : batches(pairs, epoch)) {
@@ -98,7 +108,10 @@ public final class DpoTrainer {
                     Map<String, Double> m = optimizerStep(pairs, batch, step, schedule.at(step));
                     m.put("step", (double) step + 1);
                     m.put("epoch", epoch + (double) (step % stepsPerEpoch + 1) / stepsPerEpoch);
-                    log.add(m);
+                    steps.add(m);
+                    if (log != null) {
+                        log.record(m);
+                    }
                     boolean last = step + 1 == total;
                     if (output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
                         TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
@@ -107,7 +120,17 @@ public final class DpoTrainer {
                 step++;
             }
         }
-        return log;
+        return steps;
+    }
+
+    /** Optimiser steps a full run over {@code pairs} takes. */
+    public int totalSteps(int pairs) {
+        return (pairs + config.batchSize() - 1) / config.batchSize() * config.epochs();
+    }
+
+    /** The fp32 master weights (what the final model folder holds). */
+    public Map<String, Tensor> masters() {
+        return optimizer.masters();
     }
 
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */

@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code drift} command line: one entry point, one subcommand per stage of DRIFT. */
 @Command(name = "drift", mixinStandardHelpOptions = true, version = "drift 0.1.0-SNAPSHOT",
         description = "Post-train a language model on the dissatisfaction its users expressed (DRIFT).",
-        subcommands = {EnvCommand.class, TokenizeCommand.class, LogprobsCommand.class, GenerateCommand.class})
+        subcommands = {EnvCommand.class, TokenizeCommand.class, LogprobsCommand.class, GenerateCommand.class,
+                DpoCommand.class})
 public final class Drift implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,80 @@
+package org.driftml.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where each optimiser step's metrics go: appended to {@code metrics.jsonl} (one JSON object per step, TRL's names),
+ * and shown as a progress bar on a terminal or as plain lines otherwise (logs, CI).
+ */
+public final class TrainingLog {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Path file;
+    private final PrintStream progress;
+    private final boolean terminal;
+    private final int totalSteps;
+
+    public TrainingLog(Path file, PrintStream progress, boolean terminal, int totalSteps) {
+        this.file = file;
+        this.progress = progress;
+        this.terminal = terminal;
+        this.totalSteps = totalSteps;
+    }
+
+    /**
+     * Keeps only the steps up to {@code step} (a resumed run replays the rest, and the log must not hold them twice).
+     */
+    public void truncateAfter(int step) throws IOException {
+        if (!Files.exists(file)) {
+            return;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            if (!line.isBlank() && JSON.readTree(line).path("step").asInt() <= step) {
+                kept.add(line);
+            }
+        }
+        Files.write(file, kept, StandardCharsets.UTF_8);
+    }
+
+    public void record(Map<String, Double> metrics) throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, JSON.writeValueAsString(metrics) + "\n", StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        int step = metrics.get("step").intValue();
+        String summary = String.format("step %d/%d  loss %.4f  margin %.4f  acc %.2f  lr %.2e  grad %.3f", step,
+                totalSteps, metrics.get("loss"), metrics.get("rewards/margins"), metrics.get("rewards/accuracies"),
+                metrics.get("learning_rate"), metrics.get("grad_norm"));
+        if (terminal) {
+            int width = 30, filled = (int) Math.round(width * (double) step / totalSteps);
+            progress.print("\r[" + "#".repeat(filled) + " ".repeat(width - filled) + "] " + summary);
+            if (step == totalSteps) {
+                progress.println();
+            }
+        } else {
+            progress.println(summary);
+        }
+        progress.flush();
+    }
+
+    /** Every step recorded so far, in order. */
+    public List<Map<String, Double>> read() throws IOException {
+        List<Map<String, Double>> out = new ArrayList<>();
+        if (Files.exists(file)) {
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    out.add(JSON.readValue(line, new com.fasterxml.jackson.core.type.TypeReference<>() {}));
+                }
+            }
+        }
+        return out;
+    }
+}

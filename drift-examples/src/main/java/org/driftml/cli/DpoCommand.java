@@ -1,0 +1,157 @@
+package org.driftml.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.driftml.kernels.PreferenceLoss;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.Decoder;
+import org.driftml.model.GenerationDefaults;
+import org.driftml.model.Precision;
+import org.driftml.text.ChatTemplate;
+import org.driftml.text.Tokenizer;
+import org.driftml.train.DpoConfig;
+import org.driftml.train.DpoTrainer;
+import org.driftml.train.FrozenReference;
+import org.driftml.train.PairTokenizer;
+import org.driftml.train.PrecomputedReference;
+import org.driftml.train.PreferencePair;
+import org.driftml.train.PreferencePairs;
+import org.driftml.train.ReferencePolicy;
+import org.driftml.train.TrainingLog;
+import org.driftml.train.TrainingPlots;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code drift dpo}: DPO on preference pairs, TRL's DPOTrainer with DRIFT's recipe as presets. */
+@Command(name = "dpo", mixinStandardHelpOptions = true,
+        description = {"Train a model with DPO on preference pairs (JSON Lines, TRL's conversational or plain format).",
+                "The output folder becomes a model folder (weights, config, tokenizer) that drift and transformers",
+                "load as they are, with metrics.jsonl, loss.png, rewards.png and checkpoint-N folders beside it.",
+                "Presets are DRIFT's released recipe: warm-start (3 epochs) and iteration (1 epoch), both RMSprop,",
+                "lr 5e-7, linear schedule with warmup 0.1, beta 0.1, batch 4, rpo_alpha 0.001."})
+final class DpoCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Policy to train (HF folder)")
+    Path model;
+
+    @Option(names = "--pairs", required = true, paramLabel = "FILE", description = "Preference pairs, JSON Lines")
+    Path pairsFile;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Where the trained model goes")
+    Path output;
+
+    @Option(names = "--preset", defaultValue = "iteration", paramLabel = "warm-start|iteration",
+            description = "Starting settings (default: ${DEFAULT-VALUE})")
+    String preset;
+
+    @Option(names = "--learning-rate", paramLabel = "X") Double learningRate;
+    @Option(names = "--beta", paramLabel = "B") Double beta;
+    @Option(names = "--loss", paramLabel = "sigmoid|ipo|hinge|robust") String loss;
+    @Option(names = "--rpo-alpha", paramLabel = "A") Double rpoAlpha;
+    @Option(names = "--batch-size", paramLabel = "N", description = "Pairs per optimiser step") Integer batchSize;
+    @Option(names = "--gradient-accumulation", paramLabel = "N") Integer accumulation;
+    @Option(names = "--epochs", paramLabel = "N") Integer epochs;
+
+    @Option(names = "--max-steps", defaultValue = "2147483647", paramLabel = "N", description = "Stop after N steps")
+    int maxSteps;
+
+    @Option(names = "--save-steps", defaultValue = "0", paramLabel = "N",
+            description = "Checkpoint every N steps (default: at the end only)")
+    int saveSteps;
+
+    @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N") int maxPromptLength;
+    @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N") int maxLength;
+
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
+            description = "Compute dtype; master weights stay fp32 (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Option(names = "--precompute-reference",
+            description = "Score the reference once before training, so only one model is held while training")
+    boolean precomputeReference;
+
+    @Option(names = "--resume", description = "Continue from the newest checkpoint in --output")
+    boolean resume;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Data order (default: 42)")
+    long seed;
+
+    DpoConfig config() {
+        DpoConfig c = switch (preset) {
+            case "warm-start" -> DpoConfig.warmStart();
+            case "iteration" -> DpoConfig.iteration();
+            default -> throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--preset must be warm-start or iteration, got '" + preset + "'");
+        };
+        return new DpoConfig(beta != null ? beta : c.beta(), loss != null ? PreferenceLoss.Type.parse(loss) : c.loss(),
+                c.labelSmoothing(), rpoAlpha != null ? rpoAlpha : c.rpoAlpha(),
+                learningRate != null ? learningRate : c.learningRate(), c.warmupRatio(), c.weightDecay(),
+                c.maxGradNorm(), batchSize != null ? batchSize : c.batchSize(),
+                accumulation != null ? accumulation : c.accumulation(), epochs != null ? epochs : c.epochs());
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        DpoConfig config = config();
+        boolean hasCheckpoints = Files.isDirectory(output) && Files.list(output)
+                .anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
+        if (hasCheckpoints && !resume) {
+            err.println("drift dpo: " + output + " already holds checkpoints: pass --resume to continue, or choose"
+                    + " another --output");
+            return 2;
+        }
+        List<PreferencePair> pairs;
+        try {
+            pairs = PreferencePairs.read(pairsFile);
+        } catch (IllegalArgumentException e) {
+            err.println("drift dpo: " + e.getMessage());
+            return 2;
+        }
+        try (StepScope scope = StepScope.open(); Tokenizer tokenizer = Tokenizer.load(model)) {
+            Decoder policy = Decoder.load(model, Precision.parse(dtype).computeDtype());
+            ChatTemplate template = ChatTemplate.load(model);
+            Set<Long> ends = new HashSet<>(GenerationDefaults.read(model, policy.config()).eosTokenIds());
+            tokenizer.tokenId("<|im_end|>").ifPresent(ends::add);
+            PairTokenizer pt = new PairTokenizer(tokenizer, template, ends, maxPromptLength, maxLength);
+            List<PairTokenizer.TokenizedPair> tokenized = pt.tokenize(pairs);
+            long pad = policy.config().padTokenId() != null ? policy.config().padTokenId() : 0;
+            ReferencePolicy reference = new FrozenReference(policy.frozenCopy());
+            if (precomputeReference) {
+                reference = PrecomputedReference.compute(reference, tokenized, pad, config.microBatch());
+            }
+            DpoTrainer trainer = new DpoTrainer(policy, reference, config, pad, seed);
+            int total = Math.min(maxSteps, trainer.totalSteps(tokenized.size()));
+            err.printf("drift dpo: %d pairs (%d truncated), %d steps, %s%n", pairs.size(), pt.truncatedCount(), total,
+                    config);
+            err.flush();
+            TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.err, System.console() != null,
+                    total);
+            trainer.train(tokenized, output, saveSteps, maxSteps, log);
+            policy.save(output, trainer.masters(), 2L << 30);
+            for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                    "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json"}) {
+                if (Files.exists(model.resolve(f))) {
+                    Files.copy(model.resolve(f), output.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            List<Map<String, Double>> steps = log.read();
+            TrainingPlots.write(steps, output);
+            Map<String, Double> last = steps.get(steps.size() - 1);
+            spec.commandLine().getOut().printf("trained %d steps: loss %.4f -> %.4f, margin %.4f; model in %s%n",
+                    steps.size(), steps.get(0).get("loss"), last.get("loss"), last.get("rewards/margins"), output);
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+    }
+}
