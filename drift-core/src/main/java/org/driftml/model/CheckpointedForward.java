@@ -40,7 +40,7 @@ public final class CheckpointedForward {
         Tensor positions = positionIds != null ? positionIds
                 : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
         this.cosSin = decoder.rotary(positions);
-        this.mask = Decoder.attentionMask(attentionMask, t, 0);
+        this.mask = Decoder.needsMask(attentionMask, t, 0) ? Decoder.attentionMask(attentionMask, t, 0) : null;
         Tensor x;
         NoGradGuard noGrad = new NoGradGuard();
         try {

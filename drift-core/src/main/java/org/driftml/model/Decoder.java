@@ -103,7 +103,7 @@ public final class Decoder {
                 : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
         Tensor x = embed(inputIds);
         Tensor[] cosSin = rotary(positions);
-        Tensor mask = attentionMask(keyMask, t, past);
+        Tensor mask = needsMask(keyMask, t, past) ? attentionMask(keyMask, t, past) : null;
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             x = layer(l, x, cosSin, mask, cache);
         }
@@ -146,6 +146,22 @@ public final class Decoder {
     }
 
     /**
+     * False when causal attention alone gives every real token the right output: with nothing cached, when padding
+     * (if any) only ends rows (right padding, as training batches are built: a real token then only sees earlier
+     * positions, all real; pad positions' outputs are never used), and with a cache, for one new query over keys
+     * without padding. SDPA's is_causal kernel then keeps no [T, T] matrix for backward, as in transformers when it
+     * drops an all-ones mask. A null mask stands for exactly that.
+     */
+    static boolean needsMask(Tensor keyMask, long t, long past) {
+        Tensor real = keyMask.ne(new Scalar(0));
+        if (past == 0) {
+            long n = real.size(1);
+            return n > 1 && real.narrow(1, 1, n - 1).gt(real.narrow(1, 0, n - 1)).any().item_bool();  // a pad before a token
+        }
+        return t != 1 || !real.all().item_bool();
+    }
+
+    /**
      * Where each of {@code t} queries (at absolute positions past..past+t-1) may look among past + t keys: keys at
      * or before it that are not padding, as a [N, 1, t, past + t] boolean mask. A padding query that may see nothing
      * is allowed to see everything, as transformers does: otherwise its row of the softmax is NaN, and NaN values
@@ -180,7 +196,10 @@ public final class Decoder {
             k = k.unsqueeze(2).expand(n, kvHeads, group, keysLength, d).reshape(n, heads, keysLength, d);
             v = v.unsqueeze(2).expand(n, kvHeads, group, keysLength, d).reshape(n, heads, keysLength, d);
         }
-        Tensor out = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(mask), 0.0, false,
+        // mask == null: causal over the new tokens (is_causal) when nothing is cached, else one query seeing all keys.
+        boolean causal = mask == null && (cache == null || cache.length() == 0) && t > 1;
+        Tensor out = torch.scaled_dot_product_attention(q, k, v,
+                mask == null ? new TensorOptional() : new TensorOptional(mask), 0.0, causal,
                 new DoubleOptional(1.0 / Math.sqrt(d)), false);
         return linear(out.transpose(1, 2).reshape(n, t, (long) heads * d), p + "self_attn.o_proj");
     }

@@ -141,6 +141,28 @@ public final class SafetensorsFile {
         return Collections.unmodifiableMap(out);
     }
 
+    /**
+     * Releases a mapping now rather than when the garbage collector finds its buffer: mapped pages count in the
+     * process's RSS, and loading a model would otherwise keep a second copy of every weight resident.
+     */
+    private static void unmap(MappedByteBuffer buffer) {
+        if (UNSAFE != null) {
+            UNSAFE.invokeCleaner(buffer);
+        }
+    }
+
+    private static final sun.misc.Unsafe UNSAFE = unsafe();
+
+    private static sun.misc.Unsafe unsafe() {
+        try {
+            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (sun.misc.Unsafe) f.get(null);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;  // mappings then go when the garbage collector frees their buffers
+        }
+    }
+
     private static void readFully(FileChannel ch, ByteBuffer buf, long position, Path path) throws IOException {
         long pos = position;
         while (buf.hasRemaining()) {
@@ -188,6 +210,7 @@ public final class SafetensorsFile {
                 long n = Math.min(chunk, length - done);
                 MappedByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + info.begin() + done, n);
                 Pointer.memcpy(dest.position(done), new BytePointer(mapped), n);
+                unmap(mapped);
             }
         }
         return out;

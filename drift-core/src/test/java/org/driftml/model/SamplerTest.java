@@ -63,6 +63,19 @@ class SamplerTest {
         }
     }
 
+    /** One unpadded prompt: prefill and every decode step run without a mask tensor. */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void anUnpaddedPromptDecodesAsTransformersDoes(String kind) throws IOException {
+        Reference ref = reference(kind);
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
+            List<Sampler.Generation> out = new Sampler(decoder, 0).generate(List.of(ref.prompts().get(0)),
+                    Sampler.Settings.greedy(8, Set.of()));
+            assertArrayEquals(ref.greedy()[0], out.get(0).outputIds(), kind);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"qwen2", "llama"})
     void seededSamplingReproducesTransformersDraws(String kind) throws IOException {

@@ -1,0 +1,110 @@
+package org.driftml.bench;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.pytorch.Generator;
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.NativeRuntime;
+import org.driftml.kernels.PreferenceLoss;
+import org.driftml.model.Decoder;
+import org.driftml.train.DpoConfig;
+import org.driftml.train.DpoTrainer;
+import org.driftml.train.FrozenReference;
+import org.driftml.train.PairTokenizer;
+
+/**
+ * drift's side of shared/bench's DPO workload (trl_dpo_bench.py / torch_dpo_bench.py): the same model folder, the
+ * same synthetic pairs (torch.randint from a CPU generator seeded 0: LibTorch's generator, so the ids are identical),
+ * batch B pairs of prompt P + completion C, a frozen reference, sigmoid DPO with beta 0.1, RMSprop at lr 5e-7 with
+ * transformers' linear warmup schedule (ratio 0.1), gradient clipping at 1.0. Prints each step and a last line
+ * {@code DRIFT_DPO median_step_s=... tokens_per_s=... peak_rss_mb=...} like the Python scripts.
+ *
+ * <pre>java -cp ... org.driftml.bench.DpoStepBench MODEL_DIR [--steps 20] [--warmup 3] [--batch 4]
+ *      [--prompt-len 64] [--completion-len 192] [--bf16]</pre>
+ */
+public final class DpoStepBench {
+    public static void main(String[] args) throws Exception {
+        Path model = Path.of(args[0]);
+        int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
+        boolean bf16 = false;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+                case "--batch" -> batch = Integer.parseInt(args[++i]);
+                case "--prompt-len" -> promptLength = Integer.parseInt(args[++i]);
+                case "--completion-len" -> completionLength = Integer.parseInt(args[++i]);
+                case "--bf16" -> bf16 = true;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        NativeRuntime.load();
+        Decoder policy = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float);
+        int vocab = policy.config().vocabSize();
+        List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
+        DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1);
+        DpoTrainer trainer = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 0);
+        int warmSteps = (int) Math.ceil(steps * 0.1);
+        double[] seconds = new double[steps];
+        for (int s = 0; s < steps; s++) {
+            List<Integer> idx = new ArrayList<>();
+            for (int i = 0; i < batch; i++) {
+                idx.add((s * batch + i) % pairs.size());
+            }
+            double lr = s < warmSteps ? 5e-7 * s / Math.max(1, warmSteps)
+                    : 5e-7 * Math.max(0.0, (double) (steps - s) / Math.max(1, steps - warmSteps));
+            long t0 = System.nanoTime();
+            var m = trainer.optimizerStep(pairs, idx, s, lr);
+            seconds[s] = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
+                    m.get("loss"), m.get("grad_norm"), lr, seconds[s], status("VmRSS:") / 1024);
+        }
+        double[] timed = Arrays.copyOfRange(seconds, warmup, steps);
+        Arrays.sort(timed);
+        double median = timed.length % 2 == 1 ? timed[timed.length / 2]
+                : (timed[timed.length / 2 - 1] + timed[timed.length / 2]) / 2;
+        long tokens = (long) batch * 2 * (promptLength + completionLength);
+        System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%n", median,
+                tokens / median, status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32");
+    }
+
+    /** bench_common.synthetic_pairs: prompt ids, then (C - 1) ids + EOS for chosen and for rejected. */
+    static List<PairTokenizer.TokenizedPair> syntheticPairs(int n, int prompt, int completion, int vocab) {
+        Generator g = torch.createCPUGenerator(0);
+        List<PairTokenizer.TokenizedPair> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            long[] p = draw(g, prompt, vocab);
+            long[] c = Arrays.copyOf(draw(g, completion - 1, vocab), completion);
+            long[] r = Arrays.copyOf(draw(g, completion - 1, vocab), completion);
+            c[completion - 1] = 2;
+            r[completion - 1] = 2;
+            out.add(new PairTokenizer.TokenizedPair(p, c, r, false));
+        }
+        return out;
+    }
+
+    private static long[] draw(Generator g, int k, int vocab) {
+        Tensor t = torch.randint(4, vocab, new long[] {k}, new GeneratorOptional(g),
+                new org.bytedeco.pytorch.TensorOptions(ScalarType.Long));
+        long[] out = new long[k];
+        for (int i = 0; i < k; i++) {
+            out[i] = t.get(i).item_long();
+        }
+        return out;
+    }
+
+    static long status(String field) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field)) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+}
