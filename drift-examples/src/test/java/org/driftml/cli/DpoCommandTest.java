@@ -56,6 +56,28 @@ class DpoCommandTest {
     }
 
     @Test
+    void aConfigFileSetsWhatTheCommandLineLeavesUnset(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5"), pair("3*3?", "9", "6")));
+        Path config = dir.resolve("dpo.json");
+        Files.writeString(config, "{\"learning_rate\": 1e-3, \"batch-size\": 1, \"epochs\": 2, \"rpo-alpha\": 0,"
+                + " \"max-steps\": 99}");
+        CliRun run = CliRun.of("", "dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs",
+                pairs.toString(), "--output", dir.resolve("out").toString(), "--config", config.toString(),
+                "--max-steps", "3");
+        assertEquals(0, run.code(), run.err());
+        // batch 1 x 2 pairs x 2 epochs = 4 steps, but the command line's --max-steps 3 wins over the file's 99.
+        assertTrue(run.out().startsWith("trained 3 steps: loss 0.6931"), run.out());
+        assertTrue(run.err().contains("learningRate=0.001"), run.err());
+
+        Files.writeString(config, "{\"learning-rat\": 1e-3}");
+        CliRun bad = CliRun.of("", "dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs",
+                pairs.toString(), "--output", dir.resolve("out2").toString(), "--config", config.toString());
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("unknown setting \"learning-rat\""), bad.err());
+    }
+
+    @Test
     void malformedPairsNameTheirLine(@TempDir Path dir) throws Exception {
         Path pairs = dir.resolve("pairs.jsonl");
         Files.write(pairs, List.of(pair("a", "b", "c"), "{\"prompt\": \"x\", \"chosen\": \"y\"}"));
