@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Decoder;
@@ -120,6 +121,30 @@ class DpoTrainerTest {
                 double scale = Math.max(1e-6, a.abs().max().item_double());
                 assertTrue(a.sub(b).abs().max().item_double() / scale < 1e-4, name);
             }
+        }
+    }
+
+    /** DRIFT's precision: bf16 compute over fp32 masters, at a learning rate whose steps bf16 weights would lose. */
+    @Test
+    void bf16ComputeTrainsFp32MastersThatKeepMoving() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder policy = Decoder.load(tinyQwen2(), ScalarType.BFloat16);
+            Map<String, Tensor> before = new LinkedHashMap<>();
+            policy.weights().forEach((n, w) -> before.put(n, w.to(ScalarType.Float).clone()));
+            DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), fast(1e-5, 4, 1, 3), 0, 1);
+            List<Map<String, Double>> log = t.train(pairs(8, 9));
+            assertTrue(log.get(log.size() - 1).get("loss") < log.get(0).get("loss"), "loss falls in bf16 too");
+            int moved = 0;
+            for (Map.Entry<String, Tensor> e : t.masters().entrySet()) {
+                Tensor master = e.getValue();
+                assertEquals("Float", master.scalar_type().toString(), "masters are fp32");
+                if (master.sub(before.get(e.getKey())).abs().max().item_double() > 0) {
+                    moved++;
+                }
+                // The compute copy is the master rounded to bf16, refreshed after every update.
+                assertTrue(torch.equal(policy.weights().get(e.getKey()), master.to(ScalarType.BFloat16)), e.getKey());
+            }
+            assertEquals(t.masters().size(), moved, "every fp32 master moved at lr 1e-5");
         }
     }
 
