@@ -1,6 +1,5 @@
 package org.driftml.bench;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,6 +15,7 @@ import org.driftml.model.Decoder;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
+import org.driftml.train.LinearSchedule;
 import org.driftml.train.PairTokenizer;
 
 /**
@@ -50,20 +50,19 @@ public final class DpoStepBench {
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
         DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1);
         DpoTrainer trainer = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 0);
-        int warmSteps = (int) Math.ceil(steps * 0.1);
+        LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];
         for (int s = 0; s < steps; s++) {
             List<Integer> idx = new ArrayList<>();
             for (int i = 0; i < batch; i++) {
                 idx.add((s * batch + i) % pairs.size());
             }
-            double lr = s < warmSteps ? 5e-7 * s / Math.max(1, warmSteps)
-                    : 5e-7 * Math.max(0.0, (double) (steps - s) / Math.max(1, steps - warmSteps));
+            double lr = schedule.at(s);
             long t0 = System.nanoTime();
             var m = trainer.optimizerStep(pairs, idx, s, lr);
             seconds[s] = (System.nanoTime() - t0) / 1e9;
             System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
-                    m.get("loss"), m.get("grad_norm"), lr, seconds[s], status("VmRSS:") / 1024);
+                    m.get("loss"), m.get("grad_norm"), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
         }
         double[] timed = Arrays.copyOfRange(seconds, warmup, steps);
         Arrays.sort(timed);
@@ -71,7 +70,7 @@ public final class DpoStepBench {
                 : (timed[timed.length / 2 - 1] + timed[timed.length / 2]) / 2;
         long tokens = (long) batch * 2 * (promptLength + completionLength);
         System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%n", median,
-                tokens / median, status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32");
+                tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32");
     }
 
     /** bench_common.synthetic_pairs: prompt ids, then (C - 1) ids + EOS for chosen and for rejected. */
@@ -97,14 +96,5 @@ public final class DpoStepBench {
             out[i] = t.get(i).item_long();
         }
         return out;
-    }
-
-    static long status(String field) throws java.io.IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(field)) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        return -1;
     }
 }

@@ -4,10 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
-import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.StepScope;
 
 /**
@@ -37,10 +35,8 @@ public final class CheckpointedForward {
         this.decoder = decoder;
         this.inputIds = inputIds;
         long n = inputIds.size(0), t = inputIds.size(1);
-        Tensor positions = positionIds != null ? positionIds
-                : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
-        this.cosSin = decoder.rotary(positions);
-        this.mask = Decoder.needsMask(attentionMask, t, 0) ? Decoder.attentionMask(attentionMask, t, 0) : null;
+        this.cosSin = decoder.rotary(Decoder.positions(positionIds, n, t));
+        this.mask = Decoder.maskFor(attentionMask, t, 0);
         Tensor x;
         NoGradGuard noGrad = new NoGradGuard();
         try {

@@ -99,11 +99,9 @@ public final class Decoder {
     public Tensor hiddenStates(Tensor inputIds, Tensor keyMask, Tensor positionIds, KvCache cache) {
         long n = inputIds.size(0), t = inputIds.size(1);
         long past = cache == null ? 0 : cache.length();
-        Tensor positions = positionIds != null ? positionIds
-                : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
         Tensor x = embed(inputIds);
-        Tensor[] cosSin = rotary(positions);
-        Tensor mask = needsMask(keyMask, t, past) ? attentionMask(keyMask, t, past) : null;
+        Tensor[] cosSin = rotary(positions(positionIds, n, t));
+        Tensor mask = maskFor(keyMask, t, past);
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             x = layer(l, x, cosSin, mask, cache);
         }
@@ -134,6 +132,16 @@ public final class Decoder {
 
     Tensor embed(Tensor inputIds) {
         return torch.embedding(weights.get("model.embed_tokens.weight"), inputIds);
+    }
+
+    /** The given position ids, or 0..T-1 in every row (transformers' forward default). */
+    static Tensor positions(Tensor positionIds, long n, long t) {
+        return positionIds != null ? positionIds : torch.arange(new Scalar(t)).unsqueeze(0).expand(n, t);
+    }
+
+    /** The attention mask to pass to SDPA, or null where causal attention alone is right ({@link #needsMask}). */
+    static Tensor maskFor(Tensor keyMask, long t, long past) {
+        return needsMask(keyMask, t, past) ? attentionMask(keyMask, t, past) : null;
     }
 
     Tensor[] rotary(Tensor positions) {
