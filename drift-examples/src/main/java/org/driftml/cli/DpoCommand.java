@@ -87,61 +87,9 @@ final class DpoCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--config", paramLabel = "FILE",
-            description = {"JSON settings: keys are the long option names (learning-rate, or TRL's learning_rate),",
-                    "values as on the command line; options given on the command line win"})
+            description = {"JSON or YAML (.yaml, .yml) settings: keys are the long option names (learning-rate,",
+                    "or TRL's learning_rate), values as on the command line; the command line wins"})
     Path configFile;
-
-    /** Fills every option the command line left unset from {@code --config}; unknown keys and bad values are errors. */
-    void applyConfig() throws java.io.IOException {
-        com.fasterxml.jackson.databind.JsonNode root;
-        try {
-            root = JsonLines.JSON.readTree(configFile.toFile());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), configFile + ": not valid JSON: "
-                    + e.getOriginalMessage());
-        }
-        if (!root.isObject()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), configFile + ": expected a JSON object");
-        }
-        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
-        for (var it = root.fields(); it.hasNext();) {
-            var e = it.next();
-            String key = e.getKey().replace('_', '-');
-            CommandLine.Model.OptionSpec option = spec.findOption("--" + key);
-            if (option == null || key.equals("config")) {
-                throw new CommandLine.ParameterException(spec.commandLine(), configFile + ": unknown setting \""
-                        + e.getKey() + "\" (settings are the long option names, e.g. learning-rate)");
-            }
-            if (parsed.hasMatchedOption(option)) {
-                continue;  // the command line wins
-            }
-            com.fasterxml.jackson.databind.JsonNode v = e.getValue();
-            Class<?> type = option.type();
-            Object value;
-            try {
-                if (type == Double.class || type == double.class) {
-                    value = v.isNumber() ? v.asDouble() : Double.valueOf(v.asText());
-                } else if (type == Integer.class || type == int.class) {
-                    value = v.canConvertToInt() && v.isIntegralNumber() ? v.asInt() : Integer.valueOf(v.asText());
-                } else if (type == Long.class || type == long.class) {
-                    value = v.isIntegralNumber() ? v.asLong() : Long.valueOf(v.asText());
-                } else if (type == Boolean.class || type == boolean.class) {
-                    if (!v.isBoolean()) {
-                        throw new NumberFormatException("not a boolean");
-                    }
-                    value = v.asBoolean();
-                } else if (type == Path.class) {
-                    value = Path.of(v.asText());
-                } else {
-                    value = v.asText();
-                }
-            } catch (NumberFormatException ex) {
-                throw new CommandLine.ParameterException(spec.commandLine(), configFile + ": \"" + e.getKey()
-                        + "\" = " + v + " is not a valid " + type.getSimpleName());
-            }
-            option.setValue(value);
-        }
-    }
 
     DpoConfig config() {
         DpoConfig c = switch (preset) {
@@ -162,7 +110,7 @@ final class DpoCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (configFile != null) {
             try {
-                applyConfig();
+                ConfigFile.apply(spec, configFile);
             } catch (CommandLine.ParameterException e) {
                 err.println("drift dpo: " + e.getMessage());
                 return 2;

@@ -1,0 +1,94 @@
+package org.driftml.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * A command's {@code --config FILE}: a JSON or YAML mapping whose keys are the command's long option names
+ * ({@code learning-rate}, or TRL's {@code learning_rate}) and whose values are what the command line would take.
+ * Options given on the command line win; an unknown key or a bad value names the file and the key.
+ */
+final class ConfigFile {
+    private static final ObjectMapper YAML = new YAMLMapper();
+
+    private ConfigFile() {}
+
+    /** Fills every option of {@code spec} that the command line left unset from {@code file}. */
+    static void apply(CommandSpec spec, Path file) throws IOException {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+        JsonNode root;
+        try {
+            root = (yaml ? YAML : JsonLines.JSON).readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            var at = e.getLocation();
+            throw error(spec, file + (at != null ? ":" + at.getLineNr() : "") + ": not valid " + (yaml ? "YAML" : "JSON")
+                    + ": " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw error(spec, file + ": expected a mapping of settings (" + (yaml ? "key: value" : "a JSON object")
+                    + ")");
+        }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        for (var it = root.fields(); it.hasNext();) {
+            var e = it.next();
+            String key = e.getKey().replace('_', '-');
+            OptionSpec option = spec.findOption("--" + key);
+            if (option == null || key.equals("config") || option.usageHelp() || option.versionHelp()) {
+                throw error(spec, file + ": unknown setting \"" + e.getKey() + "\" (settings are the long option names of "
+                        + spec.qualifiedName() + ", e.g. " + firstOption(spec) + ")");
+            }
+            if (parsed != null && parsed.hasMatchedOption(option)) {
+                continue;  // the command line wins
+            }
+            option.setValue(valueOf(spec, file, e.getKey(), e.getValue(), option.type()));
+        }
+    }
+
+    private static Object valueOf(CommandSpec spec, Path file, String key, JsonNode v, Class<?> type) {
+        try {
+            if (type == Double.class || type == double.class) {
+                return v.isNumber() ? v.asDouble() : Double.valueOf(v.asText());
+            } else if (type == Integer.class || type == int.class) {
+                return v.canConvertToInt() && v.isIntegralNumber() ? v.asInt() : Integer.valueOf(v.asText());
+            } else if (type == Long.class || type == long.class) {
+                return v.isIntegralNumber() ? v.asLong() : Long.valueOf(v.asText());
+            } else if (type == Boolean.class || type == boolean.class) {
+                if (v.isBoolean()) {
+                    return v.asBoolean();
+                }
+                throw new NumberFormatException("not a boolean");
+            } else if (type == Path.class) {
+                return Path.of(v.asText());
+            } else if (type.isEnum()) {
+                for (Object c : type.getEnumConstants()) {
+                    if (c.toString().equalsIgnoreCase(v.asText())) {
+                        return c;
+                    }
+                }
+                throw new NumberFormatException("not one of " + java.util.Arrays.toString(type.getEnumConstants()));
+            } else if (v.isContainerNode()) {
+                throw new NumberFormatException("a list or mapping");
+            }
+            return v.asText();
+        } catch (NumberFormatException ex) {
+            throw error(spec, file + ": \"" + key + "\" = " + v + " is not a valid " + type.getSimpleName());
+        }
+    }
+
+    private static String firstOption(CommandSpec spec) {
+        return spec.options().stream().filter(o -> !o.usageHelp() && !o.versionHelp())
+                .map(o -> o.longestName().replaceFirst("^--", "")).findFirst().orElse("none");
+    }
+
+    private static CommandLine.ParameterException error(CommandSpec spec, String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
+    }
+}
