@@ -15,16 +15,19 @@ import org.driftml.train.PreferencePair;
  *       feedback = turn i. The reply must answer a user turn (x ends with one), or the item is skipped and counted.
  *   <li>When the DSAT turn is followed by a revised reply at i+1 that the user marks SAT at i+2, that revision is
  *       a seed pair (x, y+ = revision, y- = the original reply): the DSAT-to-SAT warm-start set.
+ *   <li>Every SAT user turn marks the reply before it as satisfying (SPIN's chosen responses).
  * </ul>
  */
 public final class DsatMiner {
     private DsatMiner() {}
 
-    public record Mined(List<DsatItem> items, List<PreferencePair> seeds, Map<String, Integer> counts) {}
+    public record Mined(List<DsatItem> items, List<PreferencePair> seeds, List<SatReply> satisfying,
+            Map<String, Integer> counts) {}
 
     public static Mined mine(List<Conversation> conversations) {
         List<DsatItem> items = new ArrayList<>();
         List<PreferencePair> seeds = new ArrayList<>();
+        List<SatReply> satisfying = new ArrayList<>();
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (String k : List.of("conversations", "user turns", "SAT", "DSAT", "neutral", "DSAT items", "seed pairs",
                 "DSAT without a preceding reply")) {
@@ -44,10 +47,16 @@ public final class DsatMiner {
                     case DSAT -> "DSAT";
                     case NEUTRAL -> "neutral";
                 }, 1, Integer::sum);
+                boolean answersRequest = i >= 2 && t.get(i - 1).role() == Turn.Role.ASSISTANT
+                        && t.get(i - 2).role() == Turn.Role.USER;
+                if (turn.label() == Satisfaction.SAT && answersRequest) {
+                    satisfying.add(new SatReply(c.id() + "#" + i, c.messagesBefore(i - 1), t.get(i - 1).content(),
+                            c.source()));
+                }
                 if (turn.label() != Satisfaction.DSAT) {
                     continue;
                 }
-                if (i < 2 || t.get(i - 1).role() != Turn.Role.ASSISTANT || t.get(i - 2).role() != Turn.Role.USER) {
+                if (!answersRequest) {
                     counts.merge("DSAT without a preceding reply", 1, Integer::sum);
                     continue;
                 }
@@ -67,6 +76,6 @@ public final class DsatMiner {
                 }
             }
         }
-        return new Mined(items, seeds, counts);
+        return new Mined(items, seeds, satisfying, counts);
     }
 }

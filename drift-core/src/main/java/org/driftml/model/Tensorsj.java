@@ -8,23 +8,23 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Copies between Java arrays and CPU tensors. */
-final class Tensorsj {
+public final class Tensorsj {
     private Tensorsj() {}
 
-    static Tensor fromLongs(long[] values) {
+    public static Tensor fromLongs(long[] values) {
         try (LongPointer p = new LongPointer(values)) {
             return torch.from_blob(p, new long[] {values.length}, new TensorOptions(ScalarType.Long)).clone();
         }
     }
 
-    static long[] longs(Tensor t) {
+    public static long[] longs(Tensor t) {
         Tensor c = t.to(ScalarType.Long).contiguous().cpu();
         long[] out = new long[(int) c.numel()];
         new LongPointer(c.data_ptr()).capacity(out.length).get(out);
         return out;
     }
 
-    static float[] floats(Tensor t) {
+    public static float[] floats(Tensor t) {
         Tensor c = t.to(ScalarType.Float).contiguous().cpu();
         float[] out = new float[(int) c.numel()];
         new FloatPointer(c.data_ptr()).capacity(out.length).get(out);

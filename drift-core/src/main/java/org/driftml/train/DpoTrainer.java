@@ -28,6 +28,7 @@ public final class DpoTrainer {
     private final long padId;
     private final long seed;
     private final MasterWeightRmsprop optimizer;
+    private java.util.function.IntConsumer afterStep = step -> {};
 
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed) {
         this.policy = policy;
@@ -37,6 +38,12 @@ public final class DpoTrainer {
         this.seed = seed;
         policy.weights().values().forEach(w -> w.requires_grad_(true));
         this.optimizer = new MasterWeightRmsprop(policy.weights(), config.weightDecay());
+    }
+
+    /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */
+    public DpoTrainer afterStep(java.util.function.IntConsumer callback) {
+        this.afterStep = callback;
+        return this;
     }
 
     /**
@@ -116,6 +123,7 @@ public final class DpoTrainer {
                     if (output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
                         TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
                     }
+                    afterStep.accept(step + 1);
                 }
                 step++;
             }

@@ -46,6 +46,16 @@ public final class PrecomputedReference implements ReferencePolicy {
         }
     }
 
+    /** Summed log-probs of each pair's chosen response, in pair order. */
+    public float[] chosenLogps() {
+        return org.driftml.model.Tensorsj.floats(chosen);
+    }
+
+    /** Summed log-probs of each pair's rejected response, in pair order. */
+    public float[] rejectedLogps() {
+        return org.driftml.model.Tensorsj.floats(rejected);
+    }
+
     @Override
     public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
         Tensor idx = torch.tensor(pairIndices.stream().mapToLong(Integer::longValue).toArray());

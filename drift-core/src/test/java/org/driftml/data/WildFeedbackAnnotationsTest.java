@@ -76,6 +76,10 @@ class WildFeedbackAnnotationsTest {
         assertEquals(first.prompt(), seed.prompt());
         assertTrue(seed.chosen().startsWith("Soft rain on the roof"));
         assertEquals("Rain falls on the roof.", seed.rejected());
+        // The SAT thanks marks the revision as satisfying, in the context that includes the complaint.
+        assertEquals(1, mined.satisfying().size());
+        assertEquals(seed.chosen(), mined.satisfying().get(0).reply());
+        assertEquals(3, mined.satisfying().get(0).prompt().size());
         assertEquals(2, mined.counts().get("DSAT"));
         assertEquals(1, mined.counts().get("SAT"));
         assertEquals(3, mined.counts().get("neutral"));

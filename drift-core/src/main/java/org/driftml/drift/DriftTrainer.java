@@ -1,0 +1,294 @@
+package org.driftml.drift;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.IntFunction;
+import org.driftml.data.DsatItem;
+import org.driftml.data.DsatMiner;
+import org.driftml.data.SatReply;
+import org.driftml.model.Decoder;
+import org.driftml.model.Sampler;
+import org.driftml.train.DpoConfig;
+import org.driftml.train.DpoTrainer;
+import org.driftml.train.FrozenReference;
+import org.driftml.train.PairTokenizer;
+import org.driftml.train.PrecomputedReference;
+import org.driftml.train.PreferencePair;
+import org.driftml.train.TrainingLog;
+import org.driftml.train.TrainingPlots;
+
+/**
+ * The DRIFT loop (paper, Algorithm 1), and SPIN and IterDPO through the same loop:
+ * <ol>
+ *   <li>warm start: DPO on the DSAT-to-SAT seed pairs ({@link DriftConfig#warmStart()}, 3 epochs);</li>
+ *   <li>for k = 1..K: sample from the current policy to build this iteration's pairs ({@link PairMethod}), train one
+ *       epoch of DPO against the reference, checkpoint.</li>
+ * </ol>
+ * Every stage leaves a folder under the output ({@code warmstart/}, {@code iteration-k/}) that is a model folder
+ * (weights, config, tokenizer) holding the pairs ({@code pairs.jsonl}), checkpoints, {@code metrics.jsonl}, plots
+ * and {@code summary.json}, written last: a stage with a summary is done. Running again on the same output resumes
+ * where a crash stopped it, at the next unsampled chunk or the last checkpoint, and ends with the same model as an
+ * uninterrupted run. Reference log-probs are computed once per stage, so training holds one model in memory.
+ */
+public final class DriftTrainer {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Hooks after each durable unit of work; progress bars and tests' simulated crashes use them. */
+    public interface Listener {
+        default void chunkDone(String stage, int chunk, int chunks) {}
+
+        default void stepDone(String stage, int step) {}
+    }
+
+    /** One stage's summary (also its summary.json) and where the final model is. */
+    public record Result(List<Map<String, Object>> stages, Path finalModel) {
+        /** A fixed-width table: stage, pairs, steps, loss first and last, reward margin, diagnostic share. */
+        public String table() {
+            StringBuilder s = new StringBuilder(String.format("%-12s %-8s %6s %7s %6s %8s %8s %9s %9s%n", "stage",
+                    "method", "pairs", "dropped", "steps", "loss0", "lossN", "margin s", "share"));
+            for (Map<String, Object> st : stages) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> end = (Map<String, Object>) st.get("margins_end");
+                @SuppressWarnings("unchecked")
+                Map<String, Double> share = (Map<String, Double>) end.get("share_sigma_neg_s_at_least_tau");
+                Double tau = share.isEmpty() ? null : share.values().iterator().next();
+                s.append(String.format(java.util.Locale.ROOT, "%-12s %-8s %6d %7d %6d %8.4f %8.4f %9.4f %9s%n",
+                        st.get("stage"), st.get("method"), ((Number) st.get("pairs")).intValue(),
+                        ((Number) st.get("dropped")).intValue(), ((Number) st.get("steps")).intValue(),
+                        ((Number) st.get("loss_first")).doubleValue(), ((Number) st.get("loss_last")).doubleValue(),
+                        ((Number) end.get("mean")).doubleValue(),
+                        tau == null ? "-" : String.format(java.util.Locale.ROOT, "%.3f", tau)));
+            }
+            return s.toString();
+        }
+    }
+
+    private final DriftConfig config;
+    private PrintStream progress = System.err;
+    private Listener listener = new Listener() {};
+
+    public DriftTrainer(DriftConfig config) {
+        this.config = config;
+    }
+
+    public DriftTrainer progress(PrintStream out) {
+        this.progress = out;
+        return this;
+    }
+
+    public DriftTrainer listener(Listener l) {
+        this.listener = l;
+        return this;
+    }
+
+    /**
+     * Mined logs to a trained model: warm start on {@code mined.seeds()}, then K iterations of the configured method
+     * (DRIFT and IterDPO on the DSAT items, SPIN on the satisfying replies).
+     */
+    public Result train(Path model, DsatMiner.Mined mined, Path output) throws IOException {
+        List<DsatItem> items = subsample(mined.items());
+        List<SatReply> satisfying = subsample(mined.satisfying());
+        IntFunction<PairMethod> method = switch (config.method()) {
+            case DRIFT -> k -> new DriftPairs(items, config.promptStyle());
+            case ITERDPO -> k -> new IterDpoPairs(items, config.promptStyle());
+            case SPIN -> k -> new SpinPairs(satisfying);
+        };
+        int size = config.method() == DriftConfig.Method.SPIN ? satisfying.size() : items.size();
+        if (size == 0) {
+            throw new IllegalArgumentException("no " + (config.method() == DriftConfig.Method.SPIN
+                    ? "satisfying replies (SAT-labelled turns)" : "DSAT items") + " to train " + config.method()
+                    + " on: check the logs' labels (drift mine reports the counts)");
+        }
+        return train(model, mined.seeds(), method, output);
+    }
+
+    /** The loop over any pair-building method (RewardRankedPairs for UltraFeedback prompts, say). */
+    public Result train(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
+            throws IOException {
+        Files.createDirectories(output);
+        checkSameRun(model, seeds, method.apply(1), output);
+        List<Map<String, Object>> stages = new ArrayList<>();
+        Path current = model;
+        if (config.warmStart() != null && !seeds.isEmpty()) {
+            Path folder = output.resolve("warmstart");
+            stages.add(stage("warmstart", "dpo", model, current, folder, config.warmStart(),
+                    policy -> new Generated(seeds, 0)));
+            current = folder;
+        }
+        for (int k = 1; k <= config.iterations(); k++) {
+            Path folder = output.resolve("iteration-" + k);
+            PairMethod m = method.apply(k);
+            String stage = "iteration-" + k;
+            long sampleSeed = config.seed() * 31 + k;
+            Sampler.Settings settings = Sampler.Settings.sampling(config.temperature(), config.topP(),
+                    config.maxNewTokens(), java.util.Set.of(), sampleSeed);
+            stages.add(stage(stage, m.name(), model, current, folder, config.iteration(), policy -> {
+                progress.printf("%s (%s): sampling for %d items%n", stage, m.name(), m.size());
+                Sampler.Settings s = new Sampler.Settings(false, settings.temperature(), settings.topP(), 0, 1.0,
+                        settings.maxNewTokens(), policy.endIds(), sampleSeed);
+                PairGeneration.Outcome out = PairGeneration.run(policy, m, folder, s, config.generationBatch(),
+                        sampleSeed, progress, (chunk, chunks, n) -> listener.chunkDone(stage, chunk, chunks));
+                return new Generated(out.pairs(), out.dropped());
+            }));
+            current = folder;
+        }
+        progress.print(new Result(stages, current).table());
+        progress.flush();
+        return new Result(stages, current);
+    }
+
+    private record Generated(List<PreferencePair> pairs, int dropped) {}
+
+    private interface PairSource {
+        Generated pairs(Policy policy) throws IOException;
+    }
+
+    /** One stage: load the policy from {@code from}, get pairs, score the reference once, train, save, summarise. */
+    private Map<String, Object> stage(String name, String method, Path base, Path from, Path folder, DpoConfig dpo,
+            PairSource source) throws IOException {
+        Path summaryFile = folder.resolve("summary.json");
+        if (Files.exists(summaryFile)) {
+            progress.printf("%s: done earlier (%s)%n", name, summaryFile);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> done = JSON.readValue(summaryFile.toFile(), Map.class);
+            return done;
+        }
+        long started = System.nanoTime();
+        Files.createDirectories(folder);
+        try (Policy policy = Policy.load(from, config.precision())) {
+            Generated generated = source.pairs(policy);
+            if (generated.pairs().isEmpty()) {
+                throw new IllegalStateException(name + ": every pair was dropped (samples empty or equal to the "
+                        + "rejected reply); nothing to train on");
+            }
+            PairTokenizer tokenizer = policy.pairTokenizer(config.maxPromptLength(), config.maxLength());
+            List<PairTokenizer.TokenizedPair> tokenized = tokenizer.tokenize(generated.pairs());
+            long pad = policy.padId();
+            int micro = dpo.microBatch();
+            // Score with the policy as it starts the stage; that is also the reference when it is PREVIOUS (and
+            // for the warm start, whose reference is the model it starts from).
+            PrecomputedReference atStart = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
+                    tokenized, pad, micro);
+            PrecomputedReference reference = atStart;
+            boolean baseReference = config.reference() == DriftConfig.Reference.BASE && !name.equals("warmstart")
+                    && !base.equals(from);
+            if (baseReference) {
+                Decoder frozen = Decoder.load(base, config.precision().computeDtype());
+                reference = PrecomputedReference.compute(new FrozenReference(frozen), tokenized, pad, micro);
+            }
+            MarginDiagnostics start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()),
+                    config.taus());
+
+            DpoTrainer trainer = new DpoTrainer(policy.decoder(), reference, dpo, pad, config.seed())
+                    .afterStep(step -> listener.stepDone(name, step));
+            int total = trainer.totalSteps(tokenized.size());
+            progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
+                    tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
+            TrainingLog log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
+            trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
+            policy.save(folder, trainer.masters());
+
+            PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
+                    tokenized, pad, micro);
+            MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
+                    config.taus());
+            List<Map<String, Double>> steps = log.read();
+            TrainingPlots.write(steps, folder);
+
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("stage", name);
+            summary.put("method", method);
+            summary.put("pairs", tokenized.size());
+            summary.put("dropped", generated.dropped());
+            summary.put("truncated", tokenizer.truncatedCount());
+            summary.put("steps", steps.size());
+            summary.put("loss_first", steps.get(0).get("loss"));
+            summary.put("loss_last", steps.get(steps.size() - 1).get("loss"));
+            summary.put("accuracy_mean", steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average()
+                    .orElse(Double.NaN));
+            summary.put("reference", name.equals("warmstart") ? "start of stage"
+                    : baseReference ? "base: " + base : "start of stage");
+            summary.put("margins_start", start.asMap());
+            summary.put("margins_end", end.asMap());
+            summary.put("seconds", (System.nanoTime() - started) / 1e9);
+            Path tmp = folder.resolve("summary.json.tmp");
+            JSON.writeValue(tmp.toFile(), summary);
+            Files.move(tmp, summaryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return summary;
+        }
+    }
+
+    /** The controlled setting: {@code subsample} items drawn by the seed, in their original order. */
+    <T> List<T> subsample(List<T> items) {
+        if (config.subsample() == 0 || config.subsample() >= items.size()) {
+            return items;
+        }
+        List<Integer> idx = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            idx.add(i);
+        }
+        Collections.shuffle(idx, new Random(config.seed()));
+        List<Integer> chosen = new ArrayList<>(idx.subList(0, config.subsample()));
+        Collections.sort(chosen);
+        return chosen.stream().map(items::get).toList();
+    }
+
+    // An output folder belongs to one run: resuming with another model, method, config or data would mix them.
+    private void checkSameRun(Path model, List<PreferencePair> seeds, PairMethod first, Path output)
+            throws IOException {
+        Map<String, Object> run = new LinkedHashMap<>();
+        run.put("model", model.toAbsolutePath().normalize().toString());
+        run.put("method", first.name());
+        run.put("config", config.toString());
+        StringBuilder data = new StringBuilder();
+        seeds.forEach(p -> data.append(p.prompt()).append('\u0000').append(p.chosen()).append('\u0000')
+                .append(p.rejected()).append('\n'));
+        for (int i = 0; i < first.size(); i++) {
+            data.append(first.id(i)).append('\n');
+        }
+        run.put("data_sha256", sha256(data.toString()));
+        Path file = output.resolve("run.json");
+        if (Files.exists(file)) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> before = JSON.readValue(file.toFile(), Map.class);
+            if (!before.equals(run)) {
+                List<String> differ = new ArrayList<>();
+                run.forEach((k, v) -> {
+                    if (!v.equals(before.get(k))) {
+                        differ.add(k);
+                    }
+                });
+                throw new IllegalStateException(output + " holds another run (its " + String.join(", ", differ)
+                        + " differ" + (differ.size() == 1 ? "s" : "") + "); resume with the same settings or choose "
+                        + "another output folder");
+            }
+            return;
+        }
+        Path tmp = output.resolve("run.json.tmp");
+        JSON.writeValue(tmp.toFile(), run);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package org.driftml.drift;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.driftml.data.DsatItem;
+import org.driftml.text.ChatMessage;
+
+/**
+ * The prompt DRIFT samples a positive from: the conversation, the reply the user disliked, the user's feedback and
+ * an instruction to improve, so the new reply can address what was wrong (paper, Section 3; the pair itself is
+ * trained on x alone). Two forms:
+ * <ul>
+ *   <li>{@link Style#TRANSCRIPT}: the released code's plain transcript, rendered without a chat template;</li>
+ *   <li>{@link Style#CHAT}: the same turns through the model's chat template, the instruction as a system turn.</li>
+ * </ul>
+ */
+public final class FeedbackPrompt {
+    /** The released code's improvement instruction, word for word. */
+    public static final String INSTRUCTION =
+            "Based on the user's latest feedback, please provide an improved response that addresses their concerns.";
+    /** The system line of the transcript when the conversation has none. */
+    public static final String DEFAULT_SYSTEM = "You are a helpful assistant.";
+
+    public enum Style {
+        TRANSCRIPT,
+        CHAT
+    }
+
+    private FeedbackPrompt() {}
+
+    /**
+     * System message, then {@code User: ...} / {@code Assistant: ...} turns, then {@code Assistant: <rejected>},
+     * {@code User: <feedback>}, {@code System: <instruction>} and {@code Assistant: } for the model to continue.
+     * Turns are separated by a blank line.
+     */
+    public static String transcript(List<ChatMessage> context, String rejected, String feedback) {
+        StringBuilder s = new StringBuilder();
+        String system = DEFAULT_SYSTEM;
+        List<ChatMessage> turns = new ArrayList<>();
+        for (ChatMessage m : context) {
+            if (m.role().equals("system") && turns.isEmpty()) {
+                system = m.content();
+            } else {
+                turns.add(m);
+            }
+        }
+        s.append(system).append("\n\n");
+        for (ChatMessage m : turns) {
+            s.append(label(m.role())).append(": ").append(m.content()).append("\n\n");
+        }
+        s.append("Assistant: ").append(rejected).append("\n\n");
+        s.append("User: ").append(feedback).append("\n\n");
+        s.append("System: ").append(INSTRUCTION).append("\n\n");
+        s.append("Assistant: ");
+        return s.toString();
+    }
+
+    /** The chat form: x, the rejected reply, the feedback, then the instruction as a system turn. */
+    public static List<ChatMessage> chat(List<ChatMessage> context, String rejected, String feedback) {
+        List<ChatMessage> out = new ArrayList<>(context);
+        out.add(ChatMessage.assistant(rejected));
+        out.add(ChatMessage.user(feedback));
+        out.add(ChatMessage.system(INSTRUCTION));
+        return out;
+    }
+
+    /** The item's sampling prompt as token ids in the given style. */
+    public static long[] encode(Policy policy, DsatItem item, Style style) {
+        return style == Style.TRANSCRIPT
+                ? policy.encodeText(transcript(item.prompt(), item.rejected(), item.feedback()))
+                : policy.encodeChat(chat(item.prompt(), item.rejected(), item.feedback()));
+    }
+
+    private static String label(String role) {
+        return switch (role) {
+            case "user" -> "User";
+            case "assistant" -> "Assistant";
+            case "system" -> "System";
+            default -> role;
+        };
+    }
+}

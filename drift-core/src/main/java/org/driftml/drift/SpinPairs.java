@@ -1,0 +1,52 @@
+package org.driftml.drift;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.driftml.data.SatReply;
+import org.driftml.train.PreferencePair;
+
+/**
+ * SPIN (Chen et al., 2024) on chat logs: y+ is the reply the user marked satisfying, y- a fresh policy sample for
+ * the conversation before it. Samples equal to the logged reply are dropped.
+ */
+public final class SpinPairs implements PairMethod {
+    private final List<SatReply> items;
+
+    public SpinPairs(List<SatReply> items) {
+        this.items = List.copyOf(items);
+    }
+
+    @Override
+    public String name() {
+        return "spin";
+    }
+
+    @Override
+    public int size() {
+        return items.size();
+    }
+
+    @Override
+    public String id(int i) {
+        return items.get(i).id();
+    }
+
+    @Override
+    public List<long[]> samplingPrompts(Policy policy, int i) {
+        return List.of(policy.encodeChat(items.get(i).prompt()));
+    }
+
+    @Override
+    public PreferencePair pair(int i, List<String> samples) {
+        SatReply item = items.get(i);
+        String negative = samples.get(0);
+        if (negative.equals(item.reply())) {
+            return null;
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", item.id());
+        m.put("method", name());
+        return new PreferencePair(item.prompt(), item.reply(), negative, true, m);
+    }
+}
