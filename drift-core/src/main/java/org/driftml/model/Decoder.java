@@ -7,6 +7,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
@@ -45,12 +46,23 @@ public final class Decoder {
     public static Decoder load(Path folder, ScalarType dtype) throws IOException {
         NativeRuntime.load();
         ModelConfig config = ModelConfig.read(folder.resolve("config.json"));
+        return load(folder, dtype, config, config.expectedTensors(), new LinkedHashMap<>());
+    }
+
+    /**
+     * Loads the tensors {@code expected} names (validated: nothing missing, extra or mis-shaped); those that are not
+     * the decoder's own (a classifier's head, say) go to {@code others}.
+     */
+    static Decoder load(Path folder, ScalarType dtype, ModelConfig config, Map<String, long[]> expected,
+            Map<String, Tensor> others) throws IOException {
         Checkpoint checkpoint = Checkpoint.open(folder);
-        checkpoint.validate(config.expectedTensors());
+        checkpoint.validate(expected);
+        Set<String> own = config.expectedTensors().keySet();
         Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (String name : config.expectedTensors().keySet()) {
+        for (String name : expected.keySet()) {
             Tensor stored = checkpoint.load(name);
-            weights.put(name, stored.scalar_type().value == dtype.value ? stored : stored.to(dtype));
+            (own.contains(name) ? weights : others).put(name,
+                    stored.scalar_type().value == dtype.value ? stored : stored.to(dtype));
         }
         return new Decoder(config, Collections.unmodifiableMap(weights), folder);
     }

@@ -1,0 +1,67 @@
+package org.driftml.drift;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.driftml.model.Precision;
+import org.driftml.text.ChatMessage;
+import org.driftml.train.PreferencePair;
+import org.driftml.train.PreferencePairs;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RewardModelTest {
+    static Path parity(String name) throws Exception {
+        return Path.of(RewardModelTest.class.getResource("/parity/" + name).toURI());
+    }
+
+    static List<ChatMessage> messages(JsonNode list) {
+        List<ChatMessage> out = new ArrayList<>();
+        list.forEach(m -> out.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
+        return out;
+    }
+
+    @Test
+    void scoresEqualTransformersSequenceClassification() throws Exception {
+        JsonNode cases = new ObjectMapper().readTree(parity("tiny-qwen2-reward-expected.json").toFile());
+        try (var rm = new SequenceClassifierRewardModel(parity("tiny-qwen2-reward"), Precision.FP32)) {
+            for (JsonNode c : cases) {
+                long[] ids = rm.encode(messages(c.get("prompt")), c.get("response").asText());
+                long[] want = new ObjectMapper().convertValue(c.get("ids"), long[].class);
+                assertArrayEquals(want, ids);
+            }
+            // Scored together in one batch, like the fixture: the two responses to "2+2?" at once.
+            double[] s = rm.score(messages(cases.get(0).get("prompt")),
+                    List.of(cases.get(0).get("response").asText(), cases.get(1).get("response").asText()));
+            assertEquals(cases.get(0).get("score").asDouble(), s[0], 1e-4);
+            assertEquals(cases.get(1).get("score").asDouble(), s[1], 1e-4);
+            double[] third = rm.score(messages(cases.get(2).get("prompt")), List.of(cases.get(2).get("response").asText()));
+            assertEquals(cases.get(2).get("score").asDouble(), third[0], 1e-4);
+        }
+    }
+
+    @Test
+    void iterDpoOnUltraFeedbackPromptsRanksTwoSamplesByReward(@TempDir Path dir) throws Exception {
+        List<List<ChatMessage>> prompts = List.of(List.of(ChatMessage.user("2+2?")), List.of(ChatMessage.user("hi")));
+        try (var rm = new SequenceClassifierRewardModel(parity("tiny-qwen2-reward"), Precision.FP32)) {
+            DriftConfig c = DriftTrainerTest.config().withIterations(1).withDpo(null, DriftTrainerTest.config().iteration());
+            new DriftTrainer(c).progress(new PrintStream(new ByteArrayOutputStream()))
+                    .train(parity("tiny-qwen2-chat"), List.of(), k -> new RewardRankedPairs(prompts, rm), dir);
+            List<PreferencePair> pairs = PreferencePairs.read(dir.resolve("iteration-1/pairs.jsonl"));
+            assertNotNull(pairs);
+            for (PreferencePair p : pairs) {
+                double[] s = rm.score(p.prompt(), List.of(p.chosen(), p.rejected()));
+                assertEquals(((Number) p.metadata().get("score_chosen")).doubleValue(), s[0], 1e-4);
+                assertEquals(true, s[0] > s[1]);
+            }
+        }
+    }
+}
