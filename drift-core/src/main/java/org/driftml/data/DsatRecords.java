@@ -47,6 +47,6 @@ public final class DsatRecords {
         }
         String feedback = Messages.text(r, "user_preference", n.get("user_preference"));
         String id = n.hasNonNull("id") ? n.get("id").asText() : "dsat-" + (index + 1);
-        return new DsatItem(id, prompt, rejected, feedback, r.where());
+        return new DsatItem(id, prompt, rejected, feedback, n.hasNonNull("source") ? n.get("source").asText() : r.where());
     }
 }

@@ -57,10 +57,24 @@ public final class DriftTrainer {
 
     /** One stage's summary (also its summary.json) and where the final model is. */
     public record Result(List<Map<String, Object>> stages, Path finalModel) {
-        /** A fixed-width table: stage, pairs, steps, loss first and last, reward margin, diagnostic share. */
+        private String share() {
+            if (stages.isEmpty()) {
+                return "share";
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> end = (Map<String, Object>) stages.get(0).get("margins_end");
+            @SuppressWarnings("unchecked")
+            Map<String, Double> share = (Map<String, Double>) end.get("share_sigma_neg_s_at_least_tau");
+            return share.isEmpty() ? "share" : "share@" + share.keySet().iterator().next();
+        }
+
+        /**
+         * A fixed-width table: stage, pairs, steps, loss first and last, mean margin s after training, and the share
+         * of pairs with sigma(-s) >= the first tau after training.
+         */
         public String table() {
             StringBuilder s = new StringBuilder(String.format("%-12s %-8s %6s %7s %6s %8s %8s %9s %9s%n", "stage",
-                    "method", "pairs", "dropped", "steps", "loss0", "lossN", "margin s", "share"));
+                    "method", "pairs", "dropped", "steps", "loss0", "lossN", "margin s", share()));
             for (Map<String, Object> st : stages) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> end = (Map<String, Object>) st.get("margins_end");
@@ -147,8 +161,6 @@ public final class DriftTrainer {
             }));
             current = folder;
         }
-        progress.print(new Result(stages, current).table());
-        progress.flush();
         return new Result(stages, current);
     }
 
@@ -254,7 +266,9 @@ public final class DriftTrainer {
         Map<String, Object> run = new LinkedHashMap<>();
         run.put("model", model.toAbsolutePath().normalize().toString());
         run.put("method", first.name());
-        run.put("config", config.toString());
+        // K is left out: a finished run can be extended by more iterations, and drift warmstart (K = 0) followed
+        // by drift train on the same folder reuses the warm start.
+        run.put("config", config.withIterations(0).withMethod(DriftConfig.Method.DRIFT).toString());
         StringBuilder data = new StringBuilder();
         seeds.forEach(p -> data.append(p.prompt()).append('\u0000').append(p.chosen()).append('\u0000')
                 .append(p.rejected()).append('\n'));
@@ -268,13 +282,16 @@ public final class DriftTrainer {
             Map<String, Object> before = JSON.readValue(file.toFile(), Map.class);
             if (!before.equals(run)) {
                 List<String> differ = new ArrayList<>();
-                run.forEach((k, v) -> {
-                    if (!v.equals(before.get(k))) {
-                        differ.add(k);
+                for (var e : run.entrySet()) {
+                    if (!e.getValue().equals(before.get(e.getKey()))) {
+                        differ.add(e.getKey());
                     }
-                });
+                }
+                if (differ.contains("method")) {
+                    differ = List.of("method (" + before.get("method") + " there, " + run.get("method") + " here)");
+                }
                 throw new IllegalStateException(output + " holds another run (its " + String.join(", ", differ)
-                        + " differ" + (differ.size() == 1 ? "s" : "") + "); resume with the same settings or choose "
+                        + (differ.size() == 1 ? " differs" : " differ") + "); resume with the same settings or choose "
                         + "another output folder");
             }
             return;

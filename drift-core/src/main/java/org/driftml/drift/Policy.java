@@ -53,7 +53,7 @@ public final class Policy implements AutoCloseable {
         Set<Long> ends = new HashSet<>(GenerationDefaults.read(folder, decoder.config()).eosTokenIds());
         tokenizer.tokenId("<|im_end|>").ifPresent(ends::add);
         long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId()
-                : ends.stream().findFirst().orElse(0L);
+                : ends.stream().min(Long::compare).orElse(0L);
         return new Policy(folder, decoder, tokenizer, template, ends, pad);
     }
 

@@ -16,7 +16,8 @@ public record PreferencePair(List<ChatMessage> prompt, String chosen, String rej
         Map<String, Object> metadata) {
     public PreferencePair {
         prompt = List.copyOf(prompt);
-        metadata = Map.copyOf(metadata);
+        // Insertion order, not Map.copyOf's per-JVM order: written pairs must be byte-identical across runs.
+        metadata = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metadata));
         if (prompt.isEmpty()) {
             throw new IllegalArgumentException("a preference pair needs a prompt");
         }

@@ -1,0 +1,55 @@
+package org.driftml.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import org.driftml.data.DsatMiner;
+import org.driftml.data.MinedFolder;
+import org.driftml.drift.DriftConfig;
+import org.driftml.drift.DriftTrainer;
+import picocli.CommandLine;
+
+/** What drift warmstart and drift train share: read the mined folder, run the loop, print the summary table. */
+final class LoopCommand {
+    private LoopCommand() {}
+
+    /** Settings picked after --config is applied (the file may set --method and --iterations too). */
+    interface Choice {
+        DriftConfig.Method method();
+
+        int iterations();
+    }
+
+    static int run(CommandLine.Model.CommandSpec spec, LoopOptions o, Choice choice) throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
+        String name = "drift " + spec.name();
+        DriftConfig config;
+        DsatMiner.Mined mined;
+        try {
+            if (o.configFile != null) {
+                ConfigFile.apply(spec, o.configFile);
+            }
+            config = o.config(choice.method(), choice.iterations());
+            mined = MinedFolder.read(o.data);
+        } catch (CommandLine.ParameterException | IllegalArgumentException | IOException e) {
+            err.println(name + ": " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        err.printf("%s: %d DSAT items, %d seed pairs, %d satisfying replies from %s%n", name, mined.items().size(),
+                mined.seeds().size(), mined.satisfying().size(), o.data);
+        err.flush();
+        DriftTrainer.Result result;
+        try {
+            result = new DriftTrainer(config).progress(System.err).train(o.model, mined, o.output);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            err.println(name + ": " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(result.table());
+        out.printf("final model: %s%n", result.finalModel());
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,138 @@
+package org.driftml.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.driftml.data.Conversation;
+import org.driftml.data.DissatisfactionDetector;
+import org.driftml.data.DsatMiner;
+import org.driftml.data.DsatRecords;
+import org.driftml.data.MinedFolder;
+import org.driftml.data.OnBadRecord;
+import org.driftml.data.ReadReport;
+import org.driftml.data.UltraFeedbackRecords;
+import org.driftml.data.WildFeedbackAnnotations;
+import org.driftml.data.WildFeedbackPreferences;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code drift mine}: chat logs in, DSAT items and seed pairs out. */
+@Command(name = "mine", mixinStandardHelpOptions = true,
+        description = {"Find the dissatisfaction in chat logs (.jsonl, .json, .parquet, or a folder of them).",
+                "Formats:",
+                "  wildfeedback              WildFeedback sat_dsat_annotation rows (UtterranceId, Role, Content,",
+                "                            Satisfaction, Disatisfaction), grouped into conversations",
+                "  dsat                      DRIFT's released records {prompt, rejected, user_preference}",
+                "  wildfeedback-preferences  {conversations, chosen, rejected}: pairs, used as seed pairs",
+                "  ultrafeedback             scored completions or chosen/rejected: pairs, used as seed pairs",
+                "Each DSAT user turn gives an item: the conversation before the reply the user disliked (x), that",
+                "reply (rejected) and the user's turn (feedback). A DSAT turn followed by a revision the user then",
+                "marks SAT gives a seed pair for the warm start. Writes dsat.jsonl, seeds.jsonl, satisfying.jsonl",
+                "and counts.json to --output, and prints the counts."})
+final class MineCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--logs", required = true, paramLabel = "PATH", description = "Log file or folder")
+    Path logs;
+
+    @Option(names = "--format", defaultValue = "wildfeedback", paramLabel = "FORMAT",
+            description = "wildfeedback (default), dsat, wildfeedback-preferences or ultrafeedback")
+    String format;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "Where the mined files go")
+    Path output;
+
+    @Option(names = "--on-bad-record", defaultValue = "fail", paramLabel = "fail|skip",
+            description = {"fail: stop at the first bad record, naming file, line or row, and field (default);",
+                    "skip: leave bad records out and count them"})
+    String onBadRecord;
+
+    @Option(names = "--detect", description = {"Label user turns with the rule-based dissatisfaction detector",
+            "instead of the logs' labels (for unlabelled wildfeedback-format logs)"})
+    boolean detect;
+
+    @Option(names = "--evaluate-detector", description = {"Compare the detector with the logs' own labels and print",
+            "its precision and recall, overall and per rule"})
+    boolean evaluate;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "JSON or YAML settings (keys: these option names)")
+    Path configFile;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr(), out = spec.commandLine().getOut();
+        try {
+            if (configFile != null) {
+                ConfigFile.apply(spec, configFile);
+            }
+            OnBadRecord policy = switch (onBadRecord.toLowerCase(Locale.ROOT)) {
+                case "fail" -> OnBadRecord.FAIL;
+                case "skip" -> OnBadRecord.SKIP;
+                default -> throw new IllegalArgumentException("--on-bad-record must be fail or skip, got " + onBadRecord);
+            };
+            DsatMiner.Mined mined;
+            ReadReport report;
+            switch (format.toLowerCase(Locale.ROOT)) {
+                case "wildfeedback" -> {
+                    var read = WildFeedbackAnnotations.read(logs, policy);
+                    report = read.report();
+                    List<Conversation> conversations = read.conversations();
+                    if (evaluate) {
+                        out.println("detector vs the logs' labels: " + DissatisfactionDetector.defaults().evaluate(conversations));
+                    }
+                    if (detect) {
+                        conversations = DissatisfactionDetector.defaults().label(conversations);
+                    }
+                    mined = DsatMiner.mine(conversations);
+                }
+                case "dsat" -> {
+                    var read = DsatRecords.read(logs, policy);
+                    report = read.report();
+                    mined = new DsatMiner.Mined(read.items(), List.of(), List.of(),
+                            Map.of("DSAT items", read.items().size()));
+                }
+                case "wildfeedback-preferences" -> {
+                    var read = WildFeedbackPreferences.read(logs, policy);
+                    report = read.report();
+                    mined = new DsatMiner.Mined(List.of(), read.pairs(), List.of(), Map.of("seed pairs", read.pairs().size()));
+                }
+                case "ultrafeedback" -> {
+                    var read = UltraFeedbackRecords.read(logs, policy);
+                    report = read.report();
+                    mined = new DsatMiner.Mined(List.of(), read.pairs(), List.of(), Map.of("seed pairs", read.pairs().size()));
+                }
+                default -> throw new IllegalArgumentException("--format must be wildfeedback, dsat, "
+                        + "wildfeedback-preferences or ultrafeedback, got " + format);
+            }
+            if ((detect || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
+                throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
+            }
+            MinedFolder.write(output, mined);
+            err.println("drift mine: " + report);
+            report.skipReasons().forEach(r -> err.println("  skipped " + r));
+            if (report.skipped() > report.skipReasons().size()) {
+                err.println("  ... and " + (report.skipped() - report.skipReasons().size()) + " more");
+            }
+            err.flush();
+            out.printf("%-32s %8s%n", "count", "value");
+            mined.counts().forEach((k, v) -> out.printf("%-32s %8d%n", k, v));
+            out.printf("wrote %s%n", output);
+            out.flush();
+            return 0;
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+            err.println("drift mine: " + e.getMessage());
+            err.flush();
+            return 2;
+        } catch (IOException e) {
+            err.println("drift mine: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+    }
+}
