@@ -31,13 +31,19 @@ public final class DpoTrainer {
     private java.util.function.IntConsumer afterStep = step -> {};
 
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed) {
+        this(policy, reference, config, padId, seed, Map.of());
+    }
+
+    /** As above, starting the fp32 masters of a reduced-precision policy from {@code initialMasters}. */
+    public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
+            Map<String, Tensor> initialMasters) {
         this.policy = policy;
         this.reference = reference;
         this.config = config;
         this.padId = padId;
         this.seed = seed;
         policy.weights().values().forEach(w -> w.requires_grad_(true));
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), config.weightDecay());
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay());
     }
 
     /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */

@@ -29,10 +29,21 @@ public final class MasterWeightRmsprop {
     private final double weightDecay;
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
+        this(weights, Map.of(), weightDecay);
+    }
+
+    /**
+     * As above, with fp32 masters given for reduced-precision weights (a stage that continues from a saved fp32
+     * model keeps its full-precision values instead of restarting from the bf16 copies).
+     */
+    public MasterWeightRmsprop(Map<String, Tensor> weights, Map<String, Tensor> initialMasters, double weightDecay) {
         this.weightDecay = weightDecay;
         for (Map.Entry<String, Tensor> e : weights.entrySet()) {
             Tensor w = e.getValue();
-            Tensor m = w.scalar_type().value == ScalarType.Float.value ? w : w.detach().to(ScalarType.Float).clone();
+            Tensor given = initialMasters.get(e.getKey());
+            Tensor m = w.scalar_type().value == ScalarType.Float.value ? w
+                    : given != null ? given.detach().to(ScalarType.Float).clone()
+                    : w.detach().to(ScalarType.Float).clone();
             names.add(e.getKey());
             compute.add(w);
             master.add(m);

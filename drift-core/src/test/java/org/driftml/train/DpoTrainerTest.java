@@ -1,6 +1,7 @@
 package org.driftml.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -157,5 +158,21 @@ class DpoTrainerTest {
         assertEquals(5e-7, s.at(2), 1e-20);
         assertEquals(5e-7 * 9 / 18, s.at(11), 1e-20);
         assertEquals(0.0, s.at(20));
+    }
+
+    @Test
+    void bf16ComputeCanContinueFromGivenFp32Masters() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder bf16 = Decoder.load(tinyQwen2(), ScalarType.BFloat16);
+            Map<String, org.bytedeco.pytorch.Tensor> fp32 = Decoder.load(tinyQwen2(), ScalarType.Float).weights();
+            DpoTrainer fromGiven = new DpoTrainer(bf16, new FrozenReference(bf16.frozenCopy()), fast(1e-5, 2, 1, 1),
+                    0, 1, fp32);
+            DpoTrainer fromCopies = new DpoTrainer(bf16, new FrozenReference(bf16.frozenCopy()), fast(1e-5, 2, 1, 1),
+                    0, 1);
+            String name = "model.layers.0.mlp.up_proj.weight";
+            assertTrue(fromGiven.masters().get(name).equal(fp32.get(name)));
+            // The bf16 copies are the fp32 values rounded: starting from them would lose what the rounding drops.
+            assertFalse(fromCopies.masters().get(name).equal(fp32.get(name)));
+        }
     }
 }
