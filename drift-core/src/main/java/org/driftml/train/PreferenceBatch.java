@@ -21,21 +21,40 @@ public record PreferenceBatch(Tensor inputIds, Tensor attentionMask, Tensor targ
     }
 
     public static PreferenceBatch of(List<PairTokenizer.TokenizedPair> pairs, long padId) {
-        int b = pairs.size();
-        int t = 0;
+        List<long[]> prompts = new java.util.ArrayList<>(), completions = new java.util.ArrayList<>();
         for (PairTokenizer.TokenizedPair p : pairs) {
-            t = Math.max(t, p.prompt().length + Math.max(p.chosen().length, p.rejected().length));
+            prompts.add(p.prompt());
+            completions.add(p.chosen());
         }
-        long[] ids = new long[2 * b * t], mask = new long[2 * b * t], targets = new long[2 * b * t];
-        long[] completion = new long[2 * b * t];
+        for (PairTokenizer.TokenizedPair p : pairs) {
+            prompts.add(p.prompt());
+            completions.add(p.rejected());
+        }
+        return rows(prompts, completions, padId, pairs.size());
+    }
+
+    /**
+     * Plain sequences, one row each (supervised fine-tuning): prompt + completion, only the completion scored.
+     * {@code pairs} is 0.
+     */
+    public static PreferenceBatch sequences(List<long[]> prompts, List<long[]> completions, long padId) {
+        return rows(prompts, completions, padId, 0);
+    }
+
+    private static PreferenceBatch rows(List<long[]> prompts, List<long[]> completions, long padId, int pairs) {
+        int rows = prompts.size();
+        int t = 0;
+        for (int i = 0; i < rows; i++) {
+            t = Math.max(t, prompts.get(i).length + completions.get(i).length);
+        }
+        long[] ids = new long[rows * t], mask = new long[rows * t], targets = new long[rows * t];
+        long[] completion = new long[rows * t];
         long real = 0;
-        for (int i = 0; i < b; i++) {
-            PairTokenizer.TokenizedPair p = pairs.get(i);
-            real += fill(i, p.prompt(), p.chosen(), t, padId, ids, mask, targets, completion);
-            real += fill(b + i, p.prompt(), p.rejected(), t, padId, ids, mask, targets, completion);
+        for (int i = 0; i < rows; i++) {
+            real += fill(i, prompts.get(i), completions.get(i), t, padId, ids, mask, targets, completion);
         }
-        return new PreferenceBatch(tensor(ids, 2L * b, t), tensor(mask, 2L * b, t), tensor(targets, 2L * b, t),
-                tensor(completion, 2L * b, t).to(ScalarType.Bool), b, real, 2L * b * t);
+        return new PreferenceBatch(tensor(ids, rows, t), tensor(mask, rows, t), tensor(targets, rows, t),
+                tensor(completion, rows, t).to(ScalarType.Bool), pairs, real, (long) rows * t);
     }
 
     private static int fill(int row, long[] prompt, long[] completion, int t, long padId, long[] ids, long[] mask,

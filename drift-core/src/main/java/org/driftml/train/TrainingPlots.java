@@ -21,7 +21,8 @@ public final class TrainingPlots {
         System.setProperty("java.awt.headless", "true");
     }
 
-    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c)};
+    private static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c),
+            new Color(0x7f7f7f)};
 
     private TrainingPlots() {}
 
@@ -33,6 +34,16 @@ public final class TrainingPlots {
     }
 
     static void plot(List<Map<String, Double>> log, List<String> series, String title, Path file) throws IOException {
+        lines(log, series, null, title, file);
+    }
+
+    /**
+     * A line per series over the points in order. {@code xLabels} names each point (null: "step 1" .. "step N").
+     * A point holding {@code "<series> min"} and {@code "<series> max"} gets an error bar between them (spread over
+     * seeds, say).
+     */
+    public static void lines(List<Map<String, Double>> log, List<String> series, List<String> xLabels, String title,
+            Path file) throws IOException {
         int w = 720, h = 420, left = 70, right = 20, top = 40, bottom = 50;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -42,8 +53,12 @@ public final class TrainingPlots {
         double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
         for (Map<String, Double> m : log) {
             for (String s : series) {
-                min = Math.min(min, m.get(s));
-                max = Math.max(max, m.get(s));
+                for (String k : new String[] {s, s + " min", s + " max"}) {
+                    if (m.get(k) != null) {
+                        min = Math.min(min, m.get(k));
+                        max = Math.max(max, m.get(k));
+                    }
+                }
             }
         }
         if (!(max > min)) {
@@ -57,13 +72,30 @@ public final class TrainingPlots {
         g.drawString(title, left, top - 15);
         g.drawString(String.format("%.3g", max), 5, top + 5);
         g.drawString(String.format("%.3g", min), 5, h - bottom);
-        g.drawString("step 1", left, h - bottom + 20);
-        g.drawString("step " + log.size(), w - right - 60, h - bottom + 20);
+        if (xLabels == null) {
+            g.drawString("step 1", left, h - bottom + 20);
+            g.drawString("step " + log.size(), w - right - 60, h - bottom + 20);
+        } else {
+            for (int i = 0; i < xLabels.size(); i++) {
+                int x = left + (w - left - right) * i / n;
+                g.drawString(xLabels.get(i), Math.min(x, w - right - 70), h - bottom + 20);
+            }
+        }
         g.setStroke(new BasicStroke(2f));
         for (int si = 0; si < series.size(); si++) {
             g.setColor(COLORS[si % COLORS.length]);
             g.drawString(series.get(si), left + 10 + si * 150, h - 10);
+            for (int i = 0; i < log.size(); i++) {
+                Double lo = log.get(i).get(series.get(si) + " min"), hi = log.get(i).get(series.get(si) + " max");
+                if (lo != null && hi != null) {
+                    int x = left + (w - left - right) * i / n + si * 3;
+                    g.drawLine(x, y(lo, min, max, top, h - bottom), x, y(hi, min, max, top, h - bottom));
+                }
+            }
             for (int i = 1; i < log.size(); i++) {
+                if (log.get(i - 1).get(series.get(si)) == null || log.get(i).get(series.get(si)) == null) {
+                    continue;
+                }
                 int x0 = left + (w - left - right) * (i - 1) / n, x1 = left + (w - left - right) * i / n;
                 int y0 = y(log.get(i - 1).get(series.get(si)), min, max, top, h - bottom);
                 int y1 = y(log.get(i).get(series.get(si)), min, max, top, h - bottom);

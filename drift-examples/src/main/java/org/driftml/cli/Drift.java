@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "drift", mixinStandardHelpOptions = true, version = "drift 0.1.0-SNAPSHOT",
         description = "Post-train a language model on the dissatisfaction its users expressed (DRIFT).",
         subcommands = {EnvCommand.class, TokenizeCommand.class, LogprobsCommand.class, GenerateCommand.class,
-                DpoCommand.class, MineCommand.class, WarmstartCommand.class, TrainCommand.class})
+                DpoCommand.class, MineCommand.class, WarmstartCommand.class, TrainCommand.class,
+                QuickstartCommand.class})
 public final class Drift implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
