@@ -1,0 +1,32 @@
+package org.driftml.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.Decoder;
+import org.junit.jupiter.api.Test;
+
+class SftTrainerTest {
+    @Test
+    void completionNllFallsAndTheFirstLossIsTheModelsOwn() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder policy = DpoTrainerTest.policy();
+            List<SftTrainer.Example> examples = new ArrayList<>();
+            for (PairTokenizer.TokenizedPair p : DpoTrainerTest.pairs(16, 3)) {
+                examples.add(new SftTrainer.Example(p.prompt(), p.chosen()));
+            }
+            // The first step's loss is the untrained model's mean completion NLL over its batch (the lr is 0 at
+            // step 0 of the warm-up): near ln(vocab) = ln 256 for a random model.
+            List<Map<String, Double>> steps = new SftTrainer(policy, 3e-3, 4, 8, 0, 1).train(examples, null);
+            assertEquals(32, steps.size());
+            assertEquals(Math.log(256), steps.get(0).get("loss"), 0.3);
+            double first = steps.subList(0, 4).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();
+            double last = steps.subList(28, 32).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();
+            assertTrue(last < first - 1.0, "loss " + first + " -> " + last);
+        }
+    }
+}
