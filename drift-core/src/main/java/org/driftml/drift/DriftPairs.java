@@ -11,28 +11,17 @@ import org.driftml.train.PreferencePair;
  * iterations; y+ is sampled fresh from the current policy with the feedback in view ({@link FeedbackPrompt}); the
  * pair is trained on x alone. An empty sample, or one equal to y-, carries no preference and is dropped.
  */
-public final class DriftPairs implements PairMethod {
-    private final List<DsatItem> items;
+public final class DriftPairs extends ItemPairs<DsatItem> {
     private final FeedbackPrompt.Style style;
 
     public DriftPairs(List<DsatItem> items, FeedbackPrompt.Style style) {
-        this.items = List.copyOf(items);
+        super(items, DsatItem::id);
         this.style = style;
     }
 
     @Override
     public String name() {
         return "drift";
-    }
-
-    @Override
-    public int size() {
-        return items.size();
-    }
-
-    @Override
-    public String id(int i) {
-        return items.get(i).id();
     }
 
     @Override

@@ -9,28 +9,17 @@ import org.driftml.train.PreferencePair;
  * chosen one sampled with the DSAT turn and the improvement instruction in view ({@link FeedbackPrompt}), the
  * rejected one sampled from x alone. Identical or empty samples are dropped.
  */
-public final class IterDpoPairs implements PairMethod {
-    private final List<DsatItem> items;
+public final class IterDpoPairs extends ItemPairs<DsatItem> {
     private final FeedbackPrompt.Style style;
 
     public IterDpoPairs(List<DsatItem> items, FeedbackPrompt.Style style) {
-        this.items = List.copyOf(items);
+        super(items, DsatItem::id);
         this.style = style;
     }
 
     @Override
     public String name() {
         return "iterdpo";
-    }
-
-    @Override
-    public int size() {
-        return items.size();
-    }
-
-    @Override
-    public String id(int i) {
-        return items.get(i).id();
     }
 
     @Override

@@ -10,26 +10,14 @@ import org.driftml.train.PreferencePair;
  * SPIN (Chen et al., 2024) on chat logs: y+ is the reply the user marked satisfying, y- a fresh policy sample for
  * the conversation before it. Samples equal to the logged reply are dropped.
  */
-public final class SpinPairs implements PairMethod {
-    private final List<SatReply> items;
-
+public final class SpinPairs extends ItemPairs<SatReply> {
     public SpinPairs(List<SatReply> items) {
-        this.items = List.copyOf(items);
+        super(items, SatReply::id);
     }
 
     @Override
     public String name() {
         return "spin";
-    }
-
-    @Override
-    public int size() {
-        return items.size();
-    }
-
-    @Override
-    public String id(int i) {
-        return items.get(i).id();
     }
 
     @Override
