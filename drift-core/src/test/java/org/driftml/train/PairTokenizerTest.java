@@ -85,4 +85,41 @@ class PairTokenizerTest {
         assertArrayEquals(tokenizer.encode("2+2="), t.prompt());
         assertArrayEquals(tokenizer.encode("4"), t.chosen());
     }
+
+    /**
+     * TRL 1.13's DPOTrainer on the same pairs (scripts/parity/make_dpo_tokenization_fixture.py): identical prompt ids;
+     * identical completions through <|im_end|>. TRL's completion also carries the template's "\n" after <|im_end|>,
+     * which drift leaves out: the completion ends at its end token.
+     */
+    @Test
+    void tokenisationEqualsTrlsThroughTheEndToken() throws Exception {
+        var fixture = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                PairTokenizerTest.class.getResource("/parity/trl-dpo-tokenization.json"));
+        PairTokenizer pt = new PairTokenizer(tokenizer, template, Set.of(IM_END), 1024, 2048);
+        int i = 0;
+        for (var c : fixture.get("cases")) {
+            List<ChatMessage> prompt = new java.util.ArrayList<>();
+            c.get("prompt").forEach(m -> prompt.add(new ChatMessage(m.get("role").asText(), m.get("content").asText())));
+            PreferencePair pair = PreferencePair.conversational(prompt, c.get("chosen").get(0).get("content").asText(),
+                    c.get("rejected").get(0).get("content").asText());
+            PairTokenizer.TokenizedPair t = pt.tokenize(pair, i++);
+            assertArrayEquals(ids(c.get("prompt_ids")), t.prompt());
+            for (String which : new String[] {"chosen", "rejected"}) {
+                long[] trl = ids(c.get(which + "_ids"));
+                long[] ours = which.equals("chosen") ? t.chosen() : t.rejected();
+                assertArrayEquals(java.util.Arrays.copyOf(trl, trl.length - 1), ours, which);
+                assertEquals(IM_END, ours[ours.length - 1]);
+                assertEquals(198, trl[trl.length - 1]);  // TRL's extra token: the template's newline
+            }
+        }
+        assertEquals(4, i);
+    }
+
+    private static long[] ids(com.fasterxml.jackson.databind.JsonNode a) {
+        long[] out = new long[a.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = a.get(k).asLong();
+        }
+        return out;
+    }
 }
