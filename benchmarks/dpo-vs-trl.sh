@@ -3,12 +3,18 @@
 # folder, byte-identical batches, the same settings, back to back on this machine. Needs a venv with torch 2.13,
 # transformers and trl (README, "Parity fixtures"): VENV=path (default ./v). Extra arguments go to all three
 # (e.g. --steps 10). Each prints its steps and a last summary line; this script collects the three summaries.
+# VOCAB=N builds and uses the small preset with that vocabulary (151936 is Qwen2.5's); default 32,000.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$root/v}"
 bench="$root/../shared/bench"
-model="$root/build/bench/qwen2-small"
-[ -f "$model/config.json" ] || "$venv/bin/python" "$bench/make_tiny_qwen2.py" "$model"
+if [ -n "${VOCAB:-}" ]; then
+  model="$root/build/bench/qwen2-small-v$VOCAB"
+  [ -f "$model/config.json" ] || "$venv/bin/python" "$bench/make_tiny_qwen2.py" "$model" --vocab "$VOCAB"
+else
+  model="$root/build/bench/qwen2-small"
+  [ -f "$model/config.json" ] || "$venv/bin/python" "$bench/make_tiny_qwen2.py" "$model"
+fi
 "$root/benchmarks/jmh" -h >/dev/null  # builds the benchmarks module if needed
 cp="$root/benchmarks/target/classes:$(cat "$root/benchmarks/target/classpath.txt")"
 # Like with like: huge-page-aligned allocations for every side (drift sets this itself unless told otherwise).

@@ -19,6 +19,10 @@ import org.bytedeco.pytorch.global.torch;
  *   <li>JavaCPP's messages go to SLF4J (logger {@code org.bytedeco.javacpp.Loader}) instead of stderr. The one seen at
  *       every start, "Versions of org.bytedeco:javacpp:1.5.14 and org.bytedeco:openblas:0.3.31-1.5.13 do not match",
  *       is expected: openblas 0.3.34-1.5.14, which the pytorch pom names, is not published, so 1.5.13 is pinned.</li>
+ *   <li>{@code org.bytedeco.javacpp.maxPhysicalBytes=0} (no limit): JavaCPP otherwise refuses any allocation once the
+ *       process's resident memory passes 4x the Java heap (-Xmx512m: 2 GB) and throws OutOfMemoryError. Model
+ *       weights, optimiser state and activations live outside the heap by design and are freed by scopes, so that
+ *       check only breaks real runs: DPO on a 89M-parameter Qwen2 with vocab 151,936 died at 2,054 MB.</li>
  * </ul>
  * Each is applied only when the user has not set it: an explicit environment variable or system property wins.
  */
@@ -46,6 +50,11 @@ public final class NativeRuntime {
             }
             if (System.getProperty("org.bytedeco.javacpp.logger") == null) {
                 System.setProperty("org.bytedeco.javacpp.logger", "slf4j");
+            }
+            // Read once, when JavaCPP's Pointer class initialises: set it before any native call below.
+            if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null
+                    && System.getProperty("org.bytedeco.javacpp.maxphysicalbytes") == null) {
+                System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
             }
             for (Map.Entry<String, String> e : ENV_DEFAULTS.entrySet()) {
                 String mine = System.getenv(e.getKey());  // the environment the JVM started with
