@@ -149,12 +149,11 @@ public final class DriftTrainer {
             PairMethod m = method.apply(k);
             String stage = "iteration-" + k;
             long sampleSeed = config.seed() * 31 + k;
-            Sampler.Settings settings = Sampler.Settings.sampling(config.temperature(), config.topP(),
-                    config.maxNewTokens(), java.util.Set.of(), sampleSeed);
             stages.add(stage(stage, m.name(), model, current, folder, config.iteration(), policy -> {
                 progress.printf("%s (%s): sampling for %d items%n", stage, m.name(), m.size());
-                Sampler.Settings s = new Sampler.Settings(false, settings.temperature(), settings.topP(), 0, 1.0,
-                        settings.maxNewTokens(), policy.endIds(), sampleSeed);
+                // The paper's sampling (temperature 0.7, top-p 0.9), stopping at the policy's end-of-turn ids.
+                Sampler.Settings s = Sampler.Settings.sampling(config.temperature(), config.topP(),
+                        config.maxNewTokens(), policy.endIds(), sampleSeed);
                 PairGeneration.Outcome out = PairGeneration.run(policy, m, folder, s, config.generationBatch(),
                         sampleSeed, progress, (chunk, chunks, n) -> listener.chunkDone(stage, chunk, chunks));
                 return new Generated(out.pairs(), out.dropped());
