@@ -18,7 +18,12 @@ public final class Drift implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** The command line with every subcommand; help is laid out 120 columns wide so descriptions keep their lines. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Drift()).setUsageHelpWidth(120);
+    }
+
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Drift()).execute(args));
+        System.exit(commandLine().execute(args));
     }
 }

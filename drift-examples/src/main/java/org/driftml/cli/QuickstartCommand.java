@@ -24,7 +24,7 @@ public final class QuickstartCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--size", defaultValue = "default", paramLabel = "default|small",
-            description = "default: the README's run; small: a smaller model and fewer logs (about 2 minutes)")
+            description = "default: the README's run; small: fewer demonstrations and logs, one seed (about 1.5 minutes)")
     String size;
 
     @Option(names = "--seeds", paramLabel = "N", description = "Training seeds (default: 3, small: 1)")

@@ -15,7 +15,7 @@ record CliRun(int code, String out, String err) {
         try {
             System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
             StringWriter out = new StringWriter(), err = new StringWriter();
-            CommandLine cli = new CommandLine(new Drift());
+            CommandLine cli = Drift.commandLine();
             cli.setOut(new PrintWriter(out));
             cli.setErr(new PrintWriter(err));
             int code = cli.execute(args);

@@ -12,7 +12,7 @@ class EnvCommandTest {
     @Test
     void reportsTheRuntimeAndPassesTheSelfCheck() {
         StringWriter text = new StringWriter();
-        CommandLine cli = new CommandLine(new Drift());
+        CommandLine cli = Drift.commandLine();
         cli.setOut(new PrintWriter(text));
         int code = cli.execute("env");
         String out = text.toString();
@@ -25,7 +25,7 @@ class EnvCommandTest {
     @Test
     void unknownSubcommandIsAUsageError() {
         StringWriter err = new StringWriter();
-        CommandLine cli = new CommandLine(new Drift());
+        CommandLine cli = Drift.commandLine();
         cli.setErr(new PrintWriter(err));
         assertEquals(2, cli.execute("frobnicate"));
         assertTrue(err.toString().contains("Unmatched argument"), err.toString());

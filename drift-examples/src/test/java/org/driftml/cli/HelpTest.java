@@ -9,7 +9,7 @@ import picocli.CommandLine;
 class HelpTest {
     @Test
     void everySubcommandHasHelpThatTeaches() {
-        CommandLine root = new CommandLine(new Drift());
+        CommandLine root = Drift.commandLine();
         assertEquals(java.util.Set.of("env", "tokenize", "logprobs", "generate", "dpo", "mine", "warmstart", "train",
                 "quickstart"), root.getSubcommands().keySet());
         for (String name : root.getSubcommands().keySet()) {
