@@ -23,7 +23,6 @@ import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Struct;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -227,12 +226,6 @@ public final class LogFiles {
         for (Object e : s.getAttributes()) {
             out.add(toJson(e));
         }
-        return out;
-    }
-
-    static List<String> names(List<Path> files) {
-        List<String> out = new ArrayList<>();
-        files.forEach(f -> out.add(f.toString()));
         return out;
     }
 }

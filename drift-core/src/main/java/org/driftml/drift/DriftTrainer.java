@@ -57,14 +57,21 @@ public final class DriftTrainer {
 
     /** One stage's summary (also its summary.json) and where the final model is. */
     public record Result(List<Map<String, Object>> stages, Path finalModel) {
+        /** A stage summary's share of pairs with sigma(-s) >= tau after training, by tau (as written). */
+        @SuppressWarnings("unchecked")
+        public static Map<String, Number> endShares(Map<String, Object> stage) {
+            Map<String, Object> end = (Map<String, Object>) stage.get("margins_end");
+            return (Map<String, Number>) end.get("share_sigma_neg_s_at_least_tau");
+        }
+
+        /** A stage summary's mean margin s after training. */
+        @SuppressWarnings("unchecked")
+        public static double endMeanMargin(Map<String, Object> stage) {
+            return ((Number) ((Map<String, Object>) stage.get("margins_end")).get("mean")).doubleValue();
+        }
+
         private String share() {
-            if (stages.isEmpty()) {
-                return "share";
-            }
-            @SuppressWarnings("unchecked")
-            Map<String, Object> end = (Map<String, Object>) stages.get(0).get("margins_end");
-            @SuppressWarnings("unchecked")
-            Map<String, Double> share = (Map<String, Double>) end.get("share_sigma_neg_s_at_least_tau");
+            Map<String, Number> share = stages.isEmpty() ? Map.of() : endShares(stages.get(0));
             return share.isEmpty() ? "share" : "share@" + share.keySet().iterator().next();
         }
 
@@ -76,17 +83,14 @@ public final class DriftTrainer {
             StringBuilder s = new StringBuilder(String.format("%-12s %-8s %6s %7s %6s %8s %8s %9s %9s%n", "stage",
                     "method", "pairs", "dropped", "steps", "loss0", "lossN", "margin s", share()));
             for (Map<String, Object> st : stages) {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> end = (Map<String, Object>) st.get("margins_end");
-                @SuppressWarnings("unchecked")
-                Map<String, Double> share = (Map<String, Double>) end.get("share_sigma_neg_s_at_least_tau");
-                Double tau = share.isEmpty() ? null : share.values().iterator().next();
+                Map<String, Number> share = endShares(st);
+                Number tau = share.isEmpty() ? null : share.values().iterator().next();
                 s.append(String.format(java.util.Locale.ROOT, "%-12s %-8s %6d %7d %6d %8.4f %8.4f %9.4f %9s%n",
                         st.get("stage"), st.get("method"), ((Number) st.get("pairs")).intValue(),
                         ((Number) st.get("dropped")).intValue(), ((Number) st.get("steps")).intValue(),
                         ((Number) st.get("loss_first")).doubleValue(), ((Number) st.get("loss_last")).doubleValue(),
-                        ((Number) end.get("mean")).doubleValue(),
-                        tau == null ? "-" : String.format(java.util.Locale.ROOT, "%.3f", tau)));
+                        endMeanMargin(st),
+                        tau == null ? "-" : String.format(java.util.Locale.ROOT, "%.3f", tau.doubleValue())));
             }
             return s.toString();
         }
@@ -140,7 +144,7 @@ public final class DriftTrainer {
         Path current = model;
         if (config.warmStart() != null && !seeds.isEmpty()) {
             Path folder = output.resolve("warmstart");
-            stages.add(stage("warmstart", "dpo", model, current, folder, config.warmStart(),
+            stages.add(stage("warmstart", "dpo", null, current, folder, config.warmStart(),
                     policy -> new Generated(seeds, 0)));
             current = folder;
         }
@@ -149,7 +153,8 @@ public final class DriftTrainer {
             PairMethod m = method.apply(k);
             String stage = "iteration-" + k;
             long sampleSeed = config.seed() * 31 + k;
-            stages.add(stage(stage, m.name(), model, current, folder, config.iteration(), policy -> {
+            Path reference = config.reference() == DriftConfig.Reference.BASE ? model : null;
+            stages.add(stage(stage, m.name(), reference, current, folder, config.iteration(), policy -> {
                 progress.printf("%s (%s): sampling for %d items%n", stage, m.name(), m.size());
                 // The paper's sampling (temperature 0.7, top-p 0.9), stopping at the policy's end-of-turn ids.
                 Sampler.Settings s = Sampler.Settings.sampling(config.temperature(), config.topP(),
@@ -169,9 +174,12 @@ public final class DriftTrainer {
         Generated pairs(Policy policy) throws IOException;
     }
 
-    /** One stage: load the policy from {@code from}, get pairs, score the reference once, train, save, summarise. */
-    private Map<String, Object> stage(String name, String method, Path base, Path from, Path folder, DpoConfig dpo,
-            PairSource source) throws IOException {
+    /**
+     * One stage: load the policy from {@code from}, get pairs, score the reference once, train, save, summarise.
+     * {@code referenceModel} is a frozen model folder to score against, or null for the policy as the stage starts.
+     */
+    private Map<String, Object> stage(String name, String method, Path referenceModel, Path from, Path folder,
+            DpoConfig dpo, PairSource source) throws IOException {
         Path summaryFile = folder.resolve("summary.json");
         if (Files.exists(summaryFile)) {
             progress.printf("%s: done earlier (%s)%n", name, summaryFile);
@@ -196,10 +204,9 @@ public final class DriftTrainer {
             PrecomputedReference atStart = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                     tokenized, pad, micro);
             PrecomputedReference reference = atStart;
-            boolean baseReference = config.reference() == DriftConfig.Reference.BASE && !name.equals("warmstart")
-                    && !base.equals(from);
-            if (baseReference) {
-                Decoder frozen = Decoder.load(base, config.precision().computeDtype());
+            boolean separateReference = referenceModel != null && !referenceModel.equals(from);
+            if (separateReference) {
+                Decoder frozen = Decoder.load(referenceModel, config.precision().computeDtype());
                 reference = PrecomputedReference.compute(new FrozenReference(frozen), tokenized, pad, micro);
             }
             MarginDiagnostics start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()),
@@ -236,8 +243,7 @@ public final class DriftTrainer {
             summary.put("loss_last", steps.get(steps.size() - 1).get("loss"));
             summary.put("accuracy_mean", steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average()
                     .orElse(Double.NaN));
-            summary.put("reference", name.equals("warmstart") ? "start of stage"
-                    : baseReference ? "base: " + base : "start of stage");
+            summary.put("reference", separateReference ? "base: " + referenceModel : "start of stage");
             summary.put("margins_start", start.asMap());
             summary.put("margins_end", end.asMap());
             summary.put("seconds", (System.nanoTime() - started) / 1e9);

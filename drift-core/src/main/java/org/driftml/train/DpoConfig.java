@@ -54,6 +54,17 @@ public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoot
                 batch, accumulationSteps, epochs);
     }
 
+    public DpoConfig withEpochs(int n) {
+        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
+                batchSize, accumulation, n);
+    }
+
+    /** This recipe with another DPO beta and RPO weight. */
+    public DpoConfig withBeta(double b, double rpo) {
+        return new DpoConfig(b, loss, labelSmoothing, rpo, learningRate, warmupRatio, weightDecay, maxGradNorm,
+                batchSize, accumulation, epochs);
+    }
+
     public int microBatch() {
         return batchSize / accumulation;
     }

@@ -3,7 +3,6 @@ package org.driftml.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -152,12 +151,7 @@ final class DpoCommand implements Callable<Integer> {
                     total);
             trainer.train(tokenized, output, saveSteps, maxSteps, log);
             policy.save(output, trainer.masters(), 2L << 30);
-            for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                    "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json"}) {
-                if (Files.exists(model.resolve(f))) {
-                    Files.copy(model.resolve(f), output.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+            org.driftml.drift.Policy.copyTokenizerFiles(model, output);
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, output);
             Map<String, Double> last = steps.get(steps.size() - 1);

@@ -100,10 +100,10 @@ final class LoopOptions {
             case "chat" -> FeedbackPrompt.Style.CHAT;
             default -> throw new IllegalArgumentException("--prompt-style must be transcript or chat, got " + promptStyle);
         };
-        DpoConfig iteration = new DpoConfig(beta, DpoConfig.iteration().loss(), 0.0, rpoAlpha, learningRate, 0.1, 0.0,
-                1.0, batchSize, accumulation, 1);
-        DpoConfig warm = noWarmStart ? null : new DpoConfig(beta, DpoConfig.warmStart().loss(), 0.0, rpoAlpha,
-                learningRate, 0.1, 0.0, 1.0, batchSize, accumulation, warmstartEpochs);
+        DpoConfig iteration = DpoConfig.iteration().withBeta(beta, rpoAlpha).withLearningRate(learningRate)
+                .withBatch(batchSize, accumulation);
+        DpoConfig warm = noWarmStart ? null : DpoConfig.warmStart().withBeta(beta, rpoAlpha)
+                .withLearningRate(learningRate).withBatch(batchSize, accumulation).withEpochs(warmstartEpochs);
         return new DriftConfig(method, iterations, ref, style, temperature, topP, maxNewTokens, generationBatch,
                 maxPromptLength, maxLength, warm, iteration, Precision.parse(dtype), subsample, saveSteps, seed,
                 List.of(0.1, 0.25, 0.5));

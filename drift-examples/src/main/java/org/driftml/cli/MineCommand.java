@@ -76,6 +76,9 @@ final class MineCommand implements Callable<Integer> {
                 case "skip" -> OnBadRecord.SKIP;
                 default -> throw new IllegalArgumentException("--on-bad-record must be fail or skip, got " + onBadRecord);
             };
+            if ((detect || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
+                throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
+            }
             DsatMiner.Mined mined;
             ReadReport report;
             switch (format.toLowerCase(Locale.ROOT)) {
@@ -109,9 +112,6 @@ final class MineCommand implements Callable<Integer> {
                 }
                 default -> throw new IllegalArgumentException("--format must be wildfeedback, dsat, "
                         + "wildfeedback-preferences or ultrafeedback, got " + format);
-            }
-            if ((detect || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
-                throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
             }
             MinedFolder.write(output, mined);
             err.println("drift mine: " + report);

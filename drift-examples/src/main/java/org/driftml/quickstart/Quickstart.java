@@ -106,21 +106,22 @@ final class Quickstart {
         results.put("counts", mined.counts());
         results.put("base", baseReward);
         results.put("gold", gold);
-        results.put("diagnostics", diagnostics(summaries));
+        Map<String, Map<String, List<Double>>> diagnostics = diagnostics(summaries);
+        results.put("diagnostics", diagnostics);
         results.put("minutes", (System.nanoTime() - started) / 6e10);
         Path tmp = out.resolve("results.json.tmp");
         JSON.writeValue(tmp.toFile(), results);
         Files.move(tmp, out.resolve("results.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        Files.writeString(out.resolve("results.md"), table(baseReward, gold, summaries, mined.counts()));
+        Files.writeString(out.resolve("results.md"), table(baseReward, gold, diagnostics, mined.counts()));
         plot(baseReward, gold);
         return results;
     }
 
     DriftConfig config(DriftConfig.Method method, int iterations, long seed, boolean warmStart) {
-        DpoConfig warm = new DpoConfig(0.1, DpoConfig.warmStart().loss(), 0.0, 0.001, settings.dpoLearningRate(), 0.1,
-                0.0, 1.0, settings.dpoBatch(), 1, 3);
-        DpoConfig iteration = new DpoConfig(0.1, DpoConfig.iteration().loss(), 0.0, 0.001,
-                settings.dpoLearningRate(), 0.1, 0.0, 1.0, settings.dpoBatch(), 1, 1);
+        DpoConfig warm = DpoConfig.warmStart().withLearningRate(settings.dpoLearningRate())
+                .withBatch(settings.dpoBatch(), 1);
+        DpoConfig iteration = DpoConfig.iteration().withLearningRate(settings.dpoLearningRate())
+                .withBatch(settings.dpoBatch(), 1);
         // The small model learned chat, not the released plain transcript: positives are sampled in chat form.
         return DriftConfig.paper().withMethod(method).withIterations(iterations)
                 .withSampling(FeedbackPrompt.Style.CHAT, 0.7, 0.9, settings.maxNewTokens(), 64)
@@ -169,23 +170,18 @@ final class Quickstart {
         }
     }
 
-    private Map<String, Object> diagnostics(Map<String, List<Map<String, Object>>> summaries) {
-        Map<String, Object> out = new LinkedHashMap<>();
+    /** Per stage, over seeds: the mean margin s after training and the shares at tau 0.1 and 0.5. */
+    private static Map<String, Map<String, List<Double>>> diagnostics(
+            Map<String, List<Map<String, Object>>> summaries) {
+        Map<String, Map<String, List<Double>>> out = new LinkedHashMap<>();
         summaries.forEach((stage, list) -> {
-            List<Double> margin = new ArrayList<>(), share = new ArrayList<>(), unlearned = new ArrayList<>();
-            for (Map<String, Object> s : list) {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> end = (Map<String, Object>) s.get("margins_end");
-                margin.add(((Number) end.get("mean")).doubleValue());
-                @SuppressWarnings("unchecked")
-                Map<String, Object> sh = (Map<String, Object>) end.get("share_sigma_neg_s_at_least_tau");
-                share.add(((Number) sh.get("0.1")).doubleValue());
-                unlearned.add(((Number) sh.get("0.5")).doubleValue());
-            }
             Map<String, List<Double>> d = new LinkedHashMap<>();
-            d.put("margin_mean", margin);
-            d.put("share_sigma_neg_s_ge_0.1", share);
-            d.put("share_sigma_neg_s_ge_0.5", unlearned);
+            for (Map<String, Object> s : list) {
+                Map<String, Number> share = DriftTrainer.Result.endShares(s);
+                d.computeIfAbsent("margin_mean", k -> new ArrayList<>()).add(DriftTrainer.Result.endMeanMargin(s));
+                d.computeIfAbsent("share_sigma_neg_s_ge_0.1", k -> new ArrayList<>()).add(share.get("0.1").doubleValue());
+                d.computeIfAbsent("share_sigma_neg_s_ge_0.5", k -> new ArrayList<>()).add(share.get("0.5").doubleValue());
+            }
             out.put(stage, d);
         });
         return out;
@@ -201,7 +197,7 @@ final class Quickstart {
     }
 
     /** Results as a Markdown table: gold reward (mean ± sample std over seeds) and the margin diagnostics. */
-    String table(double base, Map<String, List<Double>> gold, Map<String, List<Map<String, Object>>> summaries,
+    String table(double base, Map<String, List<Double>> gold, Map<String, Map<String, List<Double>>> diagnostics,
             Map<String, Integer> counts) {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "Logs: %d conversations, %d DSAT and %d SAT user turns (%.1f:1), %d DSAT items,"
@@ -228,12 +224,9 @@ final class Quickstart {
         s.append("\nImplicit reward margin s after each stage's training (mean over pairs, then over seeds), and the share"
                 + " of pairs with σ(−s) ≥ τ (Lemma 1's event; τ = 0.5 means s ≤ 0, a pair the policy does not yet"
                 + " prefer):\n\n| stage | margin s | share τ = 0.1 | share τ = 0.5 |\n|---|---|---|---|\n");
-        diagnostics(summaries).forEach((stage, d) -> {
-            @SuppressWarnings("unchecked")
-            Map<String, List<Double>> m = (Map<String, List<Double>>) d;
-            s.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.3f |%n", stage, mean(m.get("margin_mean")),
-                    mean(m.get("share_sigma_neg_s_ge_0.1")), mean(m.get("share_sigma_neg_s_ge_0.5"))));
-        });
+        diagnostics.forEach((stage, m) -> s.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.3f |%n", stage,
+                mean(m.get("margin_mean")), mean(m.get("share_sigma_neg_s_ge_0.1")),
+                mean(m.get("share_sigma_neg_s_ge_0.5")))));
         return s.toString();
     }
 
