@@ -6,3 +6,4 @@
 #include "preference_loss.h"
 #include "sequence_logps.h"
 #include "tile_kernels.h"
+#include "reduced_gemm.h"

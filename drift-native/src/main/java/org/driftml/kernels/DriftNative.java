@@ -43,4 +43,8 @@ final class DriftNative {
     static native @Cast("const char*") BytePointer tile_kernels_isa();
 
     static native @Cast("bool") boolean set_tile_kernels_isa(String name);
+
+    static native @Cast("bool") boolean install_reduced_gemm();
+
+    static native long reduced_gemm_calls();
 }

@@ -36,6 +36,7 @@ public final class NativeRuntime {
 
     private static final Map<String, String> EFFECTIVE_ENV = new LinkedHashMap<>();
     private static volatile boolean loaded;
+    private static boolean reducedGemm;
 
     private NativeRuntime() {}
 
@@ -66,8 +67,20 @@ public final class NativeRuntime {
                 }
             }
             Loader.load(torch.class);
+            // Set before drift-native loads: its class initialiser calls load() again on this thread.
             loaded = true;
+            reducedGemm = DriftNative.install_reduced_gemm();
         }
+    }
+
+    /**
+     * Whether ATen's bf16/fp16 GEMMs with fp32 output (the flash-attention backward's) run on OpenBLAS's sgemm
+     * through drift-native instead of ATen's scalar loop (drift-native/src/main/cpp/drift/reduced_gemm.h): the bytedeco
+     * LibTorch has no MKL, so without it bf16 attention's backward is about 7x slower than pip's torch.
+     */
+    public static boolean reducedGemmInstalled() {
+        load();
+        return reducedGemm;
     }
 
     /** Each variable this class manages, with its value and whether drift or the user set it. */

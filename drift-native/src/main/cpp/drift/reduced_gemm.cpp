@@ -1,0 +1,117 @@
+// See reduced_gemm.h. The stub's per-ISA kernel pointers are public statics of its DispatchStub type; they are only
+// declared when these macros are defined, as in LibTorch's own build for x86-64.
+#define HAVE_AVX2_CPU_DEFINITION
+#define HAVE_AVX512_CPU_DEFINITION
+#include "reduced_gemm.h"
+
+#include <ATen/native/CPUBlas.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <dlfcn.h>
+
+#include <atomic>
+#include <climits>
+#include <vector>
+
+namespace drift {
+
+namespace {
+
+using at::native::TransposeType;
+using Stub = at::native::cpublas::gemm_no_downcast_stub_DECLARE_DISPATCH_type;
+using GemmFn = at::native::cpublas::gemm_no_downcast_fn;
+using Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+                       const int*, const float*, const int*, const float*, float*, const int*);
+using SetThreadsLocal = int (*)(int);
+
+GemmFn original = nullptr;
+Sgemm sgemm = nullptr;
+SetThreadsLocal set_threads_local = nullptr;
+std::atomic<int64_t> calls{0};
+
+// A column-major [rows, cols] matrix with leading dimension ld, widened into a dense column-major fp32 buffer.
+template <typename T>
+void widen(const T* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+  for (int64_t j = 0; j < cols; j++) {
+    const T* col = src + j * ld;
+    float* out = dst + j * rows;
+    for (int64_t i = 0; i < rows; i++) out[i] = static_cast<float>(col[i]);
+  }
+}
+
+template <typename T>
+void widened_gemm(TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k, float alpha,
+                  const T* a, int64_t lda, const T* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const bool ta = transa != TransposeType::NoTranspose, tb = transb != TransposeType::NoTranspose;
+  const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+  // Per thread: ATen calls this from inside its own parallel loops.
+  thread_local std::vector<float> a32, b32;
+  a32.resize(static_cast<size_t>(a_rows * a_cols));
+  b32.resize(static_cast<size_t>(b_rows * b_cols));
+  widen(a, a_rows, a_cols, lda, a32.data());
+  widen(b, b_rows, b_cols, ldb, b32.data());
+  const char ca = ta ? 'T' : 'N', cb = tb ? 'T' : 'N';
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+  const int ila = static_cast<int>(a_rows), ilb = static_cast<int>(b_rows), ilc = static_cast<int>(ldc);
+  // One BLAS thread: the caller's parallel loop already occupies every core.
+  const int before = set_threads_local != nullptr ? set_threads_local(1) : 0;
+  sgemm(&ca, &cb, &im, &in, &ik, &alpha, a32.data(), &ila, b32.data(), &ilb, &beta, c, &ilc);
+  if (set_threads_local != nullptr) set_threads_local(before);
+}
+
+void reduced_gemm(c10::ScalarType type, TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k,
+                  const c10::Scalar& alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+                  const c10::Scalar& beta, void* c, int64_t ldc) {
+  const bool fits = m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX &&
+                    ldc <= INT_MAX && m * k <= INT_MAX && k * n <= INT_MAX;
+  if (!fits || m == 0 || n == 0 || (type != at::kBFloat16 && type != at::kHalf)) {
+    original(type, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  calls.fetch_add(1, std::memory_order_relaxed);
+  const float al = alpha.to<float>(), be = beta.to<float>();
+  float* out = static_cast<float*>(c);
+  if (k == 0) {  // C = beta C, which sgemm_ also does, but with k = 0 the operands may be null
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t i = 0; i < m; i++) out[j * ldc + i] = be == 0.0f ? 0.0f : be * out[j * ldc + i];
+    return;
+  }
+  if (type == at::kBFloat16) {
+    widened_gemm(transa, transb, m, n, k, al, static_cast<const c10::BFloat16*>(a), lda,
+                 static_cast<const c10::BFloat16*>(b), ldb, be, out, ldc);
+  } else {
+    widened_gemm(transa, transb, m, n, k, al, static_cast<const c10::Half*>(a), lda,
+                 static_cast<const c10::Half*>(b), ldb, be, out, ldc);
+  }
+}
+
+// OpenBLAS is already in the process (libtorch_cpu needs it), but loaded without RTLD_GLOBAL: find it by name.
+void* loaded_openblas() {
+  for (const char* name : {"libopenblas.so.0", "libopenblas_nolapack.so.0", "libopenblas.so"}) {
+    if (void* h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD)) return h;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool install_reduced_gemm() {
+  static const bool installed = [] {
+    void* blas = loaded_openblas();
+    if (blas == nullptr) return false;
+    sgemm = reinterpret_cast<Sgemm>(dlsym(blas, "sgemm_"));
+    set_threads_local = reinterpret_cast<SetThreadsLocal>(dlsym(blas, "openblas_set_num_threads_local"));
+    if (sgemm == nullptr) return false;
+    original = Stub::DEFAULT;  // what oversized calls fall back to: the ISA-neutral build runs on any CPU
+    if (original == nullptr) return false;
+    Stub::DEFAULT = &reduced_gemm;
+    Stub::AVX2 = &reduced_gemm;
+    Stub::AVX512 = &reduced_gemm;
+    return true;
+  }();
+  return installed;
+}
+
+int64_t reduced_gemm_calls() { return calls.load(std::memory_order_relaxed); }
+
+}  // namespace drift
