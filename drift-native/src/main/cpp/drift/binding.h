@@ -6,4 +6,5 @@
 #include "preference_loss.h"
 #include "sequence_logps.h"
 #include "tile_kernels.h"
+#include "native_heap.h"
 #include "reduced_gemm.h"

@@ -53,6 +53,9 @@ public final class DriftTrainer {
         default void chunkDone(String stage, int chunk, int chunks) {}
 
         default void stepDone(String stage, int step) {}
+
+        /** Before a stage that is not yet done loads its models (leak checks read native memory here). */
+        default void stageStarting(String stage) {}
     }
 
     /** One stage's summary (also its summary.json) and where the final model is. */
@@ -189,6 +192,9 @@ public final class DriftTrainer {
         }
         long started = System.nanoTime();
         Files.createDirectories(folder);
+        listener.stageStarting(name);
+        // Everything a stage loads is freed when it ends (policy, reference scores, optimiser state): at 7B each
+        // model is 15 GB, and the garbage collector, which sees only a handle per tensor, would keep them for long.
         try (Policy policy = Policy.load(from, config.precision())) {
             Generated generated = source.pairs(policy);
             if (generated.pairs().isEmpty()) {
@@ -203,32 +209,30 @@ public final class DriftTrainer {
             // for the warm start, whose reference is the model it starts from).
             PrecomputedReference atStart = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                     tokenized, pad, micro);
-            PrecomputedReference reference = atStart;
             boolean separateReference = referenceModel != null && !referenceModel.equals(from);
-            if (separateReference) {
-                Decoder frozen = Decoder.load(referenceModel, config.precision().computeDtype());
-                reference = PrecomputedReference.compute(new FrozenReference(frozen), tokenized, pad, micro);
-            }
+            PrecomputedReference reference = separateReference
+                    ? scoreWith(referenceModel, tokenized, pad, micro) : atStart;
             MarginDiagnostics start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()),
                     config.taus());
 
-            // bf16 compute: the masters continue from the previous stage's saved fp32 weights, not from the bf16
-            // copies the policy was loaded as (at lr 5e-7 the difference is most of an update).
-            Map<String, org.bytedeco.pytorch.Tensor> masters = config.precision().mixed()
-                    ? Decoder.load(from, org.bytedeco.pytorch.global.torch.ScalarType.Float).weights() : Map.of();
-            DpoTrainer trainer = new DpoTrainer(policy.decoder(), reference, dpo, pad, config.seed(), masters)
-                    .afterStep(step -> listener.stepDone(name, step));
-            int total = trainer.totalSteps(tokenized.size());
-            progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
-                    tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
-            TrainingLog log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
-            trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
-            policy.save(folder, trainer.masters());
-
+            TrainingLog log;
+            try (DpoTrainer trainer = trainer(policy, reference, dpo, from).afterStep(s -> listener.stepDone(name, s))) {
+                int total = trainer.totalSteps(tokenized.size());
+                progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
+                        tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
+                log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
+                trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
+                policy.save(folder, trainer.masters());
+            }
             PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                     tokenized, pad, micro);
             MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
                     config.taus());
+            atStart.close();
+            atEnd.close();
+            if (separateReference) {
+                reference.close();
+            }
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, folder);
 
@@ -251,6 +255,29 @@ public final class DriftTrainer {
             JSON.writeValue(tmp.toFile(), summary);
             Files.move(tmp, summaryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return summary;
+        }
+    }
+
+    /** Scores every pair with a frozen model folder, which is freed again before training loads anything. */
+    private PrecomputedReference scoreWith(Path model, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro)
+            throws IOException {
+        try (Decoder frozen = Decoder.load(model, config.precision().computeDtype())) {
+            return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro);
+        }
+    }
+
+    /**
+     * The stage's DPO engine. bf16 compute: the fp32 masters continue from the stage's saved fp32 weights, not from
+     * the bf16 copies the policy was loaded as (at lr 5e-7 the difference is most of an update); the optimiser copies
+     * them, so the fp32 model read for them is freed at once instead of staying beside the masters all stage.
+     */
+    private DpoTrainer trainer(Policy policy, PrecomputedReference reference, DpoConfig dpo, Path from)
+            throws IOException {
+        if (!config.precision().mixed()) {
+            return new DpoTrainer(policy.decoder(), reference, dpo, policy.padId(), config.seed());
+        }
+        try (Decoder full = Decoder.load(from, org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
+            return new DpoTrainer(policy.decoder(), reference, dpo, policy.padId(), config.seed(), full.weights());
         }
     }
 

@@ -118,8 +118,10 @@ public final class Policy implements AutoCloseable {
         }
     }
 
+    /** Frees the decoder's weights and the tokenizer. */
     @Override
     public void close() {
+        decoder.close();
         tokenizer.close();
     }
 }

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.StepScope;
 
 /**
  * Writes tensors in the safetensors format, as transformers' {@code save_pretrained} lays them out, so a folder
@@ -31,47 +32,49 @@ public final class SafetensorsWriter {
     /** Writes one file atomically. Tensors are written in map order; metadata lands in {@code __metadata__}. */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
             throws IOException {
-        Map<String, Tensor> cpu = new LinkedHashMap<>();
-        ObjectNode header = new ObjectMapper().createObjectNode();
-        ObjectNode meta = header.putObject("__metadata__");
-        metadata.forEach(meta::put);
-        long offset = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            Tensor t = e.getValue().detach().cpu().contiguous();
-            cpu.put(e.getKey(), t);
-            ObjectNode info = header.putObject(e.getKey());
-            info.put("dtype", SafetensorsDtype.of(t.scalar_type()).name());
-            ArrayNode shape = info.putArray("shape");
-            for (long d : t.sizes().vec().get()) {
-                shape.add(d);
-            }
-            info.putArray("data_offsets").add(offset).add(offset + t.nbytes());
-            offset += t.nbytes();
-        }
-        byte[] json = new ObjectMapper().writeValueAsBytes(header);
-        int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as safetensors writes it
-        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-        head.putLong(padded).put(json);
-        while (head.hasRemaining()) {
-            head.put((byte) ' ');
-        }
-        head.flip();
-
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            writeFully(ch, head);
-            for (Tensor t : cpu.values()) {
-                if (t.nbytes() > 0) {
-                    writeFully(ch, new BytePointer(t.data_ptr()).capacity(t.nbytes()).asByteBuffer());
+        try (StepScope scope = StepScope.open()) {  // contiguous CPU copies and handles, freed once written
+            Map<String, Tensor> cpu = new LinkedHashMap<>();
+            ObjectNode header = new ObjectMapper().createObjectNode();
+            ObjectNode meta = header.putObject("__metadata__");
+            metadata.forEach(meta::put);
+            long offset = 0;
+            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+                Tensor t = e.getValue().detach().cpu().contiguous();
+                cpu.put(e.getKey(), t);
+                ObjectNode info = header.putObject(e.getKey());
+                info.put("dtype", SafetensorsDtype.of(t.scalar_type()).name());
+                ArrayNode shape = info.putArray("shape");
+                for (long d : t.sizes().vec().get()) {
+                    shape.add(d);
                 }
+                info.putArray("data_offsets").add(offset).add(offset + t.nbytes());
+                offset += t.nbytes();
             }
-            ch.force(true);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
+            byte[] json = new ObjectMapper().writeValueAsBytes(header);
+            int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as safetensors writes it
+            ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(padded).put(json);
+            while (head.hasRemaining()) {
+                head.put((byte) ' ');
+            }
+            head.flip();
+
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                writeFully(ch, head);
+                for (Tensor t : cpu.values()) {
+                    if (t.nbytes() > 0) {
+                        writeFully(ch, new BytePointer(t.data_ptr()).capacity(t.nbytes()).asByteBuffer());
+                    }
+                }
+                ch.force(true);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**

@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
 
 /** Copies between Java arrays and CPU tensors. */
 public final class Tensorsj {
@@ -18,16 +19,20 @@ public final class Tensorsj {
     }
 
     public static long[] longs(Tensor t) {
-        Tensor c = t.to(ScalarType.Long).contiguous().cpu();
-        long[] out = new long[(int) c.numel()];
-        new LongPointer(c.data_ptr()).capacity(out.length).get(out);
-        return out;
+        try (StepScope scope = StepScope.open()) {  // the converted copy and its handles
+            Tensor c = t.to(ScalarType.Long).contiguous().cpu();
+            long[] out = new long[(int) c.numel()];
+            new LongPointer(c.data_ptr()).capacity(out.length).get(out);
+            return out;
+        }
     }
 
     public static float[] floats(Tensor t) {
-        Tensor c = t.to(ScalarType.Float).contiguous().cpu();
-        float[] out = new float[(int) c.numel()];
-        new FloatPointer(c.data_ptr()).capacity(out.length).get(out);
-        return out;
+        try (StepScope scope = StepScope.open()) {
+            Tensor c = t.to(ScalarType.Float).contiguous().cpu();
+            float[] out = new float[(int) c.numel()];
+            new FloatPointer(c.data_ptr()).capacity(out.length).get(out);
+            return out;
+        }
     }
 }

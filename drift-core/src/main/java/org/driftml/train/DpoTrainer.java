@@ -11,7 +11,6 @@ import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Decoder;
 
@@ -21,7 +20,7 @@ import org.driftml.model.Decoder;
  * backward), then clipping, a master-weight RMSprop update at the linear schedule's rate, and TRL's metrics.
  * Every micro-batch runs in its own {@link StepScope}.
  */
-public final class DpoTrainer {
+public final class DpoTrainer implements AutoCloseable {
     private final Decoder policy;
     private final ReferencePolicy reference;
     private final DpoConfig config;
@@ -42,8 +41,19 @@ public final class DpoTrainer {
         this.config = config;
         this.padId = padId;
         this.seed = seed;
-        policy.weights().values().forEach(w -> w.requires_grad_(true));
+        try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
+            policy.weights().values().forEach(w -> w.requires_grad_(true));
+        }
         this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay());
+    }
+
+    /**
+     * Frees the optimiser's state (fp32 masters of a bf16 policy, squared-gradient averages); the policy and the
+     * reference belong to the caller. {@link #masters()} is gone after this: save first.
+     */
+    @Override
+    public void close() {
+        optimizer.close();
     }
 
     /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */

@@ -21,7 +21,7 @@ import org.driftml.kernels.StepScope;
  *
  * <p>Update, per weight w with gradient g: g += wd w; v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps).
  */
-public final class MasterWeightRmsprop {
+public final class MasterWeightRmsprop implements AutoCloseable {
     private static final double ALPHA = 0.99;
     private static final double EPS = 1e-8;
 
@@ -44,13 +44,26 @@ public final class MasterWeightRmsprop {
         for (Map.Entry<String, Tensor> e : weights.entrySet()) {
             Tensor w = e.getValue();
             Tensor given = initialMasters.get(e.getKey());
-            Tensor m = w.scalar_type().value == ScalarType.Float.value ? w
-                    : given != null ? given.detach().to(ScalarType.Float).clone()
-                    : w.detach().to(ScalarType.Float).clone();
-            names.add(e.getKey());
-            compute.add(w);
-            master.add(m);
-            squareAvg.add(torch.zeros_like(m));
+            // A scope per weight: detach()'s handles share the source's storage and would keep it alive.
+            try (StepScope scope = StepScope.open()) {
+                Tensor m = w.scalar_type().value == ScalarType.Float.value ? w
+                        : scope.keep((given != null ? given : w).detach().to(ScalarType.Float).clone());
+                names.add(e.getKey());
+                compute.add(w);
+                master.add(m);
+                squareAvg.add(scope.keep(torch.zeros_like(m)));
+            }
+        }
+    }
+
+    /** Frees the optimiser's own tensors: the squared-gradient averages and the masters of reduced-precision weights. */
+    @Override
+    public void close() {
+        for (int i = 0; i < master.size(); i++) {
+            if (master.get(i) != compute.get(i)) {
+                master.get(i).close();
+            }
+            squareAvg.get(i).close();
         }
     }
 
@@ -76,7 +89,7 @@ public final class MasterWeightRmsprop {
     /** Restores {@link #state()} and refreshes the compute weights from the restored masters. */
     public void load(Map<String, Tensor> state) {
         NoGradGuard noGrad = new NoGradGuard();
-        try {
+        try (StepScope scope = StepScope.open()) {
             for (int i = 0; i < names.size(); i++) {
                 Tensor m = state.get("master." + names.get(i)), v = state.get("square_avg." + names.get(i));
                 if (m == null || v == null) {

@@ -11,7 +11,7 @@ import org.driftml.kernels.StepScope;
  * not two (TRL's precompute_ref_log_probs). Values are per pair: summed log-probs and token counts of chosen and
  * rejected.
  */
-public final class PrecomputedReference implements ReferencePolicy {
+public final class PrecomputedReference implements ReferencePolicy, AutoCloseable {
     private final Tensor chosen;      // [P]
     private final Tensor rejected;    // [P]
     private final Tensor chosenTokens;
@@ -27,8 +27,9 @@ public final class PrecomputedReference implements ReferencePolicy {
     /** Scores every pair with {@code source}, {@code batch} pairs at a time. */
     public static PrecomputedReference compute(ReferencePolicy source, List<PairTokenizer.TokenizedPair> pairs,
             long padId, int batch) {
-        TensorVector c = new TensorVector(), r = new TensorVector(), ct = new TensorVector(), rt = new TensorVector();
         try (StepScope all = StepScope.open()) {
+            // The vectors hold their elements' references: made in the scope, they release them with it.
+            TensorVector c = new TensorVector(), r = new TensorVector(), ct = new TensorVector(), rt = new TensorVector();
             for (int start = 0; start < pairs.size(); start += batch) {
                 try (StepScope step = StepScope.open()) {
                     int n = Math.min(batch, pairs.size() - start);
@@ -44,6 +45,14 @@ public final class PrecomputedReference implements ReferencePolicy {
             return new PrecomputedReference(all.keep(torch.cat(c)), all.keep(torch.cat(r)), all.keep(torch.cat(ct)),
                     all.keep(torch.cat(rt)));
         }
+    }
+
+    @Override
+    public void close() {
+        chosen.close();
+        rejected.close();
+        chosenTokens.close();
+        rejectedTokens.close();
     }
 
     /** Summed log-probs of each pair's chosen response, in pair order. */

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.StepScope;
 import org.driftml.model.Decoder;
 import org.driftml.model.SafetensorsFile;
 import org.driftml.model.SafetensorsWriter;
@@ -59,11 +60,13 @@ final class TrainingCheckpoint {
     static int restore(Restored r, MasterWeightRmsprop optimizer) throws IOException {
         JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
         SafetensorsFile file = SafetensorsFile.open(r.folder().resolve("optimizer.safetensors"));
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (String name : file.tensors().keySet()) {
-            tensors.put(name, file.read(name));
+        try (StepScope scope = StepScope.open()) {  // the read tensors are copied into the optimizer's own
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (String name : file.tensors().keySet()) {
+                tensors.put(name, file.read(name));
+            }
+            optimizer.load(tensors);
         }
-        optimizer.load(tensors);
         return state.path("global_step").asInt();
     }
 

@@ -47,4 +47,6 @@ final class DriftNative {
     static native @Cast("bool") boolean install_reduced_gemm();
 
     static native long reduced_gemm_calls();
+
+    static native long heap_bytes_in_use();
 }

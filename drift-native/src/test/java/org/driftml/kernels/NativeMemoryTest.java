@@ -58,6 +58,18 @@ class NativeMemoryTest {
     }
 
     @Test
+    void heapInUseRisesByATensorsBytesAndFallsBackWhenItIsFreed() {
+        NativeRuntime.load();
+        long before = NativeHeap.bytesInUse();
+        Tensor t = torch.ones(16L << 20);  // 64 MiB of fp32
+        long held = NativeHeap.bytesInUse() - before;
+        t.close();
+        long after = NativeHeap.bytesInUse() - before;
+        assertTrue(held >= 64L << 20 && held < 65L << 20, "a 64 MiB tensor holds " + held + " bytes");
+        assertTrue(Math.abs(after) < 1L << 20, "freed, " + after + " bytes remain");
+    }
+
+    @Test
     void scopeFreesWhatItCreatedAndKeepsWhatIsKept() {
         Tensor kept;
         Tensor dropped;
