@@ -6,5 +6,6 @@
 #include "preference_loss.h"
 #include "sequence_logps.h"
 #include "tile_kernels.h"
+#include "amx_tile_gemms.h"
 #include "native_heap.h"
 #include "reduced_gemm.h"

@@ -17,7 +17,8 @@
 // On the CPU in fp32 the per-tile passes are single vectorized sweeps (tile_kernels.h); fp64 (tests) and CUDA use
 // the same math as ATen ops.
 // bf16 / fp16 inputs are promoted tile by tile into fp32 buffers, so every product accumulates in fp32 and the
-// logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands).
+// logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands; on CPUs
+// with AMX, bf16 weights go through oneDNN's brgemm, bf16 operands into fp32 tiles: amx_tile_gemms.h).
 #include "sequence_logps.h"
 
 #include <ATen/ATen.h>
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "amx_tile_gemms.h"
 #include "errors.h"
 #include "tile_kernels.h"
 
@@ -45,6 +47,7 @@ struct TileBuffers {
   at::Tensor logits;       // flat, >= row_block * vocab_block
   at::Tensor weight_tile;  // flat, >= vocab_block * D, undefined when the weight is already in acc dtype
   bool direct_mixed_gemm;  // CUDA: mm(bf16, bf16) -> fp32 without promotion
+  bool amx;                // CPU with AMX, bf16 weights: the tile GEMMs of amx_tile_gemms.h
   at::ScalarType weight_dtype;
 
   TileBuffers(const at::Tensor& weight, int64_t rows, int64_t vocab, at::ScalarType acc) {
@@ -52,7 +55,9 @@ struct TileBuffers {
     logits = at::empty({rows * vocab}, opts);
     weight_dtype = weight.scalar_type();
     direct_mixed_gemm = weight.is_cuda() && weight.scalar_type() != acc && acc == at::kFloat;
-    if (weight.scalar_type() != acc && !direct_mixed_gemm) {
+    amx = weight.device().is_cpu() && weight.scalar_type() == at::kBFloat16 && acc == at::kFloat &&
+          weight.is_contiguous() && amx_tile_gemms_for(weight.size(1));
+    if (weight.scalar_type() != acc && !direct_mixed_gemm && !amx) {
       weight_tile = at::empty({vocab * weight.size(1)}, opts);
     }
   }
@@ -71,7 +76,14 @@ struct TileBuffers {
   // The hidden rows as the logits GEMM consumes them. The mixed-dtype GEMM wants both operands in the weight's
   // dtype; the rows were promoted from that dtype, so casting back is exact. Done once per call, not per tile.
   at::Tensor gemm_rows(const at::Tensor& h_acc) const {
-    return direct_mixed_gemm ? h_acc.to(weight_dtype).contiguous() : h_acc;
+    return direct_mixed_gemm || amx ? h_acc.to(weight_dtype).contiguous() : h_acc;
+  }
+
+  // logits tile = h @ weight[v0 : v0 + n]^T on AMX; h comes from gemm_rows.
+  void amx_logits_of(at::Tensor& out, const at::Tensor& h, const at::Tensor& weight, int64_t v0, int64_t n) const {
+    const int64_t D = weight.size(1);
+    amx_logits(h.const_data_ptr<c10::BFloat16>(), h.size(0), D, weight.const_data_ptr<c10::BFloat16>() + v0 * D, n,
+               out.mutable_data_ptr<float>(), n);
   }
 
   // logits tile = h @ w^T, in the accumulation dtype; h comes from gemm_rows.
@@ -127,7 +139,11 @@ at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, in
     for (int64_t v0 = 0; v0 < V; v0 += vocab_block) {
       const int64_t vb = std::min(vocab_block, V - v0);
       at::Tensor logits = buf.logits_view(mr, vb);
-      buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
+      if (buf.amx) {
+        buf.amx_logits_of(logits, h, weight, v0, vb);
+      } else {
+        buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
+      }
       if (vectorized_tiles(logits)) {
         tile_logsumexp(logits.const_data_ptr<float>(), mr, vb, tile_lse_r.mutable_data_ptr<float>());
       } else {
@@ -210,6 +226,27 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
         at::Tensor dh_r = dh.narrow(0, r0, mr);
         at::Tensor lse_r = lse.narrow(0, r0, mr);
         at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
+        if (buf.amx) {
+          // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
+          PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
+          const c10::BFloat16* w_rows = weight.const_data_ptr<c10::BFloat16>();
+          for (int64_t v0 = 0; v0 < V; v0 += vb) {
+            const int64_t n = std::min(vb, V - v0);
+            at::Tensor tile = buf.logits_view(mr, n);
+            buf.amx_logits_of(tile, h_g, weight, v0, n);
+            tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
+                                neg_g_r.const_data_ptr<float>());
+            if (want_hidden) {
+              amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
+                              dh.mutable_data_ptr<float>() + r0 * D);
+            }
+            if (want_weight) {
+              amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed, dw.mutable_data_ptr<float>() + v0 * D,
+                              r0 > 0);
+            }
+          }
+          continue;
+        }
         for (int64_t v0 = 0; v0 < V; v0 += vb) {
           const int64_t n = std::min(vb, V - v0);
           at::Tensor w = buf.weight_rows(weight, v0, n);

@@ -44,6 +44,8 @@ final class DriftNative {
 
     static native @Cast("bool") boolean set_tile_kernels_isa(String name);
 
+    static native @Cast("bool") boolean set_amx_tile_gemms(@Cast("bool") boolean on);
+
     static native @Cast("bool") boolean install_reduced_gemm();
 
     static native long reduced_gemm_calls();

@@ -104,8 +104,25 @@ class SequenceLogpsTest {
         }
     }
 
-    @Test
-    void bf16InputsAccumulateInFp32() {
+    /**
+     * Both CPU paths for bf16 weights: oneDNN's AMX brgemm (where this CPU has AMX) and fp32 promotion on sgemm.
+     * v = 300 leaves ragged 64-column chunks and 16-row pads; 29 scored rows per sequence are not a multiple of 16.
+     */
+    @ParameterizedTest(name = "AMX tile GEMMs {0}")
+    @CsvSource({"true", "false"})
+    void bf16InputsAccumulateInFp32(boolean amx) {
+        boolean available = DriftNative.set_amx_tile_gemms(amx);
+        try {
+            bf16InputsAccumulateInFp32();
+        } finally {
+            DriftNative.set_amx_tile_gemms(true);
+        }
+        if (amx && !available) {
+            System.err.println("bf16InputsAccumulateInFp32: no AMX on this CPU; the fp32 path ran twice");
+        }
+    }
+
+    private void bf16InputsAccumulateInFp32() {
         long n = 3, t = 20, v = 300, d = 32;
         Tensor hidden = randn(ScalarType.BFloat16, n, t, d);
         Tensor weight = randn(ScalarType.Float, v, d).mul(new Scalar(0.3)).to(ScalarType.BFloat16);
