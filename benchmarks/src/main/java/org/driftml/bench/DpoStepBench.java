@@ -26,13 +26,13 @@ import org.driftml.train.PairTokenizer;
  * {@code DRIFT_DPO median_step_s=... tokens_per_s=... peak_rss_mb=...} like the Python scripts.
  *
  * <pre>java -cp ... org.driftml.bench.DpoStepBench MODEL_DIR [--steps 20] [--warmup 3] [--batch 4]
- *      [--prompt-len 64] [--completion-len 192] [--bf16]</pre>
+ *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt]</pre>
  */
 public final class DpoStepBench {
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args[0]);
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
-        boolean bf16 = false;
+        boolean bf16 = false, gradCkpt = false;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
@@ -41,6 +41,7 @@ public final class DpoStepBench {
                 case "--prompt-len" -> promptLength = Integer.parseInt(args[++i]);
                 case "--completion-len" -> completionLength = Integer.parseInt(args[++i]);
                 case "--bf16" -> bf16 = true;
+                case "--grad-ckpt" -> gradCkpt = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -48,7 +49,8 @@ public final class DpoStepBench {
         Decoder policy = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float);
         int vocab = policy.config().vocabSize();
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
-        DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1);
+        DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1,
+                gradCkpt);
         DpoTrainer trainer = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 0);
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];

@@ -17,10 +17,13 @@ import org.driftml.kernels.PreferenceLoss;
  * @param batchSize      pairs per optimiser step (micro-batch x accumulation)
  * @param accumulation   micro-batches per optimiser step
  * @param epochs         passes over the pairs
+ * @param gradientCheckpointing keep only each layer's input in the forward and recompute the layer in the backward
+ *                       (TRL's gradient_checkpointing; the released DRIFT configs turn it on): activation memory
+ *                       of one layer instead of all, for one more forward of compute. Off in the presets.
  */
 public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoothing, double rpoAlpha,
         double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,
-        int accumulation, int epochs) {
+        int accumulation, int epochs, boolean gradientCheckpointing) {
     public DpoConfig {
         if (!(beta > 0)) {
             throw new IllegalArgumentException("beta must be > 0, got " + beta);
@@ -32,6 +35,14 @@ public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoot
         if (!(learningRate > 0) || warmupRatio < 0 || warmupRatio >= 1 || epochs < 1) {
             throw new IllegalArgumentException("need learningRate > 0, 0 <= warmupRatio < 1, epochs >= 1");
         }
+    }
+
+    /** As the canonical constructor, without gradient checkpointing. */
+    public DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoothing, double rpoAlpha,
+            double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,
+            int accumulation, int epochs) {
+        this(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm, batchSize,
+                accumulation, epochs, false);
     }
 
     /** DRIFT's warm start on the seed (DSAT -> SAT) pairs: 3 epochs. */
@@ -46,23 +57,29 @@ public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoot
 
     public DpoConfig withLearningRate(double lr) {
         return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, lr, warmupRatio, weightDecay, maxGradNorm, batchSize,
-                accumulation, epochs);
+                accumulation, epochs, gradientCheckpointing);
     }
 
     public DpoConfig withBatch(int batch, int accumulationSteps) {
         return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batch, accumulationSteps, epochs);
+                batch, accumulationSteps, epochs, gradientCheckpointing);
     }
 
     public DpoConfig withEpochs(int n) {
         return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batchSize, accumulation, n);
+                batchSize, accumulation, n, gradientCheckpointing);
     }
 
     /** This recipe with another DPO beta and RPO weight. */
     public DpoConfig withBeta(double b, double rpo) {
         return new DpoConfig(b, loss, labelSmoothing, rpo, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batchSize, accumulation, epochs);
+                batchSize, accumulation, epochs, gradientCheckpointing);
+    }
+
+    /** This recipe with activation checkpointing on or off. */
+    public DpoConfig withGradientCheckpointing(boolean on) {
+        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
+                batchSize, accumulation, epochs, on);
     }
 
     public int microBatch() {

@@ -12,6 +12,7 @@ import java.util.Random;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
 
 /**
@@ -189,8 +190,11 @@ public final class DpoTrainer implements AutoCloseable {
                 PreferenceBatch b = PreferenceBatch.of(chunk, padId);
                 real += b.realTokens();
                 padded += b.paddedTokens();
-                DpoLoss.Scores scores = DpoLoss.score(policy.hiddenStates(b.inputIds(), b.attentionMask(), null),
-                        policy.lmHead(), b);
+                CheckpointedForward layers = config.gradientCheckpointing()
+                        ? policy.checkpointed(b.inputIds(), b.attentionMask(), null) : null;
+                Tensor hidden = layers != null ? layers.hidden()
+                        : policy.hiddenStates(b.inputIds(), b.attentionMask(), null);
+                DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
                 DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
                 if (!Double.isFinite(r.metrics().get("loss"))) {
                     throw new IllegalStateException("step " + step + ": the loss is " + r.metrics().get("loss")
@@ -198,6 +202,9 @@ public final class DpoTrainer implements AutoCloseable {
                 }
                 // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one big batch.
                 r.loss().mul(new Scalar((double) ids.size() / batch.size())).backward();
+                if (layers != null) {
+                    layers.backward();  // the layers, recomputed one at a time, and the embedding
+                }
                 r.metrics().forEach((k, v) -> sums.merge(k, v * ids.size() / batch.size(), Double::sum));
             }
         }

@@ -125,6 +125,32 @@ class DpoTrainerTest {
         }
     }
 
+    @Test
+    void gradientCheckpointingGivesTheSameGradientsAsKeepingActivations() throws Exception {
+        List<PairTokenizer.TokenizedPair> data = pairs(4, 4);
+        List<Map<String, Tensor>> grads = new ArrayList<>();
+        List<Map<String, Double>> metrics = new ArrayList<>();
+        try (StepScope scope = StepScope.open()) {
+            for (boolean checkpointing : new boolean[] {false, true}) {
+                Decoder policy = policy();
+                DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
+                        fast(1e-4, 4, 2, 1).withGradientCheckpointing(checkpointing), 0, 1);
+                metrics.add(t.accumulate(data, List.of(0, 1, 2, 3), 0));
+                Map<String, Tensor> g = new LinkedHashMap<>();
+                policy.weights().forEach((name, w) -> g.put(name, w.grad().detach().clone()));
+                grads.add(g);
+            }
+            assertEquals(metrics.get(0).get("loss"), metrics.get(1).get("loss"), 1e-6);
+            for (String name : grads.get(0).keySet()) {
+                Tensor a = grads.get(0).get(name), b = grads.get(1).get(name);
+                double scale = Math.max(1e-6, a.abs().max().item_double());
+                // The recomputed layers repeat the same fp32 operations: only the accumulation order of the
+                // embedding's gradient (lm-head part and input part) may differ.
+                assertTrue(a.sub(b).abs().max().item_double() / scale < 1e-5, name);
+            }
+        }
+    }
+
     /** DRIFT's precision: bf16 compute over fp32 masters, at a learning rate whose steps bf16 weights would lose. */
     @Test
     void bf16ComputeTrainsFp32MastersThatKeepMoving() throws Exception {

@@ -79,6 +79,10 @@ final class DpoCommand implements Callable<Integer> {
             description = "Score the reference once before training, so only one model is held while training")
     boolean precomputeReference;
 
+    @Option(names = "--gradient-checkpointing",
+            description = "Recompute each layer in the backward instead of keeping its activations (less memory)")
+    boolean gradientCheckpointing;
+
     @Option(names = "--resume", description = "Continue from the newest checkpoint in --output")
     boolean resume;
 
@@ -101,7 +105,8 @@ final class DpoCommand implements Callable<Integer> {
                 c.labelSmoothing(), rpoAlpha != null ? rpoAlpha : c.rpoAlpha(),
                 learningRate != null ? learningRate : c.learningRate(), c.warmupRatio(), c.weightDecay(),
                 c.maxGradNorm(), batchSize != null ? batchSize : c.batchSize(),
-                accumulation != null ? accumulation : c.accumulation(), epochs != null ? epochs : c.epochs());
+                accumulation != null ? accumulation : c.accumulation(), epochs != null ? epochs : c.epochs(),
+                gradientCheckpointing);
     }
 
     @Override

@@ -80,6 +80,10 @@ final class LoopOptions {
     @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seeds data order, sampling, subsampling (default: 42)")
     long seed;
 
+    @Option(names = "--gradient-checkpointing",
+            description = "Recompute each layer in the backward instead of keeping its activations (less memory)")
+    boolean gradientCheckpointing;
+
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute dtype over fp32 master weights (default: float32; the paper: bfloat16)")
     String dtype;
@@ -101,9 +105,10 @@ final class LoopOptions {
             default -> throw new IllegalArgumentException("--prompt-style must be transcript or chat, got " + promptStyle);
         };
         DpoConfig iteration = DpoConfig.iteration().withBeta(beta, rpoAlpha).withLearningRate(learningRate)
-                .withBatch(batchSize, accumulation);
+                .withBatch(batchSize, accumulation).withGradientCheckpointing(gradientCheckpointing);
         DpoConfig warm = noWarmStart ? null : DpoConfig.warmStart().withBeta(beta, rpoAlpha)
-                .withLearningRate(learningRate).withBatch(batchSize, accumulation).withEpochs(warmstartEpochs);
+                .withLearningRate(learningRate).withBatch(batchSize, accumulation).withEpochs(warmstartEpochs)
+                .withGradientCheckpointing(gradientCheckpointing);
         return new DriftConfig(method, iterations, ref, style, temperature, topP, maxNewTokens, generationBatch,
                 maxPromptLength, maxLength, warm, iteration, Precision.parse(dtype), subsample, saveSteps, seed,
                 List.of(0.1, 0.25, 0.5));
