@@ -17,6 +17,8 @@ import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.LinearSchedule;
 import org.driftml.train.PairTokenizer;
+import org.driftml.train.PrecomputedReference;
+import org.driftml.train.ReferencePolicy;
 
 /**
  * drift's side of shared/bench's DPO workload (trl_dpo_bench.py / torch_dpo_bench.py): the same model folder, the
@@ -26,13 +28,13 @@ import org.driftml.train.PairTokenizer;
  * {@code DRIFT_DPO median_step_s=... tokens_per_s=... peak_rss_mb=...} like the Python scripts.
  *
  * <pre>java -cp ... org.driftml.bench.DpoStepBench MODEL_DIR [--steps 20] [--warmup 3] [--batch 4]
- *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt]</pre>
+ *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt] [--precompute-reference]</pre>
  */
 public final class DpoStepBench {
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args[0]);
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
-        boolean bf16 = false, gradCkpt = false;
+        boolean bf16 = false, gradCkpt = false, precompute = false;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
@@ -42,6 +44,7 @@ public final class DpoStepBench {
                 case "--completion-len" -> completionLength = Integer.parseInt(args[++i]);
                 case "--bf16" -> bf16 = true;
                 case "--grad-ckpt" -> gradCkpt = true;
+                case "--precompute-reference" -> precompute = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -51,7 +54,17 @@ public final class DpoStepBench {
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
         DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1,
                 gradCkpt);
-        DpoTrainer trainer = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 0);
+        // TRL's default: a frozen copy scored every step. DRIFT's loop scores the reference once per stage instead
+        // (TRL's precompute_ref_log_probs), so training holds one model: --precompute-reference.
+        ReferencePolicy reference;
+        if (precompute) {
+            try (Decoder frozen = policy.frozenCopy()) {
+                reference = PrecomputedReference.compute(new FrozenReference(frozen), pairs, 0, batch);
+            }
+        } else {
+            reference = new FrozenReference(policy.frozenCopy());
+        }
+        DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0);
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];
         for (int s = 0; s < steps; s++) {

@@ -43,7 +43,11 @@ public final class CheckpointedForward {
             x = decoder.embed(inputIds);
             for (int l = 0; l < decoder.config().numHiddenLayers(); l++) {
                 layerInputs.add(x);
-                x = decoder.layer(l, x, cosSin, mask, null);
+                // Only the layer's output stays: its intermediates would otherwise live to the end of the step,
+                // which is what checkpointing exists to avoid.
+                try (StepScope scope = StepScope.open()) {
+                    x = scope.handBack(decoder.layer(l, x, cosSin, mask, null));
+                }
             }
         } finally {
             noGrad.close();

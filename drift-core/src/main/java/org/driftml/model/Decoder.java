@@ -129,7 +129,9 @@ public final class Decoder implements AutoCloseable {
         Tensor[] cosSin = rotary(positions(positionIds, n, t));
         Tensor mask = maskFor(keyMask, t, past);
         for (int l = 0; l < config.numHiddenLayers(); l++) {
-            x = layer(l, x, cosSin, mask, cache);
+            try (StepScope scope = StepScope.open()) {  // the layer's intermediates go with it (autograd keeps its own)
+                x = scope.handBack(layer(l, x, cosSin, mask, cache));
+            }
         }
         if (cache != null) {
             cache.advance(t);
