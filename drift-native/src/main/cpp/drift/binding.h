@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include "preference_loss.h"
+#include "rmsprop_step.h"
 #include "sequence_logps.h"
 #include "tile_kernels.h"
 #include "amx_tile_gemms.h"

@@ -40,6 +40,9 @@ final class DriftNative {
     static native @ByVal TensorVector sequence_logps(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
             @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, long rowBlock, long vocabBlock);
 
+    static native void rmsprop_step(@Const @ByRef Tensor weight, @Const @ByRef Tensor grad, @Const @ByRef Tensor master,
+            @Const @ByRef Tensor squareAvg, double lr, double scale, double alpha, double eps, double weightDecay);
+
     static native @Cast("const char*") BytePointer tile_kernels_isa();
 
     static native @Cast("bool") boolean set_tile_kernels_isa(String name);

@@ -1,0 +1,73 @@
+#include "rmsprop_step.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace drift {
+
+namespace {
+
+template <typename W>
+void update(W* w, const W* grad, float* m, float* v, int64_t n, float lr, float scale, float alpha, float eps,
+            float wd) {
+  // Each operation rounds to fp32 as the ATen sequence does (mul_, addcmul_, sqrt, add_, addcdiv_).
+  const float one_minus_alpha = 1.0f - alpha, neg_lr = -lr;
+  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      float g = static_cast<float>(grad[i]);
+      if (scale != 1.0f) g = g * scale;
+      if (wd != 0.0f) g = g + wd * m[i];
+      const float vi = v[i] * alpha + one_minus_alpha * (g * g);
+      v[i] = vi;
+      const float mi = m[i] + neg_lr * (g / (std::sqrt(vi) + eps));
+      m[i] = mi;
+      if constexpr (!std::is_same_v<W, float>) w[i] = W(mi);
+    }
+  });
+}
+
+}  // namespace
+
+void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
+                  const at::Tensor& square_avg, double lr, double scale, double alpha, double eps,
+                  double weight_decay) {
+  translate_errors([&] {
+    TORCH_CHECK(weight.defined() && grad.defined() && master.defined() && square_avg.defined(),
+                "rmsprop_step: weight, grad, master and square_avg must all be defined");
+    TORCH_CHECK(weight.device().is_cpu() && grad.device().is_cpu() && master.device().is_cpu() &&
+                    square_avg.device().is_cpu(),
+                "rmsprop_step: CPU tensors only (got weight on ", weight.device(), ")");
+    TORCH_CHECK(weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kBFloat16,
+                "rmsprop_step: weight must be Float or BFloat16, got ", weight.scalar_type());
+    TORCH_CHECK(grad.scalar_type() == weight.scalar_type(), "rmsprop_step: grad is ", grad.scalar_type(),
+                " but weight is ", weight.scalar_type());
+    TORCH_CHECK(master.scalar_type() == at::kFloat && square_avg.scalar_type() == at::kFloat,
+                "rmsprop_step: master and square_avg must be Float, got ", master.scalar_type(), " and ",
+                square_avg.scalar_type());
+    const int64_t n = weight.numel();
+    TORCH_CHECK(grad.numel() == n && master.numel() == n && square_avg.numel() == n,
+                "rmsprop_step: weight has ", n, " elements but grad has ", grad.numel(), ", master ", master.numel(),
+                " and square_avg ", square_avg.numel());
+    TORCH_CHECK(weight.is_contiguous() && grad.is_contiguous() && master.is_contiguous() &&
+                    square_avg.is_contiguous(),
+                "rmsprop_step: every tensor must be contiguous");
+    if (weight.scalar_type() == at::kFloat) {
+      TORCH_CHECK(master.data_ptr() == weight.data_ptr(),
+                  "rmsprop_step: an fp32 weight is its own master; pass the same tensor twice");
+      update<float>(nullptr, grad.const_data_ptr<float>(), master.mutable_data_ptr<float>(),
+                    square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
+                    static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
+    } else {
+      update<c10::BFloat16>(weight.mutable_data_ptr<c10::BFloat16>(), grad.const_data_ptr<c10::BFloat16>(),
+                            master.mutable_data_ptr<float>(), square_avg.mutable_data_ptr<float>(), n,
+                            static_cast<float>(lr), static_cast<float>(scale), static_cast<float>(alpha),
+                            static_cast<float>(eps), static_cast<float>(weight_decay));
+    }
+  });
+}
+
+}  // namespace drift
