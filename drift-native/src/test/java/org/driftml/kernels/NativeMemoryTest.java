@@ -61,12 +61,14 @@ class NativeMemoryTest {
     void heapInUseRisesByATensorsBytesAndFallsBackWhenItIsFreed() {
         NativeRuntime.load();
         long before = NativeHeap.bytesInUse();
-        Tensor t = torch.ones(16L << 20);  // 64 MiB of fp32
+        Tensor t = torch.ones(64L << 20);  // 256 MiB of fp32
         long held = NativeHeap.bytesInUse() - before;
         t.close();
         long after = NativeHeap.bytesInUse() - before;
-        assertTrue(held >= 64L << 20 && held < 65L << 20, "a 64 MiB tensor holds " + held + " bytes");
-        assertTrue(Math.abs(after) < 1L << 20, "freed, " + after + " bytes remain");
+        // The count is the whole process's: the JVM's own mallocs and frees move it by up to about 1 MiB meanwhile.
+        long slack = 4L << 20;
+        assertTrue(Math.abs(held - (256L << 20)) < slack, "a 256 MiB tensor holds " + held + " bytes");
+        assertTrue(Math.abs(after) < slack, "freed, " + after + " bytes remain");
     }
 
     @Test
