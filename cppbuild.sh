@@ -142,7 +142,12 @@ fi
 # --- JNI libraries of the Java binding, generated and compiled by JavaCPP's Builder --------------------------------
 platform_dir="$classes/org/driftml/kernels/linux-x86_64"
 mkdir -p "$platform_dir"
-cp -f "$OUT/libdrift_native.so" "$platform_dir/"
+# Copied aside and renamed into place: a JVM running tests maps this file, and overwriting it in place (cp onto the
+# same inode) truncates those pages under it. That was a SIGBUS seen on 2026-11-28 (hs_err log:
+# BUS_ADRERR at a code address inside target/classes/.../libdrift_native.so, NativeMemoryTest, a build running
+# beside it). A rename leaves the mapped old file intact.
+cp "$OUT/libdrift_native.so" "$platform_dir/.libdrift_native.so.tmp.$$"
+mv -f "$platform_dir/.libdrift_native.so.tmp.$$" "$platform_dir/libdrift_native.so"
 # Link paths go in with -L only (prefix2): JavaCPP would otherwise bake this machine's build folders into RUNPATH.
 BUILDER_FLAGS=(-Dplatform.includepath="$SRC:$INC:$INC/torch/csrc/api/include" -Dplatform.linkpath="$OUT:$LIBS"
                -Dplatform.linkpath.prefix2=-L)
