@@ -5,9 +5,7 @@
 # warm-up ones, peak RSS per run. Writes build/bench/qwen05b-curve.{log,md,png}.
 #   VENV=v benchmarks/qwen05b-curve.sh [--steps 3] [--warmup 1] [--lengths "256 512 1024 2048"] [--fp32]
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${VENV:-$root/v}"
-bench="$root/../shared/bench"
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/bench-env.sh"
 steps=3 warmup=1 lengths="256 512 1024 2048" dtype=(--bf16)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,11 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-model="$root/build/bench/qwen25-05b-geometry"
-[ -f "$model/config.json" ] || "$venv/bin/python" "$root/benchmarks/scripts/make_qwen25_05b.py" "$model"
-"$root/benchmarks/jmh" -h >/dev/null  # builds the benchmarks module if needed
-cp="$root/benchmarks/target/classes:$(cat "$root/benchmarks/target/classpath.txt")"
-export THP_MEM_ALLOC_ENABLE=1
+model="$(qwen05b_model)"
 out="$root/build/bench"
 log="$out/qwen05b-curve.log"
 : > "$log"
@@ -33,8 +27,7 @@ for total in $lengths; do
   echo "=== length $total" | tee -a "$log"
   "$venv/bin/python" "$bench/trl_dpo_bench.py" "$model" --data pretok "${args[@]}" 2>&1 | grep -v -i warn \
     | grep -E '^TRL_DPO ' | sed "s/^/length=$total /" | tee -a "$log"
-  java -Xmx512m -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error \
-    org.driftml.bench.DpoStepBench "$model" "${args[@]}" 2>&1 | grep -E '^DRIFT_DPO ' \
+  drift_java org.driftml.bench.DpoStepBench "$model" "${args[@]}" 2>&1 | grep -E '^DRIFT_DPO ' \
     | sed "s/^/length=$total /" | tee -a "$log"
 done
 "$venv/bin/python" "$root/benchmarks/scripts/curve_table.py" "$log" "$out/qwen05b-curve.md" "$out/qwen05b-curve.png"

@@ -4,8 +4,7 @@
 # back to back at each batch size. Tokens/s = batch x new tokens / generation time (prefill included).
 #   VENV=v benchmarks/sampling-vs-transformers.sh [--batches "8 32"] [--new-tokens 128] [--fp32]
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${VENV:-$root/v}"
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/bench-env.sh"
 batches="8 32" new=128 dtype=(--bf16)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -15,17 +14,12 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-model="$root/build/bench/qwen25-05b-geometry"
-[ -f "$model/config.json" ] || "$venv/bin/python" "$root/benchmarks/scripts/make_qwen25_05b.py" "$model"
-"$root/benchmarks/jmh" -h >/dev/null
-cp="$root/benchmarks/target/classes:$(cat "$root/benchmarks/target/classpath.txt")"
-export THP_MEM_ALLOC_ENABLE=1
+model="$(qwen05b_model)"
 log="$root/build/bench/sampling-vs-transformers-$(date +%Y%m%d-%H%M%S).log"
 for b in $batches; do
   "$venv/bin/python" "$root/benchmarks/scripts/hf_sampling_bench.py" "$model" --batch "$b" --new-tokens "$new" \
     "${dtype[@]}" 2>&1 | grep -E '^HF_SAMPLE ' | tee -a "$log"
-  java -Xmx512m -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error \
-    org.driftml.bench.SamplingBench "$model" --batch "$b" --new-tokens "$new" "${dtype[@]}" 2>&1 \
+  drift_java org.driftml.bench.SamplingBench "$model" --batch "$b" --new-tokens "$new" "${dtype[@]}" 2>&1 \
     | grep -E '^DRIFT_SAMPLE ' | tee -a "$log"
 done
 echo "--- $log"

@@ -70,10 +70,13 @@ void amx_logits(const BF16* h, int64_t M, int64_t D, const BF16* w, int64_t N, f
   });
 }
 
-void amx_grad_hidden(const float* g, int64_t ld_g, int64_t M, int64_t N, const BF16* w, int64_t D, float* dh) {
+int64_t amx_scratch_elements(int64_t M, int64_t N) { return round16(M) * round16(N); }
+
+void amx_grad_hidden(const float* g, int64_t ld_g, int64_t M, int64_t N, const BF16* w, int64_t D, float* dh,
+                     BF16* scratch) {
   // A = bf16(g) [M, K = N padded to 16], shared by every thread.
   const int64_t k_pad = round16(N);
-  std::vector<BF16> a(M * k_pad);
+  BF16* a = scratch;
   at::parallel_for(0, M, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       for (int64_t k = 0; k < k_pad; k++) a[r * k_pad + k] = k < N ? BF16(g[r * ld_g + k]) : BF16(0.0f);
@@ -95,7 +98,7 @@ void amx_grad_hidden(const float* g, int64_t ld_g, int64_t M, int64_t N, const B
       cpublas::pack(k_pad, dc, dc, dc, at::kBFloat16, at::kBFloat16, b.data(), packed.data());
       for (int64_t m0 = 0; m0 < M; m0 += kRowBlock) {
         const int64_t mb = std::min(kRowBlock, M - m0);
-        cpublas::brgemm(mb, dc, k_pad, k_pad, dc, D, true, a.data() + m0 * k_pad, packed.data(), dh + m0 * D + d0);
+        cpublas::brgemm(mb, dc, k_pad, k_pad, dc, D, true, a + m0 * k_pad, packed.data(), dh + m0 * D + d0);
       }
     }
     cpublas::brgemm_release();
@@ -129,10 +132,10 @@ PackedRows amx_pack_rows(const BF16* h, int64_t M, int64_t D) {
 }
 
 void amx_grad_weight(const float* g, int64_t ld_g, int64_t M, int64_t N, const PackedRows& h, float* dw,
-                     bool accumulate) {
+                     bool accumulate, BF16* scratch) {
   const int64_t k_pad = h.rows_padded, D = h.cols;
   // A = bf16(g)^T [N, K = M padded], zero columns past M.
-  std::vector<BF16> a_t(N * k_pad);
+  BF16* a_t = scratch;
   // Transposed in blocks of 64 columns: each row of g is read contiguously, and the block's 64 output rows stay in
   // cache while r advances (a column-at-a-time read of g touched a new cache line per element).
   const int64_t col_blocks = (N + kChunk - 1) / kChunk;
@@ -143,7 +146,7 @@ void amx_grad_weight(const float* g, int64_t ld_g, int64_t M, int64_t N, const P
         const float* src = g + r * ld_g + j0;
         for (int64_t j = 0; j < nj; j++) a_t[(j0 + j) * k_pad + r] = BF16(src[j]);
       }
-      for (int64_t j = 0; j < nj; j++) std::fill_n(a_t.data() + (j0 + j) * k_pad + M, k_pad - M, BF16(0.0f));
+      for (int64_t j = 0; j < nj; j++) std::fill_n(a_t + (j0 + j) * k_pad + M, k_pad - M, BF16(0.0f));
     }
   });
   const int64_t chunks = (N + kChunk - 1) / kChunk;
@@ -152,7 +155,7 @@ void amx_grad_weight(const float* g, int64_t ld_g, int64_t M, int64_t N, const P
       const int64_t n0 = c * kChunk, n = std::min(kChunk, N - n0);
       for (int64_t d0 = 0; d0 < D; d0 += kChunk) {
         const int64_t dc = std::min(kChunk, D - d0);
-        cpublas::brgemm(n, dc, k_pad, k_pad, dc, D, accumulate, a_t.data() + n0 * k_pad,
+        cpublas::brgemm(n, dc, k_pad, k_pad, dc, D, accumulate, a_t + n0 * k_pad,
                         h.data.data() + k_pad * d0, dw + n0 * D + d0);
       }
     }

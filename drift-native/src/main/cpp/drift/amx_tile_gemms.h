@@ -30,9 +30,13 @@ bool set_amx_tile_gemms(bool on);
 void amx_logits(const c10::BFloat16* h, int64_t M, int64_t D, const c10::BFloat16* w, int64_t N, float* out,
                 int64_t ld_out);
 
+// The bf16 scratch both gradient GEMMs round the tile's gradient into: at least amx_scratch_elements(M, N). The
+// caller keeps one for all tiles; made per tile it was tens of MB of fresh pages for the kernel to zero each time.
+int64_t amx_scratch_elements(int64_t M, int64_t N);
+
 // dh[M, D] += bf16(g[M, N]) w[N, D], g with row stride ld_g.
 void amx_grad_hidden(const float* g, int64_t ld_g, int64_t M, int64_t N, const c10::BFloat16* w, int64_t D,
-                     float* dh);
+                     float* dh, c10::BFloat16* scratch);
 
 // Rows h[M, D] packed once as the B operand of amx_grad_weight (K = M padded to 16), in blocks of 64 columns.
 struct PackedRows {
@@ -43,6 +47,6 @@ PackedRows amx_pack_rows(const c10::BFloat16* h, int64_t M, int64_t D);
 
 // dw[N, D] = (accumulate ? dw : 0) + bf16(g[M, N])^T h[M, D], h given packed.
 void amx_grad_weight(const float* g, int64_t ld_g, int64_t M, int64_t N, const PackedRows& h, float* dw,
-                     bool accumulate);
+                     bool accumulate, c10::BFloat16* scratch);
 
 }  // namespace drift

@@ -48,6 +48,7 @@ struct TileBuffers {
   at::Tensor weight_tile;  // flat, >= vocab_block * D, undefined when the weight is already in acc dtype
   bool direct_mixed_gemm;  // CUDA: mm(bf16, bf16) -> fp32 without promotion
   bool amx;                // CPU with AMX, bf16 weights: the tile GEMMs of amx_tile_gemms.h
+  at::Tensor amx_scratch;  // their bf16 copy of a tile's gradient, reused by every tile (backward only)
   at::ScalarType weight_dtype;
 
   TileBuffers(const at::Tensor& weight, int64_t rows, int64_t vocab, at::ScalarType acc) {
@@ -213,6 +214,9 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
                                  : at::zeros({V, D}, h_acc.options());
       TileBuffers buf(weight, rb, vb, acc);
       const at::Tensor h_gemm = buf.gemm_rows(h_acc);
+      if (buf.amx) {
+        buf.amx_scratch = at::empty({amx_scratch_elements(std::min(rb, M), vb)}, weight.options());
+      }
       at::Tensor low, dh_part, dw_part;  // the mixed-dtype path's G tile and GEMM outputs
       if (buf.direct_mixed_gemm) {
         low = at::empty({rb * vb}, weight.options());
@@ -229,6 +233,7 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
         if (buf.amx) {
           // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
           PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
+          c10::BFloat16* scratch = buf.amx_scratch.mutable_data_ptr<c10::BFloat16>();
           const c10::BFloat16* w_rows = weight.const_data_ptr<c10::BFloat16>();
           for (int64_t v0 = 0; v0 < V; v0 += vb) {
             const int64_t n = std::min(vb, V - v0);
@@ -238,11 +243,11 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
                                 neg_g_r.const_data_ptr<float>());
             if (want_hidden) {
               amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
-                              dh.mutable_data_ptr<float>() + r0 * D);
+                              dh.mutable_data_ptr<float>() + r0 * D, scratch);
             }
             if (want_weight) {
               amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed, dw.mutable_data_ptr<float>() + v0 * D,
-                              r0 > 0);
+                              r0 > 0, scratch);
             }
           }
           continue;
