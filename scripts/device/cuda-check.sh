@@ -35,21 +35,27 @@ isa_flags() {
   esac
 }
 objs=() pids=()
+# The ops drift_ext exposes and what they call; reduced_gemm.cpp (a kernel swap for LibTorch's OpenBLAS build) and
+# native_heap.cpp (the Java memory tests') have no use in a Python module over pip's torch.
 for f in "$SRC"/*.cpp "$here/drift_ext.cpp"; do
+  case "$(basename "$f")" in reduced_gemm.cpp|native_heap.cpp) continue ;; esac
   o="$build/$(basename "$f" .cpp).o"; objs+=("$o")
   extra=()
   [ "$(basename "$f")" = drift_ext.cpp ] && extra=(-I"$PYINC" -DTORCH_EXTENSION_NAME=drift_ext -DTORCH_API_INCLUDE_EXTENSION_H)
   # shellcheck disable=SC2046
   g++ "${CXXFLAGS[@]}" $(isa_flags "$f") "${extra[@]}" -c "$f" -o "$o" & pids+=($!)
 done
-for p in "${pids[@]}"; do wait "$p"; done
+# nvcc runs beside g++: on a lent machine every minute of the build is device time.
 if [ "$cuda" = 1 ]; then
   arch="$("$PY" -c 'import torch;a,b=torch.cuda.get_device_capability();print(f"{a}{b}")')"
-  nvcc -std=c++20 -O3 --expt-relaxed-constexpr -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DDRIFT_WITH_CUDA \
-    -gencode arch=compute_"$arch",code=sm_"$arch" -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include" \
-    -c "$SRC/preference_loss.cu" -o "$build/preference_loss.cu.o"
-  objs+=("$build/preference_loss.cu.o")
+  for f in "$SRC"/*.cu; do
+    o="$build/$(basename "$f" .cu).cu.o"; objs+=("$o")
+    nvcc -std=c++20 -O3 --expt-relaxed-constexpr -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DDRIFT_WITH_CUDA \
+      -gencode arch=compute_"$arch",code=sm_"$arch" -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include" \
+      -c "$f" -o "$o" & pids+=($!)
+  done
 fi
+for p in "${pids[@]}"; do wait "$p"; done
 g++ -o "$build/drift_ext$SUFFIX" "${objs[@]}" "${LDFLAGS[@]}"
 echo "built $build/drift_ext$SUFFIX (cuda=$cuda)"
 PYTHONPATH="$build" "$PY" "$here/cuda_parity.py" "${OUT:-$build}/cuda-report.json"

@@ -3,6 +3,7 @@
 #include <torch/extension.h>
 
 #include "preference_loss.h"
+#include "rmsprop_step.h"
 #include "sequence_logps.h"
 
 PYBIND11_MODULE(drift_ext, m) {
@@ -11,4 +12,5 @@ PYBIND11_MODULE(drift_ext, m) {
     return drift::preference_loss(pc, pr, rc, rr, beta, static_cast<drift::PreferenceLossType>(type), label_smoothing);
   });
   m.def("sequence_logps", &drift::sequence_logps);
+  m.def("rmsprop_step", &drift::rmsprop_step);
 }

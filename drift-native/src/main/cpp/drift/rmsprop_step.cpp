@@ -38,9 +38,10 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
   translate_errors([&] {
     TORCH_CHECK(weight.defined() && grad.defined() && master.defined() && square_avg.defined(),
                 "rmsprop_step: weight, grad, master and square_avg must all be defined");
-    TORCH_CHECK(weight.device().is_cpu() && grad.device().is_cpu() && master.device().is_cpu() &&
-                    square_avg.device().is_cpu(),
-                "rmsprop_step: CPU tensors only (got weight on ", weight.device(), ")");
+    TORCH_CHECK(grad.device() == weight.device() && master.device() == weight.device() &&
+                    square_avg.device() == weight.device(),
+                "rmsprop_step: weight (", weight.device(), "), grad (", grad.device(), "), master (", master.device(),
+                ") and square_avg (", square_avg.device(), ") must be on one device");
     TORCH_CHECK(weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kBFloat16,
                 "rmsprop_step: weight must be Float or BFloat16, got ", weight.scalar_type());
     TORCH_CHECK(grad.scalar_type() == weight.scalar_type(), "rmsprop_step: grad is ", grad.scalar_type(),
@@ -58,6 +59,16 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
     if (weight.scalar_type() == at::kFloat) {
       TORCH_CHECK(master.data_ptr() == weight.data_ptr(),
                   "rmsprop_step: an fp32 weight is its own master; pass the same tensor twice");
+    }
+#ifdef DRIFT_WITH_CUDA
+    if (weight.is_cuda()) {
+      rmsprop_step_cuda(weight, grad, master, square_avg, lr, scale, alpha, eps, weight_decay);
+      return;
+    }
+#endif
+    TORCH_CHECK(weight.device().is_cpu(), "rmsprop_step: CPU or CUDA tensors only, got ", weight.device(),
+                weight.is_cuda() ? " (this build of drift-native has no CUDA kernels)" : "");
+    if (weight.scalar_type() == at::kFloat) {
       update<float>(nullptr, grad.const_data_ptr<float>(), master.mutable_data_ptr<float>(),
                     square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
                     static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));

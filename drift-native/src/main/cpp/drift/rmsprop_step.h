@@ -16,9 +16,17 @@
 namespace drift {
 
 // weight: fp32 or bf16; grad: weight's dtype; master, square_avg: fp32 (master may be weight itself when fp32).
-// All contiguous with weight's number of elements, on the CPU.
+// All contiguous with weight's number of elements, on one device: the CPU, or CUDA in a build with its kernels
+// (rmsprop_step.cu). The two round every operation alike, so they agree bit for bit.
 void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
                   const at::Tensor& square_avg, double lr, double scale, double alpha, double eps,
                   double weight_decay);
+
+#ifdef DRIFT_WITH_CUDA
+// The kernel behind rmsprop_step for CUDA tensors (rmsprop_step.cu); inputs already checked.
+void rmsprop_step_cuda(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
+                       const at::Tensor& square_avg, double lr, double scale, double alpha, double eps,
+                       double weight_decay);
+#endif
 
 }  // namespace drift

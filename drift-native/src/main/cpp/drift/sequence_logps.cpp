@@ -14,8 +14,8 @@
 // The target term (w_{t_r} . h_r and its gradient) is a gather, not a column of the logits.
 //
 // Only rows where the mask is set are touched: prompt and padding positions cost nothing.
-// On the CPU in fp32 the per-tile passes are single vectorized sweeps (tile_kernels.h); fp64 (tests) and CUDA use
-// the same math as ATen ops.
+// In fp32 the per-tile passes are single sweeps: vectorized on the CPU (tile_kernels.h), one kernel each on CUDA
+// (tile_kernels_cuda.h); fp64 (tests) uses the same math as ATen ops.
 // bf16 / fp16 inputs are promoted tile by tile into fp32 buffers, so every product accumulates in fp32 and the
 // logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands; on CPUs
 // with AMX, bf16 weights go through oneDNN's brgemm, bf16 operands into fp32 tiles: amx_tile_gemms.h).
@@ -30,6 +30,7 @@
 #include "amx_tile_gemms.h"
 #include "errors.h"
 #include "tile_kernels.h"
+#include "tile_kernels_cuda.h"
 
 namespace drift {
 
@@ -125,6 +126,14 @@ Selection select_scored_rows(const at::Tensor& targets, const at::Tensor& mask, 
 
 bool vectorized_tiles(const at::Tensor& tile) { return tile.device().is_cpu() && tile.scalar_type() == at::kFloat; }
 
+bool cuda_tiles(const at::Tensor& tile) {
+#ifdef DRIFT_WITH_CUDA
+  return tile.is_cuda() && tile.scalar_type() == at::kFloat;
+#else
+  return false;
+#endif
+}
+
 // lse_r over the whole vocabulary, one [row_block, vocab_block] tile at a time.
 at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, int64_t row_block, int64_t vocab_block,
                            TileBuffers& buf) {
@@ -144,6 +153,12 @@ at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, in
         buf.amx_logits_of(logits, h, weight, v0, vb);
       } else {
         buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
+      }
+      if (cuda_tiles(logits)) {
+#ifdef DRIFT_WITH_CUDA
+        cuda_tile_logsumexp(logits, lse_r, v0 == 0);
+#endif
+        continue;
       }
       if (vectorized_tiles(logits)) {
         tile_logsumexp(logits.const_data_ptr<float>(), mr, vb, tile_lse_r.mutable_data_ptr<float>());
@@ -257,19 +272,25 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
           at::Tensor w = buf.weight_rows(weight, v0, n);
           at::Tensor tile = buf.logits_view(mr, n);
           buf.logits_of(tile, h_g, w);
-          // G = -g * softmax, in place.
-          if (vectorized_tiles(tile)) {
-            tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
-                                neg_g_r.const_data_ptr<float>());
+          // G = -g * softmax: in place, or (mixed-dtype GEMMs) into the weight's dtype.
+          at::Tensor g_low = buf.direct_mixed_gemm ? low.narrow(0, 0, mr * n).view({mr, n}) : at::Tensor();
+          if (cuda_tiles(tile)) {
+#ifdef DRIFT_WITH_CUDA
+            cuda_tile_scaled_softmax(tile, lse_r, neg_g_r, buf.direct_mixed_gemm ? g_low : tile);
+#endif
           } else {
-            tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
+            if (vectorized_tiles(tile)) {
+              tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
+                                  neg_g_r.const_data_ptr<float>());
+            } else {
+              tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
+            }
+            if (buf.direct_mixed_gemm) g_low.copy_(tile);
           }
           if (buf.direct_mixed_gemm) {
             // CUDA, bf16/fp16 weights: both gradient GEMMs on tensor cores with G rounded to the weight's dtype,
             // as autograd rounds the logits' gradient of a bf16 lm-head; fp32 GEMMs here measured 5.2x slower
             // than the unfused bf16 composition on an H200.
-            at::Tensor g_low = low.narrow(0, 0, mr * n).view({mr, n});
-            g_low.copy_(tile);
             if (want_hidden) {
               at::Tensor part = dh_part.narrow(0, 0, mr);
               at::mm_out(part, g_low, w, at::kFloat);
