@@ -13,4 +13,9 @@ namespace drift {
 // on their own (hblkhd, where large tensors live).
 int64_t heap_bytes_in_use();
 
+// Hands the pages of freed chunks back to the system (malloc_trim), for the points where a process has just freed a
+// model and the next one may need the memory elsewhere. Returns the resident bytes it released, as measured by
+// the resident set before and after (0 where /proc is absent).
+int64_t heap_trim();
+
 }  // namespace drift

@@ -9,9 +9,9 @@
 //
 // Forward sweeps the vocabulary in tiles, folding each tile's logsumexp into lse (log-add-exp), so only one
 // [row_block, vocab_block] tile of logits exists at a time; lse [M] is all it keeps. Backward recomputes each tile,
-// turns it into G = -g p in place, and accumulates dH += G W_tile and dW_tile += G^T H. Each dW tile is written
-// by its own vocabulary slice, so with a single row block every entry of dW is written exactly once.
-// The target term (w_{t_r} . h_r and its gradient) is a gather, not a column of the logits.
+// turns it into G = g (onehot(t) - p) in place, and accumulates dH += G W_tile and dW_tile += G^T H. Each dW tile
+// is written by its own vocabulary slice, so with a single row block every entry of dW is written exactly once,
+// and a bf16 weight's gradient is rounded tile by tile. The forward's target term (w_{t_r} . h_r) is a gather.
 //
 // Only rows where the mask is set are touched: prompt and padding positions cost nothing.
 // In fp32 the per-tile passes are single sweeps: vectorized on the CPU (tile_kernels.h), one kernel each on CUDA
@@ -175,6 +175,29 @@ at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, in
   return lse;
 }
 
+// The target term of G = -g (softmax - onehot(target)), for a tile of rows r0.. over vocabulary [v0, v0 + n):
+// tile[r, t_r - v0] -= neg_g[r] where t_r falls in the tile. Folded into G, it reaches dH and dW through the tile's
+// GEMMs (as autograd's logits gradient does), so neither needs a separate gather or scatter of [M, D] rows.
+void add_target_term(at::Tensor& tile, const at::Tensor& neg_g, const at::Tensor& targets, int64_t v0) {
+  const int64_t rows = tile.size(0), n = tile.size(1);
+  if (tile.device().is_cpu() && tile.scalar_type() == at::kFloat && tile.is_contiguous()) {
+    float* t = tile.mutable_data_ptr<float>();
+    const float* s = neg_g.const_data_ptr<float>();
+    const int64_t* id = targets.const_data_ptr<int64_t>();
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t c = id[r] - v0;
+      if (c >= 0 && c < n) t[r * n + c] -= s[r];
+    }
+    return;
+  }
+  // Any other tile (fp64, or a device without a kernel of ours): one index_add_ of a value per row, 0 where the
+  // target is outside the tile, so nothing waits on the host.
+  at::Tensor col = targets - v0;
+  at::Tensor inside = col.ge(0).logical_and_(col.lt(n));
+  at::Tensor flat = at::arange(rows, targets.options()).mul_(n).add_(col.clamp(0, n - 1));
+  tile.view({-1}).index_add_(0, flat, at::where(inside, neg_g.neg(), at::zeros_like(neg_g)));
+}
+
 struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& targets, const at::Tensor& mask, int64_t row_block,
@@ -223,12 +246,34 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
       at::Tensor neg_g = g.neg().contiguous();
 
       at::Tensor dh = at::zeros({M, D}, h_acc.options());
-      // The first row block writes each dW tile (beta = 0), later ones accumulate: no 0.5 GB memset and re-read.
-      at::Tensor dw = !want_weight ? at::Tensor()
-                      : M > 0    ? at::empty({V, D}, h_acc.options())
-                                 : at::zeros({V, D}, h_acc.options());
+      // With one row block (rb == M: every call at DRIFT's sizes) each dW tile is final after its GEMM, so a
+      // bf16 / fp16 weight's gradient is written tile by tile in its own dtype through one fp32 [vb, D] tile. Else
+      // the row blocks accumulate into an fp32 [V, D] (544 MB at vocab 151,936, D 896: twice the bf16 gradient).
       TileBuffers buf(weight, rb, vb, acc);
       const at::Tensor h_gemm = buf.gemm_rows(h_acc);
+      const bool low_weight = weight.scalar_type() != acc;
+      const bool tile_final_dw = want_weight && M > 0 && rb == M;
+      at::Tensor dw, dw_tile_acc;
+      if (want_weight) {
+        if (M == 0) {
+          dw = at::zeros({V, D}, weight.options());
+        } else if (tile_final_dw && low_weight) {
+          dw = at::empty({V, D}, weight.options());
+          // CUDA's mixed-dtype GEMM rounds its fp32 accumulation into dw itself.
+          if (!buf.direct_mixed_gemm) dw_tile_acc = at::empty({vb, D}, h_acc.options());
+        } else {
+          // The first row block writes each dW tile (beta = 0), later ones accumulate: no memset and re-read.
+          dw = at::empty({V, D}, h_acc.options());
+        }
+      }
+      // dW rows [v0, v0 + n) as the GEMMs write them: the rows of dw itself, or the fp32 tile rounded by finish_dw.
+      auto dw_out = [&](int64_t v0, int64_t n) {
+        return dw_tile_acc.defined() ? dw_tile_acc.narrow(0, 0, n) : dw.narrow(0, v0, n);
+      };
+      auto finish_dw = [&](int64_t v0, int64_t n) {
+        if (dw_tile_acc.defined()) dw.narrow(0, v0, n).copy_(dw_tile_acc.narrow(0, 0, n));
+      };
+
       if (buf.amx) {
         buf.amx_scratch = at::empty({amx_scratch_elements(std::min(rb, M), vb)}, weight.options());
       }
@@ -245,6 +290,7 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
         at::Tensor dh_r = dh.narrow(0, r0, mr);
         at::Tensor lse_r = lse.narrow(0, r0, mr);
         at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
+        at::Tensor tgt_r = tgt.narrow(0, r0, mr);
         if (buf.amx) {
           // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
           PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
@@ -256,13 +302,15 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
             buf.amx_logits_of(tile, h_g, weight, v0, n);
             tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
                                 neg_g_r.const_data_ptr<float>());
+            add_target_term(tile, neg_g_r, tgt_r, v0);
             if (want_hidden) {
               amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
                               dh.mutable_data_ptr<float>() + r0 * D, scratch);
             }
             if (want_weight) {
-              amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed, dw.mutable_data_ptr<float>() + v0 * D,
-                              r0 > 0, scratch);
+              amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed,
+                              dw_out(v0, n).mutable_data_ptr<float>(), r0 > 0, scratch);
+              finish_dw(v0, n);
             }
           }
           continue;
@@ -272,11 +320,11 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
           at::Tensor w = buf.weight_rows(weight, v0, n);
           at::Tensor tile = buf.logits_view(mr, n);
           buf.logits_of(tile, h_g, w);
-          // G = -g * softmax: in place, or (mixed-dtype GEMMs) into the weight's dtype.
+          // G = -g (softmax - onehot(target)): in place, or (mixed-dtype GEMMs) into the weight's dtype.
           at::Tensor g_low = buf.direct_mixed_gemm ? low.narrow(0, 0, mr * n).view({mr, n}) : at::Tensor();
           if (cuda_tiles(tile)) {
 #ifdef DRIFT_WITH_CUDA
-            cuda_tile_scaled_softmax(tile, lse_r, neg_g_r, buf.direct_mixed_gemm ? g_low : tile);
+            cuda_tile_scaled_softmax(tile, lse_r, neg_g_r, tgt_r, v0, buf.direct_mixed_gemm ? g_low : tile);
 #endif
           } else {
             if (vectorized_tiles(tile)) {
@@ -285,6 +333,7 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
             } else {
               tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
             }
+            add_target_term(tile, neg_g_r, tgt_r, v0);
             if (buf.direct_mixed_gemm) g_low.copy_(tile);
           }
           if (buf.direct_mixed_gemm) {
@@ -298,7 +347,9 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
             }
             if (want_weight) {
               at::Tensor dw_tile = dw.narrow(0, v0, n);
-              if (r0 == 0) {
+              if (tile_final_dw) {
+                at::mm_out(dw_tile, g_low.t(), h_g);  // fp32 accumulation, rounded once into the weight's dtype
+              } else if (r0 == 0) {
                 at::mm_out(dw_tile, g_low.t(), h_g, at::kFloat);
               } else {
                 at::Tensor part = dw_part.narrow(0, 0, n);
@@ -313,19 +364,16 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
             dh_r.addmm_(tile, w_acc);
           }
           if (want_weight) {
-            at::Tensor dw_tile = dw.narrow(0, v0, n);
+            at::Tensor dw_tile = dw_out(v0, n);
             if (r0 == 0) {
               at::mm_out(dw_tile, tile.t(), h);
             } else {
               dw_tile.addmm_(tile.t(), h);
             }
+            finish_dw(v0, n);
           }
         }
       }
-      // The target term: +g w_t for the hidden state, +g h for the target's weight row.
-      at::Tensor g_col = g.unsqueeze(1);
-      if (want_hidden) dh.add_(weight.index_select(0, tgt).to(acc) * g_col);
-      if (want_weight) dw.index_add_(0, tgt, h_acc * g_col);
 
       at::Tensor d_hidden, d_weight;
       if (want_hidden) {
@@ -333,7 +381,7 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
         d_hidden.index_copy_(0, index, dh.to(hidden_dtype));
         d_hidden = d_hidden.view(hidden_sizes);
       }
-      if (want_weight) d_weight = dw.to(weight.scalar_type());
+      if (want_weight) d_weight = dw.scalar_type() == weight.scalar_type() ? dw : dw.to(weight.scalar_type());
       return {d_hidden, d_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     });
   }

@@ -93,11 +93,19 @@ struct alignas(4 * sizeof(Out)) Out4 {
 };
 
 // tile and out may be one buffer (fp32, in place): no __restrict__; each element is read before its thread writes it.
+// c * p, less c at the target's column: the rounding of the CPU path, which subtracts after scaling.
+__device__ __forceinline__ float grad_entry(float x, float l, float c, bool target) {
+  const float v = expf(x - l) * c;
+  return target ? v - c : v;
+}
+
 template <typename Out>
 __global__ void scaled_softmax_kernel(const float* tile, int64_t cols, bool vec4, const float* __restrict__ lse,
-                                      const float* __restrict__ scale, Out* out) {
+                                      const float* __restrict__ scale, const int64_t* __restrict__ targets,
+                                      int64_t v0, Out* out) {
   const int64_t row = blockIdx.x;
   const float l = lse[row], c = scale[row];
+  const int64_t t = targets[row] - v0;  // outside [0, cols) when the target is in another tile
   const float* x = tile + row * cols;
   Out* y = out + row * cols;
   if (vec4) {
@@ -105,15 +113,16 @@ __global__ void scaled_softmax_kernel(const float* tile, int64_t cols, bool vec4
     Out4<Out>* y4 = reinterpret_cast<Out4<Out>*>(y);
     for (int64_t j = threadIdx.x; j < cols / 4; j += kThreads) {
       const float4 v = x4[j];
+      const int64_t j0 = 4 * j;
       Out4<Out> r;
-      r.v[0] = narrow_to<Out>(expf(v.x - l) * c);
-      r.v[1] = narrow_to<Out>(expf(v.y - l) * c);
-      r.v[2] = narrow_to<Out>(expf(v.z - l) * c);
-      r.v[3] = narrow_to<Out>(expf(v.w - l) * c);
+      r.v[0] = narrow_to<Out>(grad_entry(v.x, l, c, j0 == t));
+      r.v[1] = narrow_to<Out>(grad_entry(v.y, l, c, j0 + 1 == t));
+      r.v[2] = narrow_to<Out>(grad_entry(v.z, l, c, j0 + 2 == t));
+      r.v[3] = narrow_to<Out>(grad_entry(v.w, l, c, j0 + 3 == t));
       y4[j] = r;
     }
   } else {
-    for (int64_t j = threadIdx.x; j < cols; j += kThreads) y[j] = narrow_to<Out>(expf(x[j] - l) * c);
+    for (int64_t j = threadIdx.x; j < cols; j += kThreads) y[j] = narrow_to<Out>(grad_entry(x[j], l, c, j == t));
   }
 }
 
@@ -149,10 +158,14 @@ void cuda_tile_logsumexp(const at::Tensor& tile, const at::Tensor& lse, bool fir
 }
 
 void cuda_tile_scaled_softmax(const at::Tensor& tile, const at::Tensor& lse, const at::Tensor& scale,
-                              const at::Tensor& out) {
+                              const at::Tensor& targets, int64_t v0, const at::Tensor& out) {
   check_tile(tile, "cuda_tile_scaled_softmax");
   check_row_vector(lse, tile, "cuda_tile_scaled_softmax", "lse");
   check_row_vector(scale, tile, "cuda_tile_scaled_softmax", "scale");
+  TORCH_CHECK(targets.device() == tile.device() && targets.scalar_type() == at::kLong && targets.is_contiguous() &&
+                  targets.numel() == tile.size(0),
+              "cuda_tile_scaled_softmax: targets must be a contiguous int64 vector of ", tile.size(0), " rows on ",
+              tile.device());
   TORCH_CHECK(out.device() == tile.device() && out.sizes() == tile.sizes() && out.is_contiguous(),
               "cuda_tile_scaled_softmax: out must be contiguous ", tile.sizes(), " on ", tile.device(), ", got ",
               out.sizes(), " on ", out.device());
@@ -165,17 +178,19 @@ void cuda_tile_scaled_softmax(const at::Tensor& tile, const at::Tensor& lse, con
   const float* x = tile.const_data_ptr<float>();
   const float* l = lse.const_data_ptr<float>();
   const float* c = scale.const_data_ptr<float>();
+  const int64_t* t = targets.const_data_ptr<int64_t>();
   switch (out.scalar_type()) {
     case at::kFloat:
-      scaled_softmax_kernel<float><<<rows, kThreads, 0, stream>>>(x, cols, vec4, l, c, out.mutable_data_ptr<float>());
+      scaled_softmax_kernel<float><<<rows, kThreads, 0, stream>>>(x, cols, vec4, l, c, t, v0,
+                                                                  out.mutable_data_ptr<float>());
       break;
     case at::kBFloat16:
       scaled_softmax_kernel<__nv_bfloat16><<<rows, kThreads, 0, stream>>>(
-          x, cols, vec4, l, c, reinterpret_cast<__nv_bfloat16*>(out.mutable_data_ptr<at::BFloat16>()));
+          x, cols, vec4, l, c, t, v0, reinterpret_cast<__nv_bfloat16*>(out.mutable_data_ptr<at::BFloat16>()));
       break;
     case at::kHalf:
       scaled_softmax_kernel<__half><<<rows, kThreads, 0, stream>>>(
-          x, cols, vec4, l, c, reinterpret_cast<__half*>(out.mutable_data_ptr<at::Half>()));
+          x, cols, vec4, l, c, t, v0, reinterpret_cast<__half*>(out.mutable_data_ptr<at::Half>()));
       break;
     default:
       TORCH_CHECK(false, "cuda_tile_scaled_softmax: out must be Float, BFloat16 or Half, got ", out.scalar_type());

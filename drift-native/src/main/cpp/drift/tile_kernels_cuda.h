@@ -15,10 +15,12 @@ namespace drift {
 // log-sum-exp folded into the running one. tile: contiguous fp32 [rows, cols] on CUDA; lse: contiguous fp32 [rows].
 void cuda_tile_logsumexp(const at::Tensor& tile, const at::Tensor& lse, bool first);
 
-// out[r, c] = scale[r] * exp(tile[r, c] - lse[r]), rounded to out's dtype (fp32, bf16 or fp16; out may be tile
-// itself when fp32). All contiguous, on one CUDA device; lse and scale are fp32 [rows].
+// out[r, c] = scale[r] * (exp(tile[r, c] - lse[r]) - [v0 + c == targets[r]]): softmax rows minus the one-hot of
+// each row's target when it falls in this tile (columns v0..), scaled, rounded to out's dtype (fp32, bf16 or fp16;
+// out may be tile itself when fp32). All contiguous, on one CUDA device; lse and scale are fp32 [rows], targets
+// int64 [rows].
 void cuda_tile_scaled_softmax(const at::Tensor& tile, const at::Tensor& lse, const at::Tensor& scale,
-                              const at::Tensor& out);
+                              const at::Tensor& targets, int64_t v0, const at::Tensor& out);
 #endif
 
 }  // namespace drift

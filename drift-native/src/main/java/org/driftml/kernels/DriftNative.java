@@ -54,4 +54,6 @@ final class DriftNative {
     static native long reduced_gemm_calls();
 
     static native long heap_bytes_in_use();
+
+    static native long heap_trim();
 }

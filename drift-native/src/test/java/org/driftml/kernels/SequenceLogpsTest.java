@@ -108,12 +108,13 @@ class SequenceLogpsTest {
      * Both CPU paths for bf16 weights: oneDNN's AMX brgemm (where this CPU has AMX) and fp32 promotion on sgemm.
      * v = 300 leaves ragged 64-column chunks and 16-row pads; 29 scored rows per sequence are not a multiple of 16.
      */
-    @ParameterizedTest(name = "AMX tile GEMMs {0}")
-    @CsvSource({"true", "false"})
-    void bf16InputsAccumulateInFp32(boolean amx) {
+    @ParameterizedTest(name = "AMX tile GEMMs {0}, row block {1}")
+    @CsvSource({"true, 16", "false, 16", "true, 4096", "false, 4096"})
+    void bf16InputsAccumulateInFp32(boolean amx, long rowBlock) {
         boolean available = DriftNative.set_amx_tile_gemms(amx);
         try {
-            bf16InputsAccumulateInFp32();
+            // Row block 16: several blocks accumulate dW in fp32; 4096: one block, dW rounded to bf16 tile by tile.
+            bf16InputsAccumulateInFp32(rowBlock);
         } finally {
             DriftNative.set_amx_tile_gemms(true);
         }
@@ -122,14 +123,14 @@ class SequenceLogpsTest {
         }
     }
 
-    private void bf16InputsAccumulateInFp32() {
+    private void bf16InputsAccumulateInFp32(long rowBlock) {
         long n = 3, t = 20, v = 300, d = 32;
         Tensor hidden = randn(ScalarType.BFloat16, n, t, d);
         Tensor weight = randn(ScalarType.Float, v, d).mul(new Scalar(0.3)).to(ScalarType.BFloat16);
         Tensor targets = torch.randint(0, v, new long[] {n, t});
         Tensor mask = completionMask(n, t);
         Tensor h = leaf(hidden), w = leaf(weight);
-        SequenceLogps.Output fused = SequenceLogps.compute(h, w, targets, mask, 16, 64);
+        SequenceLogps.Output fused = SequenceLogps.compute(h, w, targets, mask, rowBlock, 64);
         assertEquals("Float", Tensors.dtype(fused.logps()));
 
         // The same bf16 values promoted to fp32 and run through the unfused path: only summation order may differ.
