@@ -1,6 +1,8 @@
 package org.driftml.kernels;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 
@@ -21,4 +23,7 @@ final class ProcessEnv {
 
     /** POSIX setenv: 0 on success. With overwrite 0 an existing value is kept. */
     static native int setenv(String name, String value, int overwrite);
+
+    /** POSIX getenv: the value native libraries see, or null. */
+    static native @Cast("const char*") BytePointer getenv(String name);
 }
