@@ -17,8 +17,9 @@ import org.bytedeco.pytorch.global.torch;
  *   <li>{@code GOMP_SPINCOUNT=8000}: with PASSIVE alone a worker sleeps the moment a region ends, and bf16 work
  *       (oneDNN's GEMMs run on libgomp's threads, not OpenBLAS's) pays a wake-up at each of its hundreds of small
  *       regions per step. A short spin first: the bf16 DPO step of benchmarks/dpo-vs-trl.sh 1.09 -> 0.90 s, 0.5B
- *       sampling at batch 8 38.0 -> 42.9 tokens/s; the fp32 step 2.58 -> 2.63 s, within its run-to-run spread
- *       (medians of 3 runs each).</li>
+ *       sampling at batch 8 38.0 -> 42.9 tokens/s. It costs the fp32 step 0-8% (interleaved medians 2.58 -> 2.63 s,
+ *       and 3.74 -> 4.02 s in a noisier period), where OpenBLAS's threads want the cores back; set
+ *       GOMP_SPINCOUNT=0 for fp32-only work.</li>
  *   <li>{@code THP_MEM_ALLOC_ENABLE=1}: c10 aligns large CPU allocations to 2 MiB so the kernel backs them with huge
  *       pages; a 33M-parameter fp32 DPO step went from 2.8 s to 1.07 s, and TRL's own step halved.</li>
  *   <li>JavaCPP's messages go to SLF4J (logger {@code org.bytedeco.javacpp.Loader}) instead of stderr. The one seen at
