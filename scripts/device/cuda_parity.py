@@ -160,7 +160,7 @@ def bench_sequence_logps(dtype, score_only):
     print(json.dumps(out), flush=True)
 
 
-def rmsprop_reference(w, grad, m, v, lr, scale, alpha, eps, wd):
+def rmsprop_reference(grad, m, v, lr, scale, alpha, eps, wd):
     """torch.optim.RMSprop (no momentum, not centered) on the fp32 master, the gradient widened and scaled."""
     m = m.clone()
     m.grad = grad.float() * scale
@@ -189,7 +189,7 @@ def rmsprop_checks(devices):
                 results[dev] = (w.cpu(), m.cpu(), v.cpu())
                 rm, rv = m0.clone(), v0.clone()
                 for _ in range(3):
-                    rm, rv = rmsprop_reference(None, grad0, rm, rv, lr, scale, 0.99, 1e-8, wd)
+                    rm, rv = rmsprop_reference(grad0, rm, rv, lr, scale, 0.99, 1e-8, wd)
                 tag = f"rmsprop_step {str(dtype)[6:]} lr {lr} scale {scale} wd {wd} {dev}"
                 # torch.optim rounds addcmul / addcdiv in another order: a few ulps of the master.
                 check(tag + " master", m.cpu(), rm, 4e-7 * max(1.0, rm.abs().max().item()))
@@ -270,7 +270,7 @@ def dpo_step(policy, ids, mask, fused, beta=0.1, max_norm=1.0, lr=1e-3, alpha=0.
             drift_ext.rmsprop_step(w, w.grad, m, v, lr, scale, alpha, eps, 0.0)
     else:
         for i, (w, m) in enumerate(zip(policy.weights, policy.masters)):
-            new_m, new_v = rmsprop_reference(None, w.grad, m, policy.square_avg[i], lr, scale, alpha, eps, 0.0)
+            new_m, new_v = rmsprop_reference(w.grad, m, policy.square_avg[i], lr, scale, alpha, eps, 0.0)
             m.copy_(new_m)
             policy.square_avg[i].copy_(new_v)
             if w.data_ptr() != m.data_ptr():
