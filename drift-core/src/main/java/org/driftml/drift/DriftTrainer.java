@@ -260,8 +260,10 @@ public final class DriftTrainer {
             Files.move(tmp, summaryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return summary;
         } finally {
-            // The stage's models are closed by now; without a trim malloc keeps their pages (2.2 GB resident
-            // after a stage at Qwen2.5-0.5B's geometry, with 0.16 GB in use: benchmarks/stage-memory.sh).
+            // The stage's models are closed by now. A full collection first lets the Java heap shrink back (it holds
+            // only handles); without the trim malloc keeps the models' pages (2.2 GB resident after a stage at
+            // Qwen2.5-0.5B's geometry, with 0.16 GB in use: benchmarks/stage-memory.sh).
+            System.gc();
             NativeHeap.trim();
         }
     }
