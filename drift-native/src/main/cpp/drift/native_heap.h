@@ -14,8 +14,7 @@ namespace drift {
 int64_t heap_bytes_in_use();
 
 // Hands the pages of freed chunks back to the system (malloc_trim), for the points where a process has just freed a
-// model and the next one may need the memory elsewhere. Returns the resident bytes it released, as measured by
-// the resident set before and after (0 where /proc is absent).
-int64_t heap_trim();
+// model and the next one may need the memory elsewhere.
+void heap_trim();
 
 }  // namespace drift

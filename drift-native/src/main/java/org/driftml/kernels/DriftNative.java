@@ -55,5 +55,5 @@ final class DriftNative {
 
     static native long heap_bytes_in_use();
 
-    static native long heap_trim();
+    static native void heap_trim();
 }

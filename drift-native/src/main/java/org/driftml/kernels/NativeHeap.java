@@ -20,11 +20,13 @@ public final class NativeHeap {
     /**
      * Returns the pages of freed native memory to the system (glibc's malloc_trim), as after a stage frees its
      * models: malloc otherwise keeps them for reuse and the resident set stays at the stage's level. Returns the
-     * resident bytes released.
+     * resident bytes released (0 where the resident set cannot be read).
      */
     public static long trim() {
         NativeRuntime.load();
-        return DriftNative.heap_trim();
+        long before = residentBytes();
+        DriftNative.heap_trim();
+        return Math.max(0, before - residentBytes());
     }
 
     /**
