@@ -6,6 +6,7 @@
 #include "preference_loss.h"
 #include "rmsprop_step.h"
 #include "sequence_logps.h"
+#include "split_master.h"
 #include "tile_kernels.h"
 #include "amx_tile_gemms.h"
 #include "native_heap.h"

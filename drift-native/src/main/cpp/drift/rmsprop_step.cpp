@@ -4,8 +4,10 @@
 #include <c10/util/BFloat16.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "errors.h"
+#include "split_master.h"
 
 namespace drift {
 
@@ -30,6 +32,32 @@ void update(W* w, const W* grad, float* m, float* v, int64_t n, float lr, float 
   });
 }
 
+// The same update over a split master (split_master.h): the master is joined from the bf16 weight and its residual,
+// updated exactly as above, and split again, so it matches update<BFloat16> on an fp32 master bit for bit (the
+// weight differs only at the ties split_master.h describes).
+void update_split(uint16_t* w, const c10::BFloat16* grad, int16_t* r, float* v, int64_t n, float lr, float scale,
+                  float alpha, float eps, float wd) {
+  const float one_minus_alpha = 1.0f - alpha, neg_lr = -lr;
+  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      float m;
+      const uint32_t bits = join_master_bits(w[i], r[i]);
+      std::memcpy(&m, &bits, sizeof m);
+      float g = static_cast<float>(grad[i]);
+      if (scale != 1.0f) g = g * scale;
+      if (wd != 0.0f) g = g + wd * m;
+      const float vi = v[i] * alpha + one_minus_alpha * (g * g);
+      v[i] = vi;
+      const float mi = m + neg_lr * (g / (std::sqrt(vi) + eps));
+      uint32_t out;
+      std::memcpy(&out, &mi, sizeof out);
+      const SplitBits s = split_master_bits(out);
+      w[i] = s.weight;
+      r[i] = s.residual;
+    }
+  });
+}
+
 }  // namespace
 
 void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
@@ -46,9 +74,12 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
                 "rmsprop_step: weight must be Float or BFloat16, got ", weight.scalar_type());
     TORCH_CHECK(grad.scalar_type() == weight.scalar_type(), "rmsprop_step: grad is ", grad.scalar_type(),
                 " but weight is ", weight.scalar_type());
-    TORCH_CHECK(master.scalar_type() == at::kFloat && square_avg.scalar_type() == at::kFloat,
-                "rmsprop_step: master and square_avg must be Float, got ", master.scalar_type(), " and ",
-                square_avg.scalar_type());
+    const bool split = master.scalar_type() == at::kShort;
+    TORCH_CHECK((master.scalar_type() == at::kFloat || split) && square_avg.scalar_type() == at::kFloat,
+                "rmsprop_step: master must be Float (or Short, a split master's residual) and square_avg Float, got ",
+                master.scalar_type(), " and ", square_avg.scalar_type());
+    TORCH_CHECK(!split || weight.scalar_type() == at::kBFloat16,
+                "rmsprop_step: a split master (Short residual) needs a BFloat16 weight, got ", weight.scalar_type());
     const int64_t n = weight.numel();
     TORCH_CHECK(grad.numel() == n && master.numel() == n && square_avg.numel() == n,
                 "rmsprop_step: weight has ", n, " elements but grad has ", grad.numel(), ", master ", master.numel(),
@@ -68,7 +99,12 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
 #endif
     TORCH_CHECK(weight.device().is_cpu(), "rmsprop_step: CPU or CUDA tensors only, got ", weight.device(),
                 weight.is_cuda() ? " (this build of drift-native has no CUDA kernels)" : "");
-    if (weight.scalar_type() == at::kFloat) {
+    if (split) {
+      update_split(reinterpret_cast<uint16_t*>(weight.mutable_data_ptr<c10::BFloat16>()),
+                   grad.const_data_ptr<c10::BFloat16>(), master.mutable_data_ptr<int16_t>(),
+                   square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
+                   static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
+    } else if (weight.scalar_type() == at::kFloat) {
       update<float>(nullptr, grad.const_data_ptr<float>(), master.mutable_data_ptr<float>(),
                     square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
                     static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));

@@ -79,10 +79,7 @@ public final class CheckpointedForward {
                     grad = step.moveTo(all, x.grad().detach());
                 }
             }
-            Tensor embedded = decoder.embed(inputIds);
-            if (embedded.requires_grad()) {
-                embedded.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
-            }
+            decoder.embedBackward(inputIds, grad);
         }
     }
 }

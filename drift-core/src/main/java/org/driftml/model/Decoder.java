@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -160,6 +161,32 @@ public final class Decoder implements AutoCloseable {
 
     Tensor embed(Tensor inputIds) {
         return torch.embedding(weights.get("model.embed_tokens.weight"), inputIds);
+    }
+
+    /**
+     * The embedding's backward for {@code grad} [N, T, D] at {@code inputIds}: each row of grad is added to its
+     * token's row of the embedding's gradient, in place. Autograd's embedding backward first builds a dense [V, D]
+     * zero tensor and then adds it to the gradient the tied lm-head already left: measured at Qwen2.5-0.5B's
+     * geometry, 272 MB of peak for rows that touch a few hundred of 151,936 tokens.
+     */
+    void embedBackward(Tensor inputIds, Tensor grad) {
+        Tensor w = weights.get("model.embed_tokens.weight");
+        if (!w.requires_grad()) {
+            return;
+        }
+        NoGradGuard noGrad = new NoGradGuard();
+        try (StepScope scope = StepScope.open()) {
+            Tensor rows = grad.reshape(-1, w.size(1)).to(w.scalar_type());
+            Tensor g = w.grad();
+            if (g.defined()) {
+                g.index_add_(0, inputIds.reshape(-1), rows);
+            } else {
+                // The gradient takes its own reference; the scope frees this handle.
+                w.mutable_grad().put(torch.zeros_like(w).index_add_(0, inputIds.reshape(-1), rows));
+            }
+        } finally {
+            noGrad.close();
+        }
     }
 
     /** The given position ids, or 0..T-1 in every row (transformers' forward default). */

@@ -32,49 +32,78 @@ public final class SafetensorsWriter {
     /** Writes one file atomically. Tensors are written in map order; metadata lands in {@code __metadata__}. */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata)
             throws IOException {
-        try (StepScope scope = StepScope.open()) {  // contiguous CPU copies and handles, freed once written
-            Map<String, Tensor> cpu = new LinkedHashMap<>();
-            ObjectNode header = new ObjectMapper().createObjectNode();
-            ObjectNode meta = header.putObject("__metadata__");
-            metadata.forEach(meta::put);
-            long offset = 0;
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                Tensor t = e.getValue().detach().cpu().contiguous();
-                cpu.put(e.getKey(), t);
-                ObjectNode info = header.putObject(e.getKey());
-                info.put("dtype", SafetensorsDtype.of(t.scalar_type()).name());
-                ArrayNode shape = info.putArray("shape");
-                for (long d : t.sizes().vec().get()) {
-                    shape.add(d);
-                }
-                info.putArray("data_offsets").add(offset).add(offset + t.nbytes());
-                offset += t.nbytes();
-            }
-            byte[] json = new ObjectMapper().writeValueAsBytes(header);
-            int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as safetensors writes it
-            ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-            head.putLong(padded).put(json);
-            while (head.hasRemaining()) {
-                head.put((byte) ' ');
-            }
-            head.flip();
+        write(file, tensors, List.copyOf(tensors.keySet()), describe(tensors), metadata);
+    }
 
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                writeFully(ch, head);
-                for (Tensor t : cpu.values()) {
+    /** What the header says of a tensor, read once so that the tensor itself need not be held. */
+    private record Info(String dtype, long[] shape, long nbytes) {}
+
+    /**
+     * Each tensor's header entry, read one tensor at a time in its own scope: a map whose values are made when read
+     * (a trainer's fp32 masters, joined from split halves) never has more than one of them alive.
+     */
+    private static Map<String, Info> describe(Map<String, Tensor> tensors) {
+        Map<String, Info> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            try (StepScope scope = StepScope.open()) {
+                Tensor t = e.getValue();
+                out.put(e.getKey(), new Info(SafetensorsDtype.of(t.scalar_type()).name(), t.sizes().vec().get(),
+                        t.nbytes()));
+            }
+        }
+        return out;
+    }
+
+    /** Writes {@code names}, in that order, each read from {@code tensors} when its bytes are written. */
+    private static void write(Path file, Map<String, Tensor> tensors, List<String> names, Map<String, Info> infos,
+            Map<String, String> metadata) throws IOException {
+        ObjectNode header = new ObjectMapper().createObjectNode();
+        ObjectNode meta = header.putObject("__metadata__");
+        metadata.forEach(meta::put);
+        long offset = 0;
+        for (String name : names) {
+            Info info = infos.get(name);
+            ObjectNode entry = header.putObject(name);
+            entry.put("dtype", info.dtype());
+            ArrayNode shape = entry.putArray("shape");
+            for (long d : info.shape()) {
+                shape.add(d);
+            }
+            entry.putArray("data_offsets").add(offset).add(offset + info.nbytes());
+            offset += info.nbytes();
+        }
+        byte[] json = new ObjectMapper().writeValueAsBytes(header);
+        int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as safetensors writes it
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded).put(json);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+        head.flip();
+
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            writeFully(ch, head);
+            for (String name : names) {
+                // One tensor at a time: its contiguous CPU copy (a device tensor's, or a joined master) goes once
+                // written.
+                try (StepScope scope = StepScope.open()) {
+                    Tensor t = tensors.get(name).detach().cpu().contiguous();
+                    if (t.nbytes() != infos.get(name).nbytes()) {
+                        throw new IllegalStateException(name + " changed size while being written");
+                    }
                     if (t.nbytes() > 0) {
                         writeFully(ch, new BytePointer(t.data_ptr()).capacity(t.nbytes()).asByteBuffer());
                     }
                 }
-                ch.force(true);
-            } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(tmp);
-                throw e;
             }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            ch.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
         }
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**
@@ -86,23 +115,24 @@ public final class SafetensorsWriter {
             throws IOException {
         Files.createDirectories(folder);
         Map<String, String> meta = Map.of("format", "pt");
-        List<Map<String, Tensor>> shards = new ArrayList<>();
-        Map<String, Tensor> current = new LinkedHashMap<>();
+        Map<String, Info> infos = describe(tensors);
+        List<List<String>> shards = new ArrayList<>();
+        List<String> current = new ArrayList<>();
         long currentBytes = 0, total = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            long n = e.getValue().nbytes();
+        for (String name : tensors.keySet()) {
+            long n = infos.get(name).nbytes();
             if (!current.isEmpty() && currentBytes + n > maxShardBytes) {
                 shards.add(current);
-                current = new LinkedHashMap<>();
+                current = new ArrayList<>();
                 currentBytes = 0;
             }
-            current.put(e.getKey(), e.getValue());
+            current.add(name);
             currentBytes += n;
             total += n;
         }
         shards.add(current);
         if (shards.size() == 1) {
-            write(folder.resolve(Checkpoint.SINGLE_FILE), shards.get(0), meta);
+            write(folder.resolve(Checkpoint.SINGLE_FILE), tensors, shards.get(0), infos, meta);
             Files.deleteIfExists(folder.resolve(Checkpoint.INDEX_FILE));
             return;
         }
@@ -111,8 +141,8 @@ public final class SafetensorsWriter {
         ObjectNode weightMap = index.putObject("weight_map");
         for (int i = 0; i < shards.size(); i++) {
             String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            write(folder.resolve(name), shards.get(i), meta);
-            shards.get(i).keySet().forEach(t -> weightMap.put(t, name));
+            write(folder.resolve(name), tensors, shards.get(i), infos, meta);
+            shards.get(i).forEach(t -> weightMap.put(t, name));
         }
         Path tmp = folder.resolve(Checkpoint.INDEX_FILE + ".tmp-" + ProcessHandle.current().pid());
         Files.write(tmp, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(index)

@@ -43,6 +43,10 @@ final class DriftNative {
     static native void rmsprop_step(@Const @ByRef Tensor weight, @Const @ByRef Tensor grad, @Const @ByRef Tensor master,
             @Const @ByRef Tensor squareAvg, double lr, double scale, double alpha, double eps, double weightDecay);
 
+    static native @ByVal TensorVector split_master(@Const @ByRef Tensor master);
+
+    static native @ByVal Tensor join_master(@Const @ByRef Tensor weight, @Const @ByRef Tensor residual);
+
     static native @Cast("const char*") BytePointer tile_kernels_isa();
 
     static native @Cast("bool") boolean set_tile_kernels_isa(String name);
