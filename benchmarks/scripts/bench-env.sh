@@ -9,11 +9,12 @@ cp="$root/benchmarks/target/classes:$(cat "$root/benchmarks/target/classpath.txt
 # Like with like: huge-page-aligned allocations for every side (drift sets this itself unless told otherwise).
 export THP_MEM_ALLOC_ENABLE=1
 
-# drift's side: a benchmark main on the classpath, JavaCPP's loader quiet, a 512 MB Java heap: tensors live outside
-# it, and a larger heap only fills with garbage handles before the collector runs (measured: peak RSS 2,551 MB with
-# -Xmx1g, 2,177 MB with -Xmx512m).
+# drift's side: a benchmark main on the classpath, JavaCPP's loader quiet, and the JVM options of the ./drift launcher
+# (serial collector, 32 MB young generation, 1 GB heap): tensors live outside the Java heap, and a larger young
+# generation only fills with garbage handles before the collector runs (measured at Qwen2.5-0.5B's geometry: peak RSS
+# 6,163 MB against 6,721 MB with G1 and -Xmx512m, the options used before 2026-11-30).
 drift_java() {
-  java -Xmx512m -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error "$@"
+  java -XX:+UseSerialGC -Xms32m -Xmn32m -Xmx1g -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error "$@"
 }
 
 # Qwen2.5-0.5B's geometry with random weights, made once (scripts/make_qwen25_05b.py).
