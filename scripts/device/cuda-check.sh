@@ -35,10 +35,11 @@ isa_flags() {
   esac
 }
 objs=() pids=()
-# The ops drift_ext exposes and what they call; reduced_gemm.cpp (a kernel swap for LibTorch's OpenBLAS build) and
-# native_heap.cpp (the Java memory tests') have no use in a Python module over pip's torch.
+# The ops drift_ext exposes and what they call; reduced_gemm.cpp (a kernel swap for LibTorch's OpenBLAS build),
+# native_heap.cpp (the Java memory tests') and test_device.cpp (the Java suites' fake accelerator) have no use in a
+# Python module over pip's torch.
 for f in "$SRC"/*.cpp "$here/drift_ext.cpp"; do
-  case "$(basename "$f")" in reduced_gemm.cpp|native_heap.cpp) continue ;; esac
+  case "$(basename "$f")" in reduced_gemm.cpp|native_heap.cpp|test_device.cpp) continue ;; esac
   o="$build/$(basename "$f" .cpp).o"; objs+=("$o")
   extra=()
   [ "$(basename "$f")" = drift_ext.cpp ] && extra=(-I"$PYINC" -DTORCH_EXTENSION_NAME=drift_ext -DTORCH_API_INCLUDE_EXTENSION_H)
