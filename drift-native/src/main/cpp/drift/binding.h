@@ -7,6 +7,7 @@
 #include "rmsprop_step.h"
 #include "sequence_logps.h"
 #include "split_master.h"
+#include "test_device.h"
 #include "tile_kernels.h"
 #include "amx_tile_gemms.h"
 #include "native_heap.h"

@@ -57,6 +57,12 @@ final class DriftNative {
 
     static native long reduced_gemm_calls();
 
+    static native @Cast("bool") boolean install_test_device();
+
+    static native long test_device_host_reads();
+
+    static native void reset_test_device_host_reads();
+
     static native long heap_bytes_in_use();
 
     static native void heap_trim();

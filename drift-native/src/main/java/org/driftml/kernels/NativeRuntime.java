@@ -77,6 +77,11 @@ public final class NativeRuntime {
             // Set before drift-native loads: its class initialiser calls load() again on this thread.
             loaded = true;
             reducedGemm = DriftNative.install_reduced_gemm();
+            // The test device must exist before the first backward: the autograd engine sizes its per-device
+            // threads once, then (measured) fails an internal assert on a device it did not count.
+            if (Boolean.getBoolean(TestDevice.PROPERTY)) {
+                DriftNative.install_test_device();
+            }
         }
     }
 
