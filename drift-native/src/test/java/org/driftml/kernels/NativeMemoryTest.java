@@ -72,15 +72,23 @@ class NativeMemoryTest {
     @Test
     void heapInUseRisesByATensorsBytesAndFallsBackWhenItIsFreed() {
         NativeRuntime.load();
-        long before = NativeHeap.bytesInUse();
-        Tensor t = torch.ones(64L << 20);  // 256 MiB of fp32
-        long held = NativeHeap.bytesInUse() - before;
-        t.close();
-        long after = NativeHeap.bytesInUse() - before;
-        // The count is the whole process's: the JVM's own mallocs and frees move it by up to about 1 MiB meanwhile.
+        // The count is the whole process's: the JVM's own mallocs and frees move it meanwhile, by up to about 1 MiB,
+        // and by 10-16 MB right after SplitMasterTest (measured in CI; other JVM threads, likely the JIT compiling
+        // its loops). Such noise comes and goes; a count that misses the tensor fails every attempt.
         long slack = 4L << 20;
-        assertTrue(Math.abs(held - (256L << 20)) < slack, "a 256 MiB tensor holds " + held + " bytes");
-        assertTrue(Math.abs(after) < slack, "freed, " + after + " bytes remain");
+        String last = "";
+        for (int attempt = 0; attempt < 5; attempt++) {
+            long before = NativeHeap.bytesInUse();
+            Tensor t = torch.ones(64L << 20);  // 256 MiB of fp32
+            long held = NativeHeap.bytesInUse() - before;
+            t.close();
+            long after = NativeHeap.bytesInUse() - before;
+            if (Math.abs(held - (256L << 20)) < slack && Math.abs(after) < slack) {
+                return;
+            }
+            last = "a 256 MiB tensor holds " + held + " bytes; freed, " + after + " bytes remain";
+        }
+        org.junit.jupiter.api.Assertions.fail(last);
     }
 
     @Test
