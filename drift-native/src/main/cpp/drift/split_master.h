@@ -16,7 +16,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <cstring>
+#include <vector>
 
 namespace drift {
 

@@ -44,10 +44,10 @@ public final class SafetensorsWriter {
      */
     private static Map<String, Info> describe(Map<String, Tensor> tensors) {
         Map<String, Info> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        for (String name : tensors.keySet()) {
             try (StepScope scope = StepScope.open()) {
-                Tensor t = e.getValue();
-                out.put(e.getKey(), new Info(SafetensorsDtype.of(t.scalar_type()).name(), t.sizes().vec().get(),
+                Tensor t = tensors.get(name);
+                out.put(name, new Info(SafetensorsDtype.of(t.scalar_type()).name(), t.sizes().vec().get(),
                         t.nbytes()));
             }
         }
