@@ -3,6 +3,7 @@
 
 #include <torch/types.h>
 
+#include "generators.h"
 #include "preference_loss.h"
 #include "rmsprop_step.h"
 #include "sequence_logps.h"

@@ -4,6 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/EmptyTensor.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <ATen/native/DispatchStub.h>
+#include <ATen/native/transformers/attention.h>
+#include <ATen/ops/_fused_sdp_choice_native.h>
 #include <ATen/native/CPUFallback.h>
 #include <ATen/ops/_local_scalar_dense_native.h>
 #include <ATen/ops/_reshape_alias_native.h>
@@ -172,11 +175,29 @@ void check_one_device(const c10::OperatorHandle& op, const torch::jit::Stack& ar
   }
 }
 
+// Ops whose result's shape depends on the data: on a GPU each waits for the device (CUDA's nonzero copies the count
+// back to size its output), so each counts as a host read.
+bool shaped_by_data(const c10::OperatorHandle& op) {
+  const std::string& name = op.schema().name();
+  return name == "aten::nonzero" || name == "aten::masked_select" || name == "aten::_unique2" ||
+         name == "aten::unique_dim" || name == "aten::unique_consecutive";
+}
+
 void fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const size_t n = op.schema().arguments().size();
   check_one_device(op, torch::jit::Stack(stack->end() - static_cast<std::ptrdiff_t>(n), stack->end()));
+  if (shaped_by_data(op)) count_host_read();
   FallbackScope scope;
   at::native::cpu_fallback(op, stack);
+}
+
+// SDPA picks its kernel through a DispatchStub, not the dispatcher, so the fallback never sees the choice and a
+// device without a stub gets the math kernel. The test device makes the CPU's choice (flash attention), whose op then
+// runs through the fallback: attention computes exactly what it computes on the CPU, as a GPU runs its own fused one.
+int64_t sdp_choice(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                   const std::optional<at::Tensor>& mask, double dropout, bool causal, std::optional<double> scale,
+                   bool gqa) {
+  return at::native::_fused_sdp_choice_cpp(query, key, value, mask, dropout, causal, scale, gqa);
 }
 
 }  // namespace
@@ -187,6 +208,7 @@ bool install_test_device() {
     c10::register_privateuse1_backend("testdevice");
     c10::SetAllocator(kTestDevice, &allocator);
     at::RegisterPrivateUse1HooksInterface(new TestDeviceHooks());
+    at::native::_fused_sdp_choice_stub.set_privateuse1_dispatch_ptr(&sdp_choice);
     static c10::impl::DeviceGuardImplRegistrar guard(kTestDevice, new c10::impl::FakeGuardImpl<kTestDevice>());
     static torch::Library impls(torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__, __LINE__);
     impls.impl("empty.memory_format", TORCH_FN(empty_memory_format));

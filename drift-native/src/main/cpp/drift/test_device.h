@@ -4,8 +4,9 @@
 // tensor behind fails here exactly as it would on CUDA: "Expected all tensors to be on the same device". CI has no GPU;
 // this is how drift's Java path is held to one device there.
 //
-// It also counts host reads: copies from the device to the CPU and scalar reads (item()) that drift itself asks for,
-// not the fallback's own traffic. On a GPU each of them is a synchronisation.
+// It also counts host reads: copies from the device to the CPU, scalar reads (item()) and ops whose output's shape
+// depends on the data (nonzero, masked_select, unique) that drift itself asks for, not the fallback's own traffic. On
+// a GPU each of them is a synchronisation.
 #pragma once
 
 #include <cstdint>

@@ -76,8 +76,8 @@ public class GenerationBenchmark {
     @Benchmark
     public long prefill512() {
         try (StepScope step = StepScope.open()) {
-            KvCache cache = new KvCache(decoder.config(), batch, 512, ScalarType.Float);
-            decoder.hiddenStates(longPrompt, torch.ones_like(longPrompt), null, cache);
+            KvCache cache = new KvCache(decoder.config(), batch, 512, ScalarType.Float, decoder.device());
+            decoder.hiddenStates(longPrompt, null, null, cache);  // no padding
             return cache.length();
         }
     }
@@ -104,7 +104,7 @@ public class GenerationBenchmark {
             Tensor ids = torch.tensor(flat).view(batch, 32);
             for (int s = 0; s < newTokens; s++) {
                 try (StepScope token = StepScope.open()) {
-                    Tensor hidden = decoder.hiddenStates(ids, torch.ones_like(ids), null);
+                    Tensor hidden = decoder.hiddenStates(ids, null, null);  // no padding
                     Tensor last = decoder.logits(hidden.narrow(1, hidden.size(1) - 1, 1)).squeeze(1);
                     Tensor next = last.argmax(new LongOptional(-1), true);
                     ids = token.moveTo(generation, torch.cat(new TensorVector(ids, next), 1));

@@ -35,8 +35,8 @@ public final class CheckpointedForward {
         this.decoder = decoder;
         this.inputIds = inputIds;
         long n = inputIds.size(0), t = inputIds.size(1);
-        this.cosSin = decoder.rotary(Decoder.positions(positionIds, n, t));
-        this.mask = Decoder.maskFor(attentionMask, t, 0);
+        this.cosSin = decoder.rotary(decoder.positions(positionIds, n, t));
+        this.mask = decoder.maskFor(attentionMask, n, t, 0);
         Tensor x;
         NoGradGuard noGrad = new NoGradGuard();
         try {

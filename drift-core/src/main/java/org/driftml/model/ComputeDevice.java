@@ -6,34 +6,47 @@ import java.util.regex.Pattern;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
+import org.driftml.kernels.TestDevice;
 
 /**
  * Where the policy, the reference and their tensors live: the CPU (default) or one CUDA device.
  *
  * <p>Spelled as users write it for PyTorch: {@code cpu}, {@code cuda}, {@code cuda:1}. CUDA needs the {@code gpu}
- * Maven profile (LibTorch's GPU natives); asking for it on a CPU build is an error that says so.
+ * Maven profile (LibTorch's GPU natives); asking for it on a CPU build is an error that says so. {@code testdevice}
+ * is drift-native's fake accelerator ({@link TestDevice}): host memory under a device's name, so that CI, which has no
+ * GPU, runs the whole product on a device that refuses CPU tensors and counts host reads.
  */
 public record ComputeDevice(Kind kind, int index) {
-    public enum Kind { CPU, CUDA }
+    public enum Kind { CPU, CUDA, TEST }
 
-    private static final Pattern SPEC = Pattern.compile("(cpu|cuda)(?::(\\d+))?");
+    private static final Pattern SPEC = Pattern.compile("(cpu|cuda|" + TestDevice.NAME + ")(?::(\\d+))?");
 
     public static final ComputeDevice CPU = new ComputeDevice(Kind.CPU, -1);
+    public static final ComputeDevice TEST = new ComputeDevice(Kind.TEST, 0);
 
     public ComputeDevice {
         if (kind == Kind.CPU && index != -1) {
             throw new IllegalArgumentException("the CPU device takes no index, got cpu:" + index);
+        }
+        if (kind == Kind.TEST && index != 0) {
+            throw new IllegalArgumentException("the test device has one index, 0, got " + index);
         }
         if (kind == Kind.CUDA && index < 0) {
             throw new IllegalArgumentException("a CUDA device index must be >= 0, got " + index);
         }
     }
 
-    /** Parses {@code cpu}, {@code cuda} (device 0) or {@code cuda:N}. */
+    /** Parses {@code cpu}, {@code cuda} (device 0), {@code cuda:N} or {@code testdevice}. */
     public static ComputeDevice parse(String spec) {
         Matcher m = SPEC.matcher(spec.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw new IllegalArgumentException("unknown device '" + spec + "': expected cpu, cuda or cuda:N");
+        }
+        if (m.group(1).equals(TestDevice.NAME)) {
+            if (m.group(2) != null && !m.group(2).equals("0")) {
+                throw new IllegalArgumentException("unknown device '" + spec + "': the test device has only index 0");
+            }
+            return TEST;
         }
         if (m.group(1).equals("cpu")) {
             if (m.group(2) != null) {
@@ -44,11 +57,17 @@ public record ComputeDevice(Kind kind, int index) {
         return new ComputeDevice(Kind.CUDA, m.group(2) == null ? 0 : Integer.parseInt(m.group(2)));
     }
 
-    /** The LibTorch device, after checking that this build and host can use it. */
+    /**
+     * The LibTorch device, after checking that this build and host can use it. The test device is registered
+     * here if it is not yet: call this before the process's first backward (the CLI does, when it parses options).
+     */
     public Device toTorch() {
         NativeRuntime.load();
         if (kind == Kind.CPU) {
             return new Device("cpu");
+        }
+        if (kind == Kind.TEST) {
+            return TestDevice.install();
         }
         if (!torch.cuda_is_available()) {
             throw new IllegalStateException("device " + this + " requested but CUDA is not available: build with"
@@ -63,6 +82,10 @@ public record ComputeDevice(Kind kind, int index) {
 
     @Override
     public String toString() {
-        return kind == Kind.CPU ? "cpu" : "cuda:" + index;
+        return switch (kind) {
+            case CPU -> "cpu";
+            case CUDA -> "cuda:" + index;
+            case TEST -> TestDevice.NAME + ":0";
+        };
     }
 }

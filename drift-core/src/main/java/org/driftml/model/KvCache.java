@@ -1,8 +1,8 @@
 package org.driftml.model;
 
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -17,14 +17,15 @@ public final class KvCache {
     private final long capacity;
     private long length;
 
-    public KvCache(ModelConfig config, long batch, long capacity, ScalarType dtype) {
+    /** On {@code device}, in {@code dtype} (the model's). */
+    public KvCache(ModelConfig config, long batch, long capacity, ScalarType dtype, Device device) {
         this.capacity = capacity;
         this.keys = new Tensor[config.numHiddenLayers()];
         this.values = new Tensor[config.numHiddenLayers()];
         long[] shape = {batch, config.numKeyValueHeads(), capacity, config.headDim()};
         for (int l = 0; l < keys.length; l++) {
-            keys[l] = torch.empty(shape, new TensorOptions(dtype), new MemoryFormatOptional());
-            values[l] = torch.empty(shape, new TensorOptions(dtype), new MemoryFormatOptional());
+            keys[l] = torch.empty(shape, Tensorsj.options(dtype, device), new MemoryFormatOptional());
+            values[l] = torch.empty(shape, Tensorsj.options(dtype, device), new MemoryFormatOptional());
         }
     }
 

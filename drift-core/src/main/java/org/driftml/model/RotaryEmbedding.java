@@ -1,6 +1,8 @@
 package org.driftml.model;
 
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
@@ -14,7 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 final class RotaryEmbedding {
     private final Tensor inverseFrequencies;  // [d/2] fp32
 
-    RotaryEmbedding(ModelConfig.Rope rope, int headDim) {
+    RotaryEmbedding(ModelConfig.Rope rope, int headDim, Device device) {
         float[] inv = new float[headDim / 2];
         for (int i = 0; i < inv.length; i++) {
             // HF: 1 / base^(arange(0, d, 2) / d), computed in fp32.
@@ -25,7 +27,7 @@ final class RotaryEmbedding {
         }
         try (FloatPointer p = new FloatPointer(inv)) {
             inverseFrequencies = torch.from_blob(p, new long[] {inv.length}, new TensorOptions(ScalarType.Float))
-                    .clone();
+                    .to(device, ScalarType.Float, false, true, new MemoryFormatOptional());
         }
     }
 

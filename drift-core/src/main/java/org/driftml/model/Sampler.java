@@ -3,21 +3,20 @@ package org.driftml.model;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.bytedeco.pytorch.Generator;
-import org.bytedeco.pytorch.GeneratorOptional;
-import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.Generators;
 import org.driftml.kernels.StepScope;
 
 /**
  * Batched generation as transformers' {@code generate} does it: prompts left-padded, positions cumsum(mask) - 1, one
- * prefill then one token per step through a {@link KvCache}; the logits processed by repetition penalty, then
- * temperature, top-k and top-p (in that order), then argmax or one multinomial draw per step from a generator seeded
+ * prefill then one token per step through a {@link KvCache}; each token chosen by a {@link TokenChooser} (repetition
+ * penalty, temperature, top-k, top-p, then argmax or one multinomial draw) with a generator seeded
  * once per call, so a seed reproduces a generation (and, on the same logits, transformers' own draws).
  *
  * <p>DRIFT samples a fresh positive for every dissatisfaction item at every iteration (temperature 0.7, top-p 0.9,
@@ -79,6 +78,10 @@ public final class Sampler {
             }
             promptLength = Math.max(promptLength, p.length);
         }
+        boolean padded = false;  // known here, so the decoder never reads the mask back from the device
+        for (long[] p : prompts) {
+            padded |= p.length < promptLength;
+        }
         long[] idsFlat = new long[n * promptLength];
         long[] maskFlat = new long[n * promptLength];
         for (int i = 0; i < n; i++) {
@@ -97,46 +100,54 @@ public final class Sampler {
         }
         // One scope for the generation (cache, the growing ids) and one per token for everything else: without
         // the inner one, every step's activations live until the end (gigabytes over a long generation).
-        try (StepScope generation = StepScope.open()) {
-            Tensor ids = longs(idsFlat, n, promptLength);
-            Tensor keyMask = longs(maskFlat, n, promptLength);
+        Device device = decoder.device();
+        try (StepScope generation = StepScope.open(); NoGradGuard noGrad = new NoGradGuard()) {
+            Tensor ids = longs(idsFlat, n, promptLength, device);
+            Tensor keyMask = longs(maskFlat, n, promptLength, device);
             Tensor embed = decoder.weights().get("model.embed_tokens.weight");
-            KvCache cache = new KvCache(decoder.config(), n, promptLength + s.maxNewTokens(), embed.scalar_type());
-            Generator generator = torch.createCPUGenerator(s.seed());
+            KvCache cache = new KvCache(decoder.config(), n, promptLength + s.maxNewTokens(), embed.scalar_type(),
+                    device);
             Tensor last;
             try (StepScope prefill = StepScope.open()) {
                 Tensor positions = keyMask.cumsum(-1).sub(new Scalar(1))
                         .masked_fill(keyMask.eq(new Scalar(0)), new Scalar(1));
-                Tensor hidden = decoder.hiddenStates(ids, keyMask, positions, cache);
+                Tensor hidden = decoder.hiddenStates(ids, padded ? keyMask : null, positions, cache);
                 last = prefill.moveTo(generation, hidden.narrow(1, promptLength - 1, 1).squeeze(1).contiguous());
             }
+            Tensor logits = decoder.logits(last);  // [N, V], rewritten at every token
+            TokenChooser chooser = new TokenChooser(s, Generators.seeded(device, s.seed()), logits);
             for (int step = 0; step < s.maxNewTokens(); step++) {
                 try (StepScope token = StepScope.open()) {
-                    Tensor logits = decoder.logits(last).to(ScalarType.Float);  // [N, V]
-                    Tensor next = choose(process(logits, ids, s), s, generator);  // [N, 1]
-                    Tensor chosenLogp = logits.log_softmax(-1).gather(1, next, false);
-                    long[] picked = Tensorsj.longs(next);
-                    float[] lp = Tensorsj.floats(chosenLogp);
+                    if (step > 0) {
+                        decoder.logits(last, logits);
+                    }
+                    Tensor next = chooser.choose(logits, ids);  // [N, 1]
+                    // The one read per token: the ids (for the stop check) and their log-probs together.
+                    double[] read = Tensorsj.doubles(torch.cat(new TensorVector(next.to(ScalarType.Double),
+                            chooser.logprobs(next).to(ScalarType.Double)), 1));
                     boolean all = true;
+                    long[] picked = new long[n];
                     for (int i = 0; i < n; i++) {
+                        picked[i] = (long) read[2 * i];
                         if (done[i]) {
                             picked[i] = padId;
                             continue;
                         }
                         tokens.get(i).add(picked[i]);
-                        logps.get(i).add(lp[i]);
+                        logps.get(i).add((float) read[2 * i + 1]);
                         done[i] = s.stopIds().contains(picked[i]);
                         all &= done[i];
                     }
                     if (all || step == s.maxNewTokens() - 1) {
                         break;
                     }
-                    next = longs(picked, n, 1);
+                    next = longs(picked, n, 1, device);
                     ids = token.moveTo(generation, torch.cat(new TensorVector(ids, next), 1));
                     keyMask = token.moveTo(generation, torch.cat(new TensorVector(keyMask, torch.ones_like(next)), 1));
                     Tensor position = keyMask.sum(new long[] {1}, true, new org.bytedeco.pytorch.ScalarTypeOptional())
                             .sub(new Scalar(1));
-                    last = token.moveTo(generation, decoder.hiddenStates(next, keyMask, position, cache).squeeze(1));
+                    last = token.moveTo(generation,
+                            decoder.hiddenStates(next, padded ? keyMask : null, position, cache).squeeze(1));
                 }
             }
         }
@@ -152,43 +163,7 @@ public final class Sampler {
         return out;
     }
 
-    /** transformers' processors and warpers, in its order. */
-    static Tensor process(Tensor logits, Tensor ids, Settings s) {
-        Tensor scores = logits;
-        if (s.repetitionPenalty() != 1.0) {  // every id seen so far, prompt (and its padding) included, as HF does
-            Tensor seen = torch.gather(scores, 1, ids);
-            Tensor penalised = torch.where(seen.lt(new Scalar(0)), seen.mul(new Scalar(s.repetitionPenalty())),
-                    seen.div(new Scalar(s.repetitionPenalty())));
-            scores = torch.scatter(scores, 1, ids, penalised);
-        }
-        if (s.greedy()) {
-            return scores;
-        }
-        scores = scores.div(new Scalar(s.temperature()));
-        double negInf = Double.NEGATIVE_INFINITY;
-        if (s.topK() > 0 && s.topK() < scores.size(-1)) {
-            Tensor kth = torch.topk(scores, s.topK(), -1, true, true).get0().narrow(-1, s.topK() - 1, 1);
-            scores = scores.masked_fill(scores.lt(kth), new Scalar(negInf));
-        }
-        if (s.topP() < 1.0) {
-            T_TensorTensor_T sorted = torch.sort(scores, -1, false);  // ascending, as HF's TopPLogitsWarper
-            Tensor cumulative = sorted.get0().softmax(-1).cumsum(-1);
-            Tensor remove = cumulative.le(new Scalar(1 - s.topP()));
-            remove.narrow(-1, remove.size(-1) - 1, 1).fill_(new Scalar(0));  // keep at least one token
-            Tensor removeByToken = torch.scatter(remove, 1, sorted.get1(), remove);
-            scores = scores.masked_fill(removeByToken, new Scalar(negInf));
-        }
-        return scores;
-    }
-
-    private static Tensor choose(Tensor scores, Settings s, Generator generator) {
-        if (s.greedy()) {
-            return scores.argmax(new LongOptional(-1), true);
-        }
-        return torch.multinomial(scores.softmax(-1), 1, false, new GeneratorOptional(generator));
-    }
-
-    private static Tensor longs(long[] values, long rows, long cols) {
-        return Tensorsj.fromLongs(values).view(rows, cols);
+    private static Tensor longs(long[] values, long rows, long cols, Device device) {
+        return Tensorsj.fromLongs(values, device).view(rows, cols);
     }
 }

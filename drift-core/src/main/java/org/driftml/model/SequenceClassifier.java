@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -31,6 +32,11 @@ public final class SequenceClassifier {
     }
 
     public static SequenceClassifier load(Path folder, ScalarType dtype) throws IOException {
+        return load(folder, dtype, ComputeDevice.CPU.toTorch());
+    }
+
+    /** As {@link #load(Path, ScalarType)} with every weight on {@code device}. */
+    public static SequenceClassifier load(Path folder, ScalarType dtype, Device device) throws IOException {
         NativeRuntime.load();
         ModelConfig config = ModelConfig.read(folder.resolve("config.json"));
         JsonNode raw = new ObjectMapper().readTree(folder.resolve("config.json").toFile());
@@ -40,7 +46,7 @@ public final class SequenceClassifier {
         expected.remove("lm_head.weight");
         expected.put("score.weight", new long[] {labels, config.hiddenSize()});
         Map<String, Tensor> head = new LinkedHashMap<>();
-        Decoder backbone = Decoder.load(folder, dtype, config, expected, head);
+        Decoder backbone = Decoder.load(folder, dtype, device, config, expected, head);
         return new SequenceClassifier(backbone, head.get("score.weight"),
                 config.padTokenId() == null ? null : config.padTokenId().longValue());
     }
@@ -59,12 +65,11 @@ public final class SequenceClassifier {
             width = Math.max(width, s.length);
         }
         long pad = padId != null ? padId : 0;
-        long[] ids = new long[n * width], mask = new long[n * width], last = new long[n];
+        long[] ids = new long[n * width], last = new long[n];
         for (int i = 0; i < n; i++) {
             long[] s = sequences.get(i);
             for (int j = 0; j < width; j++) {
                 ids[i * width + j] = j < s.length ? s[j] : pad;
-                mask[i * width + j] = j < s.length ? 1 : 0;
             }
             // transformers pools at the rightmost token that is not the pad id (the last token without a pad id).
             last[i] = s.length - 1;
@@ -76,10 +81,10 @@ public final class SequenceClassifier {
         }
         float[][] out = new float[n][];
         try (StepScope scope = StepScope.open(); NoGradGuard noGrad = new NoGradGuard()) {
-            Tensor input = Tensorsj.fromLongs(ids).view(n, width);
-            Tensor attention = Tensorsj.fromLongs(mask).view(n, width);
-            Tensor hidden = backbone.hiddenStates(input, attention, null);  // [N, T, D]
-            Tensor index = Tensorsj.fromLongs(last).view(n, 1, 1).expand(n, 1, hidden.size(2));
+            Tensor input = Tensorsj.fromLongs(ids, backbone.device()).view(n, width);
+            // Right padding only ends rows: causal attention alone is exact for every real token.
+            Tensor hidden = backbone.hiddenStates(input, null, null);  // [N, T, D]
+            Tensor index = Tensorsj.fromLongs(last, backbone.device()).view(n, 1, 1).expand(n, 1, hidden.size(2));
             Tensor pooled = hidden.gather(1, index, false).squeeze(1);  // [N, D]
             float[] flat = Tensorsj.floats(torch.matmul(pooled, score.t()));
             int labels = numLabels();

@@ -191,9 +191,9 @@ public final class DpoTrainer implements AutoCloseable {
                 real += b.realTokens();
                 padded += b.paddedTokens();
                 CheckpointedForward layers = config.gradientCheckpointing()
-                        ? policy.checkpointed(b.inputIds(), b.attentionMask(), null) : null;
+                        ? policy.checkpointed(b.inputIds(), null, null) : null;  // right-padded: causal alone
                 Tensor hidden = layers != null ? layers.hidden()
-                        : policy.hiddenStates(b.inputIds(), b.attentionMask(), null);
+                        : policy.hiddenStates(b.inputIds(), null, null);
                 DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
                 DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
                 if (!Double.isFinite(r.metrics().get("loss"))) {

@@ -16,7 +16,7 @@ public final class FrozenReference implements ReferencePolicy {
     public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
         NoGradGuard noGrad = new NoGradGuard();
         try {
-            DpoLoss.Scores s = DpoLoss.score(model.hiddenStates(batch.inputIds(), batch.attentionMask(), null),
+            DpoLoss.Scores s = DpoLoss.score(model.hiddenStates(batch.inputIds(), null, null),
                     model.lmHead(), batch);
             return new DpoLoss.Scores(s.logps().detach(), s.tokens());
         } finally {

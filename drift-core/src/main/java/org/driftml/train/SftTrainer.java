@@ -60,7 +60,7 @@ public final class SftTrainer {
                     });
                     PreferenceBatch b = PreferenceBatch.sequences(prompts, completions, padId);
                     SequenceLogps.Output o = SequenceLogps.compute(
-                            policy.hiddenStates(b.inputIds(), b.attentionMask(), null), policy.lmHead(), b.targets(),
+                            policy.hiddenStates(b.inputIds(), null, null), policy.lmHead(), b.targets(),
                             b.completionMask());
                     double tokens = o.tokenCounts().sum().item_double();
                     Tensor loss = o.logps().sum().neg().div(new org.bytedeco.pytorch.Scalar(Math.max(tokens, 1)));

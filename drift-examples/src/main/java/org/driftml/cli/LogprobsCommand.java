@@ -51,7 +51,7 @@ final class LogprobsCommand implements Callable<Integer> {
             Tensor all = torch.tensor(ids).unsqueeze(0);
             long t = ids.length - 1;
             Tensor context = all.narrow(1, 0, t), targets = all.narrow(1, 1, t);
-            Tensor hidden = decoder.hiddenStates(context, torch.ones_like(context), null);
+            Tensor hidden = decoder.hiddenStates(context, null, null);  // one unpadded sequence
             // hidden[t] predicts ids[t + 1]: score targets from position start - 1 on.
             Tensor mask = torch.arange(new Scalar(t)).ge(new Scalar(start - 1)).unsqueeze(0);
             SequenceLogps.Output out = SequenceLogps.compute(hidden, decoder.lmHead(), targets, mask);

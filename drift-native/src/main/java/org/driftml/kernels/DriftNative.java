@@ -9,6 +9,8 @@ import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.Namespace;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -42,6 +44,8 @@ final class DriftNative {
 
     static native void rmsprop_step(@Const @ByRef Tensor weight, @Const @ByRef Tensor grad, @Const @ByRef Tensor master,
             @Const @ByRef Tensor squareAvg, double lr, double scale, double alpha, double eps, double weightDecay);
+
+    static native @ByVal Generator seeded_generator(@Const @ByRef Device device, long seed);
 
     static native @ByVal TensorVector split_master(@Const @ByRef Tensor master);
 

@@ -1,0 +1,76 @@
+package org.driftml.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Set;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
+import org.driftml.kernels.TestDevice;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Generation with the model on the test device ({@link TestDevice}): every tensor it makes must be on the model's
+ * device (a CPU one fails the op), the tokens and log-probs equal the CPU run's bit for bit (the same CPU kernels run
+ * behind the device), and each decoded token reads the device once.
+ */
+@Tag("testdevice")
+class SamplerOnDeviceTest {
+    static Device device;
+
+    @BeforeAll
+    static void install() {
+        device = ComputeDevice.TEST.toTorch();
+    }
+
+    static List<Sampler.Generation> generate(String kind, Device on, Sampler.Settings settings) throws IOException {
+        SamplerTest.Reference ref = SamplerTest.reference(kind);
+        try (StepScope step = StepScope.open();
+                Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float, on)) {
+            assertTrue(decoder.lmHead().device().str().getString().equals(on.str().getString()));
+            return new Sampler(decoder, 0).generate(ref.prompts(), settings);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"greedy", "sampling"})
+    void generationOnTheDeviceEqualsTheCpuAndReadsOncePerToken(String mode) throws IOException {
+        int tokens = 8;
+        Sampler.Settings settings = mode.equals("greedy") ? Sampler.Settings.greedy(tokens, Set.of())
+                : Sampler.Settings.sampling(0.7, 0.9, tokens, Set.of(), 1234);
+        List<Sampler.Generation> cpu = generate("qwen2", ComputeDevice.CPU.toTorch(), settings);
+        TestDevice.resetHostReads();
+        List<Sampler.Generation> onDevice = generate("qwen2", device, settings);
+        long reads = TestDevice.hostReads();
+        for (int r = 0; r < cpu.size(); r++) {
+            assertArrayEquals(cpu.get(r).outputIds(), onDevice.get(r).outputIds(), mode + " row " + r);
+            assertArrayEquals(cpu.get(r).logprobs(), onDevice.get(r).logprobs(), mode + " row " + r);
+        }
+        // The fixture's two prompts differ in length: left padding, so the masked path runs too.
+        assertTrue(SamplerTest.reference("qwen2").prompts().get(0).length
+                != SamplerTest.reference("qwen2").prompts().get(1).length);
+        assertEquals(tokens, reads, "one host read per decoded token (the stop check), none elsewhere");
+    }
+
+    /** The failure the device exists to catch: a CPU tensor handed to a model on the device. */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2"})
+    void cpuIdsForAModelOnTheDeviceFail(String kind) throws IOException {
+        try (StepScope step = StepScope.open();
+                Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float, device)) {
+            org.bytedeco.pytorch.Tensor cpuIds = Tensorsj.fromLongs(new long[] {5, 9, 13}).view(1, 3);
+            assertFalse(cpuIds.device().is_privateuseone());
+            RuntimeException e = assertThrows(RuntimeException.class, () -> decoder.hiddenStates(cpuIds, null, null));
+            assertTrue(e.getMessage().contains("Expected all tensors to be on the same device"), e.getMessage());
+        }
+    }
+}
