@@ -46,8 +46,10 @@ struct PreferenceLossFunction : public torch::autograd::Function<PreferenceLossF
       TORCH_CHECK(false, "preference_loss: inputs are on ", pc.device(),
                   " but drift-native was built without CUDA (run cppbuild.sh --cuda on a CUDA host)");
 #endif
-    } else {
+    } else if (pc_a.device().is_cpu()) {
       preference_loss_forward_cpu(pc_a, pr_a, rc_a, rr_a, beta, kind, eps, loss, chosen, rejected, dloss_dz);
+    } else {
+      preference_loss_forward_aten(pc_a, pr_a, rc_a, rr_a, beta, kind, eps, loss, chosen, rejected, dloss_dz);
     }
     ctx->save_for_backward({dloss_dz});
     ctx->saved_data["dtypes"] = std::vector<int64_t>{
@@ -96,6 +98,51 @@ void preference_loss_forward_cpu(const at::Tensor& pc, const at::Tensor& pr, con
         preference_loss_pair<scalar_t>(chosen_ratio - rejected_ratio, b, e, type, &loss_p[i], &dz_p[i]);
       }
     });
+  });
+}
+
+void preference_loss_forward_aten(const at::Tensor& pc, const at::Tensor& pr, const at::Tensor& rc,
+                                  const at::Tensor& rr, double beta, PreferenceLossType type, double eps,
+                                  at::Tensor& loss, at::Tensor& chosen_rewards, at::Tensor& rejected_rewards,
+                                  at::Tensor& dloss_dz) {
+  // preference_loss_math.h's formulas, one ATen op per operation in the same order. The constants are rounded to
+  // the accumulation type first, as the loop computes them.
+  AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "preference_loss_forward_aten", [&] {
+    const auto b = static_cast<scalar_t>(beta), e = static_cast<scalar_t>(eps);
+    const at::Tensor chosen_ratio = pc - rc, rejected_ratio = pr - rr;
+    chosen_rewards.copy_(chosen_ratio * b);
+    rejected_rewards.copy_(rejected_ratio * b);
+    const at::Tensor z = chosen_ratio - rejected_ratio;
+    const at::Tensor bz = z * b;
+    auto log_sigmoid = [](const at::Tensor& x) { return x.clamp_max(0) - at::log1p(at::exp(-x.abs())); };
+    auto sigmoid = [](const at::Tensor& x) {
+      const at::Tensor e_neg = at::exp(-x), e_pos = at::exp(x);
+      return at::where(x >= 0, 1 / (1 + e_neg), e_pos / (1 + e_pos));
+    };
+    const scalar_t keep = scalar_t(1) - e;
+    switch (type) {
+      case PreferenceLossType::SIGMOID:
+        loss.copy_(log_sigmoid(bz) * static_cast<scalar_t>(-keep) - log_sigmoid(-bz) * e);
+        dloss_dz.copy_(sigmoid(-bz) * static_cast<scalar_t>(-keep * b) + sigmoid(bz) * static_cast<scalar_t>(e * b));
+        break;
+      case PreferenceLossType::ROBUST: {
+        const scalar_t denom = scalar_t(1) - scalar_t(2) * e;
+        loss.copy_(((-log_sigmoid(bz)) * keep + log_sigmoid(-bz) * e) / denom);
+        dloss_dz.copy_((sigmoid(-bz) * static_cast<scalar_t>(-keep * b) - sigmoid(bz) * static_cast<scalar_t>(e * b)) /
+                       denom);
+        break;
+      }
+      case PreferenceLossType::HINGE:
+        loss.copy_(at::where(bz < 1, 1 - bz, at::zeros_like(bz)));
+        dloss_dz.copy_(at::where(bz < 1, at::full_like(bz, -b), at::zeros_like(bz)));
+        break;
+      case PreferenceLossType::IPO: {
+        const at::Tensor d = z - static_cast<scalar_t>(scalar_t(1) / (scalar_t(2) * b));
+        loss.copy_(d * d);
+        dloss_dz.copy_(d * 2);
+        break;
+      }
+    }
   });
 }
 

@@ -22,6 +22,13 @@ void preference_loss_forward_cpu(const at::Tensor& pc, const at::Tensor& pr, con
                                  at::Tensor& loss, at::Tensor& chosen_rewards, at::Tensor& rejected_rewards,
                                  at::Tensor& dloss_dz);
 
+// The same for tensors on any other device, as ATen ops (no host reads). exp and log1p are ATen's, which may differ
+// from the loop's libm in the last bit.
+void preference_loss_forward_aten(const at::Tensor& pc, const at::Tensor& pr, const at::Tensor& rc,
+                                  const at::Tensor& rr, double beta, PreferenceLossType type, double eps,
+                                  at::Tensor& loss, at::Tensor& chosen_rewards, at::Tensor& rejected_rewards,
+                                  at::Tensor& dloss_dz);
+
 #ifdef DRIFT_WITH_CUDA
 void preference_loss_forward_cuda(const at::Tensor& pc, const at::Tensor& pr, const at::Tensor& rc,
                                   const at::Tensor& rr, double beta, PreferenceLossType type, double eps,

@@ -1,6 +1,7 @@
 #include "rmsprop_step.h"
 
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <c10/util/BFloat16.h>
 
 #include <cmath>
@@ -58,6 +59,30 @@ void update_split(uint16_t* w, const c10::BFloat16* grad, int16_t* r, float* v, 
   });
 }
 
+// The same update as ATen ops, for a device with neither the CPU loop nor the CUDA kernel: more passes over memory,
+// but each operation rounds as the loop's does (products and sums one at a time, sqrt and division correctly
+// rounded), so the result is the loop's bit for bit.
+void update_aten(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
+                 const at::Tensor& square_avg, bool split, float lr, float scale, float alpha, float eps, float wd) {
+  c10::NoGradGuard no_grad;
+  const float one_minus_alpha = 1.0f - alpha, neg_lr = -lr;
+  const at::Tensor m = split ? join_master_aten(weight, master) : master;
+  at::Tensor g = grad.to(at::kFloat);
+  if (scale != 1.0f) g = g * scale;
+  if (wd != 0.0f) g = g + m * wd;
+  const at::Tensor v = square_avg * alpha + (g * g) * one_minus_alpha;
+  square_avg.copy_(v);
+  const at::Tensor updated = m + (g / (v.sqrt() + eps)) * neg_lr;
+  if (split) {
+    const std::vector<at::Tensor> halves = split_master_aten(updated);
+    weight.copy_(halves[0]);
+    master.copy_(halves[1]);
+  } else {
+    if (!master.is_same(weight)) master.copy_(updated);
+    weight.copy_(updated);  // bf16: rounded to nearest-even, as the loop's W(m)
+  }
+}
+
 }  // namespace
 
 void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
@@ -97,8 +122,13 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
       return;
     }
 #endif
-    TORCH_CHECK(weight.device().is_cpu(), "rmsprop_step: CPU or CUDA tensors only, got ", weight.device(),
-                weight.is_cuda() ? " (this build of drift-native has no CUDA kernels)" : "");
+    TORCH_CHECK(!weight.is_cuda(), "rmsprop_step: ", weight.device(),
+                " tensors, but this build of drift-native has no CUDA kernels (run cppbuild.sh --cuda)");
+    if (!weight.device().is_cpu()) {
+      update_aten(weight, grad, master, square_avg, split, static_cast<float>(lr), static_cast<float>(scale),
+                  static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
+      return;
+    }
     if (split) {
       update_split(reinterpret_cast<uint16_t*>(weight.mutable_data_ptr<c10::BFloat16>()),
                    grad.const_data_ptr<c10::BFloat16>(), master.mutable_data_ptr<int16_t>(),

@@ -18,8 +18,9 @@ namespace drift {
 // weight: fp32 or bf16; grad: weight's dtype; master, square_avg: fp32 (master may be weight itself when fp32).
 // With a bf16 weight the master may instead be int16: the residual of a split master (split_master.h), whose
 // update joins, updates and splits each element in the same pass.
-// All contiguous with weight's number of elements, on one device: the CPU, or CUDA in a build with its kernels
-// (rmsprop_step.cu). The two round every operation alike, so they agree bit for bit.
+// All contiguous with weight's number of elements, on one device: the CPU, CUDA in a build with its kernels
+// (rmsprop_step.cu), or any other device through ATen ops. All three round every operation alike, so they agree bit
+// for bit.
 void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Tensor& master,
                   const at::Tensor& square_avg, double lr, double scale, double alpha, double eps,
                   double weight_decay);

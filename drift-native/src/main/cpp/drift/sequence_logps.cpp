@@ -104,22 +104,27 @@ struct Selection {
   at::Tensor targets;  // [M] target id of each scored row
 };
 
-Selection select_scored_rows(const at::Tensor& targets, const at::Tensor& mask, int64_t vocab) {
+// `scored` holds the flat positions set in the mask, increasing: given by the caller, or found with nonzero().
+Selection select_scored_rows(const at::Tensor& targets, const at::Tensor& scored, int64_t vocab) {
   const int64_t T = targets.size(1);
-  at::Tensor flat_mask = mask.reshape({-1});
-  if (flat_mask.scalar_type() != at::kBool) flat_mask = flat_mask.ne(0);
   Selection s;
-  s.index = flat_mask.nonzero().squeeze(1);
+  s.index = scored.to(at::kLong);
   s.seq = at::div(s.index, T, "floor");
   s.targets = targets.reshape({-1}).index_select(0, s.index).to(at::kLong);
-  if (s.index.numel() > 0) {
-    at::Tensor bad = (s.targets < 0).logical_or_(s.targets >= vocab).nonzero();
-    if (bad.numel() > 0) {
-      const int64_t row = bad[0][0].item<int64_t>();
-      const int64_t flat = s.index[row].item<int64_t>();
-      TORCH_CHECK(false, "sequence_logps: targets[", flat / T, ", ", flat % T, "] = ", s.targets[row].item<int64_t>(),
-                  " is a scored position (mask set) but outside the vocabulary [0, ", vocab, ")");
-    }
+  if (s.index.numel() == 0) return s;
+  at::Tensor outside = (s.targets < 0).logical_or_(s.targets >= vocab);
+  if (!targets.device().is_cpu()) {
+    // Checked where the targets are, without waiting for the device; the CPU check below names the position.
+    at::_assert_async(outside.logical_not().all(),
+                      "sequence_logps: a scored target (mask set) is outside the vocabulary [0, vocab)");
+    return s;
+  }
+  at::Tensor bad = outside.nonzero();
+  if (bad.numel() > 0) {
+    const int64_t row = bad[0][0].item<int64_t>();
+    const int64_t flat = s.index[row].item<int64_t>();
+    TORCH_CHECK(false, "sequence_logps: targets[", flat / T, ", ", flat % T, "] = ", s.targets[row].item<int64_t>(),
+                " is a scored position (mask set) but outside the vocabulary [0, ", vocab, ")");
   }
   return s;
 }
@@ -200,11 +205,11 @@ void add_target_term(at::Tensor& tile, const at::Tensor& neg_g, const at::Tensor
 
 struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
-                               const at::Tensor& targets, const at::Tensor& mask, int64_t row_block,
-                               int64_t vocab_block) {
+                               const at::Tensor& targets, const at::Tensor& mask, const at::Tensor& scored,
+                               int64_t row_block, int64_t vocab_block) {
     const int64_t N = hidden.size(0), D = hidden.size(2), V = weight.size(0);
     const auto acc = accumulation_type(hidden);
-    Selection sel = select_scored_rows(targets, mask, V);
+    Selection sel = select_scored_rows(targets, scored, V);
     const int64_t M = sel.index.numel();
 
     at::Tensor h_acc = hidden.reshape({-1, D}).index_select(0, sel.index).to(acc).contiguous();
@@ -382,13 +387,13 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
         d_hidden = d_hidden.view(hidden_sizes);
       }
       if (want_weight) d_weight = dw.scalar_type() == weight.scalar_type() ? dw : dw.to(weight.scalar_type());
-      return {d_hidden, d_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+      return {d_hidden, d_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     });
   }
 };
 
 void check_inputs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
-                  const at::Tensor& mask, int64_t row_block, int64_t vocab_block) {
+                  const at::Tensor& mask, const at::Tensor& scored, int64_t row_block, int64_t vocab_block) {
   TORCH_CHECK(hidden.defined() && weight.defined() && targets.defined() && mask.defined(),
               "sequence_logps: hidden, weight, targets and mask must all be defined");
   TORCH_CHECK(hidden.dim() == 3, "sequence_logps: hidden must be 3-D [N, T, D], got shape ", hidden.sizes());
@@ -413,6 +418,18 @@ void check_inputs(const at::Tensor& hidden, const at::Tensor& weight, const at::
               targets.device(), ") and mask (", mask.device(), ") must be on one device");
   TORCH_CHECK(row_block > 0 && vocab_block > 0, "sequence_logps: row_block and vocab_block must be > 0, got ",
               row_block, " and ", vocab_block);
+  if (scored.defined()) {
+    TORCH_CHECK(scored.dim() == 1 && at::isIntegralType(scored.scalar_type(), /*includeBool=*/false),
+                "sequence_logps: scored must be 1-D integer flat positions, got ", scored.scalar_type(), " ",
+                scored.sizes());
+    TORCH_CHECK(scored.device() == hidden.device(), "sequence_logps: scored is on ", scored.device(),
+                " but hidden is on ", hidden.device());
+    if (scored.device().is_cpu()) {  // free on the CPU: the positions must be the mask's
+      at::Tensor flat_mask = mask.reshape({-1});
+      TORCH_CHECK(at::equal(flat_mask.ne(0).nonzero().squeeze(1), scored.to(at::kLong)),
+                  "sequence_logps: scored must list exactly the positions where mask is set, in order");
+    }
+  }
 }
 
 }  // namespace
@@ -420,8 +437,22 @@ void check_inputs(const at::Tensor& hidden, const at::Tensor& weight, const at::
 std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                                        const at::Tensor& mask, int64_t row_block, int64_t vocab_block) {
   return translate_errors([&] {
-    check_inputs(hidden, weight, targets, mask, row_block, vocab_block);
-    return SequenceLogpsFunction::apply(hidden, weight, targets, mask, row_block, vocab_block);
+    check_inputs(hidden, weight, targets, mask, at::Tensor(), row_block, vocab_block);
+    // On a GPU this waits for the device: the number of scored positions sizes everything after it.
+    at::Tensor flat_mask = mask.reshape({-1});
+    if (flat_mask.scalar_type() != at::kBool) flat_mask = flat_mask.ne(0);
+    return SequenceLogpsFunction::apply(hidden, weight, targets, mask, flat_mask.nonzero().squeeze(1), row_block,
+                                        vocab_block);
+  });
+}
+
+std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                       const at::Tensor& mask, const at::Tensor& scored, int64_t row_block,
+                                       int64_t vocab_block) {
+  return translate_errors([&] {
+    TORCH_CHECK(scored.defined(), "sequence_logps: scored must be defined (or use the overload without it)");
+    check_inputs(hidden, weight, targets, mask, scored, row_block, vocab_block);
+    return SequenceLogpsFunction::apply(hidden, weight, targets, mask, scored, row_block, vocab_block);
   });
 }
 

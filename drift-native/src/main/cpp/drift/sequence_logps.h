@@ -19,4 +19,11 @@ namespace drift {
 std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                                        const at::Tensor& mask, int64_t row_block, int64_t vocab_block);
 
+// As above, with the scored positions given: `scored` [M] lists the flat positions n * T + t where mask is set, in
+// increasing order (checked against the mask on the CPU). Off the CPU the op then never waits for the device:
+// deriving them takes a nonzero(), whose count must come back to the host.
+std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                       const at::Tensor& mask, const at::Tensor& scored, int64_t row_block,
+                                       int64_t vocab_block);
+
 }  // namespace drift

@@ -44,10 +44,14 @@ inline uint32_t join_master_bits(uint16_t weight, int16_t residual) {
   return (static_cast<uint32_t>(weight) << 16) + static_cast<uint32_t>(static_cast<int32_t>(residual));
 }
 
-// master: fp32, CPU. Returns {weight bf16, residual int16}, each shaped like master.
+// master: fp32. Returns {weight bf16, residual int16}, each shaped like master, on its device.
 std::vector<at::Tensor> split_master(const at::Tensor& master);
 
-// weight: bf16, residual: int16, same shape, CPU. Returns the fp32 master.
+// weight: bf16, residual: int16, same shape and device. Returns the fp32 master.
 at::Tensor join_master(const at::Tensor& weight, const at::Tensor& residual);
+
+// The same two as ATen ops (int64 bit arithmetic), for devices other than the CPU; equal bit for bit.
+std::vector<at::Tensor> split_master_aten(const at::Tensor& master);
+at::Tensor join_master_aten(const at::Tensor& weight, const at::Tensor& residual);
 
 }  // namespace drift

@@ -1,11 +1,17 @@
 package org.driftml.train;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.SequenceLogps;
+import org.driftml.model.Tensorsj;
 
 /**
  * DRIFT's update, the paper's Eq. 2 (DPO) and its variants, from a batch's hidden states: summed completion
@@ -24,13 +30,35 @@ public final class DpoLoss {
         }
     }
 
-    /** The loss to back-propagate and TRL's metrics (detached values). */
-    public record Result(Tensor loss, Map<String, Double> metrics) {}
+    /** TRL's metrics, in the order of {@link Result#metrics()}. */
+    public static final List<String> METRICS = List.of("loss", "rewards/chosen", "rewards/rejected",
+            "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected");
+
+    /**
+     * The loss to back-propagate and TRL's metrics as one detached fp64 tensor [{@link #METRICS}.size()] on the
+     * loss's device: a trainer reads them back once per step, not once per value (on a GPU each read waits).
+     */
+    public record Result(Tensor loss, Tensor metrics) {
+        /** The metrics by name: one host read. */
+        public Map<String, Double> read() {
+            return named(Tensorsj.doubles(metrics));
+        }
+    }
+
+    /** {@code values} in {@link #METRICS}' order, by name. */
+    static Map<String, Double> named(double[] values) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (int i = 0; i < METRICS.size(); i++) {
+            m.put(METRICS.get(i), values[i]);
+        }
+        return m;
+    }
 
     private DpoLoss() {}
 
     public static Scores score(Tensor hidden, Tensor lmHead, PreferenceBatch batch) {
-        SequenceLogps.Output out = SequenceLogps.compute(hidden, lmHead, batch.targets(), batch.completionMask());
+        SequenceLogps.Output out = SequenceLogps.compute(hidden, lmHead, batch.targets(), batch.completionMask(),
+                batch.scoredPositions());
         return new Scores(out.logps(), out.tokenCounts());
     }
 
@@ -49,15 +77,16 @@ public final class DpoLoss {
                     new Scalar(1)));
             loss = loss.add(nll.mul(new Scalar(c.rpoAlpha())));
         }
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("loss", loss.item_double());
-        m.put("rewards/chosen", out.chosenRewards().mean().item_double());
-        m.put("rewards/rejected", out.rejectedRewards().mean().item_double());
-        m.put("rewards/margins", out.chosenRewards().sub(out.rejectedRewards()).mean().item_double());
-        m.put("rewards/accuracies", out.chosenRewards().gt(out.rejectedRewards()).to(
-                org.bytedeco.pytorch.global.torch.ScalarType.Float).mean().item_double());
-        m.put("logps/chosen", policy.chosen(pairs).mean().item_double());
-        m.put("logps/rejected", policy.rejected(pairs).mean().item_double());
-        return new Result(loss, m);
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            Tensor chosen = out.chosenRewards(), rejected = out.rejectedRewards();
+            Tensor metrics = torch.stack(new TensorVector(loss.detach(), chosen.mean(), rejected.mean(),
+                    chosen.sub(rejected).mean(), chosen.gt(rejected).to(ScalarType.Float).mean(),
+                    policy.chosen(pairs).detach().mean(), policy.rejected(pairs).detach().mean()))
+                    .to(ScalarType.Double);
+            return new Result(loss, metrics);
+        } finally {
+            noGrad.close();
+        }
     }
 }

@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -14,6 +13,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
+import org.driftml.model.Tensorsj;
 
 /**
  * The DPO engine DRIFT calls once per iteration: length-aware batches of tokenised pairs, each optimiser step
@@ -175,41 +175,50 @@ public final class DpoTrainer implements AutoCloseable {
 
     /**
      * Forward and backward of one batch in micro-batches, leaving the summed gradients on the policy's weights;
-     * returns the batch's metrics (micro-batch metrics weighted by their share of the batch).
+     * returns the batch's metrics (micro-batch metrics weighted by their share of the batch). The metrics stay on
+     * the device until the batch is done and come back in one read: on a GPU each read waits for the device.
      */
     Map<String, Double> accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step) {
-        Map<String, Double> sums = new LinkedHashMap<>();
         int micro = config.microBatch();
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
-        for (int start = 0; start < batch.size(); start += micro) {
-            try (StepScope scope = StepScope.open()) {
-                List<Integer> ids = batch.subList(start, Math.min(batch.size(), start + micro));
-                List<PairTokenizer.TokenizedPair> chunk = new ArrayList<>();
-                ids.forEach(i -> chunk.add(pairs.get(i)));
-                PreferenceBatch b = PreferenceBatch.of(chunk, padId);
-                real += b.realTokens();
-                padded += b.paddedTokens();
-                CheckpointedForward layers = config.gradientCheckpointing()
-                        ? policy.checkpointed(b.inputIds(), null, null) : null;  // right-padded: causal alone
-                Tensor hidden = layers != null ? layers.hidden()
-                        : policy.hiddenStates(b.inputIds(), null, null);
-                DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
-                DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
-                if (!Double.isFinite(r.metrics().get("loss"))) {
-                    throw new IllegalStateException("step " + step + ": the loss is " + r.metrics().get("loss")
-                            + "; stopping before it reaches the weights");
+        double[] values;
+        try (StepScope all = StepScope.open()) {
+            Tensor sums = null;
+            for (int start = 0; start < batch.size(); start += micro) {
+                try (StepScope scope = StepScope.open()) {
+                    List<Integer> ids = batch.subList(start, Math.min(batch.size(), start + micro));
+                    List<PairTokenizer.TokenizedPair> chunk = new ArrayList<>();
+                    ids.forEach(i -> chunk.add(pairs.get(i)));
+                    PreferenceBatch b = PreferenceBatch.of(chunk, padId, policy.device());
+                    real += b.realTokens();
+                    padded += b.paddedTokens();
+                    CheckpointedForward layers = config.gradientCheckpointing()
+                            ? policy.checkpointed(b.inputIds(), null, null) : null;  // right-padded: causal alone
+                    Tensor hidden = layers != null ? layers.hidden()
+                            : policy.hiddenStates(b.inputIds(), null, null);
+                    DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
+                    DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
+                    // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one
+                    // big batch.
+                    Scalar share = new Scalar((double) ids.size() / batch.size());
+                    r.loss().mul(share).backward();
+                    if (layers != null) {
+                        layers.backward();  // the layers, recomputed one at a time, and the embedding
+                    }
+                    Tensor weighted = r.metrics().mul(share);
+                    sums = scope.moveTo(all, sums == null ? weighted : sums.add(weighted));
                 }
-                // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one big batch.
-                r.loss().mul(new Scalar((double) ids.size() / batch.size())).backward();
-                if (layers != null) {
-                    layers.backward();  // the layers, recomputed one at a time, and the embedding
-                }
-                r.metrics().forEach((k, v) -> sums.merge(k, v * ids.size() / batch.size(), Double::sum));
             }
+            values = Tensorsj.doubles(sums);
         }
-        sums.put("padding_fraction", 1.0 - (double) real / padded);
-        sums.put("micro_batches", (double) parts);
-        return sums;
+        Map<String, Double> metrics = DpoLoss.named(values);
+        if (!Double.isFinite(metrics.get("loss"))) {  // the gradients are summed, but no weight has moved
+            throw new IllegalStateException("step " + step + ": the loss is " + metrics.get("loss")
+                    + "; stopping before it reaches the weights");
+        }
+        metrics.put("padding_fraction", 1.0 - (double) real / padded);
+        metrics.put("micro_batches", (double) parts);
+        return metrics;
     }
 }

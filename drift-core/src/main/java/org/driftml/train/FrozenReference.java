@@ -1,6 +1,7 @@
 package org.driftml.train;
 
 import java.util.List;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.driftml.model.Decoder;
 
@@ -10,6 +11,11 @@ public final class FrozenReference implements ReferencePolicy {
 
     public FrozenReference(Decoder model) {
         this.model = model;
+    }
+
+    @Override
+    public Device device() {
+        return model.device();
     }
 
     @Override

@@ -1,10 +1,12 @@
 package org.driftml.train;
 
 import java.util.List;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.Tensorsj;
 
 /**
  * Reference log-probs computed once for a whole dataset, then looked up per batch: training then holds one model,
@@ -33,7 +35,7 @@ public final class PrecomputedReference implements ReferencePolicy, AutoCloseabl
             for (int start = 0; start < pairs.size(); start += batch) {
                 try (StepScope step = StepScope.open()) {
                     int n = Math.min(batch, pairs.size() - start);
-                    PreferenceBatch b = PreferenceBatch.of(pairs.subList(start, start + n), padId);
+                    PreferenceBatch b = PreferenceBatch.of(pairs.subList(start, start + n), padId, source.device());
                     DpoLoss.Scores s = source.score(b, List.of());
                     // The vectors hold their own references: the step's Java handles can go with the step.
                     c.push_back(s.logps().narrow(0, 0, n).clone());
@@ -57,17 +59,22 @@ public final class PrecomputedReference implements ReferencePolicy, AutoCloseabl
 
     /** Summed log-probs of each pair's chosen response, in pair order. */
     public float[] chosenLogps() {
-        return org.driftml.model.Tensorsj.floats(chosen);
+        return Tensorsj.floats(chosen);
     }
 
     /** Summed log-probs of each pair's rejected response, in pair order. */
     public float[] rejectedLogps() {
-        return org.driftml.model.Tensorsj.floats(rejected);
+        return Tensorsj.floats(rejected);
+    }
+
+    @Override
+    public Device device() {
+        return chosen.device();
     }
 
     @Override
     public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
-        Tensor idx = torch.tensor(pairIndices.stream().mapToLong(Integer::longValue).toArray());
+        Tensor idx = Tensorsj.fromLongs(pairIndices.stream().mapToLong(Integer::longValue).toArray(), device());
         return new DpoLoss.Scores(torch.cat(new TensorVector(chosen.index_select(0, idx), rejected.index_select(0, idx))),
                 torch.cat(new TensorVector(chosenTokens.index_select(0, idx), rejectedTokens.index_select(0, idx))));
     }

@@ -1,6 +1,7 @@
 package org.driftml.train;
 
 import java.util.List;
+import org.bytedeco.pytorch.Device;
 
 /**
  * DPO's reference log-probs for a batch: a frozen model run alongside the policy ({@link FrozenReference}), or values
@@ -9,4 +10,7 @@ import java.util.List;
 public interface ReferencePolicy {
     /** Scores of the batch built from {@code pairIndices} (indices into the tokenised dataset), detached. */
     DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices);
+
+    /** Where its scores are, and where batches for it are built. */
+    Device device();
 }

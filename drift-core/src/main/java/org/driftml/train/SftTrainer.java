@@ -58,7 +58,7 @@ public final class SftTrainer {
                         prompts.add(examples.get(i).prompt());
                         completions.add(examples.get(i).completion());
                     });
-                    PreferenceBatch b = PreferenceBatch.sequences(prompts, completions, padId);
+                    PreferenceBatch b = PreferenceBatch.sequences(prompts, completions, padId, policy.device());
                     SequenceLogps.Output o = SequenceLogps.compute(
                             policy.hiddenStates(b.inputIds(), null, null), policy.lmHead(), b.targets(),
                             b.completionMask());

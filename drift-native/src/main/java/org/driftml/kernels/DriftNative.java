@@ -42,6 +42,10 @@ final class DriftNative {
     static native @ByVal TensorVector sequence_logps(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
             @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, long rowBlock, long vocabBlock);
 
+    static native @ByVal TensorVector sequence_logps(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
+            @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, @Const @ByRef Tensor scored, long rowBlock,
+            long vocabBlock);
+
     static native void rmsprop_step(@Const @ByRef Tensor weight, @Const @ByRef Tensor grad, @Const @ByRef Tensor master,
             @Const @ByRef Tensor squareAvg, double lr, double scale, double alpha, double eps, double weightDecay);
 

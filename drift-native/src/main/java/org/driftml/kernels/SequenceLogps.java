@@ -38,6 +38,18 @@ public final class SequenceLogps {
         return compute(hidden, weight, targets, mask, DEFAULT_ROW_BLOCK, DEFAULT_VOCAB_BLOCK);
     }
 
+    /**
+     * As {@link #compute(Tensor, Tensor, Tensor, Tensor)} with the scored positions given: {@code scored} [M] lists
+     * the flat positions n * T + t where mask is set, in increasing order (checked on the CPU). Off the CPU the op
+     * then never waits for the device, which finding them would (nonzero's count comes back to the host).
+     */
+    public static Output compute(Tensor hidden, Tensor weight, Tensor targets, Tensor mask, Tensor scored) {
+        try (TensorVector out = DriftNative.sequence_logps(hidden, weight, targets, mask, scored, DEFAULT_ROW_BLOCK,
+                DEFAULT_VOCAB_BLOCK)) {
+            return new Output(new Tensor(out.get(0)), new Tensor(out.get(1)));
+        }
+    }
+
     /** As {@link #compute(Tensor, Tensor, Tensor, Tensor)} with explicit tile sizes (memory = rowBlock*vocabBlock*4 B). */
     public static Output compute(Tensor hidden, Tensor weight, Tensor targets, Tensor mask, long rowBlock,
             long vocabBlock) {
