@@ -22,6 +22,7 @@ import org.driftml.data.DsatItem;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.SatReply;
 import org.driftml.kernels.NativeHeap;
+import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.Sampler;
 import org.driftml.train.DpoConfig;
@@ -101,11 +102,18 @@ public final class DriftTrainer {
     }
 
     private final DriftConfig config;
+    private ComputeDevice device = ComputeDevice.CPU;
     private PrintStream progress = System.err;
     private Listener listener = new Listener() {};
 
     public DriftTrainer(DriftConfig config) {
         this.config = config;
+    }
+
+    /** Where every stage's policy, reference and optimiser live (the CPU unless told). */
+    public DriftTrainer device(ComputeDevice d) {
+        this.device = d;
+        return this;
     }
 
     public DriftTrainer progress(PrintStream out) {
@@ -199,7 +207,7 @@ public final class DriftTrainer {
                 NativeHeap.residentBytes() / 1_000_000, NativeHeap.bytesInUse() / 1_000_000);
         // Everything a stage loads is freed when it ends (policy, reference scores, optimiser state): at 7B each
         // model is 15 GB, and the garbage collector, which sees only a handle per tensor, would keep them for long.
-        try (Policy policy = Policy.load(from, config.precision())) {
+        try (Policy policy = Policy.load(from, config.precision(), device)) {
             Generated generated = source.pairs(policy);
             if (generated.pairs().isEmpty()) {
                 throw new IllegalStateException(name + ": every pair was dropped (samples empty or equal to the "
@@ -271,7 +279,7 @@ public final class DriftTrainer {
     /** Scores every pair with a frozen model folder, which is freed again before training loads anything. */
     private PrecomputedReference scoreWith(Path model, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro)
             throws IOException {
-        try (Decoder frozen = Decoder.load(model, config.precision().computeDtype())) {
+        try (Decoder frozen = Decoder.load(model, config.precision().computeDtype(), device.toTorch())) {
             return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro);
         }
     }
@@ -279,7 +287,8 @@ public final class DriftTrainer {
     /**
      * The stage's DPO engine. bf16 compute: the fp32 masters continue from the stage's saved fp32 weights, not from
      * the bf16 copies the policy was loaded as (at lr 5e-7 the difference is most of an update); the optimiser copies
-     * them, so the fp32 model read for them is freed at once instead of staying beside the masters all stage.
+     * them, so the fp32 model read for them is freed at once instead of staying beside the masters all stage. It is
+     * read into host memory whatever the device: only the split halves go there.
      */
     private DpoTrainer trainer(Policy policy, PrecomputedReference reference, DpoConfig dpo, Path from)
             throws IOException {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Precision;
@@ -47,7 +48,12 @@ public final class Policy implements AutoCloseable {
     }
 
     public static Policy load(Path folder, Precision precision) throws IOException {
-        Decoder decoder = Decoder.load(folder, precision.computeDtype());
+        return load(folder, precision, ComputeDevice.CPU);
+    }
+
+    /** As {@link #load(Path, Precision)} with the weights, and every tensor made for them, on {@code device}. */
+    public static Policy load(Path folder, Precision precision, ComputeDevice device) throws IOException {
+        Decoder decoder = Decoder.load(folder, precision.computeDtype(), device.toTorch());
         Tokenizer tokenizer = Tokenizer.load(folder);
         ChatTemplate template = ChatTemplate.load(folder);
         Set<Long> ends = new HashSet<>(GenerationDefaults.read(folder, decoder.config()).eosTokenIds());

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.driftml.model.ComputeDevice;
 import org.driftml.model.Precision;
 import org.driftml.model.SequenceClassifier;
 import org.driftml.text.ChatMessage;
@@ -21,7 +22,12 @@ public final class SequenceClassifierRewardModel implements RewardModel, AutoClo
     private final ChatTemplate template;
 
     public SequenceClassifierRewardModel(Path folder, Precision precision) throws IOException {
-        this.classifier = SequenceClassifier.load(folder, precision.computeDtype());
+        this(folder, precision, ComputeDevice.CPU);
+    }
+
+    /** As above with the classifier on {@code device}. */
+    public SequenceClassifierRewardModel(Path folder, Precision precision, ComputeDevice device) throws IOException {
+        this.classifier = SequenceClassifier.load(folder, precision.computeDtype(), device.toTorch());
         this.tokenizer = Tokenizer.load(folder);
         this.template = ChatTemplate.load(folder);
     }

@@ -67,16 +67,17 @@ public final class MasterWeightRmsprop implements AutoCloseable {
                     if (w.scalar_type().value == ScalarType.Float.value) {
                         m = w;
                     } else if (w.scalar_type().value == ScalarType.BFloat16.value) {
-                        if (given != null) {
+                        if (given != null) {  // split where the given master is (a CPU copy, say), kept on w's device
                             Tensor[] halves = SplitMaster.split(given.detach().to(ScalarType.Float).contiguous());
                             w.copy_(halves[0]);
-                            m = scope.keep(halves[1]);
+                            m = scope.keep(halves[1].to(w.device(), ScalarType.Short));
                         } else {
                             m = scope.keep(torch.zeros_like(w, new TensorOptions(ScalarType.Short),
                                     new MemoryFormatOptional()));  // the master is the bf16 weight, exactly
                         }
                     } else {
-                        m = scope.keep((given != null ? given : w).detach().to(ScalarType.Float).clone());
+                        m = scope.keep((given != null ? given : w).detach()
+                                .to(w.device(), ScalarType.Float, false, true, new MemoryFormatOptional()));
                     }
                     names.add(e.getKey());
                     compute.add(w);

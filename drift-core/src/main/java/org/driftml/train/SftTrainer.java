@@ -61,8 +61,8 @@ public final class SftTrainer {
                     PreferenceBatch b = PreferenceBatch.sequences(prompts, completions, padId, policy.device());
                     SequenceLogps.Output o = SequenceLogps.compute(
                             policy.hiddenStates(b.inputIds(), null, null), policy.lmHead(), b.targets(),
-                            b.completionMask());
-                    double tokens = o.tokenCounts().sum().item_double();
+                            b.completionMask(), b.scoredPositions());
+                    double tokens = b.scoredPositions().size(0);  // known on the host: no read
                     Tensor loss = o.logps().sum().neg().div(new org.bytedeco.pytorch.Scalar(Math.max(tokens, 1)));
                     double value = loss.item_double();
                     if (!Double.isFinite(value)) {

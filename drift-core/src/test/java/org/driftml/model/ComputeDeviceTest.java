@@ -15,11 +15,14 @@ class ComputeDeviceTest {
         assertEquals(new ComputeDevice(ComputeDevice.Kind.CUDA, 0), ComputeDevice.parse("cuda"));
         assertEquals(new ComputeDevice(ComputeDevice.Kind.CUDA, 3), ComputeDevice.parse(" CUDA:3 "));
         assertEquals("cuda:3", ComputeDevice.parse("cuda:3").toString());
+        assertEquals(ComputeDevice.TEST, ComputeDevice.parse("testdevice"));
+        assertEquals(ComputeDevice.TEST, ComputeDevice.parse("testdevice:0"));
+        assertEquals("testdevice:0", ComputeDevice.TEST.toString());
     }
 
     @Test
     void rejectsWhatPyTorchWouldReject() {
-        for (String bad : new String[] {"gpu", "cpu:0", "cuda:-1", "cuda:x", ""}) {
+        for (String bad : new String[] {"gpu", "cpu:0", "cuda:-1", "cuda:x", "", "testdevice:1"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ComputeDevice.parse(bad));
             assertTrue(e.getMessage().startsWith("unknown device"), e.getMessage());
         }

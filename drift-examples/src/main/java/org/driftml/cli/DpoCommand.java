@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Precision;
@@ -27,6 +28,7 @@ import org.driftml.train.TrainingLog;
 import org.driftml.train.TrainingPlots;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code drift dpo}: DPO on preference pairs, TRL's DPOTrainer with DRIFT's recipe as presets. */
@@ -70,6 +72,9 @@ final class DpoCommand implements Callable<Integer> {
 
     @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N") int maxPromptLength;
     @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N") int maxLength;
+
+    @Mixin
+    DeviceOption device = new DeviceOption();
 
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute dtype; master weights stay fp32 (default: ${DEFAULT-VALUE})")
@@ -121,6 +126,13 @@ final class DpoCommand implements Callable<Integer> {
             }
         }
         DpoConfig config = config();
+        ComputeDevice on;
+        try {
+            on = device.resolve();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("drift dpo: " + e.getMessage());
+            return 2;
+        }
         boolean hasCheckpoints = Files.isDirectory(output) && Files.list(output)
                 .anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
         if (hasCheckpoints && !resume) {
@@ -136,7 +148,7 @@ final class DpoCommand implements Callable<Integer> {
             return 2;
         }
         try (StepScope scope = StepScope.open(); Tokenizer tokenizer = Tokenizer.load(model)) {
-            Decoder policy = Decoder.load(model, Precision.parse(dtype).computeDtype());
+            Decoder policy = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
             ChatTemplate template = ChatTemplate.load(model);
             Set<Long> ends = new HashSet<>(GenerationDefaults.read(model, policy.config()).eosTokenIds());
             tokenizer.tokenId("<|im_end|>").ifPresent(ends::add);

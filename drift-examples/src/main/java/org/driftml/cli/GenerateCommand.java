@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Precision;
@@ -19,6 +20,7 @@ import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code drift generate}: continue prompts or chat conversations with a model. */
@@ -64,6 +66,9 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Compute dtype (default: ${DEFAULT-VALUE})")
     String dtype;
 
+    @Mixin
+    DeviceOption device = new DeviceOption();
+
     InputStream input = System.in;
 
     Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
@@ -79,7 +84,15 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype());
+        ComputeDevice on;
+        try {
+            on = device.resolve();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            spec.commandLine().getErr().println("drift generate: " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return 2;
+        }
+        Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
         Path tokDir = tokenizerDir != null ? tokenizerDir : model;
         boolean hasTokenizer = Files.exists(tokDir.resolve("tokenizer.json")) || Files.exists(tokDir.resolve("vocab.json"));
         Tokenizer tokenizer = hasTokenizer ? Tokenizer.load(tokDir) : null;

@@ -6,6 +6,7 @@ import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
+import org.driftml.model.ComputeDevice;
 import picocli.CommandLine;
 
 /** What drift warmstart and drift train share: read the mined folder, run the loop, print the summary table. */
@@ -23,14 +24,16 @@ final class LoopCommand {
         PrintWriter err = spec.commandLine().getErr();
         String name = "drift " + spec.name();
         DriftConfig config;
+        ComputeDevice on;
         DsatMiner.Mined mined;
         try {
             if (o.configFile != null) {
                 ConfigFile.apply(spec, o.configFile);
             }
             config = o.config(choice.method(), choice.iterations());
+            on = o.device.resolve();
             mined = MinedFolder.read(o.data);
-        } catch (CommandLine.ParameterException | IllegalArgumentException | IOException e) {
+        } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
             err.println(name + ": " + e.getMessage());
             err.flush();
             return 2;
@@ -40,7 +43,7 @@ final class LoopCommand {
         err.flush();
         DriftTrainer.Result result;
         try {
-            result = new DriftTrainer(config).progress(System.err).train(o.model, mined, o.output);
+            result = new DriftTrainer(config).device(on).progress(System.err).train(o.model, mined, o.output);
         } catch (IllegalStateException | IllegalArgumentException e) {
             err.println(name + ": " + e.getMessage());
             err.flush();

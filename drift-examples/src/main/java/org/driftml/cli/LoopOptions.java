@@ -6,6 +6,7 @@ import org.driftml.drift.DriftConfig;
 import org.driftml.drift.FeedbackPrompt;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The settings drift warmstart and drift train share; defaults are the paper's recipe (DriftConfig.paper()). */
@@ -83,6 +84,9 @@ final class LoopOptions {
     @Option(names = "--gradient-checkpointing",
             description = "Recompute each layer in the backward instead of keeping its activations (less memory)")
     boolean gradientCheckpointing;
+
+    @Mixin
+    DeviceOption device = new DeviceOption();
 
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute dtype over fp32 master weights (default: float32; the paper: bfloat16)")

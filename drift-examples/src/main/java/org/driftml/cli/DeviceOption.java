@@ -1,0 +1,29 @@
+package org.driftml.cli;
+
+import org.driftml.model.ComputeDevice;
+import picocli.CommandLine.Option;
+
+/** {@code --device}, shared by every command that loads a model. */
+final class DeviceOption {
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda|cuda:N",
+            description = {"Where the model, its reference and every tensor made for them live (default: cpu).",
+                    "cuda needs the GPU build (-Pgpu); testdevice is drift-native's fake accelerator for tests"})
+    String device;
+
+    /**
+     * The parsed device, checked against this build and host (and the test device registered, before any backward).
+     *
+     * @throws IllegalArgumentException naming the option when the spelling is unknown
+     * @throws IllegalStateException when CUDA is asked for and not available
+     */
+    ComputeDevice resolve() {
+        ComputeDevice d;
+        try {
+            d = ComputeDevice.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--device: " + e.getMessage());
+        }
+        d.toTorch();
+        return d;
+    }
+}
