@@ -74,8 +74,9 @@ public final class Decoder implements AutoCloseable {
         for (String name : expected.keySet()) {
             try (StepScope scope = StepScope.open()) {  // the stored-dtype copy goes as soon as it is cast
                 Tensor stored = checkpoint.load(name);
-                boolean as = stored.scalar_type().value == dtype.value && device.is_cpu();
-                (own.contains(name) ? weights : others).put(name, scope.keep(as ? stored : stored.to(device, dtype)));
+                boolean asStored = stored.scalar_type().value == dtype.value && device.is_cpu();  // the mapped file
+                (own.contains(name) ? weights : others).put(name,
+                        scope.keep(asStored ? stored : stored.to(device, dtype)));
             }
         }
         return new Decoder(config, Collections.unmodifiableMap(weights), folder);

@@ -11,7 +11,6 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.SequenceLogps;
-import org.driftml.model.Tensorsj;
 
 /**
  * DRIFT's update, the paper's Eq. 2 (DPO) and its variants, from a batch's hidden states: summed completion
@@ -38,12 +37,7 @@ public final class DpoLoss {
      * The loss to back-propagate and TRL's metrics as one detached fp64 tensor [{@link #METRICS}.size()] on the
      * loss's device: a trainer reads them back once per step, not once per value (on a GPU each read waits).
      */
-    public record Result(Tensor loss, Tensor metrics) {
-        /** The metrics by name: one host read. */
-        public Map<String, Double> read() {
-            return named(Tensorsj.doubles(metrics));
-        }
-    }
+    public record Result(Tensor loss, Tensor metrics) {}
 
     /** {@code values} in {@link #METRICS}' order, by name. */
     static Map<String, Double> named(double[] values) {

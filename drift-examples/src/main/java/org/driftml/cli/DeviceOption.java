@@ -1,5 +1,6 @@
 package org.driftml.cli;
 
+import java.io.PrintWriter;
 import org.driftml.model.ComputeDevice;
 import picocli.CommandLine.Option;
 
@@ -25,5 +26,16 @@ final class DeviceOption {
         }
         d.toTorch();
         return d;
+    }
+
+    /** As {@link #resolve()}, or null after telling {@code err} why, prefixed with {@code command}: exit 2. */
+    ComputeDevice resolve(PrintWriter err, String command) {
+        try {
+            return resolve();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println(command + ": " + e.getMessage());
+            err.flush();
+            return null;
+        }
     }
 }

@@ -126,11 +126,8 @@ final class DpoCommand implements Callable<Integer> {
             }
         }
         DpoConfig config = config();
-        ComputeDevice on;
-        try {
-            on = device.resolve();
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            err.println("drift dpo: " + e.getMessage());
+        ComputeDevice on = device.resolve(err, "drift dpo");
+        if (on == null) {
             return 2;
         }
         boolean hasCheckpoints = Files.isDirectory(output) && Files.list(output)

@@ -42,12 +42,8 @@ final class LogprobsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ComputeDevice on;
-        try {
-            on = device.resolve();
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            spec.commandLine().getErr().println("drift logprobs: " + e.getMessage());
-            spec.commandLine().getErr().flush();
+        ComputeDevice on = device.resolve(spec.commandLine().getErr(), "drift logprobs");
+        if (on == null) {
             return 2;
         }
         Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
