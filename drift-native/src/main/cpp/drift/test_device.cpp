@@ -4,10 +4,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/EmptyTensor.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <ATen/native/CPUFallback.h>
 #include <ATen/native/DispatchStub.h>
 #include <ATen/native/transformers/attention.h>
 #include <ATen/ops/_fused_sdp_choice_native.h>
-#include <ATen/native/CPUFallback.h>
 #include <ATen/ops/_local_scalar_dense_native.h>
 #include <ATen/ops/_reshape_alias_native.h>
 #include <ATen/ops/as_strided_cpu_dispatch.h>
@@ -19,12 +19,14 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/FakeGuardImpl.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/library.h>
 
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <unordered_set>
 
 #include "errors.h"
 
@@ -61,6 +63,36 @@ struct TestDeviceAllocator final : c10::Allocator {
 
 TestDeviceAllocator allocator;
 
+// Page-locked host memory, as a GPU's staging buffers: plain host memory here, remembered so that is_pinned()
+// answers and counted so that a test sees a load go through it.
+std::mutex pinned_mutex;
+std::unordered_set<const void*> pinned_blocks;
+std::atomic<int64_t> pinned_allocations{0};
+
+void free_pinned(void* data) {
+  {
+    std::lock_guard<std::mutex> lock(pinned_mutex);
+    pinned_blocks.erase(data);
+  }
+  c10::free_cpu(data);
+}
+
+struct PinnedAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t nbytes) override {
+    void* data = nbytes == 0 ? nullptr : c10::alloc_cpu(nbytes);
+    if (data != nullptr) {
+      std::lock_guard<std::mutex> lock(pinned_mutex);
+      pinned_blocks.insert(data);
+    }
+    pinned_allocations++;
+    return {data, data, &free_pinned, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &free_pinned; }
+  void copy_data(void* dest, const void* src, std::size_t count) const final { default_copy_data(dest, src, count); }
+};
+
+PinnedAllocator pinned_allocator;
+
 // What ATen asks of an accelerator outside its ops (seeding, generators, the autograd engine's device threads). One
 // device; its random numbers come from the CPU's generators, since its ops run on the CPU kernels: a seeded run on
 // the test device draws exactly what the same run draws on the CPU.
@@ -79,6 +111,11 @@ struct TestDeviceHooks final : at::PrivateUse1HooksInterface {
   }
   at::Generator getNewGenerator(c10::DeviceIndex) const override { return at::detail::createCPUGenerator(); }
   at::Device getDeviceFromPtr(void*) const override { return c10::Device(kTestDevice, 0); }
+  at::Allocator* getPinnedMemoryAllocator() const override { return &pinned_allocator; }
+  bool isPinnedPtr(const void* data) const override {
+    std::lock_guard<std::mutex> lock(pinned_mutex);
+    return pinned_blocks.count(data) > 0;
+  }
 };
 
 // A CPU tensor over a test-device tensor's memory (same sizes, strides and offset): how the device's own kernels
@@ -230,6 +267,8 @@ bool install_test_device() {
 }
 
 int64_t test_device_host_reads() { return host_reads.load(); }
+
+int64_t test_device_pinned_allocations() { return pinned_allocations.load(); }
 
 void reset_test_device_host_reads() { host_reads = 0; }
 

@@ -21,4 +21,7 @@ int64_t test_device_host_reads();
 
 void reset_test_device_host_reads();
 
+// Blocks of pinned host memory handed out so far (the device's staging buffers for host-to-device copies).
+int64_t test_device_pinned_allocations();
+
 }  // namespace drift

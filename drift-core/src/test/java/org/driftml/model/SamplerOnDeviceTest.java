@@ -61,6 +61,26 @@ class SamplerOnDeviceTest {
         assertEquals(tokens, reads, "one host read per decoded token (the stop check), none elsewhere");
     }
 
+    /** Weights reach the device through pinned host memory, one staging block per weight, and arrive unchanged. */
+    @ParameterizedTest
+    @ValueSource(strings = {"Float", "BFloat16"})
+    void loadingOntoTheDeviceGoesThroughPinnedMemory(String dtypeName) throws IOException {
+        ScalarType dtype = ScalarType.valueOf(dtypeName);
+        try (StepScope step = StepScope.open();
+                Decoder cpu = Decoder.load(ParityFixtures.folder("tiny-qwen2"), dtype);
+                Decoder onDevice = Decoder.load(ParityFixtures.folder("tiny-qwen2"), dtype, device)) {
+            long before = TestDevice.pinnedAllocations();
+            try (Decoder again = Decoder.load(ParityFixtures.folder("tiny-qwen2"), dtype, device)) {
+                assertEquals(again.weights().size(), TestDevice.pinnedAllocations() - before);
+            }
+            cpu.weights().forEach((name, w) -> {
+                org.bytedeco.pytorch.Tensor d = onDevice.weights().get(name);
+                assertTrue(d.device().is_privateuseone(), name);
+                assertTrue(org.bytedeco.pytorch.global.torch.equal(w, d.cpu()), name);
+            });
+        }
+    }
+
     /** The failure the device exists to catch: a CPU tensor handed to a model on the device. */
     @ParameterizedTest
     @ValueSource(strings = {"qwen2"})

@@ -71,6 +71,8 @@ final class DriftNative {
 
     static native void reset_test_device_host_reads();
 
+    static native long test_device_pinned_allocations();
+
     static native long heap_bytes_in_use();
 
     static native void heap_trim();

@@ -41,4 +41,9 @@ public final class TestDevice {
     public static void resetHostReads() {
         DriftNative.reset_test_device_host_reads();
     }
+
+    /** Blocks of pinned host memory allocated so far: the staging a host-to-device load goes through. */
+    public static long pinnedAllocations() {
+        return DriftNative.test_device_pinned_allocations();
+    }
 }
