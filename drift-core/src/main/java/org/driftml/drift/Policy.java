@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
@@ -18,7 +19,12 @@ import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
+import org.driftml.train.DpoConfig;
+import org.driftml.train.DpoTrainer;
+import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
+import org.driftml.train.PrecomputedReference;
+import org.driftml.train.PreferencePair;
 
 /**
  * A model folder loaded for DRIFT: the decoder, its tokenizer and chat template, the ids that end an assistant
@@ -36,10 +42,13 @@ public final class Policy implements AutoCloseable {
     private final ChatTemplate template;
     private final Set<Long> endIds;
     private final long padId;
+    private final Precision precision;
+    private boolean trained;  // by trainDpo since it was loaded: the folder's weights are no longer its own
 
     private Policy(Path folder, Decoder decoder, Tokenizer tokenizer, ChatTemplate template, Set<Long> endIds,
-            long padId) {
+            long padId, Precision precision) {
         this.folder = folder;
+        this.precision = precision;
         this.decoder = decoder;
         this.tokenizer = tokenizer;
         this.template = template;
@@ -47,12 +56,33 @@ public final class Policy implements AutoCloseable {
         this.padId = padId;
     }
 
+    /**
+     * Loads a model folder on the CPU.
+     *
+     * @param folder    a Hugging Face model folder: config.json, safetensors weights, tokenizer and chat template
+     * @param precision FP32, or BF16 compute over fp32 master weights when training
+     * @return the policy; close it to free its weights
+     * @throws IOException when the folder cannot be read
+     * @throws IllegalArgumentException when a weight is missing, extra or mis-shaped (named)
+     */
     public static Policy load(Path folder, Precision precision) throws IOException {
         return load(folder, precision, ComputeDevice.CPU);
     }
 
-    /** As {@link #load(Path, Precision)} with the weights, and every tensor made for them, on {@code device}. */
+    /**
+     * As {@link #load(Path, Precision)} with the weights, and every tensor made for them, on {@code device}.
+     *
+     * @param folder    a Hugging Face model folder
+     * @param precision FP32, or BF16 compute over fp32 master weights when training
+     * @param device    the CPU, a CUDA device, or the test device
+     * @return the policy; close it to free its weights
+     * @throws IOException when the folder cannot be read
+     * @throws IllegalStateException when the device cannot be used by this build or host
+     */
     public static Policy load(Path folder, Precision precision, ComputeDevice device) throws IOException {
+        java.util.Objects.requireNonNull(folder, "folder");
+        java.util.Objects.requireNonNull(precision, "precision");
+        java.util.Objects.requireNonNull(device, "device");
         Decoder decoder = Decoder.load(folder, precision.computeDtype(), device.toTorch());
         Tokenizer tokenizer = Tokenizer.load(folder);
         ChatTemplate template = ChatTemplate.load(folder);
@@ -60,7 +90,7 @@ public final class Policy implements AutoCloseable {
         tokenizer.tokenId("<|im_end|>").ifPresent(ends::add);
         long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId()
                 : ends.stream().min(Long::compare).orElse(0L);
-        return new Policy(folder, decoder, tokenizer, template, ends, pad);
+        return new Policy(folder, decoder, tokenizer, template, ends, pad, precision);
     }
 
     public Path folder() {
@@ -104,6 +134,87 @@ public final class Policy implements AutoCloseable {
             out.add(tokenizer.decode(g.outputIds(), true).strip());
         }
         return out;
+    }
+
+    /**
+     * Continues each conversation through the chat template, as the assistant.
+     *
+     * @param conversations each a list of messages ending with the user's turn
+     * @param settings      greedy or sampling, new-token budget and stop ids ({@link #endIds()} ends a turn)
+     * @return each reply, decoded without special tokens
+     * @throws IllegalArgumentException when there is no conversation or one is empty
+     */
+    public List<String> generate(List<List<ChatMessage>> conversations, Sampler.Settings settings) {
+        if (conversations == null || conversations.isEmpty()) {
+            throw new IllegalArgumentException("conversations: none given");
+        }
+        List<long[]> prompts = new ArrayList<>();
+        for (int i = 0; i < conversations.size(); i++) {
+            if (conversations.get(i) == null || conversations.get(i).isEmpty()) {
+                throw new IllegalArgumentException("conversations[" + i + "]: no messages");
+            }
+            prompts.add(encodeChat(conversations.get(i)));
+        }
+        try (StepScope scope = StepScope.open()) {
+            return sample(prompts, settings);
+        }
+    }
+
+    /**
+     * DPO on your own preference pairs, as TRL's DPOTrainer runs it, in one call: the pairs are tokenised through the
+     * chat template (prompts cut to their last 1,024 tokens, sequences to 2,048), the reference is this policy as
+     * the call starts (scored once, so one model is in memory), the update is RMSprop over fp32 master weights, and
+     * every step runs in its own native-memory scope. In BF16 the masters start from the folder's fp32 weights
+     * (from the current weights if an earlier call trained this policy); they are freed when the call returns,
+     * leaving the trained weights in this policy.
+     *
+     * @param pairs  the preference pairs (at least one)
+     * @param config the DPO settings ({@link DpoConfig#iteration()} is DRIFT's recipe)
+     * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
+     * @throws IOException when the fp32 master weights cannot be read from the folder
+     * @throws IllegalArgumentException when there are no pairs or a pair cannot be tokenised (named)
+     * @throws IllegalStateException when the loss or the gradient norm stops being finite
+     */
+    public List<Map<String, Double>> trainDpo(List<PreferencePair> pairs, DpoConfig config) throws IOException {
+        if (pairs == null || pairs.isEmpty()) {
+            throw new IllegalArgumentException("pairs: none given");
+        }
+        java.util.Objects.requireNonNull(config, "config");
+        try (StepScope scope = StepScope.open()) {
+            List<PairTokenizer.TokenizedPair> tokenized = pairTokenizer(1024, 2048).tokenize(pairs);
+            List<Map<String, Double>> steps;
+            try (PrecomputedReference reference = PrecomputedReference.compute(new FrozenReference(decoder),
+                    tokenized, padId, config.microBatch());
+                    DpoTrainer trainer = trainer(reference, config)) {
+                steps = trainer.train(tokenized);
+            }
+            trained = true;
+            return steps;
+        }
+    }
+
+    /** In BF16, masters from the folder's full-precision weights, read into host memory and freed once copied. */
+    private DpoTrainer trainer(PrecomputedReference reference, DpoConfig config) throws IOException {
+        if (!precision.mixed() || trained) {
+            return new DpoTrainer(decoder, reference, config, padId, 0);
+        }
+        try (Decoder full = Decoder.load(folder, org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
+            return new DpoTrainer(decoder, reference, config, padId, 0, full.weights());
+        }
+    }
+
+    /**
+     * Writes this policy as a model folder transformers and every drift command load: its current weights (in its
+     * compute dtype), the source folder's config files and tokenizer.
+     *
+     * @param to the folder to write (created if needed)
+     * @throws IOException when it cannot be written
+     */
+    public void save(Path to) throws IOException {
+        java.util.Objects.requireNonNull(to, "to");
+        try (StepScope scope = StepScope.open()) {
+            save(to, decoder.weights());
+        }
     }
 
     public PairTokenizer pairTokenizer(int maxPromptLength, int maxLength) {

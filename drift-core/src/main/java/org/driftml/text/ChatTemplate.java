@@ -23,8 +23,8 @@ import java.util.stream.Collectors;
  * rendered with Jinjava configured to behave as transformers' jinja2 environment does, measured against it:
  * <ul>
  *   <li>{@code trim_blocks} and {@code lstrip_blocks} on, as transformers sets them;</li>
- *   <li>nested interpretation off: otherwise {@code {{ }}} inside a user's message is evaluated;</li>
- *   <li>trimming for notes and expressions on: otherwise {@code {{-} leaves whitespace jinja2 strips (never
+ *   <li>nested interpretation off: otherwise <code>{{ }}</code> inside a user's message is evaluated;</li>
+ *   <li>trimming for notes and expressions on: otherwise <code>{{-</code> leaves whitespace jinja2 strips (never
  *       {@code LegacyOverrides.ALL}, which changes other behaviour);</li>
  *   <li>{@code raise_exception(msg)} fails the render, and {@code tojson} writes Python's json.dumps layout.</li>
  * </ul>

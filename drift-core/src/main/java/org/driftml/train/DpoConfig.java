@@ -13,7 +13,7 @@ import org.driftml.kernels.PreferenceLoss;
  * @param learningRate   peak learning rate of the linear schedule
  * @param warmupRatio    share of steps spent warming up linearly from 0
  * @param weightDecay    RMSprop weight decay
- * @param maxGradNorm    clip the global gradient norm to this (<= 0 disables clipping)
+ * @param maxGradNorm    clip the global gradient norm to this (&lt;= 0 disables clipping)
  * @param batchSize      pairs per optimiser step (micro-batch x accumulation)
  * @param accumulation   micro-batches per optimiser step
  * @param epochs         passes over the pairs
