@@ -14,7 +14,7 @@ export THP_MEM_ALLOC_ENABLE=1
 # generation only fills with garbage handles before the collector runs (measured at Qwen2.5-0.5B's geometry: peak RSS
 # 6,163 MB against 6,721 MB with G1 and -Xmx512m, the options used before 2026-11-30).
 drift_java() {
-  java -XX:+UseSerialGC -Xms32m -Xmn32m -Xmx1g -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error "$@"
+  java -XX:+UseSerialGC -Xms64m -Xmn32m -Xmx1g -cp "$cp" -Dorg.slf4j.simpleLogger.log.org.bytedeco.javacpp.Loader=error "$@"
 }
 
 # Qwen2.5-0.5B's geometry with random weights, made once (scripts/make_qwen25_05b.py).

@@ -10,12 +10,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
+import org.driftml.model.Tensorsj;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
@@ -157,6 +159,44 @@ public final class Policy implements AutoCloseable {
         }
         try (StepScope scope = StepScope.open()) {
             return sample(prompts, settings);
+        }
+    }
+
+    /**
+     * How likely this policy finds a reply: the summed log-probability of {@code completion}'s tokens after the
+     * conversation (rendered through the chat template with the assistant's generation prompt).
+     *
+     * @param conversation the messages before the reply, ending with the user's turn
+     * @param completion   the assistant's reply, as text
+     * @return the summed natural log-probability of the reply's tokens
+     * @throws IllegalArgumentException when the conversation is empty or the reply has no tokens
+     */
+    public double score(List<ChatMessage> conversation, String completion) {
+        if (conversation == null || conversation.isEmpty()) {
+            throw new IllegalArgumentException("conversation: no messages");
+        }
+        long[] prompt = encodeChat(conversation);
+        long[] reply = tokenizer.encode(java.util.Objects.requireNonNull(completion, "completion"), false);
+        if (reply.length == 0) {
+            throw new IllegalArgumentException("completion: no tokens");
+        }
+        long[] all = java.util.Arrays.copyOf(prompt, prompt.length + reply.length);
+        System.arraycopy(reply, 0, all, prompt.length, reply.length);
+        int t = all.length - 1;  // hidden[j] predicts all[j + 1]
+        long[] scored = new long[reply.length], mask = new long[t];
+        for (int j = 0; j < reply.length; j++) {
+            scored[j] = prompt.length - 1 + j;
+            mask[prompt.length - 1 + j] = 1;
+        }
+        org.bytedeco.pytorch.Device device = decoder.device();
+        try (StepScope scope = StepScope.open(); org.bytedeco.pytorch.NoGradGuard noGrad =
+                new org.bytedeco.pytorch.NoGradGuard()) {
+            Tensor ids = Tensorsj.fromLongs(java.util.Arrays.copyOf(all, t), device).view(1, t);
+            Tensor targets = Tensorsj.fromLongs(java.util.Arrays.copyOfRange(all, 1, all.length), device).view(1, t);
+            Tensor hidden = decoder.hiddenStates(ids, null, null);  // one unpadded sequence
+            SequenceLogps.Output out = SequenceLogps.compute(hidden, decoder.lmHead(), targets,
+                    Tensorsj.fromLongs(mask, device).view(1, t), Tensorsj.fromLongs(scored, device));
+            return Tensorsj.doubles(out.logps())[0];
         }
     }
 

@@ -72,6 +72,25 @@ class PolicyTest {
         }
     }
 
+    /** score() sums the same per-token log-probs the sampler reports for the tokens it chose (another code path). */
+    @Test
+    void scoreIsTheSumOfTheReplysTokenLogprobs() throws Exception {
+        try (Policy policy = Policy.load(DriftTrainerTest.model(), Precision.FP32)) {
+            List<ChatMessage> chat = List.of(ChatMessage.user("2+2?"));
+            Sampler.Generation g = new Sampler(policy.decoder(), policy.padId())
+                    .generate(List.of(policy.encodeChat(chat)), Sampler.Settings.greedy(6, java.util.Set.of())).get(0);
+            String reply = policy.tokenizer().decode(g.outputIds(), false);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(g.outputIds(), policy.tokenizer().encode(reply, false),
+                    "the fixture's reply re-encodes to its own tokens, so both sides score the same ones");
+            double sum = 0;
+            for (float lp : g.logprobs()) {
+                sum += lp;
+            }
+            assertEquals(sum, policy.score(chat, reply), 1e-4 * Math.abs(sum));
+            assertThrows(IllegalArgumentException.class, () -> policy.score(chat, ""));
+        }
+    }
+
     @Test
     void aSavedPolicyLoadsWithTheTrainedWeights(@TempDir Path dir) throws Exception {
         try (Policy policy = Policy.load(DriftTrainerTest.model(), Precision.FP32);
