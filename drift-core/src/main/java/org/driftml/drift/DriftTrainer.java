@@ -106,6 +106,10 @@ public final class DriftTrainer {
     private PrintStream progress = System.err;
     private Listener listener = new Listener() {};
 
+    /**
+     * @param config the recipe ({@link DriftConfig#paper()} is the paper's); set where models live with
+     *               {@link #device}, where progress goes with {@link #progress}
+     */
     public DriftTrainer(DriftConfig config) {
         this.config = config;
     }
@@ -129,6 +133,14 @@ public final class DriftTrainer {
     /**
      * Mined logs to a trained model: warm start on {@code mined.seeds()}, then K iterations of the configured method
      * (DRIFT and IterDPO on the DSAT items, SPIN on the satisfying replies).
+     *
+     * @param model  the model folder to start from
+     * @param mined  what {@link DsatMiner#mine} found in the logs
+     * @param output where each stage's model folder goes; a run stopped there resumes when called again
+     * @return each stage's summary and the final model folder
+     * @throws IOException when a folder cannot be read or written
+     * @throws IllegalArgumentException when there is nothing to train the method on
+     * @throws IllegalStateException when the output holds another run, or training stops being finite
      */
     public Result train(Path model, DsatMiner.Mined mined, Path output) throws IOException {
         List<DsatItem> items = subsample(mined.items());

@@ -69,6 +69,14 @@ public final class Sampler {
         this.padId = padId;
     }
 
+    /**
+     * Continues each prompt, batched.
+     *
+     * @param prompts token ids, each non-empty (left-padded together here)
+     * @param s       greedy or sampling, the new-token budget and the stop ids
+     * @return one generation per prompt, in order
+     * @throws IllegalArgumentException when a prompt is empty
+     */
     public List<Generation> generate(List<long[]> prompts, Settings s) {
         int n = prompts.size();
         int promptLength = 0;

@@ -30,11 +30,31 @@ public final class DpoTrainer implements AutoCloseable {
     private final MasterWeightRmsprop optimizer;
     private java.util.function.IntConsumer afterStep = step -> {};
 
+    /**
+     * A DPO engine over {@code policy}'s weights, which it trains in place. For the one-call form, see
+     * {@code Policy.trainDpo}.
+     *
+     * @param policy    the model to train; its weights get gradients
+     * @param reference DPO's reference log-probs ({@link FrozenReference} or {@link PrecomputedReference})
+     * @param config    the hyper-parameters
+     * @param padId     the id batches are padded with
+     * @param seed      the data order's seed
+     */
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed) {
         this(policy, reference, config, padId, seed, Map.of());
     }
 
-    /** As above, starting the fp32 masters of a reduced-precision policy from {@code initialMasters}. */
+    /**
+     * As above, starting the fp32 masters of a reduced-precision policy from {@code initialMasters} (the model's
+     * full-precision weights, by name) instead of its bf16 copies.
+     *
+     * @param policy         the model to train
+     * @param reference      DPO's reference log-probs
+     * @param config         the hyper-parameters
+     * @param padId          the id batches are padded with
+     * @param seed           the data order's seed
+     * @param initialMasters fp32 weights by name, on any device; copied, then free to close
+     */
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
             Map<String, Tensor> initialMasters) {
         this.policy = policy;

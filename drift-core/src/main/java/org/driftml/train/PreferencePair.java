@@ -23,10 +23,27 @@ public record PreferencePair(List<ChatMessage> prompt, String chosen, String rej
         }
     }
 
+    /**
+     * A pair in TRL's conversational format: the prompt's messages, then two assistant replies to compare.
+     *
+     * @param prompt   the messages before the reply (at least one), rendered through the chat template
+     * @param chosen   the preferred reply (DRIFT's fresh positive y+)
+     * @param rejected the dispreferred reply (DRIFT's logged reply the user was unhappy with, y-)
+     * @return the pair
+     * @throws IllegalArgumentException when the prompt has no messages
+     */
     public static PreferencePair conversational(List<ChatMessage> prompt, String chosen, String rejected) {
         return new PreferencePair(prompt, chosen, rejected, true, Map.of());
     }
 
+    /**
+     * A pair in TRL's plain format: prompt and replies as raw text, concatenated without a chat template.
+     *
+     * @param prompt   the prompt text
+     * @param chosen   the preferred continuation
+     * @param rejected the dispreferred continuation
+     * @return the pair
+     */
     public static PreferencePair plain(String prompt, String chosen, String rejected) {
         return new PreferencePair(List.of(ChatMessage.user(prompt)), chosen, rejected, false, Map.of());
     }
