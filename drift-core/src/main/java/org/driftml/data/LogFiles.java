@@ -34,7 +34,7 @@ import java.util.function.Consumer;
  * file in it, in name order. A record that is not valid JSON becomes a {@link BadRecordException} for the caller's
  * policy; an unreadable file is an IOException naming it.
  */
-public final class LogFiles {
+final class LogFiles {
     static final ObjectMapper JSON = new ObjectMapper();
 
     private LogFiles() {}

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  *
  * @param where "file:line N" for JSON Lines, "file:line N (record K)" for a JSON array, "file:row N" for Parquet
  */
-public record LogRecord(String where, JsonNode value) {
+record LogRecord(String where, JsonNode value) {
     /** A problem with this record, naming it and the field. */
     public BadRecordException bad(String field, String problem) {
         return new BadRecordException(where, field, problem);

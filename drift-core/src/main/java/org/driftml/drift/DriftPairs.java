@@ -11,7 +11,7 @@ import org.driftml.train.PreferencePair;
  * iterations; y+ is sampled fresh from the current policy with the feedback in view ({@link FeedbackPrompt}); the
  * pair is trained on x alone. An empty sample, or one equal to y-, carries no preference and is dropped.
  */
-public final class DriftPairs extends ItemPairs<DsatItem> {
+final class DriftPairs extends ItemPairs<DsatItem> {
     private final FeedbackPrompt.Style style;
 
     public DriftPairs(List<DsatItem> items, FeedbackPrompt.Style style) {

@@ -9,7 +9,7 @@ import org.driftml.train.PreferencePair;
  * chosen one sampled with the DSAT turn and the improvement instruction in view ({@link FeedbackPrompt}), the
  * rejected one sampled from x alone. Identical or empty samples are dropped.
  */
-public final class IterDpoPairs extends ItemPairs<DsatItem> {
+final class IterDpoPairs extends ItemPairs<DsatItem> {
     private final FeedbackPrompt.Style style;
 
     public IterDpoPairs(List<DsatItem> items, FeedbackPrompt.Style style) {

@@ -12,7 +12,7 @@ import org.driftml.train.PrecomputedReference;
  * and the share of pairs with sigma(-s) >= tau (Lemma 1's event: the pair still carries a gradient of weight at
  * least tau). When that share collapses towards zero, a method has stopped learning from its pairs.
  */
-public record MarginDiagnostics(int pairs, double mean, double[] quantiles, Map<Double, Double> shareAbove) {
+record MarginDiagnostics(int pairs, double mean, double[] quantiles, Map<Double, Double> shareAbove) {
     /** The quantiles reported: min, 10%, 25%, median, 75%, 90%, max. */
     public static final double[] LEVELS = {0, 0.1, 0.25, 0.5, 0.75, 0.9, 1};
 

@@ -26,7 +26,7 @@ import org.driftml.train.PreferencePairs;
  * Each chunk is sampled with its own seed (run seed, iteration, chunk index), so the resumed pairs are the ones an
  * uninterrupted run would have written.
  */
-public final class PairGeneration {
+final class PairGeneration {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Called after each chunk is durable; a test's simulated crash throws from here. */

@@ -262,7 +262,7 @@ public final class Policy implements AutoCloseable {
     }
 
     /** Writes a model folder: {@code weights} (e.g. a trainer's fp32 masters), config files and the tokenizer. */
-    public void save(Path to, Map<String, Tensor> weights) throws IOException {
+    void save(Path to, Map<String, Tensor> weights) throws IOException {
         decoder.save(to, weights, 2L << 30);
         copyTokenizerFiles(folder, to);
     }

@@ -10,7 +10,7 @@ import org.driftml.train.PreferencePair;
  * SPIN (Chen et al., 2024) on chat logs: y+ is the reply the user marked satisfying, y- a fresh policy sample for
  * the conversation before it. Samples equal to the logged reply are dropped.
  */
-public final class SpinPairs extends ItemPairs<SatReply> {
+final class SpinPairs extends ItemPairs<SatReply> {
     public SpinPairs(List<SatReply> items) {
         super(items, SatReply::id);
     }

@@ -35,7 +35,7 @@ import org.driftml.kernels.StepScope;
  *
  * <p>Update, per weight w with gradient g: g += wd w; v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps).
  */
-public final class MasterWeightRmsprop implements AutoCloseable {
+final class MasterWeightRmsprop implements AutoCloseable {
     private static final double ALPHA = 0.99;
     private static final double EPS = 1e-8;
     private static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient

@@ -143,7 +143,7 @@ final class Quickstart {
             SftTrainer sft = new SftTrainer(policy.decoder(), settings.sftLearningRate(), 32, settings.sftEpochs(),
                     policy.padId(), settings.worldSeed());
             List<Map<String, Double>> steps = sft.train(demos, progress);
-            policy.save(base, sft.masters());
+            policy.save(base);  // fp32: the trained weights are their own masters
             TrainingPlots.lines(steps, List.of("loss"), null, "SFT loss", base.resolve("sft-loss.png"));
             JSON.writeValue(base.resolve("sft.json").toFile(), Map.of("demonstrations", demos.size(), "steps",
                     steps.size(), "loss_last", steps.get(steps.size() - 1).get("loss")));
