@@ -5,7 +5,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
 
 /**
  * Mines DRIFT's training signal from labelled conversations (paper, Section 3).

@@ -14,8 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
-import org.driftml.train.PreferencePairs;
 
 /**
  * What {@code drift mine} writes and {@code drift warmstart} / {@code drift train} read:

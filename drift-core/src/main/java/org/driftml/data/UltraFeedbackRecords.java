@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
 
 /**
  * UltraFeedback-style records, in either shape:

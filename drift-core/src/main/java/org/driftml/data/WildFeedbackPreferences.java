@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
 
 /**
  * WildFeedback's preference records: {@code {"conversations": [{"from": "human"|"gpt", "value": ...}],

@@ -4,7 +4,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.data.DsatItem;
-import org.driftml.train.PreferencePair;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 
 /**
  * DRIFT's pairs (paper, Algorithm 1): y- is the logged reply the user was dissatisfied with, fixed across

@@ -20,17 +20,18 @@ import java.util.Random;
 import java.util.function.IntFunction;
 import org.driftml.data.DsatItem;
 import org.driftml.data.DsatMiner;
+import org.driftml.data.PreferencePair;
 import org.driftml.data.SatReply;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
+import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
 import org.driftml.train.PrecomputedReference;
-import org.driftml.train.PreferencePair;
 import org.driftml.train.TrainingLog;
 import org.driftml.train.TrainingPlots;
 
@@ -225,7 +226,7 @@ public final class DriftTrainer {
                 throw new IllegalStateException(name + ": every pair was dropped (samples empty or equal to the "
                         + "rejected reply); nothing to train on");
             }
-            PairTokenizer tokenizer = policy.pairTokenizer(config.maxPromptLength(), config.maxLength());
+            PairTokenizer tokenizer = PairTokenizer.of(policy, config.maxPromptLength(), config.maxLength());
             List<PairTokenizer.TokenizedPair> tokenized = tokenizer.tokenize(generated.pairs());
             long pad = policy.padId();
             int micro = dpo.microBatch();
@@ -246,7 +247,7 @@ public final class DriftTrainer {
                         tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
                 log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
                 trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
-                policy.save(folder, trainer.masters());
+                trainer.save(policy, folder);
             }
             PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                     tokenized, pad, micro);

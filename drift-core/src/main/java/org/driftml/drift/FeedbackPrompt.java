@@ -3,6 +3,7 @@ package org.driftml.drift;
 import java.util.ArrayList;
 import java.util.List;
 import org.driftml.data.DsatItem;
+import org.driftml.model.Policy;
 import org.driftml.text.ChatMessage;
 
 /**

@@ -2,7 +2,8 @@ package org.driftml.drift;
 
 import java.util.List;
 import org.driftml.data.DsatItem;
-import org.driftml.train.PreferencePair;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 
 /**
  * Iterative DPO on WildFeedback as the paper runs it: both responses are fresh policy samples for the same x, the

@@ -13,9 +13,10 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.driftml.data.PreferencePair;
+import org.driftml.data.PreferencePairs;
+import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
-import org.driftml.train.PreferencePair;
-import org.driftml.train.PreferencePairs;
 
 /**
  * Samples an iteration's pairs in fixed chunks of items and appends them to {@code pairs.jsonl} as it goes.

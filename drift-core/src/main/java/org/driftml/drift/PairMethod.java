@@ -1,7 +1,8 @@
 package org.driftml.drift;
 
 import java.util.List;
-import org.driftml.train.PreferencePair;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 
 /**
  * How one iteration turns its items into preference pairs with samples from the current policy. DRIFT, SPIN and

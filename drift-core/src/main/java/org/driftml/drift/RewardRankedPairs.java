@@ -3,8 +3,9 @@ package org.driftml.drift;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
 
 /**
  * Iterative DPO on UltraFeedback-style prompts: two fresh samples per prompt, ranked by a reward model; the higher

@@ -3,8 +3,9 @@ package org.driftml.drift;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.data.PreferencePair;
 import org.driftml.data.SatReply;
-import org.driftml.train.PreferencePair;
+import org.driftml.model.Policy;
 
 /**
  * SPIN (Chen et al., 2024) on chat logs: y+ is the reply the user marked satisfying, y- a fresh policy sample for

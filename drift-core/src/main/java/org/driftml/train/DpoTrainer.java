@@ -10,9 +10,11 @@ import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
+import org.driftml.model.Policy;
 import org.driftml.model.Tensorsj;
 
 /**
@@ -32,7 +34,7 @@ public final class DpoTrainer implements AutoCloseable {
 
     /**
      * A DPO engine over {@code policy}'s weights, which it trains in place. For the one-call form, see
-     * {@code Policy.trainDpo}.
+     * {@link #train(Policy, List, DpoConfig)}.
      *
      * @param policy    the model to train; its weights get gradients
      * @param reference DPO's reference log-probs ({@link FrozenReference} or {@link PrecomputedReference})
@@ -66,6 +68,66 @@ public final class DpoTrainer implements AutoCloseable {
             policy.weights().values().forEach(w -> w.requires_grad_(true));
         }
         this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay());
+    }
+
+    /**
+     * DPO on your own preference pairs, as TRL's DPOTrainer runs it, in one call: the pairs are tokenised through the
+     * policy's chat template (prompts cut to their last 1,024 tokens, sequences to 2,048), the reference is the
+     * policy as the call starts (scored once, so one model is in memory), the update is RMSprop over fp32 master
+     * weights, and every step runs in its own native-memory scope. In BF16 the masters start from the folder's fp32
+     * weights while the policy still holds them ({@link Policy#weightsAsLoaded()}), else from its current weights;
+     * they are freed when the call returns, leaving the trained weights in the policy.
+     *
+     * @param policy the model to train, in place
+     * @param pairs  the preference pairs (at least one)
+     * @param config the DPO settings ({@link DpoConfig#iteration()} is DRIFT's recipe)
+     * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
+     * @throws IOException when the fp32 master weights cannot be read from the folder
+     * @throws IllegalArgumentException when there are no pairs or a pair cannot be tokenised (named)
+     * @throws IllegalStateException when the loss or the gradient norm stops being finite
+     */
+    public static List<Map<String, Double>> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
+            throws IOException {
+        java.util.Objects.requireNonNull(policy, "policy");
+        if (pairs == null || pairs.isEmpty()) {
+            throw new IllegalArgumentException("pairs: none given");
+        }
+        java.util.Objects.requireNonNull(config, "config");
+        try (StepScope scope = StepScope.open()) {
+            List<PairTokenizer.TokenizedPair> tokenized = PairTokenizer.of(policy, 1024, 2048).tokenize(pairs);
+            List<Map<String, Double>> steps;
+            try (PrecomputedReference reference = PrecomputedReference.compute(
+                    new FrozenReference(policy.decoder()), tokenized, policy.padId(), config.microBatch());
+                    DpoTrainer trainer = forPolicy(policy, reference, config)) {
+                steps = trainer.train(tokenized);
+            }
+            policy.weightsChanged();
+            return steps;
+        }
+    }
+
+    /** In BF16, masters from the folder's full-precision weights, read into host memory and freed once copied. */
+    private static DpoTrainer forPolicy(Policy policy, ReferencePolicy reference, DpoConfig config)
+            throws IOException {
+        if (!policy.precision().mixed() || !policy.weightsAsLoaded()) {
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), 0);
+        }
+        try (Decoder full = Decoder.load(policy.folder(), org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), 0, full.weights());
+        }
+    }
+
+    /**
+     * Writes the trained model as a folder transformers and every drift command load: the fp32 master weights, the
+     * policy's config files and tokenizer.
+     *
+     * @param policy the policy this trainer trains
+     * @param to     the folder to write (created if needed)
+     * @throws IOException when it cannot be written
+     */
+    public void save(Policy policy, Path to) throws IOException {
+        policy.decoder().save(to, masters(), 2L << 30);
+        Policy.copyTokenizerFiles(policy.folder(), to);
     }
 
     /**

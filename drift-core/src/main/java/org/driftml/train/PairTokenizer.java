@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
@@ -45,6 +47,11 @@ public final class PairTokenizer {
         this.endIds = Set.copyOf(endIds);
         this.maxPromptLength = maxPromptLength;
         this.maxLength = maxLength;
+    }
+
+    /** A tokenizer for pairs meant for {@code policy}: its tokenizer, chat template and end-of-turn ids. */
+    public static PairTokenizer of(Policy policy, int maxPromptLength, int maxLength) {
+        return new PairTokenizer(policy.tokenizer(), policy.template(), policy.endIds(), maxPromptLength, maxLength);
     }
 
     public List<TokenizedPair> tokenize(List<PreferencePair> pairs) {

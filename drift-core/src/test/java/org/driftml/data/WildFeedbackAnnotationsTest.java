@@ -10,7 +10,6 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

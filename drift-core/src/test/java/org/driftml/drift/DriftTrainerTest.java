@@ -14,12 +14,12 @@ import java.util.List;
 import java.util.Map;
 import org.driftml.data.Conversation;
 import org.driftml.data.DsatMiner;
+import org.driftml.data.PreferencePair;
+import org.driftml.data.PreferencePairs;
 import org.driftml.data.Satisfaction;
 import org.driftml.data.Turn;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
-import org.driftml.train.PreferencePair;
-import org.driftml.train.PreferencePairs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -11,10 +11,10 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.driftml.data.PreferencePair;
+import org.driftml.data.PreferencePairs;
 import org.driftml.model.Precision;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.PreferencePair;
-import org.driftml.train.PreferencePairs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

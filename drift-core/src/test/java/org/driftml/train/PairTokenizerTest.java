@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import org.driftml.Fixtures;
+import org.driftml.data.PreferencePair;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;

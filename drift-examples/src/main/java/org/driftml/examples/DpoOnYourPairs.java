@@ -3,11 +3,12 @@ package org.driftml.examples;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.driftml.drift.Policy;
+import org.driftml.data.PreferencePair;
+import org.driftml.data.PreferencePairs;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
-import org.driftml.train.PreferencePair;
-import org.driftml.train.PreferencePairs;
+import org.driftml.train.DpoTrainer;
 
 /**
  * DPO on your own preference pairs (TRL's conversational JSON Lines: prompt messages, chosen, rejected), with DRIFT's
@@ -23,7 +24,7 @@ public final class DpoOnYourPairs {
         }
         List<PreferencePair> pairs = PreferencePairs.read(Path.of(args[1]));
         try (Policy policy = Policy.load(Path.of(args[0]), Precision.FP32)) {
-            List<Map<String, Double>> steps = policy.trainDpo(pairs, DpoConfig.iteration());
+            List<Map<String, Double>> steps = DpoTrainer.train(policy, pairs, DpoConfig.iteration());
             policy.save(Path.of(args[2]));
             Map<String, Double> last = steps.get(steps.size() - 1);
             System.out.printf("%d pairs, %d steps: loss %.4f, reward margin %.4f; model in %s%n", pairs.size(),

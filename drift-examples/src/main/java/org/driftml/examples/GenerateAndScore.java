@@ -2,7 +2,7 @@ package org.driftml.examples;
 
 import java.nio.file.Path;
 import java.util.List;
-import org.driftml.drift.Policy;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.driftml.drift.FeedbackPrompt;
-import org.driftml.drift.Policy;
+import org.driftml.model.Policy;
 import org.driftml.text.ChatMessage;
 import org.driftml.train.SftTrainer;
 

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.driftml.data.Satisfaction;
-import org.driftml.drift.Policy;
+import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 

@@ -3,7 +3,7 @@ package org.driftml.quickstart;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.driftml.drift.Policy;
+import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 

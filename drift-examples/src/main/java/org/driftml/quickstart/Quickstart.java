@@ -20,7 +20,7 @@ import org.driftml.data.WildFeedbackAnnotations;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
 import org.driftml.drift.FeedbackPrompt;
-import org.driftml.drift.Policy;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.SftTrainer;

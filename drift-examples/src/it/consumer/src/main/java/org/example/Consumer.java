@@ -3,12 +3,13 @@ package org.example;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.driftml.drift.Policy;
+import org.driftml.data.PreferencePair;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 import org.driftml.train.DpoConfig;
-import org.driftml.train.PreferencePair;
+import org.driftml.train.DpoTrainer;
 
 /** DPO on two pairs of its own, a reply, and the trained model saved and loaded again: drift as a dependency. */
 public final class Consumer {
@@ -18,7 +19,7 @@ public final class Consumer {
                 PreferencePair.conversational(List.of(ChatMessage.user("2+2?")), "4", "5"),
                 PreferencePair.conversational(List.of(ChatMessage.user("3*3?")), "9", "6"));
         try (Policy policy = Policy.load(model, Precision.FP32)) {
-            List<Map<String, Double>> steps = policy.trainDpo(pairs,
+            List<Map<String, Double>> steps = DpoTrainer.train(policy, pairs,
                     DpoConfig.iteration().withLearningRate(1e-3).withBatch(1, 1).withEpochs(2));
             String reply = policy.generate(List.of(List.of(ChatMessage.user("2+2?"))),
                     Sampler.Settings.greedy(8, policy.endIds())).get(0);

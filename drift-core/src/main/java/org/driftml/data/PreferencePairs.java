@@ -1,4 +1,4 @@
-package org.driftml.train;
+package org.driftml.data;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

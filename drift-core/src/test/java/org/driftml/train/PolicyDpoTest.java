@@ -1,4 +1,4 @@
-package org.driftml.drift;
+package org.driftml.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,19 +10,23 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
-import org.driftml.train.DpoConfig;
-import org.driftml.train.PreferencePair;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** The one-call API: load, train on your own pairs, generate, save. */
-class PolicyTest {
+/** The one-call API: load a Policy, train it on your own pairs, generate, score, save. */
+class PolicyDpoTest {
+    static Path model() throws Exception {
+        return Path.of(PolicyDpoTest.class.getResource("/parity/tiny-qwen2-chat").toURI());
+    }
+
     static final List<PreferencePair> PAIRS = List.of(
             PreferencePair.conversational(List.of(ChatMessage.user("2+2?")), "4", "5"),
             PreferencePair.conversational(List.of(ChatMessage.user("3*3?")), "9", "6"),
@@ -36,11 +40,11 @@ class PolicyTest {
 
     @ParameterizedTest
     @EnumSource(Precision.class)
-    void trainDpoTrainsThePolicyInOneCall(Precision precision) throws Exception {
-        try (Policy policy = Policy.load(DriftTrainerTest.model(), precision);
+    void trainTrainsThePolicyInOneCall(Precision precision) throws Exception {
+        try (Policy policy = Policy.load(model(), precision);
                 StepScope scope = StepScope.open()) {
             Tensor before = policy.decoder().weights().get("model.norm.weight").detach().clone();
-            List<Map<String, Double>> steps = policy.trainDpo(PAIRS, config());
+            List<Map<String, Double>> steps = DpoTrainer.train(policy, PAIRS, config());
             assertEquals(6, steps.size());
             // In BF16 the reference is scored before the fp32 masters are read from the folder, and a master's
             // bf16 half rounds ties away from zero where the load's cast rounded to even (SplitMaster): the policy
@@ -51,14 +55,14 @@ class PolicyTest {
             assertTrue(steps.get(5).get("rewards/margins") > 0, "the chosen replies gained: " + steps.get(5));
             assertFalse(torch.equal(before, policy.decoder().weights().get("model.norm.weight")), "weights moved");
             // A second call starts from where the first ended: its reference is the trained policy.
-            List<Map<String, Double>> again = policy.trainDpo(PAIRS, config());
+            List<Map<String, Double>> again = DpoTrainer.train(policy, PAIRS, config());
             assertEquals(Math.log(2), again.get(0).get("loss"), 1e-6);
         }
     }
 
     @Test
     void generateContinuesConversationsAsTheSamplerDoes() throws Exception {
-        try (Policy policy = Policy.load(DriftTrainerTest.model(), Precision.FP32)) {
+        try (Policy policy = Policy.load(model(), Precision.FP32)) {
             List<List<ChatMessage>> chats = List.of(List.of(ChatMessage.user("2+2?")), List.of(ChatMessage.user("hi")));
             Sampler.Settings greedy = Sampler.Settings.greedy(6, policy.endIds());
             List<String> replies = policy.generate(chats, greedy);
@@ -67,7 +71,7 @@ class PolicyTest {
                     greedy), replies);
             var e = assertThrows(IllegalArgumentException.class, () -> policy.generate(List.of(List.of()), greedy));
             assertTrue(e.getMessage().startsWith("conversations[0]"), e.getMessage());
-            var none = assertThrows(IllegalArgumentException.class, () -> policy.trainDpo(List.of(), config()));
+            var none = assertThrows(IllegalArgumentException.class, () -> DpoTrainer.train(policy, List.of(), config()));
             assertTrue(none.getMessage().startsWith("pairs"), none.getMessage());
         }
     }
@@ -75,7 +79,7 @@ class PolicyTest {
     /** score() sums the same per-token log-probs the sampler reports for the tokens it chose (another code path). */
     @Test
     void scoreIsTheSumOfTheReplysTokenLogprobs() throws Exception {
-        try (Policy policy = Policy.load(DriftTrainerTest.model(), Precision.FP32)) {
+        try (Policy policy = Policy.load(model(), Precision.FP32)) {
             List<ChatMessage> chat = List.of(ChatMessage.user("2+2?"));
             Sampler.Generation g = new Sampler(policy.decoder(), policy.padId())
                     .generate(List.of(policy.encodeChat(chat)), Sampler.Settings.greedy(6, java.util.Set.of())).get(0);
@@ -93,9 +97,9 @@ class PolicyTest {
 
     @Test
     void aSavedPolicyLoadsWithTheTrainedWeights(@TempDir Path dir) throws Exception {
-        try (Policy policy = Policy.load(DriftTrainerTest.model(), Precision.FP32);
+        try (Policy policy = Policy.load(model(), Precision.FP32);
                 StepScope scope = StepScope.open()) {
-            policy.trainDpo(PAIRS, config());
+            DpoTrainer.train(policy, PAIRS, config());
             policy.save(dir);
             try (Policy again = Policy.load(dir, Precision.FP32)) {
                 policy.decoder().weights().forEach((name, w) ->

@@ -1,4 +1,4 @@
-package org.driftml.train;
+package org.driftml.data;
 
 import java.util.List;
 import java.util.Map;

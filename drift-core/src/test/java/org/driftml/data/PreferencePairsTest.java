@@ -1,4 +1,4 @@
-package org.driftml.train;
+package org.driftml.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

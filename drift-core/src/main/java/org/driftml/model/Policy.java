@@ -1,4 +1,4 @@
-package org.driftml.drift;
+package org.driftml.model;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,21 +12,9 @@ import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.Decoder;
-import org.driftml.model.GenerationDefaults;
-import org.driftml.model.Precision;
-import org.driftml.model.Sampler;
-import org.driftml.model.Tensorsj;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
-import org.driftml.train.DpoConfig;
-import org.driftml.train.DpoTrainer;
-import org.driftml.train.FrozenReference;
-import org.driftml.train.PairTokenizer;
-import org.driftml.train.PrecomputedReference;
-import org.driftml.train.PreferencePair;
 
 /**
  * A model folder loaded for DRIFT: the decoder, its tokenizer and chat template, the ids that end an assistant
@@ -45,7 +33,7 @@ public final class Policy implements AutoCloseable {
     private final Set<Long> endIds;
     private final long padId;
     private final Precision precision;
-    private boolean trained;  // by trainDpo since it was loaded: the folder's weights are no longer its own
+    private boolean weightsAsLoaded = true;
 
     private Policy(Path folder, Decoder decoder, Tokenizer tokenizer, ChatTemplate template, Set<Long> endIds,
             long padId, Precision precision) {
@@ -117,6 +105,24 @@ public final class Policy implements AutoCloseable {
 
     public long padId() {
         return padId;
+    }
+
+    /** How it was loaded: FP32, or BF16 compute over fp32 master weights when training. */
+    public Precision precision() {
+        return precision;
+    }
+
+    /**
+     * Whether the weights are still those of {@link #folder()} (cast to the compute dtype): a trainer that needs
+     * full-precision masters reads them from the folder only then.
+     */
+    public boolean weightsAsLoaded() {
+        return weightsAsLoaded;
+    }
+
+    /** Training code calls this once it has changed the weights in place: the folder no longer holds them. */
+    public void weightsChanged() {
+        weightsAsLoaded = false;
     }
 
     /** The conversation through the chat template, with the assistant's generation prompt. */
@@ -201,49 +207,6 @@ public final class Policy implements AutoCloseable {
     }
 
     /**
-     * DPO on your own preference pairs, as TRL's DPOTrainer runs it, in one call: the pairs are tokenised through the
-     * chat template (prompts cut to their last 1,024 tokens, sequences to 2,048), the reference is this policy as
-     * the call starts (scored once, so one model is in memory), the update is RMSprop over fp32 master weights, and
-     * every step runs in its own native-memory scope. In BF16 the masters start from the folder's fp32 weights
-     * (from the current weights if an earlier call trained this policy); they are freed when the call returns,
-     * leaving the trained weights in this policy.
-     *
-     * @param pairs  the preference pairs (at least one)
-     * @param config the DPO settings ({@link DpoConfig#iteration()} is DRIFT's recipe)
-     * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
-     * @throws IOException when the fp32 master weights cannot be read from the folder
-     * @throws IllegalArgumentException when there are no pairs or a pair cannot be tokenised (named)
-     * @throws IllegalStateException when the loss or the gradient norm stops being finite
-     */
-    public List<Map<String, Double>> trainDpo(List<PreferencePair> pairs, DpoConfig config) throws IOException {
-        if (pairs == null || pairs.isEmpty()) {
-            throw new IllegalArgumentException("pairs: none given");
-        }
-        java.util.Objects.requireNonNull(config, "config");
-        try (StepScope scope = StepScope.open()) {
-            List<PairTokenizer.TokenizedPair> tokenized = pairTokenizer(1024, 2048).tokenize(pairs);
-            List<Map<String, Double>> steps;
-            try (PrecomputedReference reference = PrecomputedReference.compute(new FrozenReference(decoder),
-                    tokenized, padId, config.microBatch());
-                    DpoTrainer trainer = trainer(reference, config)) {
-                steps = trainer.train(tokenized);
-            }
-            trained = true;
-            return steps;
-        }
-    }
-
-    /** In BF16, masters from the folder's full-precision weights, read into host memory and freed once copied. */
-    private DpoTrainer trainer(PrecomputedReference reference, DpoConfig config) throws IOException {
-        if (!precision.mixed() || trained) {
-            return new DpoTrainer(decoder, reference, config, padId, 0);
-        }
-        try (Decoder full = Decoder.load(folder, org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
-            return new DpoTrainer(decoder, reference, config, padId, 0, full.weights());
-        }
-    }
-
-    /**
      * Writes this policy as a model folder transformers and every drift command load: its current weights (in its
      * compute dtype), the source folder's config files and tokenizer.
      *
@@ -253,18 +216,9 @@ public final class Policy implements AutoCloseable {
     public void save(Path to) throws IOException {
         java.util.Objects.requireNonNull(to, "to");
         try (StepScope scope = StepScope.open()) {
-            save(to, decoder.weights());
+            decoder.save(to, decoder.weights(), 2L << 30);
+            copyTokenizerFiles(folder, to);
         }
-    }
-
-    public PairTokenizer pairTokenizer(int maxPromptLength, int maxLength) {
-        return new PairTokenizer(tokenizer, template, endIds, maxPromptLength, maxLength);
-    }
-
-    /** Writes a model folder: {@code weights} (e.g. a trainer's fp32 masters), config files and the tokenizer. */
-    void save(Path to, Map<String, Tensor> weights) throws IOException {
-        decoder.save(to, weights, 2L << 30);
-        copyTokenizerFiles(folder, to);
     }
 
     public static void copyTokenizerFiles(Path from, Path to) throws IOException {
