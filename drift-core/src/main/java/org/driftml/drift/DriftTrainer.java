@@ -230,18 +230,24 @@ public final class DriftTrainer {
             List<PairTokenizer.TokenizedPair> tokenized = tokenizer.tokenize(generated.pairs());
             long pad = policy.padId();
             int micro = dpo.microBatch();
-            // Score with the policy as it starts the stage; that is also the reference when it is PREVIOUS (and
-            // for the warm start, whose reference is the model it starts from).
-            PrecomputedReference atStart = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
-                    tokenized, pad, micro);
             boolean separateReference = referenceModel != null && !referenceModel.equals(from);
-            PrecomputedReference reference = separateReference
-                    ? scoreWith(referenceModel, tokenized, pad, micro) : atStart;
-            MarginDiagnostics start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()),
-                    config.taus());
-
+            // A separate reference model is scored first and freed before the masters load.
+            PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
+            PrecomputedReference[] atStart = new PrecomputedReference[1];
+            PrecomputedReference reference;
+            MarginDiagnostics start;
             TrainingLog log;
-            try (DpoTrainer trainer = trainer(policy, reference, dpo, from).afterStep(s -> listener.stepDone(name, s))) {
+            // bf16: the fp32 masters continue from the stage's saved fp32 weights, not the bf16 copies the policy
+            // was loaded as (at lr 5e-7 the difference is most of an update), read into host memory and freed once
+            // copied. The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for
+            // the warm start, whose reference is the model it starts from).
+            try (DpoTrainer trainer = DpoTrainer.of(policy, d -> {
+                atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro);
+                return separateReference ? separate : atStart[0];
+            }, dpo, config.seed()).afterStep(s -> listener.stepDone(name, s))) {
+                reference = separateReference ? separate : atStart[0];
+                start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart[0], reference, dpo.beta()),
+                        config.taus());
                 int total = trainer.totalSteps(tokenized.size());
                 progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
                         tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
@@ -253,7 +259,7 @@ public final class DriftTrainer {
                     tokenized, pad, micro);
             MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
                     config.taus());
-            atStart.close();
+            atStart[0].close();
             atEnd.close();
             if (separateReference) {
                 reference.close();
@@ -294,22 +300,6 @@ public final class DriftTrainer {
             throws IOException {
         try (Decoder frozen = Decoder.load(model, config.precision().computeDtype(), device.toTorch())) {
             return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro);
-        }
-    }
-
-    /**
-     * The stage's DPO engine. bf16 compute: the fp32 masters continue from the stage's saved fp32 weights, not from
-     * the bf16 copies the policy was loaded as (at lr 5e-7 the difference is most of an update); the optimiser copies
-     * them, so the fp32 model read for them is freed at once instead of staying beside the masters all stage. It is
-     * read into host memory whatever the device: only the split halves go there.
-     */
-    private DpoTrainer trainer(Policy policy, PrecomputedReference reference, DpoConfig dpo, Path from)
-            throws IOException {
-        if (!config.precision().mixed()) {
-            return new DpoTrainer(policy.decoder(), reference, dpo, policy.padId(), config.seed());
-        }
-        try (Decoder full = Decoder.load(from, org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
-            return new DpoTrainer(policy.decoder(), reference, dpo, policy.padId(), config.seed(), full.weights());
         }
     }
 

@@ -59,8 +59,18 @@ public final class DpoTrainer implements AutoCloseable {
      */
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
             Map<String, Tensor> initialMasters) {
+        this(policy, d -> reference, config, padId, seed, initialMasters);
+    }
+
+    /**
+     * The reference is made from the policy once the masters have set its weights: a bf16 weight then is its
+     * master's high half, rounded to nearest with ties away from zero (SplitMaster), which differs from the load's
+     * round-to-even cast at ties. Made before, the reference would start a few weights away from the policy (the
+     * first loss 0.6932 instead of ln 2 on the tiny fixture).
+     */
+    private DpoTrainer(Decoder policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
+            DpoConfig config, long padId, long seed, Map<String, Tensor> initialMasters) {
         this.policy = policy;
-        this.reference = reference;
         this.config = config;
         this.padId = padId;
         this.seed = seed;
@@ -68,6 +78,7 @@ public final class DpoTrainer implements AutoCloseable {
             policy.weights().values().forEach(w -> w.requires_grad_(true));
         }
         this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay());
+        this.reference = reference.apply(policy);
     }
 
     /**
@@ -95,25 +106,39 @@ public final class DpoTrainer implements AutoCloseable {
         java.util.Objects.requireNonNull(config, "config");
         try (StepScope scope = StepScope.open()) {
             List<PairTokenizer.TokenizedPair> tokenized = PairTokenizer.of(policy, 1024, 2048).tokenize(pairs);
-            List<Map<String, Double>> steps;
-            try (PrecomputedReference reference = PrecomputedReference.compute(
-                    new FrozenReference(policy.decoder()), tokenized, policy.padId(), config.microBatch());
-                    DpoTrainer trainer = forPolicy(policy, reference, config)) {
-                steps = trainer.train(tokenized);
+            PrecomputedReference[] reference = new PrecomputedReference[1];
+            try (DpoTrainer trainer = of(policy, d -> reference[0] = PrecomputedReference.compute(
+                    new FrozenReference(d), tokenized, policy.padId(), config.microBatch()), config, 0)) {
+                return trainer.train(tokenized);
+            } finally {
+                if (reference[0] != null) {
+                    reference[0].close();
+                }
+                policy.weightsChanged();
             }
-            policy.weightsChanged();
-            return steps;
         }
     }
 
-    /** In BF16, masters from the folder's full-precision weights, read into host memory and freed once copied. */
-    private static DpoTrainer forPolicy(Policy policy, ReferencePolicy reference, DpoConfig config)
-            throws IOException {
+    /**
+     * A DPO engine over a loaded policy, padding with its pad id. In BF16 the fp32 masters start from the folder's
+     * full-precision weights while the policy still holds them (read into host memory and freed once copied), not
+     * from its bf16 copies: at DRIFT's learning rates the difference is most of an update.
+     *
+     * @param policy    the model to train, in place
+     * @param reference makes DPO's reference from the policy's decoder, called once the masters have set its
+     *                  weights (for example {@code d -> new FrozenReference(d.frozenCopy())})
+     * @param config    the hyper-parameters
+     * @param seed      the data order's seed
+     * @return the trainer; close it to free the optimiser's state
+     * @throws IOException when the fp32 weights cannot be read from the policy's folder
+     */
+    public static DpoTrainer of(Policy policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
+            DpoConfig config, long seed) throws IOException {
         if (!policy.precision().mixed() || !policy.weightsAsLoaded()) {
-            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), 0);
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, Map.of());
         }
         try (Decoder full = Decoder.load(policy.folder(), org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
-            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), 0, full.weights());
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, full.weights());
         }
     }
 

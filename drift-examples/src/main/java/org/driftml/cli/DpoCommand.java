@@ -3,22 +3,16 @@ package org.driftml.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
-import org.driftml.model.Decoder;
-import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
-import org.driftml.text.ChatTemplate;
-import org.driftml.text.Tokenizer;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
@@ -145,19 +139,16 @@ final class DpoCommand implements Callable<Integer> {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
-        try (StepScope scope = StepScope.open(); Tokenizer tokenizer = Tokenizer.load(model)) {
-            Decoder policy = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
-            ChatTemplate template = ChatTemplate.load(model);
-            Set<Long> ends = new HashSet<>(GenerationDefaults.read(model, policy.config()).eosTokenIds());
-            tokenizer.tokenId("<|im_end|>").ifPresent(ends::add);
-            PairTokenizer pt = new PairTokenizer(tokenizer, template, ends, maxPromptLength, maxLength);
+        try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, Precision.parse(dtype), on)) {
+            PairTokenizer pt = PairTokenizer.of(policy, maxPromptLength, maxLength);
             List<PairTokenizer.TokenizedPair> tokenized = pt.tokenize(pairs);
-            long pad = policy.config().padTokenId() != null ? policy.config().padTokenId() : 0;
-            ReferencePolicy reference = new FrozenReference(policy.frozenCopy());
-            if (precomputeReference) {
-                reference = PrecomputedReference.compute(reference, tokenized, pad, config.microBatch());
-            }
-            DpoTrainer trainer = new DpoTrainer(policy, reference, config, pad, seed);
+            // In bf16 the masters start from the folder's fp32 weights, not the bf16 copies; the reference is the
+            // policy as they leave it (DpoTrainer.of).
+            DpoTrainer trainer = DpoTrainer.of(policy, d -> {
+                ReferencePolicy frozen = new FrozenReference(d.frozenCopy());
+                return precomputeReference
+                        ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
+            }, config, seed);
             int total = Math.min(maxSteps, trainer.totalSteps(tokenized.size()));
             err.printf("drift dpo: %d pairs (%d truncated), %d steps, %s%n", pairs.size(), pt.truncatedCount(), total,
                     config);
@@ -165,8 +156,7 @@ final class DpoCommand implements Callable<Integer> {
             TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.err, System.console() != null,
                     total);
             trainer.train(tokenized, output, saveSteps, maxSteps, log);
-            policy.save(output, trainer.masters(), 2L << 30);
-            org.driftml.model.Policy.copyTokenizerFiles(model, output);
+            trainer.save(policy, output);
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, output);
             Map<String, Double> last = steps.get(steps.size() - 1);
