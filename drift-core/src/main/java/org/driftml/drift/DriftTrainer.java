@@ -4,15 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -164,7 +160,7 @@ public final class DriftTrainer {
     public Result train(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
             throws IOException {
         Files.createDirectories(output);
-        checkSameRun(model, seeds, method.apply(1), output);
+        RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
         List<Map<String, Object>> stages = new ArrayList<>();
         Path current = model;
         if (config.warmStart() != null && !seeds.isEmpty()) {
@@ -316,54 +312,5 @@ public final class DriftTrainer {
         List<Integer> chosen = new ArrayList<>(idx.subList(0, config.subsample()));
         Collections.sort(chosen);
         return chosen.stream().map(items::get).toList();
-    }
-
-    // An output folder belongs to one run: resuming with another model, method, config or data would mix them.
-    private void checkSameRun(Path model, List<PreferencePair> seeds, PairMethod first, Path output)
-            throws IOException {
-        Map<String, Object> run = new LinkedHashMap<>();
-        run.put("model", model.toAbsolutePath().normalize().toString());
-        run.put("method", first.name());
-        // K is left out: a finished run can be extended by more iterations, and drift warmstart (K = 0) followed
-        // by drift train on the same folder reuses the warm start.
-        run.put("config", config.withIterations(0).withMethod(DriftConfig.Method.DRIFT).toString());
-        StringBuilder data = new StringBuilder();
-        seeds.forEach(p -> data.append(p.prompt()).append('\u0000').append(p.chosen()).append('\u0000')
-                .append(p.rejected()).append('\n'));
-        for (int i = 0; i < first.size(); i++) {
-            data.append(first.id(i)).append('\n');
-        }
-        run.put("data_sha256", sha256(data.toString()));
-        Path file = output.resolve("run.json");
-        if (Files.exists(file)) {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> before = JSON.readValue(file.toFile(), Map.class);
-            if (!before.equals(run)) {
-                List<String> differ = new ArrayList<>();
-                for (var e : run.entrySet()) {
-                    if (!e.getValue().equals(before.get(e.getKey()))) {
-                        differ.add(e.getKey());
-                    }
-                }
-                if (differ.contains("method")) {
-                    differ = List.of("method (" + before.get("method") + " there, " + run.get("method") + " here)");
-                }
-                throw new IllegalStateException(output + " holds another run (its " + String.join(", ", differ)
-                        + (differ.size() == 1 ? " differs" : " differ") + "); resume with the same settings or choose "
-                        + "another output folder");
-            }
-            return;
-        }
-        Path tmp = output.resolve("run.json.tmp");
-        JSON.writeValue(tmp.toFile(), run);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

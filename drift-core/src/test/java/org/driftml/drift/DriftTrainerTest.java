@@ -127,6 +127,9 @@ class DriftTrainerTest {
         var e = assertThrows(IllegalStateException.class,
                 () -> quiet(config().withMethod(DriftConfig.Method.SPIN)).train(model(), mined, b));
         assertTrue(e.getMessage().contains("method"), e.getMessage());
+        var hotter = assertThrows(IllegalStateException.class, () -> quiet(config()
+                .withSampling(FeedbackPrompt.Style.TRANSCRIPT, 0.9, 0.9, 6, 2)).train(model(), mined, b));
+        assertTrue(hotter.getMessage().contains("(its recipe.temperature differs)"), hotter.getMessage());
     }
 
     @Test
