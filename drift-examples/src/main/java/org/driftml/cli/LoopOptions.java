@@ -1,7 +1,6 @@
 package org.driftml.cli;
 
 import java.nio.file.Path;
-import java.util.List;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.FeedbackPrompt;
 import org.driftml.model.Precision;
@@ -9,7 +8,7 @@ import org.driftml.train.DpoConfig;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** The settings drift warmstart and drift train share; defaults are the paper's recipe (DriftConfig.paper()). */
+/** The settings drift warmstart and drift train share; their defaults are the paper's recipe ({@link PaperDefaults}). */
 final class LoopOptions {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder to start from")
     Path model;
@@ -22,63 +21,63 @@ final class LoopOptions {
                     "summary.json. Running again on it resumes where it stopped."})
     Path output;
 
-    @Option(names = "--reference", defaultValue = "base", paramLabel = "base|previous",
-            description = "DPO reference: the frozen input model (default) or the policy at each iteration's start")
+    @Option(names = "--reference", paramLabel = "base|previous",
+            description = "DPO reference: the frozen input model or the policy at each iteration's start (default: ${DEFAULT-VALUE})")
     String reference;
 
-    @Option(names = "--prompt-style", defaultValue = "transcript", paramLabel = "transcript|chat",
+    @Option(names = "--prompt-style", paramLabel = "transcript|chat",
             description = {"How the feedback is shown when sampling a positive: the released plain transcript",
-                    "(default) or the model's chat template"})
+                    "or the model's chat template (default: ${DEFAULT-VALUE})"})
     String promptStyle;
 
-    @Option(names = "--temperature", defaultValue = "0.7", paramLabel = "T", description = "Sampling temperature (default: 0.7)")
+    @Option(names = "--temperature", paramLabel = "T", description = "Sampling temperature (default: ${DEFAULT-VALUE})")
     double temperature;
 
-    @Option(names = "--top-p", defaultValue = "0.9", paramLabel = "P", description = "Nucleus mass (default: 0.9)")
+    @Option(names = "--top-p", paramLabel = "P", description = "Nucleus mass (default: ${DEFAULT-VALUE})")
     double topP;
 
-    @Option(names = "--max-new-tokens", defaultValue = "512", paramLabel = "N", description = "Longest sample (default: 512)")
+    @Option(names = "--max-new-tokens", paramLabel = "N", description = "Longest sample (default: ${DEFAULT-VALUE})")
     int maxNewTokens;
 
-    @Option(names = "--generation-batch", defaultValue = "8", paramLabel = "N",
-            description = "Prompts sampled together; also the unit of crash-safe progress (default: 8)")
+    @Option(names = "--generation-batch", paramLabel = "N",
+            description = "Prompts sampled together; also the unit of crash-safe progress (default: ${DEFAULT-VALUE})")
     int generationBatch;
 
-    @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N", description = "TRL's max_prompt_length (default: 1024)")
+    @Option(names = "--max-prompt-length", paramLabel = "N", description = "TRL's max_prompt_length (default: ${DEFAULT-VALUE})")
     int maxPromptLength;
 
-    @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N", description = "TRL's max_length (default: 2048)")
+    @Option(names = "--max-length", paramLabel = "N", description = "TRL's max_length (default: ${DEFAULT-VALUE})")
     int maxLength;
 
-    @Option(names = "--learning-rate", defaultValue = "5e-7", paramLabel = "LR", description = "Peak learning rate, both stages (default: 5e-7)")
+    @Option(names = "--learning-rate", paramLabel = "LR", description = "Peak learning rate, both stages (default: ${DEFAULT-VALUE})")
     double learningRate;
 
-    @Option(names = "--beta", defaultValue = "0.1", paramLabel = "B", description = "DPO beta (default: 0.1)")
+    @Option(names = "--beta", paramLabel = "B", description = "DPO beta (default: ${DEFAULT-VALUE})")
     double beta;
 
-    @Option(names = "--rpo-alpha", defaultValue = "0.001", paramLabel = "A", description = "NLL weight on chosen (default: 0.001)")
+    @Option(names = "--rpo-alpha", paramLabel = "A", description = "NLL weight on chosen (default: ${DEFAULT-VALUE})")
     double rpoAlpha;
 
-    @Option(names = "--batch-size", defaultValue = "4", paramLabel = "N", description = "Pairs per optimiser step (default: 4)")
+    @Option(names = "--batch-size", paramLabel = "N", description = "Pairs per optimiser step (default: ${DEFAULT-VALUE})")
     int batchSize;
 
-    @Option(names = "--accumulation", defaultValue = "1", paramLabel = "N", description = "Micro-batches per step (default: 1)")
+    @Option(names = "--accumulation", paramLabel = "N", description = "Micro-batches per step (default: ${DEFAULT-VALUE})")
     int accumulation;
 
-    @Option(names = "--warmstart-epochs", defaultValue = "3", paramLabel = "N", description = "Epochs over the seed pairs (default: 3)")
+    @Option(names = "--warmstart-epochs", paramLabel = "N", description = "Epochs over the seed pairs (default: ${DEFAULT-VALUE})")
     int warmstartEpochs;
 
     @Option(names = "--no-warm-start", description = "Skip the warm start even when seed pairs exist")
     boolean noWarmStart;
 
-    @Option(names = "--subsample", defaultValue = "0", paramLabel = "N",
-            description = "Controlled setting: use N items drawn by seed (default: 0, all: the full setting)")
+    @Option(names = "--subsample", paramLabel = "N",
+            description = "Controlled setting: use N items drawn by seed (default: ${DEFAULT-VALUE}; 0 is all of them, the full setting)")
     int subsample;
 
-    @Option(names = "--save-steps", defaultValue = "50", paramLabel = "N", description = "Checkpoint every N steps (default: 50)")
+    @Option(names = "--save-steps", paramLabel = "N", description = "Checkpoint every N steps (default: ${DEFAULT-VALUE})")
     int saveSteps;
 
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "Seeds data order, sampling, subsampling (default: 42)")
+    @Option(names = "--seed", paramLabel = "S", description = "Seeds data order, sampling, subsampling (default: ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--gradient-checkpointing",
@@ -115,6 +114,6 @@ final class LoopOptions {
                 .withGradientCheckpointing(gradientCheckpointing);
         return new DriftConfig(method, iterations, ref, style, temperature, topP, maxNewTokens, generationBatch,
                 maxPromptLength, maxLength, warm, iteration, Precision.parse(dtype), subsample, saveSteps, seed,
-                List.of(0.1, 0.25, 0.5));
+                DriftConfig.paper().taus());
     }
 }

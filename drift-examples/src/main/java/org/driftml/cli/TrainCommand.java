@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code drift train}: the warm start, then K iterations of DRIFT, SPIN or IterDPO. */
-@Command(name = "train", mixinStandardHelpOptions = true,
+@Command(name = "train", defaultValueProvider = PaperDefaults.class, mixinStandardHelpOptions = true,
         description = {"Iterative preference training from mined logs. Each iteration samples from the current",
                 "policy, builds pairs, and trains one epoch of DPO:",
                 "  drift    chosen = a fresh sample that saw the user's feedback, rejected = the reply they disliked",

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 /** {@code drift warmstart}: DPO on the mined DSAT-to-SAT seed pairs, the paper's warm start. */
-@Command(name = "warmstart", mixinStandardHelpOptions = true,
+@Command(name = "warmstart", defaultValueProvider = PaperDefaults.class, mixinStandardHelpOptions = true,
         description = {"Warm start (the paper's first stage): DPO on the seed pairs drift mine found, where a user",
                 "was dissatisfied, the assistant revised, and the user was then satisfied (chosen = the revision,",
                 "rejected = the original reply). Writes OUTPUT/warmstart/, a model folder; drift train on the same",
