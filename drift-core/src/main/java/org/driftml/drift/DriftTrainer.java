@@ -1,15 +1,11 @@
 package org.driftml.drift;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -45,7 +41,6 @@ import org.driftml.train.TrainingPlots;
  * uninterrupted run. Reference log-probs are computed once per stage, so training holds one model in memory.
  */
 public final class DriftTrainer {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** Hooks after each durable unit of work; progress bars and tests' simulated crashes use them. */
     public interface Listener {
@@ -57,23 +52,11 @@ public final class DriftTrainer {
         default void stageStarting(String stage) {}
     }
 
-    /** One stage's summary (also its summary.json) and where the final model is. */
-    public record Result(List<Map<String, Object>> stages, Path finalModel) {
-        /** A stage summary's share of pairs with sigma(-s) >= tau after training, by tau (as written). */
-        @SuppressWarnings("unchecked")
-        public static Map<String, Number> endShares(Map<String, Object> stage) {
-            Map<String, Object> end = (Map<String, Object>) stage.get("margins_end");
-            return (Map<String, Number>) end.get("share_sigma_neg_s_at_least_tau");
-        }
-
-        /** A stage summary's mean margin s after training. */
-        @SuppressWarnings("unchecked")
-        public static double endMeanMargin(Map<String, Object> stage) {
-            return ((Number) ((Map<String, Object>) stage.get("margins_end")).get("mean")).doubleValue();
-        }
-
+    /** Each stage's summary (also its summary.json) and where the final model is. */
+    public record Result(List<StageSummary> stages, Path finalModel) {
         private String share() {
-            Map<String, Number> share = stages.isEmpty() ? Map.of() : endShares(stages.get(0));
+            Map<String, Double> share = stages.isEmpty() ? Map.of()
+                    : stages.get(0).marginsEnd().shareSigmaNegSAtLeastTau();
             return share.isEmpty() ? "share" : "share@" + share.keySet().iterator().next();
         }
 
@@ -84,15 +67,13 @@ public final class DriftTrainer {
         public String table() {
             StringBuilder s = new StringBuilder(String.format("%-12s %-8s %6s %7s %6s %8s %8s %9s %9s%n", "stage",
                     "method", "pairs", "dropped", "steps", "loss0", "lossN", "margin s", share()));
-            for (Map<String, Object> st : stages) {
-                Map<String, Number> share = endShares(st);
-                Number tau = share.isEmpty() ? null : share.values().iterator().next();
+            for (StageSummary st : stages) {
+                Map<String, Double> share = st.marginsEnd().shareSigmaNegSAtLeastTau();
+                Double tau = share.isEmpty() ? null : share.values().iterator().next();
                 s.append(String.format(java.util.Locale.ROOT, "%-12s %-8s %6d %7d %6d %8.4f %8.4f %9.4f %9s%n",
-                        st.get("stage"), st.get("method"), ((Number) st.get("pairs")).intValue(),
-                        ((Number) st.get("dropped")).intValue(), ((Number) st.get("steps")).intValue(),
-                        ((Number) st.get("loss_first")).doubleValue(), ((Number) st.get("loss_last")).doubleValue(),
-                        endMeanMargin(st),
-                        tau == null ? "-" : String.format(java.util.Locale.ROOT, "%.3f", tau.doubleValue())));
+                        st.stage(), st.method(), st.pairs(), st.dropped(), st.steps(), st.lossFirst(), st.lossLast(),
+                        st.marginsEnd().mean(),
+                        tau == null ? "-" : String.format(java.util.Locale.ROOT, "%.3f", tau)));
             }
             return s.toString();
         }
@@ -161,7 +142,7 @@ public final class DriftTrainer {
             throws IOException {
         Files.createDirectories(output);
         RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
-        List<Map<String, Object>> stages = new ArrayList<>();
+        List<StageSummary> stages = new ArrayList<>();
         Path current = model;
         if (config.warmStart() != null && !seeds.isEmpty()) {
             Path folder = output.resolve("warmstart");
@@ -199,14 +180,12 @@ public final class DriftTrainer {
      * One stage: load the policy from {@code from}, get pairs, score the reference once, train, save, summarise.
      * {@code referenceModel} is a frozen model folder to score against, or null for the policy as the stage starts.
      */
-    private Map<String, Object> stage(String name, String method, Path referenceModel, Path from, Path folder,
+    private StageSummary stage(String name, String method, Path referenceModel, Path from, Path folder,
             DpoConfig dpo, PairSource source) throws IOException {
         Path summaryFile = folder.resolve("summary.json");
         if (Files.exists(summaryFile)) {
             progress.printf("%s: done earlier (%s)%n", name, summaryFile);
-            @SuppressWarnings("unchecked")
-            Map<String, Object> done = JSON.readValue(summaryFile.toFile(), Map.class);
-            return done;
+            return StageSummary.read(folder);
         }
         long started = System.nanoTime();
         Files.createDirectories(folder);
@@ -263,24 +242,13 @@ public final class DriftTrainer {
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, folder);
 
-            Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("stage", name);
-            summary.put("method", method);
-            summary.put("pairs", tokenized.size());
-            summary.put("dropped", generated.dropped());
-            summary.put("truncated", tokenizer.truncatedCount());
-            summary.put("steps", steps.size());
-            summary.put("loss_first", steps.get(0).get("loss"));
-            summary.put("loss_last", steps.get(steps.size() - 1).get("loss"));
-            summary.put("accuracy_mean", steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average()
-                    .orElse(Double.NaN));
-            summary.put("reference", separateReference ? "base: " + referenceModel : "start of stage");
-            summary.put("margins_start", start.asMap());
-            summary.put("margins_end", end.asMap());
-            summary.put("seconds", (System.nanoTime() - started) / 1e9);
-            Path tmp = folder.resolve("summary.json.tmp");
-            JSON.writeValue(tmp.toFile(), summary);
-            Files.move(tmp, summaryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            StageSummary summary = new StageSummary(name, method, tokenized.size(), generated.dropped(),
+                    tokenizer.truncatedCount(), steps.size(), steps.get(0).get("loss"),
+                    steps.get(steps.size() - 1).get("loss"),
+                    steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average().orElse(Double.NaN),
+                    separateReference ? "base: " + referenceModel : "start of stage", start.summary(), end.summary(),
+                    (System.nanoTime() - started) / 1e9);
+            summary.write(folder);
             return summary;
         } finally {
             // The stage's models are closed by now. A full collection first lets the Java heap shrink back (it holds

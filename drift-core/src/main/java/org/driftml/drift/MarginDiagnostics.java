@@ -54,18 +54,14 @@ record MarginDiagnostics(int pairs, double mean, double[] quantiles, Map<Double,
         return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
     }
 
-    public Map<String, Object> asMap() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("pairs", pairs);
-        m.put("mean", mean);
+    /** As a stage summary records it. */
+    StageSummary.Margins summary() {
         Map<String, Double> q = new LinkedHashMap<>();
         for (int i = 0; i < LEVELS.length; i++) {
             q.put(String.valueOf(LEVELS[i]), quantiles[i]);
         }
-        m.put("quantiles", q);
         Map<String, Double> share = new LinkedHashMap<>();
         shareAbove.forEach((tau, v) -> share.put(String.valueOf(tau), v));
-        m.put("share_sigma_neg_s_at_least_tau", share);
-        return m;
+        return new StageSummary.Margins(pairs, mean, q, share);
     }
 }

@@ -50,15 +50,14 @@ class DriftOnDeviceTest {
         DriftTrainer.Result a = DriftTrainerTest.quiet(config(method)).train(DriftTrainerTest.model(), mined, cpu);
         DriftTrainer.Result b = DriftTrainerTest.quiet(config(method)).device(ComputeDevice.TEST)
                 .train(DriftTrainerTest.model(), mined, onDevice);
-        assertEquals(List.of("warmstart", "iteration-1"), b.stages().stream().map(s -> s.get("stage")).toList());
+        assertEquals(List.of("warmstart", "iteration-1"), b.stages().stream().map(StageSummary::stage).toList());
         assertEquals(Files.readString(cpu.resolve("iteration-1/pairs.jsonl")),
                 Files.readString(onDevice.resolve("iteration-1/pairs.jsonl")), "the same pairs, positives included");
         for (String stage : List.of("warmstart", "iteration-1")) {
             assertModelsClose(cpu.resolve(stage), onDevice.resolve(stage), 1e-4);
         }
         for (int s = 0; s < a.stages().size(); s++) {
-            double la = ((Number) a.stages().get(s).get("loss_last")).doubleValue();
-            double lb = ((Number) b.stages().get(s).get("loss_last")).doubleValue();
+            double la = a.stages().get(s).lossLast(), lb = b.stages().get(s).lossLast();
             assertEquals(la, lb, 1e-4 * Math.abs(la), "stage " + s + " last loss");
         }
     }

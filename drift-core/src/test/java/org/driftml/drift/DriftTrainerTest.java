@@ -63,7 +63,7 @@ class DriftTrainerTest {
         Path a = dir.resolve("a");
         DriftTrainer.Result ra = quiet(config()).train(model(), mined, a);
         assertEquals(List.of("warmstart", "iteration-1", "iteration-2"),
-                ra.stages().stream().map(s -> s.get("stage")).toList());
+                ra.stages().stream().map(StageSummary::stage).toList());
         assertEquals(a.resolve("iteration-2"), ra.finalModel());
         for (String stage : new String[] {"warmstart", "iteration-1", "iteration-2"}) {
             for (String f : new String[] {"summary.json", "metrics.jsonl", "model.safetensors", "config.json",
@@ -73,7 +73,7 @@ class DriftTrainerTest {
         }
         // DRIFT's pairs: rejected is the logged reply the user disliked, trained on x alone; chosen is sampled.
         List<PreferencePair> pairs = PreferencePairs.read(a.resolve("iteration-1/pairs.jsonl"));
-        int dropped = ((Number) ra.stages().get(1).get("dropped")).intValue();
+        int dropped = ra.stages().get(1).dropped();
         assertEquals(3, pairs.size() + dropped);
         for (PreferencePair p : pairs) {
             var item = mined.items().stream().filter(i -> i.id().equals(p.metadata().get("id"))).findFirst().get();
@@ -85,10 +85,7 @@ class DriftTrainerTest {
         // Fresh positives each iteration: iteration 2 samples from the iteration-1 policy with another seed.
         assertNotEquals(Files.readString(a.resolve("iteration-1/pairs.jsonl")),
                 Files.readString(a.resolve("iteration-2/pairs.jsonl")));
-        @SuppressWarnings("unchecked")
-        Map<String, Object> margins = (Map<String, Object>) ra.stages().get(2).get("margins_end");
-        assertEquals(pairs.size() + dropped - ((Number) ra.stages().get(2).get("dropped")).intValue() + 0,
-                ((Number) margins.get("pairs")).intValue() + 0);
+        assertEquals(pairs.size() + dropped - ra.stages().get(2).dropped(), ra.stages().get(2).marginsEnd().pairs());
         assertTrue(ra.table().contains("iteration-2"), ra.table());
 
         // Kill mid-generation of iteration 2 (after its first chunk), then mid-training (after step 1 of 2), then
@@ -121,7 +118,7 @@ class DriftTrainerTest {
                 Files.readString(b.resolve("iteration-2/pairs.jsonl")));
         assertEquals(Files.readAllLines(a.resolve("iteration-2/metrics.jsonl")).size(),
                 Files.readAllLines(b.resolve("iteration-2/metrics.jsonl")).size());
-        assertEquals(ra.stages().get(2).get("loss_last"), rb.stages().get(2).get("loss_last"));
+        assertEquals(ra.stages().get(2).lossLast(), rb.stages().get(2).lossLast());
 
         // The folder belongs to its run: other settings are refused, naming what differs.
         var e = assertThrows(IllegalStateException.class,

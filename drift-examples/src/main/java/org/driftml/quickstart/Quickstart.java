@@ -19,6 +19,7 @@ import org.driftml.data.OnBadRecord;
 import org.driftml.data.WildFeedbackAnnotations;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
+import org.driftml.drift.StageSummary;
 import org.driftml.drift.FeedbackPrompt;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
@@ -75,7 +76,7 @@ final class Quickstart {
         double baseReward = gold(eval, base);
         say("base policy: gold reward %.3f", baseReward);
         Map<String, List<Double>> gold = new LinkedHashMap<>();  // "method/stage" -> one value per seed
-        Map<String, List<Map<String, Object>>> summaries = new LinkedHashMap<>();
+        Map<String, List<StageSummary>> summaries = new LinkedHashMap<>();
         for (long seed : settings.seeds()) {
             Path seedDir = out.resolve("seed-" + seed);
             Path warm = base;
@@ -172,15 +173,15 @@ final class Quickstart {
 
     /** Per stage, over seeds: the mean margin s after training and the shares at tau 0.1 and 0.5. */
     private static Map<String, Map<String, List<Double>>> diagnostics(
-            Map<String, List<Map<String, Object>>> summaries) {
+            Map<String, List<StageSummary>> summaries) {
         Map<String, Map<String, List<Double>>> out = new LinkedHashMap<>();
         summaries.forEach((stage, list) -> {
             Map<String, List<Double>> d = new LinkedHashMap<>();
-            for (Map<String, Object> s : list) {
-                Map<String, Number> share = DriftTrainer.Result.endShares(s);
-                d.computeIfAbsent("margin_mean", k -> new ArrayList<>()).add(DriftTrainer.Result.endMeanMargin(s));
-                d.computeIfAbsent("share_sigma_neg_s_ge_0.1", k -> new ArrayList<>()).add(share.get("0.1").doubleValue());
-                d.computeIfAbsent("share_sigma_neg_s_ge_0.5", k -> new ArrayList<>()).add(share.get("0.5").doubleValue());
+            for (StageSummary s : list) {
+                Map<String, Double> share = s.marginsEnd().shareSigmaNegSAtLeastTau();
+                d.computeIfAbsent("margin_mean", k -> new ArrayList<>()).add(s.marginsEnd().mean());
+                d.computeIfAbsent("share_sigma_neg_s_ge_0.1", k -> new ArrayList<>()).add(share.get("0.1"));
+                d.computeIfAbsent("share_sigma_neg_s_ge_0.5", k -> new ArrayList<>()).add(share.get("0.5"));
             }
             out.put(stage, d);
         });
