@@ -24,8 +24,8 @@ import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
 import org.driftml.train.PrecomputedReference;
-import org.driftml.train.TrainingLog;
-import org.driftml.train.TrainingPlots;
+import org.driftml.report.TrainingLog;
+import org.driftml.report.TrainingPlots;
 
 /**
  * The DRIFT loop (paper, Algorithm 1), and SPIN and IterDPO through the same loop:

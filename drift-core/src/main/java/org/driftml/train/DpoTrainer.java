@@ -16,6 +16,7 @@ import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
 import org.driftml.model.Policy;
 import org.driftml.model.Tensorsj;
+import org.driftml.report.TrainingLog;
 
 /**
  * The DPO engine DRIFT calls once per iteration: length-aware batches of tokenised pairs, each optimiser step

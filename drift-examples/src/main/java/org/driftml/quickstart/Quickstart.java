@@ -25,7 +25,7 @@ import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.SftTrainer;
-import org.driftml.train.TrainingPlots;
+import org.driftml.report.TrainingPlots;
 
 /**
  * The simulated deployment end to end: a fresh small Qwen2 is fine-tuned on imperfect demonstrations (the base

@@ -1,4 +1,4 @@
-package org.driftml.train;
+package org.driftml.report;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
