@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.driftml.data.Conversation;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.PreferencePair;
