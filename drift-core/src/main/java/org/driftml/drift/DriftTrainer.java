@@ -177,7 +177,8 @@ public final class DriftTrainer {
     }
 
     /**
-     * One stage: load the policy from {@code from}, get pairs, score the reference once, train, save, summarise.
+     * One stage: load the policy from {@code from}, get its pairs, train (the reference scored once), save,
+     * summarise.
      * {@code referenceModel} is a frozen model folder to score against, or null for the policy as the stage starts.
      */
     private StageSummary stage(String name, String method, Path referenceModel, Path from, Path folder,
@@ -196,58 +197,9 @@ public final class DriftTrainer {
         // Everything a stage loads is freed when it ends (policy, reference scores, optimiser state): at 7B each
         // model is 15 GB, and the garbage collector, which sees only a handle per tensor, would keep them for long.
         try (Policy policy = Policy.load(from, config.precision(), device)) {
-            Generated generated = source.pairs(policy);
-            if (generated.pairs().isEmpty()) {
-                throw new IllegalStateException(name + ": every pair was dropped (samples empty or equal to the "
-                        + "rejected reply); nothing to train on");
-            }
-            PairTokenizer tokenizer = PairTokenizer.of(policy, config.maxPromptLength(), config.maxLength());
-            List<PairTokenizer.TokenizedPair> tokenized = tokenizer.tokenize(generated.pairs());
-            long pad = policy.padId();
-            int micro = dpo.microBatch();
-            boolean separateReference = referenceModel != null && !referenceModel.equals(from);
-            // A separate reference model is scored first and freed before the masters load.
-            PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
-            PrecomputedReference[] atStart = new PrecomputedReference[1];
-            PrecomputedReference reference;
-            MarginDiagnostics start;
-            TrainingLog log;
-            // bf16: the fp32 masters continue from the stage's saved fp32 weights, not the bf16 copies the policy
-            // was loaded as (at lr 5e-7 the difference is most of an update), read into host memory and freed once
-            // copied. The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for
-            // the warm start, whose reference is the model it starts from).
-            try (DpoTrainer trainer = DpoTrainer.of(policy, d -> {
-                atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro);
-                return separateReference ? separate : atStart[0];
-            }, dpo, config.seed()).afterStep(s -> listener.stepDone(name, s))) {
-                reference = separateReference ? separate : atStart[0];
-                start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart[0], reference, dpo.beta()),
-                        config.taus());
-                int total = trainer.totalSteps(tokenized.size());
-                progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
-                        tokenized.size(), generated.dropped(), tokenizer.truncatedCount(), total);
-                log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
-                trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
-                trainer.save(policy, folder);
-            }
-            PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
-                    tokenized, pad, micro);
-            MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
-                    config.taus());
-            atStart[0].close();
-            atEnd.close();
-            if (separateReference) {
-                reference.close();
-            }
-            List<Map<String, Double>> steps = log.read();
-            TrainingPlots.write(steps, folder);
-
-            StageSummary summary = new StageSummary(name, method, tokenized.size(), generated.dropped(),
-                    tokenizer.truncatedCount(), steps.size(), steps.get(0).get("loss"),
-                    steps.get(steps.size() - 1).get("loss"),
-                    steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average().orElse(Double.NaN),
-                    separateReference ? "base: " + referenceModel : "start of stage", start.summary(), end.summary(),
-                    (System.nanoTime() - started) / 1e9);
+            StagePairs pairs = pairs(name, policy, source);
+            Trained trained = train(name, method, policy, pairs, referenceModel, from, folder, dpo);
+            StageSummary summary = summarise(name, method, pairs, trained, referenceModel, started);
             summary.write(folder);
             return summary;
         } finally {
@@ -257,6 +209,81 @@ public final class DriftTrainer {
             System.gc();
             NativeHeap.trim();
         }
+    }
+
+    /** A stage's pairs (built by its method from the policy as the stage starts), tokenised. */
+    private record StagePairs(List<PairTokenizer.TokenizedPair> tokenized, int dropped, int truncated) {}
+
+    /** What a stage's training left: the margins s before and after (Lemma 1's diagnostics) and each step's metrics. */
+    private record Trained(MarginDiagnostics start, MarginDiagnostics end, List<Map<String, Double>> steps,
+            boolean separateReference) {}
+
+    private StagePairs pairs(String name, Policy policy, PairSource source) throws IOException {
+        Generated generated = source.pairs(policy);
+        if (generated.pairs().isEmpty()) {
+            throw new IllegalStateException(name + ": every pair was dropped (samples empty or equal to the "
+                    + "rejected reply); nothing to train on");
+        }
+        PairTokenizer tokenizer = PairTokenizer.of(policy, config.maxPromptLength(), config.maxLength());
+        List<PairTokenizer.TokenizedPair> tokenized = tokenizer.tokenize(generated.pairs());
+        return new StagePairs(tokenized, generated.dropped(), tokenizer.truncatedCount());
+    }
+
+    /**
+     * DPO on the stage's pairs (the paper's Eq. 2) against its reference, checkpointing into {@code folder}, then
+     * the trained model saved there; the margins are measured before and after.
+     */
+    private Trained train(String name, String method, Policy policy, StagePairs pairs, Path referenceModel, Path from,
+            Path folder, DpoConfig dpo) throws IOException {
+        List<PairTokenizer.TokenizedPair> tokenized = pairs.tokenized();
+        long pad = policy.padId();
+        int micro = dpo.microBatch();
+        boolean separateReference = referenceModel != null && !referenceModel.equals(from);
+        // A separate reference model is scored first and freed before the masters load.
+        PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
+        PrecomputedReference[] atStart = new PrecomputedReference[1];
+        PrecomputedReference reference;
+        MarginDiagnostics start;
+        TrainingLog log;
+        // bf16: the fp32 masters continue from the stage's saved fp32 weights, not the bf16 copies the policy was
+        // loaded as (at lr 5e-7 the difference is most of an update), read into host memory and freed once copied.
+        // The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for the warm
+        // start, whose reference is the model it starts from).
+        try (DpoTrainer trainer = DpoTrainer.of(policy, d -> {
+            atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro);
+            return separateReference ? separate : atStart[0];
+        }, dpo, config.seed()).afterStep(s -> listener.stepDone(name, s))) {
+            reference = separateReference ? separate : atStart[0];
+            start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart[0], reference, dpo.beta()), config.taus());
+            int total = trainer.totalSteps(tokenized.size());
+            progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
+                    tokenized.size(), pairs.dropped(), pairs.truncated(), total);
+            log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
+            trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
+            trainer.save(policy, folder);
+        }
+        try (PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
+                tokenized, pad, micro)) {
+            MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
+                    config.taus());
+            atStart[0].close();
+            if (separateReference) {
+                reference.close();
+            }
+            List<Map<String, Double>> steps = log.read();
+            TrainingPlots.write(steps, folder);
+            return new Trained(start, end, steps, separateReference);
+        }
+    }
+
+    private StageSummary summarise(String name, String method, StagePairs pairs, Trained trained, Path referenceModel,
+            long started) {
+        List<Map<String, Double>> steps = trained.steps();
+        return new StageSummary(name, method, pairs.tokenized().size(), pairs.dropped(), pairs.truncated(),
+                steps.size(), steps.get(0).get("loss"), steps.get(steps.size() - 1).get("loss"),
+                steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average().orElse(Double.NaN),
+                trained.separateReference() ? "base: " + referenceModel : "start of stage", trained.start().summary(),
+                trained.end().summary(), (System.nanoTime() - started) / 1e9);
     }
 
     /** Scores every pair with a frozen model folder, which is freed again before training loads anything. */
