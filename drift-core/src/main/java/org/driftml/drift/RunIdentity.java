@@ -80,8 +80,7 @@ record RunIdentity(String model, String method, Map<String, Object> recipe, Stri
         Map<String, Object> mine = asJson();
         if (Files.exists(file)) {
             @SuppressWarnings("unchecked")
-            Map<String, Object> before = JSON.readValue(JSON.writeValueAsString(JSON.readValue(file.toFile(), Map.class)),
-                    Map.class);
+            Map<String, Object> before = JSON.readValue(file.toFile(), Map.class);
             @SuppressWarnings("unchecked")
             Map<String, Object> now = JSON.readValue(JSON.writeValueAsString(mine), Map.class);  // as JSON reads back
             List<String> differ = differences(before, now, "");

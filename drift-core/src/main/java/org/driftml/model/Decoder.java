@@ -21,6 +21,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
+import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 
 /**
@@ -249,6 +250,34 @@ public final class Decoder implements AutoCloseable {
     /** Full-vocabulary logits [N, T, V] for hidden states: generation and parity checks only. */
     public Tensor logits(Tensor hidden) {
         return hidden.matmul(lmHead().t());
+    }
+
+    /**
+     * The summed log-probability of {@code ids[start..]} after {@code ids[..start)}, one unpadded sequence, through
+     * the fused log-prob op (hidden[j] predicts ids[j + 1], so positions start - 1 .. n - 2 are scored).
+     *
+     * @param ids   the whole sequence
+     * @param start where the scored continuation begins, in [1, ids.length)
+     * @return the natural log-probability (one host read)
+     * @throws IllegalArgumentException when {@code start} is outside [1, ids.length)
+     */
+    public double completionLogprob(long[] ids, int start) {
+        if (start < 1 || start >= ids.length) {
+            throw new IllegalArgumentException("start " + start + " must be in [1, " + ids.length + ")");
+        }
+        int t = ids.length - 1;
+        long[] scored = new long[ids.length - start], mask = new long[t];
+        for (int j = 0; j < scored.length; j++) {
+            scored[j] = start - 1 + j;
+            mask[start - 1 + j] = 1;
+        }
+        try (StepScope scope = StepScope.open(); NoGradGuard noGrad = new NoGradGuard()) {
+            Tensor context = Tensorsj.fromLongs(java.util.Arrays.copyOf(ids, t), device).view(1, t);
+            Tensor targets = Tensorsj.fromLongs(java.util.Arrays.copyOfRange(ids, 1, ids.length), device).view(1, t);
+            SequenceLogps.Output out = SequenceLogps.compute(hiddenStates(context, null, null), lmHead(), targets,
+                    Tensorsj.fromLongs(mask, device).view(1, t), Tensorsj.fromLongs(scored, device));
+            return Tensorsj.doubles(out.logps())[0];
+        }
     }
 
     /** {@link #logits(Tensor)} of [N, D] hidden states written into {@code out}, [N, V] (a decoding step's buffer). */

@@ -8,8 +8,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.bytedeco.pytorch.Tensor;
-import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
@@ -187,22 +185,7 @@ public final class Policy implements AutoCloseable {
         }
         long[] all = java.util.Arrays.copyOf(prompt, prompt.length + reply.length);
         System.arraycopy(reply, 0, all, prompt.length, reply.length);
-        int t = all.length - 1;  // hidden[j] predicts all[j + 1]
-        long[] scored = new long[reply.length], mask = new long[t];
-        for (int j = 0; j < reply.length; j++) {
-            scored[j] = prompt.length - 1 + j;
-            mask[prompt.length - 1 + j] = 1;
-        }
-        org.bytedeco.pytorch.Device device = decoder.device();
-        try (StepScope scope = StepScope.open(); org.bytedeco.pytorch.NoGradGuard noGrad =
-                new org.bytedeco.pytorch.NoGradGuard()) {
-            Tensor ids = Tensorsj.fromLongs(java.util.Arrays.copyOf(all, t), device).view(1, t);
-            Tensor targets = Tensorsj.fromLongs(java.util.Arrays.copyOfRange(all, 1, all.length), device).view(1, t);
-            Tensor hidden = decoder.hiddenStates(ids, null, null);  // one unpadded sequence
-            SequenceLogps.Output out = SequenceLogps.compute(hidden, decoder.lmHead(), targets,
-                    Tensorsj.fromLongs(mask, device).view(1, t), Tensorsj.fromLongs(scored, device));
-            return Tensorsj.doubles(out.logps())[0];
-        }
+        return decoder.completionLogprob(all, prompt.length);
     }
 
     /**

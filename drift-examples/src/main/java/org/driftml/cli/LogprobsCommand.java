@@ -3,16 +3,9 @@ package org.driftml.cli;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.bytedeco.pytorch.Scalar;
-import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.driftml.kernels.SequenceLogps;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.Precision;
-import org.driftml.model.Tensorsj;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -60,18 +53,8 @@ final class LogprobsCommand implements Callable<Integer> {
             if (start < 1 || start >= ids.length) {
                 throw new JsonLines.BadLine("completion_start " + start + " must be in [1, " + ids.length + ")");
             }
-            Tensor all = Tensorsj.fromLongs(ids, decoder.device()).unsqueeze(0);
-            long t = ids.length - 1;
-            Tensor context = all.narrow(1, 0, t), targets = all.narrow(1, 1, t);
-            Tensor hidden = decoder.hiddenStates(context, null, null);  // one unpadded sequence
-            // hidden[t] predicts ids[t + 1]: score targets from position start - 1 on.
-            Tensor mask = torch.arange(new Scalar(t), Tensorsj.options(ScalarType.Long, decoder.device()))
-                    .ge(new Scalar(start - 1)).unsqueeze(0);
-            SequenceLogps.Output out = SequenceLogps.compute(hidden, decoder.lmHead(), targets, mask);
-            // One read: the log-prob and the count together (the count is below 2^53, exact in fp64).
-            double[] read = Tensorsj.doubles(torch.cat(new TensorVector(out.logps().to(ScalarType.Double),
-                    out.tokenCounts().to(ScalarType.Double))));
-            return json.createObjectNode().put("logp", read[0]).put("tokens", (long) read[1]);
+            return json.createObjectNode().put("logp", decoder.completionLogprob(ids, start))
+                    .put("tokens", ids.length - start);
         });
         return failed == 0 ? 0 : 1;
     }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -23,15 +22,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @Tag("testdevice")
 class GenericPathsOnDeviceTest {
-    static Device device;
-
     @BeforeAll
     static void install() {
-        device = TestDevice.install();
+        TestDeviceTest.install();
     }
 
     static Tensor on(Tensor t) {
-        return t.to(device, t.scalar_type());
+        return TestDeviceTest.on(t);
     }
 
     static boolean sameBits(Tensor cpu, Tensor onDevice) {
