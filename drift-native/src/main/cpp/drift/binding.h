@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include "generators.h"
+#include "multinomial_draw.h"
 #include "preference_loss.h"
 #include "rmsprop_step.h"
 #include "sequence_logps.h"

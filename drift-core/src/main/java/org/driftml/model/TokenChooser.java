@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.MultinomialDraw;
 
 /**
  * One decoding step's choice, as transformers' {@code generate} makes it: the raw logits widened to fp32, then
@@ -21,7 +22,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 final class TokenChooser {
     private final Sampler.Settings s;
-    private final GeneratorOptional generator;
+    private final Generator generator;
     private Tensor scores;        // fp32 logits, then processed in place
     private Tensor logp;          // log_softmax of the raw logits
     private Tensor sorted;        // top-p: the scores, ascending
@@ -30,13 +31,13 @@ final class TokenChooser {
     private Tensor cumulative;    // top-p: their running sum
     private Tensor remove;        // top-p: sorted positions below the mass
     private Tensor removeByToken; // top-p: the same, by token
-    private Tensor noise;         // the draw's exponentials
+    private Tensor noise;         // the draw's exponentials (off the CPU)
     private Tensor next;          // [N, 1] chosen ids
 
     /** Makes the buffers, in the caller's scope, shaped and placed as {@code logits} ([N, V]). */
     TokenChooser(Sampler.Settings s, Generator generator, Tensor logits) {
         this.s = s;
-        this.generator = new GeneratorOptional(generator);
+        this.generator = generator;
         allocate(logits);
     }
 
@@ -76,9 +77,14 @@ final class TokenChooser {
         torch.softmax_out(probs, processed, -1);
         // torch.multinomial(probs, 1) without replacement draws exactly this way (checked against torch 2.13: the
         // same generator gives the same ids): one exponential per entry, then the argmax of p / q. Written out, it
-        // runs in the buffers above and skips multinomial's validity checks, which read the device twice per token;
-        // a softmax's rows are always valid.
-        noise.exponential_(1, generator);
+        // skips multinomial's validity checks, which read the device twice per token; a softmax's rows are always
+        // valid. On the CPU the fused op draws the same ids in 52 ms instead of 97 for [32, 151,936] (ATen makes
+        // the exponentials on one thread), 21 ms when top-p leaves 1% of the vocabulary (MultinomialDraw).
+        if (probs.is_cpu()) {
+            MultinomialDraw.draw(probs, generator, next);
+            return next;
+        }
+        noise.exponential_(1, new GeneratorOptional(generator));
         torch.div_out(noise, probs, noise);
         return torch.argmax_out(next, noise, new LongOptional(-1), true);
     }
@@ -94,7 +100,7 @@ final class TokenChooser {
         next = like(logits.narrow(1, 0, 1), ScalarType.Long);
         if (!s.greedy()) {
             probs = like(logits, ScalarType.Float);
-            noise = like(logits, ScalarType.Float);
+            noise = logits.is_cpu() ? null : like(logits, ScalarType.Float);
         }
         if (!s.greedy() && s.topP() < 1.0) {
             sorted = like(logits, ScalarType.Float);

@@ -51,6 +51,9 @@ final class DriftNative {
 
     static native @ByVal Generator seeded_generator(@Const @ByRef Device device, long seed);
 
+    static native void multinomial_draw(@Const @ByRef Tensor probs, @Const @ByRef Generator generator,
+            @Const @ByRef Tensor next);
+
     static native @ByVal TensorVector split_master(@Const @ByRef Tensor master);
 
     static native @ByVal Tensor join_master(@Const @ByRef Tensor weight, @Const @ByRef Tensor residual);
