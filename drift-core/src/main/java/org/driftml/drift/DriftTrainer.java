@@ -18,6 +18,8 @@ import org.driftml.kernels.NativeHeap;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.Policy;
+import org.driftml.output.OutputFolder;
+import org.driftml.output.OutputLock;
 import org.driftml.model.Sampler;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
@@ -140,8 +142,15 @@ public final class DriftTrainer {
     /** The loop over any pair-building method (RewardRankedPairs for UltraFeedback prompts, say). */
     public Result train(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
             throws IOException {
-        Files.createDirectories(output);
-        RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
+        OutputFolder.requireApart(output, model, "model folder");
+        try (OutputLock lock = OutputLock.acquire(output, "DriftTrainer " + config.method())) {
+            RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
+            return stages(model, seeds, method, output);
+        }
+    }
+
+    private Result stages(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
+            throws IOException {
         List<StageSummary> stages = new ArrayList<>();
         Path current = model;
         if (config.warmStart() != null && !seeds.isEmpty()) {

@@ -8,7 +8,6 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
@@ -18,11 +17,11 @@ import java.util.function.Consumer;
 
 /**
  * One writer per output folder: an exclusive lock on {@code .drift.lock} inside it, held for the run and released
- * (the file removed) on {@link #close}. Without it two runs on one {@code --output} both finished with exit 0, one
+ * (the file emptied) on {@link #close}. Without it two runs on one {@code --output} both finished with exit 0, one
  * run's model silently replaced by the other's and their {@code metrics.jsonl} interleaved.
  *
  * <p>The lock is the operating system's ({@link FileChannel#tryLock}), so a run that dies releases it with its
- * process; the file it leaves names that run, and the next run reports it as stale and takes over. The file names
+ * process; the record it leaves in the file names that run, and the next run reports it as stale and takes over. The file names
  * its holder (command, pid, start), so a refused run can say who holds the folder. Within one process the lock is
  * re-entrant for the thread that holds it (a command holds its output while the library it calls claims the same
  * folder) and refused to any other thread.
@@ -73,43 +72,32 @@ public final class OutputLock implements AutoCloseable {
             }
             Files.createDirectories(key);
             Path file = key.resolve(FILE);
-            for (int attempt = 0; ; attempt++) {
-                FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE);
-                FileLock lock;
-                try {
-                    lock = channel.tryLock();
-                } catch (IOException | RuntimeException e) {
-                    channel.close();
-                    throw e;
-                }
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
                 if (lock == null) {
-                    String holder = describe(read(channel));
-                    channel.close();
-                    throw new HeldException(key + " is in use by another run (" + holder + "); wait for it to "
-                            + "finish or choose another output folder");
+                    throw new HeldException(key + " is in use by another run (" + describe(read(channel))
+                            + "); wait for it to finish or choose another output folder");
                 }
                 String previous = read(channel);
-                byte[] me = JSON.writeValueAsBytes(Map.of("command", command, "pid", ProcessHandle.current().pid(),
-                        "started", Instant.now().toString(), "nonce", System.nanoTime()));
-                channel.truncate(0);
-                channel.write(ByteBuffer.wrap(me), 0);
-                channel.force(true);
-                // A holder that released removed the file after we opened it: our lock is then on a file no one
-                // else will open. The path must show what we just wrote; otherwise start over on its current file.
-                if (!holdsPath(file, me) && attempt < 10) {
-                    lock.release();
-                    channel.close();
-                    continue;
-                }
                 if (!previous.isBlank()) {
                     stale.accept(key + ": taking over the lock of a run that ended without releasing it ("
                             + describe(previous) + ")");
                 }
-                OutputLock held = new OutputLock(key, channel, lock);
-                HELD.put(key, held);
-                return held;
+                byte[] me = JSON.writeValueAsBytes(Map.of("command", command, "pid", ProcessHandle.current().pid(),
+                        "started", Instant.now().toString()));
+                channel.truncate(0);
+                channel.write(ByteBuffer.wrap(me), 0);
+                channel.force(true);
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                throw e;
             }
+            OutputLock held = new OutputLock(key, channel, lock);
+            HELD.put(key, held);
+            return held;
         }
     }
 
@@ -131,18 +119,13 @@ public final class OutputLock implements AutoCloseable {
                 return;
             }
             HELD.remove(folder);
-            // Removed while still locked, so a run waiting on this file's lock finds it gone and starts over.
-            Files.deleteIfExists(folder.resolve(FILE));
+            // Emptied, not removed: a run that opened the file before a removal would lock an inode no later run
+            // opens, and two runs would both hold "the" lock. (Nor may anything in this process open the file
+            // again while it is locked: closing any descriptor of a file drops the process's fcntl locks on it.)
+            channel.truncate(0);
+            channel.force(true);
             lock.release();
             channel.close();
-        }
-    }
-
-    private static boolean holdsPath(Path file, byte[] written) throws IOException {
-        try {
-            return java.util.Arrays.equals(Files.readAllBytes(file), written);
-        } catch (NoSuchFileException e) {
-            return false;
         }
     }
 

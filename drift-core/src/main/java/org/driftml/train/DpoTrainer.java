@@ -15,6 +15,7 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
 import org.driftml.model.Policy;
+import org.driftml.output.OutputLock;
 import org.driftml.model.Tensorsj;
 import org.driftml.report.TrainingLog;
 
@@ -215,6 +216,15 @@ public final class DpoTrainer implements AutoCloseable {
 
     /** As above, recording each step in {@code log} (metrics.jsonl and progress) when one is given. */
     public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
+            int saveEvery, int maxSteps, TrainingLog log) throws IOException {
+        // One writer per output: a second run on this folder is refused while this one trains (re-entrant, so a
+        // caller may hold it across the save that follows).
+        try (OutputLock lock = output == null ? null : OutputLock.acquire(output, "dpo")) {
+            return trainHeld(pairs, output, saveEvery, maxSteps, log);
+        }
+    }
+
+    private List<Map<String, Double>> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps, TrainingLog log) throws IOException {
         int stepsPerEpoch = (pairs.size() + config.batchSize() - 1) / config.batchSize();
         int total = stepsPerEpoch * config.epochs();

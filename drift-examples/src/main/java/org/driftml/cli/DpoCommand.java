@@ -13,6 +13,8 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
+import org.driftml.output.OutputFolder;
+import org.driftml.output.OutputLock;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
@@ -125,8 +127,29 @@ final class DpoCommand implements Callable<Integer> {
         if (on == null) {
             return 2;
         }
-        boolean hasCheckpoints = Files.isDirectory(output) && Files.list(output)
-                .anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
+        try {
+            OutputFolder.requireApart(output, model, "model folder (--model)");
+        } catch (IllegalArgumentException e) {
+            err.println("drift dpo: --output: " + e.getMessage());
+            return 2;
+        }
+        OutputLock lock;
+        try {
+            lock = OutputLock.acquire(output, "drift dpo", m -> err.println("drift dpo: " + m));
+        } catch (OutputLock.HeldException e) {
+            err.println("drift dpo: " + e.getMessage());
+            return 2;
+        }
+        try (lock) {
+            return train(err, config, on);
+        }
+    }
+
+    private int train(PrintWriter err, DpoConfig config, ComputeDevice on) throws Exception {
+        boolean hasCheckpoints;
+        try (var entries = Files.list(output)) {
+            hasCheckpoints = entries.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
+        }
         if (hasCheckpoints && !resume) {
             err.println("drift dpo: " + output + " already holds checkpoints: pass --resume to continue, or choose"
                     + " another --output");

@@ -7,6 +7,8 @@ import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
 import org.driftml.model.ComputeDevice;
+import org.driftml.output.OutputFolder;
+import org.driftml.output.OutputLock;
 import picocli.CommandLine;
 
 /** What drift warmstart and drift train share: read the mined folder, run the loop, print the summary table. */
@@ -38,6 +40,23 @@ final class LoopCommand {
             err.flush();
             return 2;
         }
+        OutputLock lock;
+        try {
+            OutputFolder.requireApart(o.output, o.model, "model folder (--model)");
+            lock = OutputLock.acquire(o.output, name, m -> err.println(name + ": " + m));
+        } catch (IllegalArgumentException | OutputLock.HeldException e) {
+            err.println(name + ": --output: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        try (lock) {
+            return run(spec, name, config, on, mined, o);
+        }
+    }
+
+    private static int run(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
+            DsatMiner.Mined mined, LoopOptions o) throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
         err.printf("%s: %d DSAT items, %d seed pairs, %d satisfying replies from %s%n", name, mined.items().size(),
                 mined.seeds().size(), mined.satisfying().size(), o.data);
         err.flush();

@@ -86,4 +86,81 @@ class DpoCommandTest {
         assertEquals(2, run.code());
         assertTrue(run.err().contains(pairs + ":2: missing field \"rejected\""), run.err());
     }
+
+    /** One writer per output: a second run on a folder a live run holds is refused and the first run's result stays whole. */
+    @Test
+    void aSecondRunOnABusyOutputIsRefusedAndTheFirstFinishesIntact(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl"), out = dir.resolve("out"), solo = dir.resolve("solo");
+        List<String> lines = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            lines.add(pair("question " + i, "good " + i, "bad " + i));
+        }
+        Files.write(pairs, lines);
+        String[] args = {"dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs", pairs.toString(),
+            "--learning-rate", "1e-3", "--batch-size", "1", "--epochs", "5", "--save-steps", "10"};
+        List<String> command = new java.util.ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--output", out.toString()));
+        Process first = new ProcessBuilder(command).redirectErrorStream(true).start();
+        StringBuilder firstOut = new StringBuilder();
+        var reader = new java.io.BufferedReader(new java.io.InputStreamReader(first.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8));
+        String line;
+        while ((line = reader.readLine()) != null) {  // up to the line printed once it holds the folder and trains
+            firstOut.append(line).append('\n');
+            if (line.startsWith("drift dpo: 8 pairs")) {
+                break;
+            }
+        }
+        CliRun second = CliRun.of("", concat(args, "--output", out.toString()));
+        assertEquals(2, second.code(), second.err());
+        assertTrue(second.err().contains("is in use by another run (drift dpo, pid " + first.pid() + ", started "),
+                second.err());
+        firstOut.append(new String(first.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(first.waitFor(5, java.util.concurrent.TimeUnit.MINUTES));
+        assertEquals(0, first.exitValue(), firstOut.toString());
+        // The first run's result is what it would have been alone: its 40 steps, its weights bit for bit.
+        assertEquals(40, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+        CliRun alone = CliRun.of("", concat(args, "--output", solo.toString()));
+        assertEquals(0, alone.code(), alone.err());
+        assertEquals(-1L, Files.mismatch(out.resolve("model.safetensors"), solo.resolve("model.safetensors")));
+    }
+
+    @Test
+    void anOutputThatIsOrIsInsideTheModelIsRefusedBeforeAnythingIsWritten(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model");
+        Files.createDirectories(model);
+        try (var files = Files.list(CliRun.parity("tiny-qwen2-chat"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        Path pairs = dir.resolve("pairs.jsonl");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5")));
+        List<String> before;
+        try (var files = Files.list(model)) {
+            before = files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        long modelBytes = Files.size(model.resolve("model.safetensors"));
+        for (Path out : new Path[] {model, model.resolve("."), model.resolve("trained")}) {
+            CliRun run = CliRun.of("", "dpo", "--model", model.toString(), "--pairs", pairs.toString(), "--output",
+                    out.toString());
+            assertEquals(2, run.code(), run.err());
+            assertTrue(run.err().contains("--output: the output folder " + out), run.err());
+            assertTrue(run.err().contains(out.endsWith("trained") ? "is inside the model folder" : "is the model folder"),
+                    run.err());
+        }
+        try (var files = Files.list(model)) {
+            assertEquals(before, files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        assertEquals(modelBytes, Files.size(model.resolve("model.safetensors")));
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }

@@ -1,0 +1,44 @@
+package org.driftml.output;
+
+import java.nio.file.Path;
+
+/** Checks on where a run writes, made before it loads or trains anything. */
+public final class OutputFolder {
+    private OutputFolder() {}
+
+    /**
+     * Refuses an output folder that is {@code input} or lies inside it: the run would overwrite what it reads (a
+     * {@code drift dpo} with {@code --output} equal to {@code --model} replaced the model it was training from).
+     *
+     * @param what the input's name for the message ("model folder", say)
+     * @throws IllegalArgumentException naming both folders
+     */
+    public static void requireApart(Path output, Path input, String what) {
+        Path out = real(output), in = real(input);
+        if (out.equals(in)) {
+            throw new IllegalArgumentException("the output folder " + output + " is the " + what + ": the run would"
+                    + " overwrite what it reads; choose another output folder");
+        }
+        if (out.startsWith(in)) {
+            throw new IllegalArgumentException("the output folder " + output + " is inside the " + what + " " + input
+                    + ": the run would write into what it reads; choose a folder outside it");
+        }
+    }
+
+    /** The path as the file system resolves it (links followed) as far as it exists, then lexically. */
+    private static Path real(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !existing.toFile().exists()) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
+        } catch (java.io.IOException e) {
+            return abs;
+        }
+    }
+}
