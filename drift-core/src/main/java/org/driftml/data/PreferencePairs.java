@@ -28,16 +28,35 @@ import org.driftml.text.ChatMessage;
  * Other fields are kept as metadata. A malformed record is an error naming the file, the line and the field.
  */
 public final class PreferencePairs {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // A second JSON value on a line is an error, not silently dropped.
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** The roles a prompt's messages may have: those chat templates render. */
+    private static final java.util.Set<String> ROLES = java.util.Set.of("system", "user", "assistant", "tool");
 
     private PreferencePairs() {}
 
+    /**
+     * Reads every record of a JSON Lines file (blank lines skipped).
+     *
+     * @throws IllegalArgumentException naming the file and line of the first malformed record, or of bytes that
+     *                                  are not UTF-8
+     * @throws IOException              when the file cannot be read
+     */
     public static List<PreferencePair> read(Path file) throws IOException {
         List<PreferencePair> out = new ArrayList<>();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int number = 0;
-            while ((line = r.readLine()) != null) {
+            while (true) {
+                try {
+                    line = r.readLine();
+                } catch (java.nio.charset.CharacterCodingException e) {
+                    throw new IllegalArgumentException(file + ":" + (number + 1) + ": not valid UTF-8");
+                }
+                if (line == null) {
+                    break;
+                }
                 number++;
                 if (!line.isBlank()) {
                     out.add(parse(line, file + ":" + number));
@@ -53,7 +72,8 @@ public final class PreferencePairs {
         try {
             n = JSON.readTree(line);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(where + ": not valid JSON: " + e.getOriginalMessage());
+            throw new IllegalArgumentException(where + ": not valid JSON (or more than one value on the line): "
+                    + e.getOriginalMessage());
         }
         if (!n.isObject()) {
             throw new IllegalArgumentException(where + ": a pair must be a JSON object");
@@ -90,7 +110,13 @@ public final class PreferencePairs {
         if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
             throw new IllegalArgumentException(where + ": needs string \"role\" and \"content\"");
         }
-        return new ChatMessage(m.get("role").asText(), m.get("content").asText());
+        String role = m.get("role").asText();
+        if (!ROLES.contains(role)) {
+            // Chat templates skip roles they do not know: the model would train on a prompt without that message.
+            throw new IllegalArgumentException(where + ": unknown role \"" + role + "\" (expected one of system, user, "
+                    + "assistant, tool)");
+        }
+        return new ChatMessage(role, m.get("content").asText());
     }
 
     private static String text(JsonNode n, String field, String where) {

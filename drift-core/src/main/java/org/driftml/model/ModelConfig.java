@@ -41,11 +41,19 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
 
     /** Reads and validates {@code config.json}; errors name the file and the field. */
     public static ModelConfig read(Path configJson) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(configJson)) {
+            throw new IllegalArgumentException(configJson.getParent() + ": no config.json (is this a Hugging Face "
+                    + "model folder?)");
+        }
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(configJson.toFile());
-        } catch (IOException e) {
-            throw new IOException(configJson + ": not valid JSON: " + e.getMessage(), e);
+            root = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature
+                    .FAIL_ON_TRAILING_TOKENS).readTree(configJson.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(configJson + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException(configJson + ": must hold a JSON object");
         }
         return parse(root, configJson.toString());
     }
@@ -60,30 +68,33 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
         if (!act.equals("silu")) {
             throw f.error("hidden_act", "'" + act + "' is not supported (SwiGLU with silu only)");
         }
-        int hidden = f.positive("hidden_size");
-        int heads = f.positive("num_attention_heads");
+        // Upper bounds far above any released model's: a typo such as num_hidden_layers 1000000000 otherwise ends
+        // in an OutOfMemoryError while the expected tensors are listed.
+        int hidden = f.positive("hidden_size", 1 << 17);
+        int heads = f.positive("num_attention_heads", 1 << 12);
         int kvHeads = c.has("num_key_value_heads") && !c.get("num_key_value_heads").isNull()
-                ? f.positive("num_key_value_heads") : heads;
+                ? f.positive("num_key_value_heads", 1 << 12) : heads;
         if (heads % kvHeads != 0) {
             throw f.error("num_key_value_heads", kvHeads + " does not divide num_attention_heads " + heads);
         }
-        int headDim = c.hasNonNull("head_dim") ? f.positive("head_dim") : hidden / heads;
+        int headDim = c.hasNonNull("head_dim") ? f.positive("head_dim", 1 << 12) : hidden / heads;
         if (!c.hasNonNull("head_dim") && hidden % heads != 0) {
             throw f.error("hidden_size", hidden + " is not divisible by num_attention_heads " + heads);
         }
         boolean qwen2 = type.equals("qwen2");
-        boolean attentionBias = c.path("attention_bias").asBoolean(false);
+        boolean attentionBias = f.bool("attention_bias", false);
         int window = 0;
-        if (qwen2 && c.path("use_sliding_window").asBoolean(false)) {
+        if (qwen2 && f.bool("use_sliding_window", false)) {
             throw f.error("use_sliding_window", "true is not supported (full attention only)");
         }
         if (type.equals("mistral") && c.hasNonNull("sliding_window")) {
-            window = f.positive("sliding_window");
+            window = f.positive("sliding_window", Integer.MAX_VALUE);
         }
-        return new ModelConfig(type, f.positive("vocab_size"), hidden, f.positive("intermediate_size"),
-                f.positive("num_hidden_layers"), heads, kvHeads, headDim, f.positiveDouble("rms_norm_eps", 1e-6),
-                c.path("tie_word_embeddings").asBoolean(false), qwen2 || attentionBias, !qwen2 && attentionBias,
-                c.path("mlp_bias").asBoolean(false), rope(c, f), f.positive("max_position_embeddings"), window,
+        return new ModelConfig(type, f.positive("vocab_size", 1 << 24), hidden, f.positive("intermediate_size", 1 << 20),
+                f.positive("num_hidden_layers", 1 << 12), heads, kvHeads, headDim,
+                f.positiveDouble("rms_norm_eps", 1e-6), f.bool("tie_word_embeddings", false), qwen2 || attentionBias,
+                !qwen2 && attentionBias, f.bool("mlp_bias", false), rope(c, f),
+                f.positive("max_position_embeddings", 1 << 24), window,
                 f.optionalInt("bos_token_id"), f.intList("eos_token_id"), f.optionalInt("pad_token_id"));
     }
 
@@ -91,8 +102,8 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
         // transformers 5 writes rope_parameters {rope_type, rope_theta, ...}; 4 writes rope_theta and rope_scaling.
         JsonNode params = c.hasNonNull("rope_parameters") ? c.get("rope_parameters") : c.path("rope_scaling");
         String field = c.hasNonNull("rope_parameters") ? "rope_parameters" : "rope_scaling";
-        double theta = params.hasNonNull("rope_theta") ? params.get("rope_theta").asDouble()
-                : c.path("rope_theta").asDouble(10000.0);
+        double theta = params.hasNonNull("rope_theta") ? f.positiveNumber(params, field, "rope_theta")
+                : c.hasNonNull("rope_theta") ? f.positiveNumber(c, null, "rope_theta") : 10000.0;
         if (params.isMissingNode() || params.isNull()) {
             return Rope.standard(theta);
         }
@@ -164,7 +175,7 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
             return n.asText();
         }
 
-        int positive(String name) {
+        int positive(String name, int most) {
             JsonNode n = c.get(name);
             if (n == null || n.isNull()) {
                 throw error(name, "missing");
@@ -172,7 +183,30 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
             if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() <= 0) {
                 throw error(name, "must be a positive integer, got " + n);
             }
+            if (n.asInt() > most) {
+                throw error(name, n + " is out of range (at most " + most + ")");
+            }
             return n.asInt();
+        }
+
+        boolean bool(String name, boolean fallback) {
+            JsonNode n = c.get(name);
+            if (n == null || n.isNull()) {
+                return fallback;
+            }
+            if (!n.isBoolean()) {
+                throw error(name, "must be true or false, got " + n);
+            }
+            return n.asBoolean();
+        }
+
+        double positiveNumber(JsonNode in, String field, String name) {
+            JsonNode n = in.get(name);
+            String where = field == null ? name : field + "." + name;
+            if (!n.isNumber() || !(n.asDouble() > 0) || Double.isInfinite(n.asDouble())) {
+                throw error(where, "must be a positive number, got " + n);
+            }
+            return n.asDouble();
         }
 
         double positiveDouble(String name, double fallback) {
@@ -180,7 +214,7 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
             if (n == null || n.isNull()) {
                 return fallback;
             }
-            if (!n.isNumber() || n.asDouble() <= 0) {
+            if (!n.isNumber() || !(n.asDouble() > 0) || Double.isInfinite(n.asDouble())) {
                 throw error(name, "must be a positive number, got " + n);
             }
             return n.asDouble();
@@ -199,8 +233,8 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
             if (n == null || n.isNull()) {
                 return null;
             }
-            if (!n.isIntegralNumber()) {
-                throw error(name, "must be an integer, got " + n);
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw error(name, "must be an integer in 32-bit range, got " + n);
             }
             return n.asInt();
         }
@@ -211,7 +245,7 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
             if (n == null || n.isNull()) {
                 return out;
             }
-            if (n.isIntegralNumber()) {
+            if (n.isIntegralNumber() && n.canConvertToInt()) {
                 out.add(n.asInt());
                 return out;
             }
@@ -219,7 +253,7 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
                 throw error(name, "must be an integer or a list of integers, got " + n);
             }
             for (JsonNode e : n) {
-                if (!e.isIntegralNumber()) {
+                if (!e.isIntegralNumber() || !e.canConvertToInt()) {
                     throw error(name, "must be an integer or a list of integers, got " + n);
                 }
                 out.add(e.asInt());

@@ -25,15 +25,27 @@ public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoot
         double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,
         int accumulation, int epochs, boolean gradientCheckpointing) {
     public DpoConfig {
-        if (!(beta > 0)) {
-            throw new IllegalArgumentException("beta must be > 0, got " + beta);
-        }
-        if (batchSize < 1 || accumulation < 1 || batchSize % accumulation != 0) {
-            throw new IllegalArgumentException("batchSize (" + batchSize + ") must be a positive multiple of"
-                    + " accumulation (" + accumulation + ")");
-        }
-        if (!(learningRate > 0) || warmupRatio < 0 || warmupRatio >= 1 || epochs < 1) {
-            throw new IllegalArgumentException("need learningRate > 0, 0 <= warmupRatio < 1, epochs >= 1");
+        // Every value checked before anything loads: NaN passes "x > 0" tests written the other way round, and a NaN
+        // or infinite setting trains to NaN weights only after the model has loaded and the reference has scored.
+        require(Double.isFinite(beta) && beta > 0, "beta", "a finite number > 0", beta);
+        require(loss != null, "loss", "sigmoid, ipo, hinge or robust", loss);
+        require(labelSmoothing >= 0 && labelSmoothing < 0.5, "labelSmoothing", "in [0, 0.5)", labelSmoothing);
+        require(Double.isFinite(rpoAlpha) && rpoAlpha >= 0, "rpoAlpha", "a finite number >= 0", rpoAlpha);
+        require(Double.isFinite(learningRate) && learningRate > 0, "learningRate", "a finite number > 0",
+                learningRate);
+        require(warmupRatio >= 0 && warmupRatio < 1, "warmupRatio", "in [0, 1)", warmupRatio);
+        require(Double.isFinite(weightDecay) && weightDecay >= 0, "weightDecay", "a finite number >= 0", weightDecay);
+        require(!Double.isNaN(maxGradNorm) && maxGradNorm != Double.POSITIVE_INFINITY, "maxGradNorm",
+                "a finite number (<= 0 turns clipping off)", maxGradNorm);
+        require(batchSize >= 1, "batchSize", "at least 1", batchSize);
+        require(accumulation >= 1 && batchSize % accumulation == 0, "accumulation",
+                "at least 1 and a divisor of batchSize (" + batchSize + ")", accumulation);
+        require(epochs >= 1, "epochs", "at least 1", epochs);
+    }
+
+    private static void require(boolean ok, String field, String expected, Object got) {
+        if (!ok) {
+            throw new IllegalArgumentException(field + " must be " + expected + ", got " + got);
         }
     }
 

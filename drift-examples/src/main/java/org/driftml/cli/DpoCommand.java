@@ -12,6 +12,7 @@ import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Policy;
+import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
@@ -122,9 +123,30 @@ final class DpoCommand implements Callable<Integer> {
                 return 2;
             }
         }
-        DpoConfig config = config();
+        // Everything is checked before the output folder is touched or a model loaded.
+        DpoConfig config;
+        Precision precision;
+        try {
+            config = config();
+            precision = Precision.parse(dtype);
+            checkLimits();
+        } catch (IllegalArgumentException e) {
+            err.println("drift dpo: " + optionNamed(e.getMessage()));
+            return 2;
+        }
         ComputeDevice on = device.resolve(err, "drift dpo");
         if (on == null) {
+            return 2;
+        }
+        List<PreferencePair> pairs;
+        try {
+            pairs = PreferencePairs.read(pairsFile);
+            if (pairs.isEmpty()) {
+                throw new IllegalArgumentException(pairsFile + ": no pairs (the file is empty)");
+            }
+            ModelConfig.read(model.resolve("config.json"));
+        } catch (IllegalArgumentException e) {
+            err.println("drift dpo: " + e.getMessage());
             return 2;
         }
         try {
@@ -141,11 +163,40 @@ final class DpoCommand implements Callable<Integer> {
             return 2;
         }
         try (lock) {
-            return train(err, config, on);
+            return train(err, config, precision, on, pairs);
         }
     }
 
-    private int train(PrintWriter err, DpoConfig config, ComputeDevice on) throws Exception {
+    /** Option values DpoConfig does not hold. */
+    private void checkLimits() {
+        if (maxSteps < 1) {
+            throw new IllegalArgumentException("--max-steps must be at least 1, got " + maxSteps);
+        }
+        if (saveSteps < 0) {
+            throw new IllegalArgumentException("--save-steps must be 0 (at the end only) or more, got " + saveSteps);
+        }
+        if (maxPromptLength < 1 || maxLength <= maxPromptLength) {
+            throw new IllegalArgumentException("--max-length (" + maxLength + ") must exceed --max-prompt-length ("
+                    + maxPromptLength + "), which must be at least 1");
+        }
+    }
+
+    /** DpoConfig's messages name its fields; the user typed options. */
+    private static String optionNamed(String message) {
+        String[][] names = {{"beta", "--beta"}, {"rpoAlpha", "--rpo-alpha"}, {"learningRate", "--learning-rate"},
+            {"batchSize", "--batch-size"}, {"accumulation", "--gradient-accumulation"}, {"epochs", "--epochs"},
+            {"labelSmoothing", "label-smoothing"}, {"warmupRatio", "warmup-ratio"}, {"weightDecay", "weight-decay"},
+            {"maxGradNorm", "max-grad-norm"}, {"unknown precision", "--dtype"}};
+        for (String[] n : names) {
+            if (message.startsWith(n[0] + " ")) {
+                return n[1] + ": " + message;
+            }
+        }
+        return message;
+    }
+
+    private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
+            List<PreferencePair> pairs) throws Exception {
         boolean hasCheckpoints;
         try (var entries = Files.list(output)) {
             hasCheckpoints = entries.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
@@ -155,14 +206,7 @@ final class DpoCommand implements Callable<Integer> {
                     + " another --output");
             return 2;
         }
-        List<PreferencePair> pairs;
-        try {
-            pairs = PreferencePairs.read(pairsFile);
-        } catch (IllegalArgumentException e) {
-            err.println("drift dpo: " + e.getMessage());
-            return 2;
-        }
-        try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, Precision.parse(dtype), on)) {
+        try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
             PairTokenizer pt = PairTokenizer.of(policy, maxPromptLength, maxLength);
             List<PairTokenizer.TokenizedPair> tokenized = pt.tokenize(pairs);
             // In bf16 the masters start from the folder's fp32 weights, not the bf16 copies; the reference is the

@@ -13,14 +13,21 @@ public final class Drift implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "On a failure, print the Java stack trace too")
+    boolean verbose;
+
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
     }
 
-    /** The command line with every subcommand; help is laid out 120 columns wide so descriptions keep their lines. */
+    /**
+     * The command line with every subcommand; help is laid out 120 columns wide so descriptions keep their lines. An
+     * exception a command lets through becomes one line and an exit code ({@link Failures}).
+     */
     public static CommandLine commandLine() {
-        return new CommandLine(new Drift()).setUsageHelpWidth(120);
+        return new CommandLine(new Drift()).setUsageHelpWidth(120).setExecutionExceptionHandler(new Failures());
     }
 
     public static void main(String[] args) {
