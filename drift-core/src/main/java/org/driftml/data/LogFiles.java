@@ -8,11 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Array;
@@ -36,6 +34,10 @@ import java.util.function.Consumer;
  */
 final class LogFiles {
     static final ObjectMapper JSON = new ObjectMapper();
+    // For one record per line: a second JSON value on a line is an error, not silently dropped. (Not for the
+    // streaming parser of a JSON array, where the next element follows each value.)
+    private static final ObjectMapper LINE_JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private LogFiles() {}
 
@@ -84,18 +86,25 @@ final class LogFiles {
 
     private static void readJsonLines(Path file, OnBadRecord policy, ReadReport report, Consumer<LogRecord> sink)
             throws IOException {
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
+        try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file))) {
             int number = 0;
-            while ((line = r.readLine()) != null) {
+            for (Utf8Lines.Line raw; (raw = lines.next()) != null;) {
                 number++;
+                String line;
+                try {
+                    line = raw.text();
+                } catch (IllegalArgumentException e) {
+                    report.record();
+                    report.onBad(new BadRecordException(file + ":line " + number, null, e.getMessage()), policy);
+                    continue;
+                }
                 if (line.isBlank()) {
                     continue;
                 }
                 String where = file + ":line " + number;
                 JsonNode node;
                 try {
-                    node = JSON.readTree(line);
+                    node = LINE_JSON.readTree(line);
                 } catch (JsonProcessingException e) {
                     report.record();
                     report.onBad(new BadRecordException(where, null, "not valid JSON: " + e.getOriginalMessage()),

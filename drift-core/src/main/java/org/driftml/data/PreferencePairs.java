@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,19 +43,16 @@ public final class PreferencePairs {
      */
     public static List<PreferencePair> read(Path file) throws IOException {
         List<PreferencePair> out = new ArrayList<>();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
+        try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file))) {
             int number = 0;
-            while (true) {
-                try {
-                    line = r.readLine();
-                } catch (java.nio.charset.CharacterCodingException e) {
-                    throw new IllegalArgumentException(file + ":" + (number + 1) + ": not valid UTF-8");
-                }
-                if (line == null) {
-                    break;
-                }
+            for (Utf8Lines.Line raw; (raw = lines.next()) != null;) {
                 number++;
+                String line;
+                try {
+                    line = raw.text();
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(file + ":" + number + ": " + e.getMessage());
+                }
                 if (!line.isBlank()) {
                     out.add(parse(line, file + ":" + number));
                 }

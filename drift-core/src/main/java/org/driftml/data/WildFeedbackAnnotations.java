@@ -72,6 +72,10 @@ public final class WildFeedbackAnnotations {
             }
             long utterance;
             try {
+                if (id.isNumber() && !(id.isIntegralNumber() && id.canConvertToLong())) {
+                    // 1.5 read as 1 split a conversation where the ids did not increase.
+                    throw new NumberFormatException();
+                }
                 utterance = id.isNumber() ? id.asLong() : Long.parseLong(id.asText().trim());
             } catch (NumberFormatException e) {
                 throw r.bad("UtterranceId", "not an integer: " + id);

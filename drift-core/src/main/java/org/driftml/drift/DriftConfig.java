@@ -45,11 +45,30 @@ public record DriftConfig(Method method, int iterations, Reference reference, Fe
     }
 
     public DriftConfig {
-        if (iterations < 0 || generationBatch < 1 || maxNewTokens < 1 || subsample < 0 || saveSteps < 0) {
-            throw new IllegalArgumentException("need iterations >= 0, generationBatch >= 1, maxNewTokens >= 1,"
-                    + " subsample >= 0 and saveSteps >= 0");
-        }
+        // Checked here, before a run starts: a sampling setting checked only when the first iteration samples
+        // failed after the warm start had trained, with run.json already recording it.
+        require(method != null && reference != null && promptStyle != null && precision != null,
+                "method, reference, promptStyle and precision", "set", null);
+        require(iterations >= 0, "iterations", ">= 0", iterations);
+        require(Double.isFinite(temperature) && temperature > 0, "temperature", "a finite number > 0", temperature);
+        require(topP > 0 && topP <= 1, "topP", "in (0, 1]", topP);
+        require(maxNewTokens >= 1, "maxNewTokens", ">= 1", maxNewTokens);
+        require(generationBatch >= 1, "generationBatch", ">= 1", generationBatch);
+        require(maxPromptLength >= 1 && maxLength > maxPromptLength, "maxLength",
+                "greater than maxPromptLength (" + maxPromptLength + "), which must be >= 1", maxLength);
+        require(iteration != null, "iteration", "set", null);
+        require(subsample >= 0, "subsample", ">= 0 (0: all items)", subsample);
+        require(saveSteps >= 0, "saveSteps", ">= 0", saveSteps);
         taus = List.copyOf(taus);
+        for (double tau : taus) {
+            require(tau > 0 && tau < 1, "taus", "each in (0, 1)", taus);
+        }
+    }
+
+    private static void require(boolean ok, String field, String expected, Object got) {
+        if (!ok) {
+            throw new IllegalArgumentException(field + " must be " + expected + (got == null ? "" : ", got " + got));
+        }
     }
 
     /** The paper's recipe: DRIFT, K = 2, frozen base reference, released prompt, T 0.7, top-p 0.9, 512 tokens. */

@@ -39,10 +39,10 @@ public final class Checkpoint {
             try {
                 map = new ObjectMapper().readTree(index.toFile()).path("weight_map");
             } catch (IOException e) {
-                throw new IOException(index + ": not valid JSON: " + e.getMessage(), e);
+                throw new MalformedCheckpointException(index + ": not valid JSON: " + e.getMessage());
             }
             if (!map.isObject()) {
-                throw new IOException(index + ": no weight_map object");
+                throw new MalformedCheckpointException(index + ": no weight_map object");
             }
             Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
             for (var it = map.fields(); it.hasNext();) {
@@ -51,14 +51,15 @@ public final class Checkpoint {
                 if (!shards.containsKey(shardName)) {
                     Path shard = folder.resolve(shardName);
                     if (!Files.exists(shard)) {
-                        throw new IOException(index + ": tensor " + e.getKey() + " is in " + shardName
+                        throw new MalformedCheckpointException(index + ": tensor " + e.getKey() + " is in " + shardName
                                 + ", which does not exist");
                     }
                     shards.put(shardName, SafetensorsFile.open(shard));
                 }
                 SafetensorsFile file = shards.get(shardName);
                 if (!file.tensors().containsKey(e.getKey())) {
-                    throw new IOException(index + ": tensor " + e.getKey() + " is listed in " + shardName
+                    throw new MalformedCheckpointException(index + ": tensor " + e.getKey() + " is listed in "
+                            + shardName
                             + " but that file does not hold it");
                 }
                 fileOf.put(e.getKey(), file);
@@ -69,7 +70,7 @@ public final class Checkpoint {
                 fileOf.put(name, file);
             }
         } else {
-            throw new IOException(folder + ": no " + SINGLE_FILE + " or " + INDEX_FILE);
+            throw new MalformedCheckpointException(folder + ": no " + SINGLE_FILE + " or " + INDEX_FILE);
         }
         return new Checkpoint(folder, Collections.unmodifiableMap(fileOf));
     }
@@ -99,7 +100,7 @@ public final class Checkpoint {
     public Tensor load(String name) throws IOException {
         SafetensorsFile file = fileOf.get(name);
         if (file == null) {
-            throw new IOException(folder + ": no tensor " + name);
+            throw new MalformedCheckpointException(folder + ": no tensor " + name);
         }
         return file.read(name);
     }
@@ -108,6 +109,9 @@ public final class Checkpoint {
      * Checks names and shapes against {@code expected} (a {@link ModelConfig#expectedTensors()}): every problem is
      * listed, each naming the tensor, and for a wrong shape both shapes.
      */
+    private static final java.util.Set<SafetensorsDtype> FLOATING = java.util.EnumSet.of(SafetensorsDtype.F64,
+            SafetensorsDtype.F32, SafetensorsDtype.BF16, SafetensorsDtype.F16);
+
     public void validate(Map<String, long[]> expected) {
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
@@ -115,10 +119,17 @@ public final class Checkpoint {
             if (file == null) {
                 problems.add("missing tensor " + e.getKey() + " " + Arrays.toString(e.getValue()));
             } else {
-                long[] found = file.tensors().get(e.getKey()).shape();
+                SafetensorsFile.TensorInfo info = file.tensors().get(e.getKey());
+                long[] found = info.shape();
                 if (!Arrays.equals(found, e.getValue())) {
                     problems.add("tensor " + e.getKey() + " has shape " + Arrays.toString(found) + ", expected "
                             + Arrays.toString(e.getValue()));
+                }
+                // An integer tensor cast to a float weight loads without complaint and computes nonsense (an F32
+                // file relabelled I32 scored logp -1.44e9).
+                if (!FLOATING.contains(info.dtype())) {
+                    problems.add("tensor " + e.getKey() + " has dtype " + info.dtype() + ", expected a float dtype "
+                            + "(F32, BF16, F16 or F64)");
                 }
             }
         }

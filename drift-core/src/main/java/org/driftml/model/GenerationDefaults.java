@@ -16,21 +16,72 @@ import java.util.Set;
 public record GenerationDefaults(boolean doSample, double temperature, double topP, int topK,
         double repetitionPenalty, Set<Long> eosTokenIds) {
 
+    /**
+     * Reads the folder's {@code generation_config.json} (transformers' defaults where it is absent or silent).
+     *
+     * @throws IllegalArgumentException naming the file and field when a value has the wrong type or range
+     *                                  ({@code "temperature": "hot"} once read as 1.0, {@code "do_sample": "yes"}
+     *                                  as greedy)
+     */
     public static GenerationDefaults read(Path folder, ModelConfig config) throws IOException {
         Path file = folder.resolve("generation_config.json");
-        JsonNode g = Files.exists(file) ? new ObjectMapper().readTree(file.toFile())
-                : new ObjectMapper().createObjectNode();
+        JsonNode g;
+        try {
+            g = Files.exists(file) ? new ObjectMapper().readTree(file.toFile()) : new ObjectMapper().createObjectNode();
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (g == null || !g.isObject()) {
+            throw new IllegalArgumentException(file + ": must hold a JSON object");
+        }
         Set<Long> eos = new LinkedHashSet<>();
         JsonNode e = g.path("eos_token_id");
-        if (e.isIntegralNumber()) {
+        if (e.isIntegralNumber() && e.canConvertToLong()) {
             eos.add(e.asLong());
         } else if (e.isArray()) {
-            e.forEach(x -> eos.add(x.asLong()));
-        } else {
+            for (JsonNode x : e) {
+                if (!x.isIntegralNumber() || !x.canConvertToLong() || x.asLong() < 0) {
+                    throw bad(file, "eos_token_id", "a token id or a list of them", e);
+                }
+                eos.add(x.asLong());
+            }
+        } else if (e.isMissingNode() || e.isNull()) {
             config.eosTokenIds().forEach(x -> eos.add((long) x));
+        } else {
+            throw bad(file, "eos_token_id", "a token id or a list of them", e);
         }
-        return new GenerationDefaults(g.path("do_sample").asBoolean(false), g.path("temperature").asDouble(1.0),
-                g.path("top_p").asDouble(1.0), g.path("top_k").asInt(50), g.path("repetition_penalty").asDouble(1.0),
-                Set.copyOf(eos));
+        JsonNode doSample = g.path("do_sample");
+        if (!doSample.isMissingNode() && !doSample.isNull() && !doSample.isBoolean()) {
+            throw bad(file, "do_sample", "true or false", doSample);
+        }
+        return new GenerationDefaults(doSample.asBoolean(false), number(file, g, "temperature", 1.0),
+                number(file, g, "top_p", 1.0), integer(file, g, "top_k", 50),
+                number(file, g, "repetition_penalty", 1.0), Set.copyOf(eos));
+    }
+
+    private static double number(Path file, JsonNode g, String field, double fallback) {
+        JsonNode n = g.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isNumber() || !Double.isFinite(n.asDouble()) || n.asDouble() < 0) {
+            throw bad(file, field, "a finite number >= 0", n);
+        }
+        return n.asDouble();
+    }
+
+    private static int integer(Path file, JsonNode g, String field, int fallback) {
+        JsonNode n = g.path(field);
+        if (n.isMissingNode() || n.isNull()) {
+            return fallback;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+            throw bad(file, field, "an integer >= 0", n);
+        }
+        return n.asInt();
+    }
+
+    private static IllegalArgumentException bad(Path file, String field, String expected, JsonNode got) {
+        return new IllegalArgumentException(file + ": " + field + " must be " + expected + ", got " + got);
     }
 }

@@ -90,8 +90,8 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
         if (type.equals("mistral") && c.hasNonNull("sliding_window")) {
             window = f.positive("sliding_window", Integer.MAX_VALUE);
         }
-        return new ModelConfig(type, f.positive("vocab_size", 1 << 24), hidden, f.positive("intermediate_size", 1 << 20),
-                f.positive("num_hidden_layers", 1 << 12), heads, kvHeads, headDim,
+        return new ModelConfig(type, f.positive("vocab_size", 1 << 24), hidden,
+                f.positive("intermediate_size", 1 << 20), f.positive("num_hidden_layers", 1 << 12), heads, kvHeads, headDim,
                 f.positiveDouble("rms_norm_eps", 1e-6), f.bool("tie_word_embeddings", false), qwen2 || attentionBias,
                 !qwen2 && attentionBias, f.bool("mlp_bias", false), rope(c, f),
                 f.positive("max_position_embeddings", 1 << 24), window,

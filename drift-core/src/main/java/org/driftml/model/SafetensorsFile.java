@@ -62,22 +62,27 @@ public final class SafetensorsFile {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
-                throw new IOException(path + ": not a safetensors file (" + size + " bytes, no header length)");
+                throw new MalformedCheckpointException(path + ": not a safetensors file (" + size
+                        + " bytes, no header length)");
             }
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, len, 0, path);
             long headerLength = len.flip().getLong();
             if (headerLength <= 0 || headerLength > MAX_HEADER || 8 + headerLength > size) {
-                throw new IOException(path + ": header length " + headerLength + " does not fit a file of "
+                throw new MalformedCheckpointException(path + ": header length " + headerLength
+                        + " does not fit a file of "
                         + size + " bytes");
             }
             ByteBuffer header = ByteBuffer.allocate((int) headerLength);
             readFully(ch, header, 8, path);
             JsonNode root;
             try {
-                root = new ObjectMapper().readTree(new String(header.array(), StandardCharsets.UTF_8));
+                // Duplicate keys would let a later entry silently replace an earlier one's offsets.
+                root = new ObjectMapper()
+                        .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                        .readTree(new String(header.array(), StandardCharsets.UTF_8));
             } catch (IOException e) {
-                throw new IOException(path + ": header is not valid JSON: " + e.getMessage(), e);
+                throw new MalformedCheckpointException(path + ": header is not valid JSON: " + e.getMessage());
             }
             long dataStart = 8 + headerLength;
             return new SafetensorsFile(path, dataStart, parseTensors(root, path, size - dataStart),
@@ -87,7 +92,7 @@ public final class SafetensorsFile {
 
     private static Map<String, TensorInfo> parseTensors(JsonNode root, Path path, long dataSize) throws IOException {
         if (!root.isObject()) {
-            throw new IOException(path + ": header must be a JSON object");
+            throw new MalformedCheckpointException(path + ": header must be a JSON object");
         }
         Map<String, TensorInfo> out = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext();) {
@@ -100,32 +105,49 @@ public final class SafetensorsFile {
             String where = path + ": tensor " + name + ": ";
             SafetensorsDtype dtype = SafetensorsDtype.parse(t.path("dtype").asText(""));
             if (dtype == null) {
-                throw new IOException(where + "unsupported dtype " + t.path("dtype"));
+                throw new MalformedCheckpointException(where + "unsupported dtype " + t.path("dtype"));
             }
             JsonNode shapeNode = t.path("shape"), offsets = t.path("data_offsets");
             if (!shapeNode.isArray() || !offsets.isArray() || offsets.size() != 2) {
-                throw new IOException(where + "needs a shape list and two data_offsets");
+                throw new MalformedCheckpointException(where + "needs a shape list and two data_offsets");
             }
             long[] shape = new long[shapeNode.size()];
             for (int i = 0; i < shape.length; i++) {
-                shape[i] = shapeNode.get(i).asLong(-1);
+                JsonNode d = shapeNode.get(i);
+                shape[i] = d.isIntegralNumber() && d.canConvertToLong() ? d.asLong() : -1;
                 if (shape[i] < 0) {
-                    throw new IOException(where + "bad shape " + shapeNode);
+                    throw new MalformedCheckpointException(where + "bad shape " + shapeNode);
                 }
             }
-            long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
+            long begin = offset(offsets.get(0)), end = offset(offsets.get(1));
             TensorInfo info = new TensorInfo(name, dtype, shape, begin, end);
             if (begin < 0 || end < begin || end > dataSize) {
-                throw new IOException(where + "data_offsets [" + begin + ", " + end + "] fall outside the "
+                throw new MalformedCheckpointException(where + "data_offsets [" + begin + ", " + end
+                        + "] fall outside the "
                         + dataSize + " data bytes (truncated file?)");
             }
             if (end - begin != info.numel() * dtype.bytes()) {
-                throw new IOException(where + (end - begin) + " bytes for shape " + Arrays.toString(shape) + " of "
+                throw new MalformedCheckpointException(where + (end - begin) + " bytes for shape "
+                        + Arrays.toString(shape) + " of "
                         + dtype + " (expected " + info.numel() * dtype.bytes() + ")");
             }
             out.put(name, info);
         }
+        // Two tensors sharing bytes would each read the other's values.
+        TensorInfo[] byBegin = out.values().stream().filter(t -> t.end() > t.begin())
+                .sorted(java.util.Comparator.comparingLong(TensorInfo::begin)).toArray(TensorInfo[]::new);
+        for (int i = 1; i < byBegin.length; i++) {
+            if (byBegin[i].begin() < byBegin[i - 1].end()) {
+                throw new MalformedCheckpointException(path + ": tensors " + byBegin[i - 1].name() + " and "
+                        + byBegin[i].name() + " overlap (data_offsets [" + byBegin[i - 1].begin() + ", "
+                        + byBegin[i - 1].end() + "] and [" + byBegin[i].begin() + ", " + byBegin[i].end() + "])");
+            }
+        }
         return Collections.unmodifiableMap(out);
+    }
+
+    private static long offset(JsonNode n) {
+        return n.isIntegralNumber() && n.canConvertToLong() ? n.asLong() : -1;
     }
 
     private static Map<String, String> parseMetadata(JsonNode root, Path path) throws IOException {
@@ -135,7 +157,7 @@ public final class SafetensorsFile {
             return out;
         }
         if (!m.isObject()) {
-            throw new IOException(path + ": __metadata__ must be an object of strings");
+            throw new MalformedCheckpointException(path + ": __metadata__ must be an object of strings");
         }
         m.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
         return Collections.unmodifiableMap(out);
@@ -168,7 +190,7 @@ public final class SafetensorsFile {
         while (buf.hasRemaining()) {
             int n = ch.read(buf, pos);
             if (n < 0) {
-                throw new IOException(path + ": unexpected end of file at byte " + pos);
+                throw new MalformedCheckpointException(path + ": unexpected end of file at byte " + pos);
             }
             pos += n;
         }
@@ -196,7 +218,7 @@ public final class SafetensorsFile {
     Tensor read(String name, long chunk) throws IOException {
         TensorInfo info = tensors.get(name);
         if (info == null) {
-            throw new IOException(path + ": no tensor " + name);
+            throw new MalformedCheckpointException(path + ": no tensor " + name);
         }
         NativeRuntime.load();
         Tensor out = torch.empty(info.shape(), new TensorOptions(info.dtype().scalarType()), new MemoryFormatOptional());

@@ -30,16 +30,26 @@ public final class Sampler {
             if (maxNewTokens < 1) {
                 throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
             }
-            if (!greedy && !(temperature > 0)) {
-                throw new IllegalArgumentException("temperature must be > 0 when sampling, got " + temperature);
+            if (!greedy && !(temperature > 0 && Double.isFinite(temperature))) {
+                throw new IllegalArgumentException("temperature must be a finite number > 0 when sampling, got "
+                        + temperature);
             }
             if (!(topP > 0 && topP <= 1)) {
                 throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
             }
-            if (topK < 0 || repetitionPenalty <= 0) {
-                throw new IllegalArgumentException("topK must be >= 0 and repetitionPenalty > 0");
+            if (topK < 0) {
+                throw new IllegalArgumentException("topK must be >= 0 (0: all tokens), got " + topK);
+            }
+            if (!(repetitionPenalty > 0 && Double.isFinite(repetitionPenalty))) {
+                throw new IllegalArgumentException("repetitionPenalty must be a finite number > 0, got "
+                        + repetitionPenalty);
             }
             stopIds = Set.copyOf(stopIds);
+        }
+
+        /** These settings generating at most {@code n} new tokens. */
+        public Settings withMaxNewTokens(int n) {
+            return new Settings(greedy, temperature, topP, topK, repetitionPenalty, n, stopIds, seed);
         }
 
         public static Settings greedy(int maxNewTokens, Set<Long> stopIds) {

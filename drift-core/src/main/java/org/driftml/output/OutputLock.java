@@ -21,10 +21,10 @@ import java.util.function.Consumer;
  * run's model silently replaced by the other's and their {@code metrics.jsonl} interleaved.
  *
  * <p>The lock is the operating system's ({@link FileChannel#tryLock}), so a run that dies releases it with its
- * process; the record it leaves in the file names that run, and the next run reports it as stale and takes over. The file names
- * its holder (command, pid, start), so a refused run can say who holds the folder. Within one process the lock is
- * re-entrant for the thread that holds it (a command holds its output while the library it calls claims the same
- * folder) and refused to any other thread.
+ * process; the record it leaves in the file names that run, and the next run reports it as stale and takes over.
+ * The file names its holder (command, pid, start), so a refused run can say who holds the folder. Within one process
+ * the lock is re-entrant for the thread that holds it (a command holds its output while the library it calls claims
+ * the same folder) and refused to any other thread.
  */
 public final class OutputLock implements AutoCloseable {
     /** The lock file's name inside the output folder. */

@@ -131,7 +131,7 @@ final class DpoCommand implements Callable<Integer> {
             precision = Precision.parse(dtype);
             checkLimits();
         } catch (IllegalArgumentException e) {
-            err.println("drift dpo: " + optionNamed(e.getMessage()));
+            err.println("drift dpo: " + OptionNames.named(e.getMessage(), "--gradient-accumulation"));
             return 2;
         }
         ComputeDevice on = device.resolve(err, "drift dpo");
@@ -144,8 +144,11 @@ final class DpoCommand implements Callable<Integer> {
             if (pairs.isEmpty()) {
                 throw new IllegalArgumentException(pairsFile + ": no pairs (the file is empty)");
             }
-            ModelConfig.read(model.resolve("config.json"));
-        } catch (IllegalArgumentException e) {
+            // The weights' headers too (cheap: no tensor is read), so a broken folder is refused before the output
+            // folder is made.
+            org.driftml.model.Checkpoint.open(model)
+                    .validate(ModelConfig.read(model.resolve("config.json")).expectedTensors());
+        } catch (IllegalArgumentException | org.driftml.model.MalformedCheckpointException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
@@ -179,20 +182,6 @@ final class DpoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-length (" + maxLength + ") must exceed --max-prompt-length ("
                     + maxPromptLength + "), which must be at least 1");
         }
-    }
-
-    /** DpoConfig's messages name its fields; the user typed options. */
-    private static String optionNamed(String message) {
-        String[][] names = {{"beta", "--beta"}, {"rpoAlpha", "--rpo-alpha"}, {"learningRate", "--learning-rate"},
-            {"batchSize", "--batch-size"}, {"accumulation", "--gradient-accumulation"}, {"epochs", "--epochs"},
-            {"labelSmoothing", "label-smoothing"}, {"warmupRatio", "warmup-ratio"}, {"weightDecay", "weight-decay"},
-            {"maxGradNorm", "max-grad-norm"}, {"unknown precision", "--dtype"}};
-        for (String[] n : names) {
-            if (message.startsWith(n[0] + " ")) {
-                return n[1] + ": " + message;
-            }
-        }
-        return message;
     }
 
     private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,

@@ -1,5 +1,7 @@
 package org.driftml.cli;
 
+import org.driftml.model.ModelConfig;
+import java.io.PrintWriter;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -72,6 +74,9 @@ final class GenerateCommand implements Callable<Integer> {
     InputStream input = System.in;
 
     Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
+        if (topK != null && topK < 0) {  // checked even when greedy, which ignores it
+            throw new IllegalArgumentException("topK must be >= 0 (0: all tokens), got " + topK);
+        }
         boolean sample = !greedy && (temperature != null || topP != null || d.doSample());
         if (!sample) {
             return new Sampler.Settings(true, 1.0, 1.0, 0, repetitionPenalty != null ? repetitionPenalty
@@ -84,17 +89,35 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ComputeDevice on = device.resolve(spec.commandLine().getErr(), "drift generate");
+        PrintWriter err = spec.commandLine().getErr();
+        ComputeDevice on = device.resolve(err, "drift generate");
         if (on == null) {
             return 2;
         }
-        Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
+        // Settings are checked against the model's config and generation_config.json before the weights load.
+        ModelConfig config;
+        GenerationDefaults defaults;
+        Precision precision;
+        try {
+            precision = Precision.parse(dtype);
+            config = ModelConfig.read(model.resolve("config.json"));
+            defaults = GenerationDefaults.read(model, config);
+            if (maxNewTokens > config.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("--max-new-tokens " + maxNewTokens + " is more than the model's "
+                        + config.maxPositionEmbeddings() + " positions (max_position_embeddings in " + model + ")");
+            }
+            settings(defaults, Set.of());
+        } catch (IllegalArgumentException e) {
+            err.println("drift generate: " + OptionNames.named(e.getMessage(), "--accumulation"));
+            err.flush();
+            return 2;
+        }
+        Decoder decoder = Decoder.load(model, precision.computeDtype(), on.toTorch());
         Path tokDir = tokenizerDir != null ? tokenizerDir : model;
         boolean hasTokenizer = Files.exists(tokDir.resolve("tokenizer.json")) || Files.exists(tokDir.resolve("vocab.json"));
         Tokenizer tokenizer = hasTokenizer ? Tokenizer.load(tokDir) : null;
         ChatTemplate template = hasTokenizer && Files.exists(tokDir.resolve("tokenizer_config.json"))
                 ? loadTemplate(tokDir) : null;
-        GenerationDefaults defaults = GenerationDefaults.read(model, decoder.config());
         Set<Long> stops = new HashSet<>(defaults.eosTokenIds());
         if (tokenizer != null) {
             tokenizer.tokenId("<|im_end|>").ifPresent(stops::add);
@@ -103,10 +126,11 @@ final class GenerateCommand implements Callable<Integer> {
         long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId() : 0;
         Sampler sampler = new Sampler(decoder, pad);
         long vocab = decoder.config().vocabSize();
+        int positions = decoder.config().maxPositionEmbeddings();
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
             long[] prompt;
             if (in.has("input_ids")) {
-                prompt = JsonLines.ids(in, "input_ids", vocab);
+                prompt = JsonLines.ids(in, "input_ids", vocab, positions - 1);
             } else if (in.has("messages")) {
                 if (template == null) {
                     throw new JsonLines.BadLine("\"messages\" needs a tokenizer with a chat template in " + tokDir);
@@ -124,7 +148,14 @@ final class GenerateCommand implements Callable<Integer> {
             if (prompt.length == 0) {
                 throw new JsonLines.BadLine("the prompt is empty");
             }
-            Sampler.Generation g = sampler.generate(List.of(prompt), settings).get(0);
+            if (prompt.length >= positions) {
+                throw new JsonLines.BadLine("the prompt has " + prompt.length + " tokens, leaving no room in the "
+                        + "model's " + positions + " positions (max_position_embeddings)");
+            }
+            // Generation stops at the model's last position ("length"), whatever --max-new-tokens asks.
+            Sampler.Settings line = settings.withMaxNewTokens(Math.min(settings.maxNewTokens(),
+                    positions - prompt.length));
+            Sampler.Generation g = sampler.generate(List.of(prompt), line).get(0);
             ObjectNode out = json.createObjectNode();
             out.set("output_ids", json.valueToTree(g.outputIds()));
             if (tokenizer != null) {
@@ -156,6 +187,11 @@ final class GenerateCommand implements Callable<Integer> {
             JsonNode m = node.get(i);
             if (!m.path("role").isTextual() || !m.path("content").isTextual()) {
                 throw new JsonLines.BadLine("messages[" + i + "] needs string \"role\" and \"content\"");
+            }
+            if (!Set.of("system", "user", "assistant", "tool").contains(m.get("role").asText())) {
+                // Chat templates skip a role they do not know: the model would answer a prompt without it.
+                throw new JsonLines.BadLine("messages[" + i + "]: unknown role \"" + m.get("role").asText()
+                        + "\" (expected system, user, assistant or tool)");
             }
         }
         try {

@@ -3,12 +3,11 @@ package org.driftml.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import org.driftml.data.Utf8Lines;
 import org.driftml.kernels.StepScope;
 
 /**
@@ -28,28 +27,31 @@ final class JsonLines {
         ObjectNode answer(JsonNode in, ObjectMapper json);
     }
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    // A second JSON value on a line is an error, not silently dropped.
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
 
     private JsonLines() {}
 
     /** Answers every line; returns how many lines failed. */
     static int run(InputStream input, PrintWriter out, PrintWriter err, Handler handler) throws IOException {
         int failed = 0;
-        BufferedReader reader = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
-        String line;
+        Utf8Lines reader = new Utf8Lines(input);
         int number = 0;
-        while ((line = reader.readLine()) != null) {
+        for (Utf8Lines.Line raw; (raw = reader.next()) != null;) {
             number++;
-            if (line.isBlank()) {
-                continue;
-            }
             ObjectNode answer;
             try (StepScope step = StepScope.open()) {
+                String line = raw.text();  // an IllegalArgumentException when too long or not UTF-8
+                if (line.isBlank()) {
+                    continue;
+                }
                 JsonNode in;
                 try {
                     in = JSON.readTree(line);
                 } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new BadLine("not valid JSON: " + e.getOriginalMessage());
+                    throw new BadLine("not valid JSON (or more than one value on the line): " + e.getOriginalMessage());
                 }
                 if (!in.isObject()) {
                     throw new BadLine("expected a JSON object, got " + in.getNodeType().toString().toLowerCase());
@@ -68,8 +70,11 @@ final class JsonLines {
         return failed;
     }
 
-    /** A list of non-negative integer ids below {@code vocab}, or a BadLine naming the field and the element. */
-    static long[] ids(JsonNode in, String field, long vocab) {
+    /**
+     * A list of non-negative integer ids below {@code vocab}, at most {@code maxLength} of them (the model's
+     * positions), or a BadLine naming the field and the element.
+     */
+    static long[] ids(JsonNode in, String field, long vocab, int maxLength) {
         JsonNode node = in.get(field);
         if (node == null) {
             throw new BadLine("missing field \"" + field + "\"");
@@ -78,10 +83,14 @@ final class JsonLines {
             throw new BadLine("\"" + field + "\" must be a list of token ids, got " + node.getNodeType().toString()
                     .toLowerCase());
         }
+        if (node.size() > maxLength) {
+            throw new BadLine("\"" + field + "\" has " + node.size() + " ids, more than the model's "
+                    + maxLength + " positions (max_position_embeddings)");
+        }
         long[] ids = new long[node.size()];
         for (int i = 0; i < ids.length; i++) {
             JsonNode e = node.get(i);
-            if (!e.isIntegralNumber()) {
+            if (!e.isIntegralNumber() || !e.canConvertToLong()) {
                 throw new BadLine(field + "[" + i + "] = " + e + " is not an integer token id");
             }
             ids[i] = e.asLong();

@@ -1,5 +1,6 @@
 package org.driftml.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -41,20 +42,27 @@ final class LogprobsCommand implements Callable<Integer> {
         }
         Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
         long vocab = decoder.config().vocabSize();
+        int positions = decoder.config().maxPositionEmbeddings();
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
-            long[] ids = JsonLines.ids(in, "input_ids", vocab);
-            int start = in.has("completion_start") ? in.get("completion_start").asInt(-1) : 1;
-            if (!in.path("completion_start").isMissingNode() && !in.get("completion_start").isIntegralNumber()) {
-                throw new JsonLines.BadLine("\"completion_start\" must be an integer");
+            long[] ids = JsonLines.ids(in, "input_ids", vocab, positions);
+            JsonNode startNode = in.get("completion_start");
+            if (startNode != null && (!startNode.isIntegralNumber() || !startNode.canConvertToInt())) {
+                throw new JsonLines.BadLine("\"completion_start\" must be an integer, got " + startNode);
             }
+            int start = startNode == null ? 1 : startNode.asInt();
             if (ids.length < 2) {
                 throw new JsonLines.BadLine("input_ids needs at least 2 tokens to score one");
             }
             if (start < 1 || start >= ids.length) {
                 throw new JsonLines.BadLine("completion_start " + start + " must be in [1, " + ids.length + ")");
             }
-            return json.createObjectNode().put("logp", decoder.completionLogprob(ids, start))
-                    .put("tokens", ids.length - start);
+            double logp = decoder.completionLogprob(ids, start);
+            if (!Double.isFinite(logp)) {
+                // A NaN here is the model's, not the line's: report it rather than print "NaN" with exit 0.
+                throw new IllegalStateException("the model scored " + logp + ": its weights hold NaN or infinite "
+                        + "values (check the checkpoint in " + model + ")");
+            }
+            return json.createObjectNode().put("logp", logp).put("tokens", ids.length - start);
         });
         return failed == 0 ? 0 : 1;
     }

@@ -35,8 +35,10 @@ final class LoopCommand {
             config = o.config(choice.method(), choice.iterations());
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
+            org.driftml.model.Checkpoint.open(o.model)
+                    .validate(org.driftml.model.ModelConfig.read(o.model.resolve("config.json")).expectedTensors());
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
-            err.println(name + ": " + e.getMessage());
+            err.println(name + ": " + OptionNames.named(e.getMessage(), "--accumulation"));
             err.flush();
             return 2;
         }

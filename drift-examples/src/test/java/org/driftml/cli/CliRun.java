@@ -11,9 +11,14 @@ import picocli.CommandLine;
 /** Runs the drift CLI in-process with the given stdin, capturing stdout, stderr and the exit code. */
 record CliRun(int code, String out, String err) {
     static CliRun of(String stdin, String... args) {
+        return of(stdin.getBytes(StandardCharsets.UTF_8), args);
+    }
+
+    /** With stdin given as bytes (for input that is not UTF-8). */
+    static CliRun of(byte[] stdin, String... args) {
         InputStream saved = System.in;
         try {
-            System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+            System.setIn(new ByteArrayInputStream(stdin));
             StringWriter out = new StringWriter(), err = new StringWriter();
             CommandLine cli = Drift.commandLine();
             cli.setOut(new PrintWriter(out));

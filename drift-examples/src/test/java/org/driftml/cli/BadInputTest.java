@@ -1,0 +1,350 @@
+package org.driftml.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bad input, class by class, against the README's promise: exit code 2 for a bad option, model folder or input file
+ * (1 for JSON Lines input with bad lines, each answered in place), a message that names the option, file, line or
+ * field, no Java stack trace, and nothing written to the output folder. Each class counts its cases and prints the
+ * count, so CI's log shows what the suite covered.
+ */
+class BadInputTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One bad input: the command, what stdin gets, the exit code, and what the message must contain. */
+    private record Case(String name, String[] args, byte[] stdin, int code, String names, Path output) {
+        Case(String name, String[] args, String stdin, int code, String names, Path output) {
+            this(name, args, stdin.getBytes(StandardCharsets.UTF_8), code, names, output);
+        }
+    }
+
+    private final List<String> failures = new ArrayList<>();
+    private final Map<String, Integer> counts = new LinkedHashMap<>();
+
+    private void check(String klass, Case c) {
+        counts.merge(klass, 1, Integer::sum);
+        CliRun run = CliRun.of(c.stdin(), c.args());
+        String all = run.out() + run.err();
+        List<String> wrong = new ArrayList<>();
+        if (run.code() != c.code()) {
+            wrong.add("exit " + run.code() + ", expected " + c.code());
+        }
+        if (!all.contains(c.names())) {
+            wrong.add("no \"" + c.names() + "\" in the message");
+        }
+        if (all.contains("\tat ") || all.matches("(?s).*\\b(java|org)\\.[a-z.]+\\.[A-Z]\\w*(Exception|Error)\\b.*")) {
+            wrong.add("a Java exception or stack trace");
+        }
+        if (c.output() != null && Files.exists(c.output())) {
+            wrong.add("wrote " + c.output());
+            try (var files = Files.walk(c.output())) {  // so the next case starts without it
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        if (!wrong.isEmpty()) {
+            failures.add(klass + " / " + c.name() + ": " + String.join("; ", wrong) + "\n    stderr: "
+                    + run.err().strip().replace("\n", "\n            ") + "\n    stdout: " + run.out().strip());
+        }
+    }
+
+    private void report() {
+        counts.forEach((k, v) -> System.out.println("bad inputs, " + k + ": " + v + " cases"));
+        assertTrue(failures.isEmpty(), failures.size() + " of " + counts.values().stream().mapToInt(i -> i).sum()
+                + " bad inputs mishandled:\n" + String.join("\n", failures));
+    }
+
+    private static Path model() {
+        return CliRun.parity("tiny-qwen2-chat");
+    }
+
+    private static Path pairs(Path dir, String name, List<String> lines) throws IOException {
+        Path p = dir.resolve(name);
+        Files.write(p, lines);
+        return p;
+    }
+
+    private static String[] dpo(Path model, Path pairs, Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("dpo", "--model", model.toString(), "--pairs", pairs.toString(),
+                "--output", out.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void badInputsAreRefusedWithTheirNameAndTheReadmesExitCode(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        Path out = dir.resolve("out");
+
+        // Options: exit 2 naming the option, before anything is loaded or written.
+        String[][] dpoOptions = {{"--rpo-alpha", "NaN"}, {"--beta", "-1"}, {"--learning-rate", "Infinity"},
+            {"--save-steps", "-1"}, {"--max-steps", "0"}, {"--batch-size", "0"}, {"--epochs", "0"},
+            {"--dtype", "fp8"}, {"--max-prompt-length", "20", "--max-length", "10"}, {"--device", "tpu"},
+            {"--batch-size", "4", "--gradient-accumulation", "3"}, {"--loss", "nonsense"}, {"--preset", "fast"}};
+        for (String[] o : dpoOptions) {
+            String option = o[0].equals("--max-prompt-length") ? "--max-length" : o.length == 4 ? o[2] : o[0];
+            check("dpo options", new Case(String.join(" ", o), dpo(model(), good, out, o), "", 2, option, out));
+        }
+        String[][] generateOptions = {{"--temperature", "0"}, {"--top-p", "5"}, {"--top-k", "-1"},
+            {"--repetition-penalty", "0"}, {"--repetition-penalty", "NaN"}, {"--max-new-tokens", "0"},
+            {"--max-new-tokens", "1000000000"}, {"--temperature", "Infinity"}};
+        for (String[] o : generateOptions) {
+            List<String> a = new ArrayList<>(List.of("generate", "--model", model().toString()));
+            if (!o[0].equals("--max-new-tokens")) {
+                a.addAll(List.of("--max-new-tokens", "4"));
+            }
+            a.addAll(List.of(o));
+            check("generate options", new Case(String.join(" ", o), a.toArray(String[]::new),
+                    "{\"input_ids\": [257, 85]}\n", 2, o[0], null));
+        }
+        Path mined = DriftCommandsTest.mine(dir);
+        String[][] loopOptions = {{"--top-p", "5"}, {"--temperature", "0"}, {"--max-new-tokens", "0"},
+            {"--generation-batch", "0"}, {"--iterations", "-1"}, {"--rpo-alpha", "NaN"}, {"--subsample", "-3"}};
+        for (String[] o : loopOptions) {
+            List<String> a = new ArrayList<>(List.of("train", "--model", model().toString(), "--data",
+                    mined.toString(), "--output", out.toString()));
+            a.addAll(List.of(o));
+            check("train options", new Case(String.join(" ", o), a.toArray(String[]::new), "", 2, o[0], out));
+        }
+
+        // Broken model folders: exit 2 naming the file and what is wrong with it, for dpo and logprobs alike.
+        Map<String, UnaryOperator<Path>> broken = new LinkedHashMap<>();
+        broken.put("no config.json", m -> delete(m.resolve("config.json")));
+        broken.put("config.json not JSON", m -> write(m.resolve("config.json"), "{\"model_type\": "));
+        broken.put("rope_theta 0", m -> config(m, c -> c.with("rope_parameters").put("rope_theta", 0)));
+        broken.put("rope_theta -1", m -> config(m, c -> c.with("rope_parameters").put("rope_theta", -1)));
+        broken.put("rope_theta abc", m -> config(m, c -> c.with("rope_parameters").put("rope_theta", "abc")));
+        broken.put("num_hidden_layers 1e9", m -> config(m, c -> c.put("num_hidden_layers", 1_000_000_000)));
+        broken.put("hidden_size a string", m -> config(m, c -> c.put("hidden_size", "64")));
+        broken.put("tie_word_embeddings yes", m -> config(m, c -> c.put("tie_word_embeddings", "yes")));
+        broken.put("eos_token_id 2^64+5", m -> config(m, c -> c.put("eos_token_id",
+                new java.math.BigInteger("18446744073709551621"))));
+        broken.put("no weights", m -> delete(m.resolve("model.safetensors")));
+        broken.put("weights truncated", m -> truncate(m.resolve("model.safetensors")));
+        broken.put("F32 relabelled I32", m -> header(m, h -> ((ObjectNode) h.get("model.norm.weight"))
+                .put("dtype", "I32")));
+        broken.put("overlapping tensors", m -> header(m, h -> ((ObjectNode) h.get("model.norm.weight")).set(
+                "data_offsets", h.get("model.layers.0.input_layernorm.weight").get("data_offsets").deepCopy())));
+        broken.put("duplicate header key", m -> duplicateKey(m.resolve("model.safetensors")));
+        broken.put("generation temperature hot", m -> write(m.resolve("generation_config.json"),
+                "{\"do_sample\": true, \"temperature\": \"hot\"}"));
+        broken.put("generation do_sample yes", m -> write(m.resolve("generation_config.json"),
+                "{\"do_sample\": \"yes\"}"));
+        Map<String, String> names = Map.ofEntries(Map.entry("no config.json", "no config.json"),
+                Map.entry("config.json not JSON", "config.json: not valid JSON"),
+                Map.entry("rope_theta 0", "rope_theta"), Map.entry("rope_theta -1", "rope_theta"),
+                Map.entry("rope_theta abc", "rope_theta"), Map.entry("num_hidden_layers 1e9", "num_hidden_layers"),
+                Map.entry("hidden_size a string", "hidden_size"),
+                Map.entry("tie_word_embeddings yes", "tie_word_embeddings"),
+                Map.entry("eos_token_id 2^64+5", "eos_token_id"),
+                Map.entry("no weights", "no model.safetensors"),
+                Map.entry("weights truncated", "model.safetensors"),
+                Map.entry("F32 relabelled I32", "model.norm.weight has dtype I32"),
+                Map.entry("overlapping tensors", "overlap"),
+                Map.entry("duplicate header key", "model.safetensors"),
+                Map.entry("generation temperature hot", "generation_config.json: temperature"),
+                Map.entry("generation do_sample yes", "generation_config.json: do_sample"));
+        for (var b : broken.entrySet()) {
+            Path m = copyModel(dir.resolve("broken-" + counts.size() + "-" + b.getKey().replace(' ', '_')));
+            b.getValue().apply(m);
+            String name = names.get(b.getKey());
+            boolean generationOnly = b.getKey().startsWith("generation");
+            if (!generationOnly) {
+                check("model folders", new Case("logprobs, " + b.getKey(), new String[] {"logprobs", "--model",
+                    m.toString()}, "{\"input_ids\": [257, 85, 83], \"completion_start\": 1}\n", 2, name, null));
+                check("model folders", new Case("dpo, " + b.getKey(), dpo(m, good, out), "", 2, name, out));
+            }
+            check("model folders", new Case("generate, " + b.getKey(), new String[] {"generate", "--model",
+                m.toString(), "--max-new-tokens", "2"}, "{\"input_ids\": [257, 85]}\n", 2, name, null));
+        }
+
+        // Pair files: exit 2 naming file and line.
+        Map<String, List<String>> badPairs = new LinkedHashMap<>();
+        String ok = DpoCommandTest.pair("a", "b", "c");
+        badPairs.put("two objects on a line", List.of(ok, ok + " " + ok));
+        badPairs.put("unknown role", List.of(ok, ok.replace("\"role\": \"user\"", "\"role\": \"bogus\"")));
+        badPairs.put("missing rejected", List.of(ok, "{\"prompt\": \"x\", \"chosen\": \"y\"}"));
+        badPairs.put("rejected not a list", List.of(ok, "{\"prompt\": [{\"role\": \"user\", \"content\": \"x\"}], "
+                + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"y\"}], \"rejected\": \"z\"}"));
+        for (var b : badPairs.entrySet()) {
+            Path p = pairs(dir, "pairs-" + b.getKey().replace(' ', '_') + ".jsonl", b.getValue());
+            check("pair files", new Case(b.getKey(), dpo(model(), p, out), "", 2, p + ":2", out));
+        }
+        Path latin1 = dir.resolve("latin1.jsonl");
+        Files.write(latin1, (ok + "\n" + DpoCommandTest.pair("caf\u00e9", "b", "c") + "\n")
+                .getBytes(StandardCharsets.ISO_8859_1));
+        check("pair files", new Case("not UTF-8", dpo(model(), latin1, out), "", 2, latin1 + ":2: not valid UTF-8",
+                out));
+        Path empty = pairs(dir, "empty.jsonl", List.of());
+        check("pair files", new Case("empty", dpo(model(), empty, out), "", 2, empty + ": no pairs", out));
+        check("pair files", new Case("missing", dpo(model(), dir.resolve("nope.jsonl"), out), "", 2,
+                "nope.jsonl", out));
+
+        // Logs for drift mine: exit 2 naming file and line; nothing written.
+        Map<String, String> badLogs = new LinkedHashMap<>();
+        badLogs.put("UtterranceId 1.5", "{\"UtterranceId\": 1.5, \"Role\": \"Agent\", \"Content\": \"x\"}");
+        badLogs.put("UtterranceId 2^64+5", "{\"UtterranceId\": 18446744073709551621, \"Role\": \"Agent\", "
+                + "\"Content\": \"x\"}");
+        badLogs.put("two objects on a line", DriftCommandsTest.LOGS.get(1) + DriftCommandsTest.LOGS.get(1));
+        for (var b : badLogs.entrySet()) {
+            List<String> lines = new ArrayList<>(DriftCommandsTest.LOGS);
+            lines.set(1, b.getValue());
+            Path logs = pairs(dir, "logs-" + b.getKey().replace(' ', '_') + ".jsonl", lines);
+            Path minedOut = dir.resolve("mined-bad");
+            check("log files", new Case(b.getKey(), new String[] {"mine", "--logs", logs.toString(), "--output",
+                minedOut.toString()}, "", 2, logs + ":line 2", minedOut));
+        }
+
+        // JSON Lines on stdin: each bad line answered in place naming its line, the others answered, exit 1.
+        Map<String, String> badLines = new LinkedHashMap<>();
+        badLines.put("id 2^64+5", "{\"input_ids\": [257, 18446744073709551621], \"completion_start\": 1}");
+        badLines.put("completion_start 2^32+6", "{\"input_ids\": [257, 85, 83, 68, 81, 198, 72, 72], "
+                + "\"completion_start\": 4294967302}");
+        badLines.put("completion_start 1.5", "{\"input_ids\": [257, 85, 83], \"completion_start\": 1.5}");
+        badLines.put("more ids than positions", "{\"input_ids\": " + Arrays.toString(new int[200]) + "}");
+        badLines.put("two objects", "{\"input_ids\": [257, 85]} {\"input_ids\": [257, 86]}");
+        String goodLine = "{\"input_ids\": [257, 85, 83], \"completion_start\": 1}";
+        for (var b : badLines.entrySet()) {
+            check("logprobs lines", new Case(b.getKey(), new String[] {"logprobs", "--model", model().toString()},
+                    goodLine + "\n" + b.getValue() + "\n" + goodLine + "\n", 1, "line 2: ", null));
+        }
+        Map<String, String> badPrompts = new LinkedHashMap<>();
+        badPrompts.put("unknown role", "{\"messages\": [{\"role\": \"bogus\", \"content\": \"hi\"}]}");
+        badPrompts.put("prompt fills the positions", "{\"input_ids\": " + Arrays.toString(new int[128]) + "}");
+        badPrompts.put("id 2^64+5", "{\"input_ids\": [18446744073709551621]}");
+        for (var b : badPrompts.entrySet()) {
+            check("generate lines", new Case(b.getKey(), new String[] {"generate", "--model", model().toString(),
+                "--max-new-tokens", "2"}, "{\"input_ids\": [257, 85]}\n" + b.getValue() + "\n", 1, "line 2: ",
+                null));
+        }
+        byte[] latinLine = "{\"messages\": [{\"role\": \"user\", \"content\": \"caf\u00e9\"}]}\n"
+                .getBytes(StandardCharsets.ISO_8859_1);
+        byte[] first = "{\"input_ids\": [257, 85]}\n".getBytes(StandardCharsets.UTF_8);
+        byte[] both = Arrays.copyOf(first, first.length + latinLine.length);
+        System.arraycopy(latinLine, 0, both, first.length, latinLine.length);
+        check("generate lines", new Case("not UTF-8", new String[] {"generate", "--model", model().toString(),
+            "--max-new-tokens", "2"}, both, 1, "line 2: not valid UTF-8", null));
+        report();
+    }
+
+    // --- making broken model folders -------------------------------------------------------------------------------
+
+    private static Path copyModel(Path to) {
+        try {
+            Files.createDirectories(to);
+            try (var files = Files.list(model())) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, to.resolve(f.getFileName()));
+                }
+            }
+            return to;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path delete(Path p) {
+        try {
+            Files.delete(p);
+            return p;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path write(Path p, String text) {
+        try {
+            Files.writeString(p, text);
+            return p;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path config(Path m, java.util.function.Consumer<ObjectNode> edit) {
+        try {
+            ObjectNode c = (ObjectNode) JSON.readTree(m.resolve("config.json").toFile());
+            edit.accept(c);
+            return write(m.resolve("config.json"), JSON.writeValueAsString(c));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path truncate(Path p) {
+        try (var f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(f.length() - 10);
+            return p;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Rewrites model.safetensors with its header edited and its data as it was. */
+    private static Path header(Path m, java.util.function.Consumer<ObjectNode> edit) {
+        Path p = m.resolve("model.safetensors");
+        try {
+            byte[] all = Files.readAllBytes(p);
+            long length = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            ObjectNode h = (ObjectNode) JSON.readTree(new String(all, 8, (int) length, StandardCharsets.UTF_8));
+            edit.accept(h);
+            return rewrite(p, JSON.writeValueAsString(h), Arrays.copyOfRange(all, 8 + (int) length, all.length));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The first tensor's entry written twice, the second time pointing at another tensor's bytes. */
+    private static Path duplicateKey(Path p) {
+        try {
+            byte[] all = Files.readAllBytes(p);
+            long length = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            ObjectNode h = (ObjectNode) JSON.readTree(new String(all, 8, (int) length, StandardCharsets.UTF_8));
+            String norm = JSON.writeValueAsString(h.get("model.norm.weight"));
+            String text = JSON.writeValueAsString(h);
+            String dup = "{\"model.layers.0.input_layernorm.weight\":" + norm + "," + text.substring(1);
+            return rewrite(p, dup, Arrays.copyOfRange(all, 8 + (int) length, all.length));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path rewrite(Path p, String header, byte[] data) throws IOException {
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer out = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+        out.putLong(h.length).put(h).put(data);
+        Files.write(p, out.array());
+        return p;
+    }
+
+    @Test
+    void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
+        CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
+        CliRun verbose = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString(), "--verbose");
+        assertEquals(2, quiet.code(), quiet.err());
+        assertEquals(2, verbose.code(), verbose.err());
+        assertFalse(quiet.err().contains("\tat "), quiet.err());
+        assertTrue(verbose.err().contains("\tat "), verbose.err());
+        assertTrue(quiet.err().contains("nowhere"), quiet.err());
+    }
+}
