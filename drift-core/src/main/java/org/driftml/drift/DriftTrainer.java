@@ -145,6 +145,7 @@ public final class DriftTrainer {
         OutputFolder.requireApart(output, model, "model folder");
         try (OutputLock lock = OutputLock.acquire(output, "DriftTrainer " + config.method())) {
             RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
+            OutputFolder.removeStaleTemporaries(output);
             return stages(model, seeds, method, output);
         }
     }

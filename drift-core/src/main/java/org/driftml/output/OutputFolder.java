@@ -25,6 +25,28 @@ public final class OutputFolder {
         }
     }
 
+    /**
+     * Removes what a killed run left half-written in {@code output} and one level below (a stage's folder): files
+     * named {@code NAME.tmp} or {@code NAME.tmp-PID} and folders named {@code NAME.tmp} (a checkpoint being written).
+     * Call it holding the folder's {@link OutputLock}: a live writer's temporaries look the same.
+     */
+    public static void removeStaleTemporaries(Path output) throws java.io.IOException {
+        if (!java.nio.file.Files.isDirectory(output)) {
+            return;
+        }
+        java.util.List<Path> stale;
+        try (var all = java.nio.file.Files.walk(output, 2)) {
+            stale = all.filter(p -> p.getFileName().toString().matches(".+\\.tmp(-\\d+)?")).toList();
+        }
+        for (Path p : stale) {
+            try (var tree = java.nio.file.Files.walk(p)) {
+                for (Path q : tree.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(q);
+                }
+            }
+        }
+    }
+
     /** The path as the file system resolves it (links followed) as far as it exists, then lexically. */
     private static Path real(Path p) {
         Path abs = p.toAbsolutePath().normalize();

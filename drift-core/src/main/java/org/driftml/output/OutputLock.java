@@ -46,7 +46,7 @@ public final class OutputLock implements AutoCloseable {
     }
 
     /** Another run holds the folder. */
-    public static final class HeldException extends IllegalStateException {
+    public static final class HeldException extends OutputConflictException {
         HeldException(String message) {
             super(message);
         }

@@ -1,11 +1,13 @@
 package org.driftml.report;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,18 +33,45 @@ public final class TrainingLog {
 
     /**
      * Keeps only the steps up to {@code step} (a resumed run replays the rest, and the log must not hold them twice).
+     * A last line cut short by a kill mid-append is dropped (it once blocked every resume with a JSON error naming no
+     * file); a malformed line elsewhere is an error naming the file and line. Rewritten atomically.
      */
     public void truncateAfter(int step) throws IOException {
         if (!Files.exists(file)) {
             return;
         }
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        boolean endsWithNewline = Files.size(file) == 0 || endsWithNewline();
         List<String> kept = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (!line.isBlank() && JSON.readTree(line).path("step").asInt() <= step) {
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode n;
+            try {
+                n = JSON.readTree(line);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                if (i == lines.size() - 1 && !endsWithNewline) {
+                    break;  // torn by a kill while appending: that step is replayed
+                }
+                throw new IllegalArgumentException(file + ":" + (i + 1) + ": not a metrics record ("
+                        + e.getOriginalMessage() + ")");
+            }
+            if (n.path("step").asInt() <= step) {
                 kept.add(line);
             }
         }
-        Files.write(file, kept, StandardCharsets.UTF_8);
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.write(tmp, kept, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private boolean endsWithNewline() throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "r")) {
+            f.seek(f.length() - 1);
+            return f.read() == '\n';
+        }
     }
 
     public void record(Map<String, Double> metrics) throws IOException {

@@ -49,6 +49,24 @@ public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoot
         }
     }
 
+    /** Every setting under TRL's name, in a fixed order: what a run's record (run.json) holds. */
+    public java.util.Map<String, Object> settings() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("beta", beta);
+        m.put("loss", loss.name());
+        m.put("label_smoothing", labelSmoothing);
+        m.put("rpo_alpha", rpoAlpha);
+        m.put("learning_rate", learningRate);
+        m.put("warmup_ratio", warmupRatio);
+        m.put("weight_decay", weightDecay);
+        m.put("max_grad_norm", maxGradNorm);
+        m.put("batch_size", batchSize);
+        m.put("accumulation", accumulation);
+        m.put("epochs", epochs);
+        m.put("gradient_checkpointing", gradientCheckpointing);
+        return m;
+    }
+
     /** As the canonical constructor, without gradient checkpointing. */
     public DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoothing, double rpoAlpha,
             double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,

@@ -14,7 +14,9 @@ import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
+import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
+import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
 import org.driftml.model.Tensorsj;
 import org.driftml.report.TrainingLog;
@@ -33,6 +35,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final long seed;
     private final MasterWeightRmsprop optimizer;
     private java.util.function.IntConsumer afterStep = step -> {};
+    private int keepCheckpoints;
 
     /**
      * A DPO engine over {@code policy}'s weights, which it trains in place. For the one-call form, see
@@ -145,15 +148,16 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /**
-     * Writes the trained model as a folder transformers and every drift command load: the fp32 master weights, the
-     * policy's config files and tokenizer.
+     * Writes the trained model as a folder transformers and every drift command load: the master weights in the
+     * dtype the policy's config.json declares (a bf16 model stays bf16 on disk, as transformers saves it; the
+     * fp32 masters live in the checkpoints), the config files and tokenizer.
      *
      * @param policy the policy this trainer trains
      * @param to     the folder to write (created if needed)
      * @throws IOException when it cannot be written
      */
     public void save(Policy policy, Path to) throws IOException {
-        policy.decoder().save(to, masters(), 2L << 30);
+        policy.decoder().save(to, optimizer.masters(ModelConfig.declaredDtype(policy.folder())), 2L << 30);
         Policy.copyTokenizerFiles(policy.folder(), to);
     }
 
@@ -167,26 +171,49 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */
+    /**
+     * Keeps only the newest {@code n} checkpoints in the output folder, deleting older ones as new ones are written
+     * (transformers' save_total_limit); 0, the default, keeps them all.
+     */
+    public DpoTrainer keepCheckpoints(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("saveTotalLimit must be >= 0 (0: keep all), got " + n);
+        }
+        this.keepCheckpoints = n;
+        return this;
+    }
+
     public DpoTrainer afterStep(java.util.function.IntConsumer callback) {
         this.afterStep = callback;
         return this;
     }
 
     /**
-     * Batches for one epoch: pairs sorted by length and cut into batches of similar lengths (little padding), the
-     * batches' order shuffled from the seed and epoch so every run sees the same order.
+     * Batches for one epoch, drawn from the seed and the epoch (every run with the same seed sees the same batches):
+     * a new shuffle each epoch, grouped so that a batch holds pairs of similar lengths (little padding).
      */
     public List<List<Integer>> batches(List<PairTokenizer.TokenizedPair> pairs, int epoch) {
+        // Each epoch draws new batches, as TRL's shuffled sampler does, grouped by length the way transformers'
+        // group_by_length does it, in smaller groups: the epoch's shuffled order is cut into runs of 4 batches, each
+        // run sorted by length and cut into its batches, and the batches shuffled. (transformers' runs of 50
+        // batches would sort a DRIFT iteration's few thousand pairs as one run: the same batches every epoch, which
+        // is what drift did before.) Padding still falls: similar lengths meet within each run.
+        Random random = new Random(seed * 1_000_003L + epoch);
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < pairs.size(); i++) {
             order.add(i);
         }
-        order.sort(Comparator.comparingInt(i -> length(pairs.get(i))));
+        Collections.shuffle(order, random);
+        int mega = 4 * config.batchSize();
         List<List<Integer>> batches = new ArrayList<>();
-        for (int start = 0; start < order.size(); start += config.batchSize()) {
-            batches.add(List.copyOf(order.subList(start, Math.min(order.size(), start + config.batchSize()))));
+        for (int from = 0; from < order.size(); from += mega) {
+            List<Integer> group = new ArrayList<>(order.subList(from, Math.min(order.size(), from + mega)));
+            group.sort(Comparator.comparingInt(i -> length(pairs.get(i))));
+            for (int start = 0; start < group.size(); start += config.batchSize()) {
+                batches.add(List.copyOf(group.subList(start, Math.min(group.size(), start + config.batchSize()))));
+            }
         }
-        Collections.shuffle(batches, new Random(seed * 1_000_003L + epoch));
+        Collections.shuffle(batches, random);
         return batches;
     }
 
@@ -226,8 +253,19 @@ public final class DpoTrainer implements AutoCloseable {
 
     private List<Map<String, Double>> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps, TrainingLog log) throws IOException {
+        if (pairs.isEmpty()) {
+            throw new IllegalArgumentException("no pairs to train on");
+        }
+        if (output != null) {
+            OutputFolder.removeStaleTemporaries(output);  // a save killed midway: we hold the folder's lock
+        }
+        if (maxSteps < 1) {
+            throw new IllegalArgumentException("maxSteps must be at least 1, got " + maxSteps);
+        }
         int stepsPerEpoch = (pairs.size() + config.batchSize() - 1) / config.batchSize();
-        int total = stepsPerEpoch * config.epochs();
+        // As TRL's max_steps: a given step count sizes the schedule (the rate decays to zero at the last step) and
+        // overrides the epochs, running more of them when it asks for more steps than they hold.
+        int total = totalSteps(pairs.size(), maxSteps);
         LinearSchedule schedule = LinearSchedule.of(config.learningRate(), total, config.warmupRatio());
         int start = 0;
         if (output != null) {
@@ -241,9 +279,9 @@ public final class DpoTrainer implements AutoCloseable {
         }
         List<Map<String, Double>> steps = new ArrayList<>();
         int step = 0;
-        for (int epoch = 0; epoch < config.epochs() && step < maxSteps; epoch++) {
+        for (int epoch = 0; step < total; epoch++) {
             for (List<Integer> batch : batches(pairs, epoch)) {
-                if (step >= maxSteps) {
+                if (step >= total) {
                     break;
                 }
                 if (step >= start) {
@@ -254,9 +292,12 @@ public final class DpoTrainer implements AutoCloseable {
                     if (log != null) {
                         log.record(m);
                     }
-                    boolean last = step + 1 == total;
+                    boolean last = step + 1 == total;  // a run stopped by maxSteps ends with its checkpoint too
                     if (output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
                         TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
+                        if (keepCheckpoints > 0) {
+                            TrainingCheckpoint.prune(output, keepCheckpoints);
+                        }
                     }
                     afterStep.accept(step + 1);
                 }
@@ -269,6 +310,14 @@ public final class DpoTrainer implements AutoCloseable {
     /** Optimiser steps a full run over {@code pairs} takes. */
     public int totalSteps(int pairs) {
         return (pairs + config.batchSize() - 1) / config.batchSize() * config.epochs();
+    }
+
+    /**
+     * Optimiser steps a run over {@code pairs} takes when told to stop after {@code maxSteps} ({@link
+     * Integer#MAX_VALUE}: not told, every epoch runs): exactly {@code maxSteps} otherwise, as TRL's max_steps.
+     */
+    public int totalSteps(int pairs, int maxSteps) {
+        return maxSteps == Integer.MAX_VALUE ? totalSteps(pairs) : maxSteps;
     }
 
     /** The fp32 master weights (what the final model folder holds). */

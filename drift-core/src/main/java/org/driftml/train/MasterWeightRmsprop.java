@@ -116,6 +116,22 @@ final class MasterWeightRmsprop implements AutoCloseable {
         return new MadeWhenRead(out);
     }
 
+    /**
+     * The masters rounded to {@code dtype} as each is read (one tensor at a time, in the reader's scope): a final
+     * model in the dtype its config declares, while checkpoints keep the fp32 masters.
+     */
+    public Map<String, Tensor> masters(ScalarType dtype) {
+        if (dtype.value == ScalarType.Float.value) {
+            return masters();
+        }
+        Map<String, Supplier<Tensor>> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            int at = i;
+            out.put(names.get(i), () -> master(at).to(dtype));
+        }
+        return new MadeWhenRead(out);
+    }
+
     /** Masters and squared-gradient averages, named {@code master.NAME} and {@code square_avg.NAME}; as masters(). */
     public Map<String, Tensor> state() {
         Map<String, Supplier<Tensor>> out = new LinkedHashMap<>();
@@ -131,6 +147,24 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private Tensor master(int i) {
         Tensor m = master.get(i);
         return m.scalar_type().value == ScalarType.Short.value ? SplitMaster.join(compute.get(i), m) : m;
+    }
+
+    /**
+     * The squared-gradient averages alone, named {@code square_avg.NAME}: what a checkpoint stores beside its model
+     * folder, whose weights are the masters (storing them here too held every master twice).
+     */
+    public Map<String, Tensor> squareAverages() {
+        Map<String, Supplier<Tensor>> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            int at = i;
+            out.put("square_avg." + names.get(i), () -> squareAvg.get(at));
+        }
+        return new MadeWhenRead(out);
+    }
+
+    /** The names of the weights this optimiser updates, in order. */
+    public java.util.List<String> names() {
+        return java.util.List.copyOf(names);
     }
 
     /** Restores {@link #state()} and refreshes the compute weights from the restored masters. */

@@ -13,13 +13,14 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.Checkpoint;
 import org.driftml.model.Decoder;
 import org.driftml.model.SafetensorsFile;
 import org.driftml.model.SafetensorsWriter;
 
 /**
  * {@code checkpoint-STEP/}: the model as a Hugging Face folder (fp32 master weights; transformers loads it as it
- * is), {@code optimizer.safetensors} (masters and RMSprop state) and {@code trainer_state.json} (the step reached;
+ * is), {@code optimizer.safetensors} (RMSprop's squared averages; the masters are the model's weights) and {@code trainer_state.json} (the step reached;
  * the data order follows from seed and epoch). Written into {@code checkpoint-STEP.tmp} and renamed into place, so a
  * crash never leaves a half-written checkpoint under the real name, and the previous one stays intact.
  */
@@ -35,12 +36,32 @@ final class TrainingCheckpoint {
         Path done = output.resolve(PREFIX + step), tmp = output.resolve(PREFIX + step + ".tmp");
         deleteTree(tmp);
         policy.save(tmp, optimizer.masters(), 2L << 30);
-        SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), optimizer.state(), Map.of("format", "drift"));
+        // The model folder's weights are the fp32 masters; the optimizer file holds only what is not there.
+        SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), optimizer.squareAverages(),
+                Map.of("format", "drift"));
         Files.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(
                 Map.of("global_step", step, "seed", seed)));
         deleteTree(done);
         Files.move(tmp, done, StandardCopyOption.ATOMIC_MOVE);
         return done;
+    }
+
+    /**
+     * Deletes all but the newest {@code keep} checkpoints in {@code output} (transformers' save_total_limit): each
+     * holds the model in fp32 and the optimiser's state, 12 bytes per parameter, and a long run's would otherwise
+     * fill the disk.
+     */
+    static void prune(Path output, int keep) throws IOException {
+        java.util.List<Path> all;
+        try (Stream<Path> dirs = Files.list(output)) {
+            all = dirs.filter(d -> d.getFileName().toString().matches(PREFIX + "\\d+"))
+                    .sorted(Comparator.comparingInt(
+                            (Path d) -> Integer.parseInt(d.getFileName().toString().substring(PREFIX.length()))))
+                    .toList();
+        }
+        for (int i = 0; i < all.size() - keep; i++) {
+            deleteTree(all.get(i));
+        }
     }
 
     /** The newest complete checkpoint in {@code output}, if any. */
@@ -64,6 +85,18 @@ final class TrainingCheckpoint {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (String name : file.tensors().keySet()) {
                 tensors.put(name, file.read(name));
+            }
+            // The masters are the checkpoint's model weights (checkpoints before 2026-11-30 also held them in the
+            // optimizer file, and those are used when present).
+            Checkpoint weights = Checkpoint.open(r.folder());
+            for (String name : optimizer.names()) {
+                tensors.computeIfAbsent("master." + name, k -> {
+                    try {
+                        return weights.load(name);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
             }
             optimizer.load(tensors);
         }

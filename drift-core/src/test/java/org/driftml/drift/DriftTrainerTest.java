@@ -125,7 +125,8 @@ class DriftTrainerTest {
         assertTrue(e.getMessage().contains("method"), e.getMessage());
         var hotter = assertThrows(IllegalStateException.class, () -> quiet(config()
                 .withSampling(FeedbackPrompt.Style.TRANSCRIPT, 0.9, 0.9, 6, 2)).train(model(), mined, b));
-        assertTrue(hotter.getMessage().contains("(its recipe.temperature differs)"), hotter.getMessage());
+        assertTrue(hotter.getMessage().contains("(its recipe.temperature (0.7 there, 0.9 here) differs)"),
+                hotter.getMessage());
     }
 
     @Test

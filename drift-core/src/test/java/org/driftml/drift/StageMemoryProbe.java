@@ -37,7 +37,11 @@ public final class StageMemoryProbe {
         Files.writeString(model.resolve("config.json"), config);
         RandomWeights.write(model, 0, 0.02);
 
-        DriftConfig c = DriftTrainerTest.config().withIterations(3).withRun(Precision.BF16, 0, 1, 7);
+        // A learning rate at which three iterations leave this random model sampling text: at 1e-3 it can learn to
+        // end every sample at once (each then equal to nothing, every pair dropped), which is not what this measures.
+        DriftConfig base = DriftTrainerTest.config();
+        DriftConfig c = base.withDpo(base.warmStart().withLearningRate(1e-5), base.iteration().withLearningRate(1e-5))
+                .withIterations(3).withRun(Precision.BF16, 0, 1, 7);
         DriftTrainer trainer = DriftTrainerTest.quiet(c).listener(new DriftTrainer.Listener() {
             @Override
             public void stageStarting(String stage) {

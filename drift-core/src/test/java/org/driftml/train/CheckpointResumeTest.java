@@ -34,7 +34,7 @@ class CheckpointResumeTest {
             assertEquals(6, full.size());
 
             Decoder first = DpoTrainerTest.policy();
-            trainer(first).train(data, dir.resolve("b"), 2, 3);  // killed after step 3; last checkpoint at step 2
+            killedAfter(trainer(first), 3, data, dir.resolve("b"));  // last checkpoint at step 2
             assertTrue(Files.exists(dir.resolve("b/checkpoint-2/model.safetensors")));
             assertFalse(Files.exists(dir.resolve("b/checkpoint-4")));
 
@@ -48,6 +48,23 @@ class CheckpointResumeTest {
             // The final checkpoint is a model folder that loads as it is.
             Decoder saved = Decoder.load(dir.resolve("b/checkpoint-6"), ScalarType.Float);
             assertTrue(torch.equal(saved.weights().get("model.norm.weight"), resumed.weights().get("model.norm.weight")));
+        }
+    }
+
+    /** Trains until step {@code n} is done, then stops as a killed process would: nothing more is written. */
+    static void killedAfter(DpoTrainer t, int n, List<PairTokenizer.TokenizedPair> data, Path output)
+            throws Exception {
+        final class Killed extends RuntimeException {}
+        t.afterStep(step -> {
+            if (step == n) {
+                throw new Killed();
+            }
+        });
+        try {
+            t.train(data, output, 2, Integer.MAX_VALUE);
+            throw new AssertionError("not killed");
+        } catch (Killed expected) {
+            // as a SIGKILL after step n's checkpoint decision
         }
     }
 

@@ -84,7 +84,9 @@ class DpoOnDeviceTest {
     }
 
     /**
-     * bf16: the first step's forward is the CPU's bit for bit and its gradient norm agrees to 1e-3. Later steps are
+     * bf16: the first step's forward agrees with the CPU's to a few fp32 ulps (the CPU's log-prob tiles run on AMX,
+     * the device's through ATen: the same bf16 products, summed in another order; bit for bit on some batches, one
+     * ulp apart on others) and its gradient norm to 1e-3. Later steps are
      * not compared: the CPU's bf16 log-prob tiles run on AMX, the device's through ATen, and the bf16 gradients
      * differ in their last bits; RMSprop's first update is lr * 10 * sign(g) for every element, so any gradient
      * whose sign differs moves its weight 2 * 10 * lr apart (measured: half the weights differ after two steps).
@@ -98,7 +100,7 @@ class DpoOnDeviceTest {
             assertReadsAndClipping(onDevice);
             Map<String, Double> first = cpu.steps().get(0), firstOnDevice = onDevice.steps().get(0);
             for (String k : List.of("loss", "logps/chosen", "logps/rejected")) {
-                assertEquals(first.get(k), firstOnDevice.get(k), k);
+                assertEquals(first.get(k), firstOnDevice.get(k), 1e-6 * Math.abs(first.get(k)), k);
             }
             assertEquals(first.get("grad_norm"), firstOnDevice.get("grad_norm"), 1e-3 * first.get("grad_norm"));
         }

@@ -14,7 +14,9 @@ import org.driftml.model.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
+import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
+import org.driftml.output.RunRecord;
 import org.driftml.output.OutputLock;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
@@ -61,12 +63,17 @@ final class DpoCommand implements Callable<Integer> {
     @Option(names = "--gradient-accumulation", paramLabel = "N") Integer accumulation;
     @Option(names = "--epochs", paramLabel = "N") Integer epochs;
 
-    @Option(names = "--max-steps", defaultValue = "2147483647", paramLabel = "N", description = "Stop after N steps")
+    @Option(names = "--max-steps", defaultValue = "2147483647", paramLabel = "N",
+            description = "Train exactly N steps: sizes the learning-rate schedule and overrides --epochs (TRL's max_steps)")
     int maxSteps;
 
     @Option(names = "--save-steps", defaultValue = "0", paramLabel = "N",
             description = "Checkpoint every N steps (default: at the end only)")
     int saveSteps;
+
+    @Option(names = "--save-total-limit", defaultValue = "0", paramLabel = "N",
+            description = "Keep only the newest N checkpoints (default: all)")
+    int saveTotalLimit;
 
     @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N") int maxPromptLength;
     @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N") int maxLength;
@@ -170,10 +177,43 @@ final class DpoCommand implements Callable<Integer> {
         }
     }
 
+    /** What makes the output folder this run: the model, the pairs' bytes, every setting that changes the result. */
+    private Map<String, Object> identity(DpoConfig config, Precision precision) throws java.io.IOException {
+        Map<String, Object> settings = new java.util.LinkedHashMap<>(config.settings());
+        settings.put("max_steps", maxSteps == Integer.MAX_VALUE ? "all epochs" : maxSteps);
+        settings.put("max_prompt_length", maxPromptLength);
+        settings.put("max_length", maxLength);
+        settings.put("dtype", precision.name());
+        settings.put("seed", seed);
+        Map<String, Object> id = new java.util.LinkedHashMap<>();
+        id.put("command", "dpo");
+        id.put("model", model.toAbsolutePath().normalize().toString());
+        id.put("pairs_sha256", java.util.HexFormat.of().formatHex(sha256(pairsFile)));
+        id.put("settings", settings);
+        return id;
+    }
+
+    private static byte[] sha256(Path file) throws java.io.IOException {
+        try (var in = Files.newInputStream(file)) {
+            java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0;) {
+                d.update(buf, 0, n);
+            }
+            return d.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Option values DpoConfig does not hold. */
     private void checkLimits() {
         if (maxSteps < 1) {
             throw new IllegalArgumentException("--max-steps must be at least 1, got " + maxSteps);
+        }
+        if (saveTotalLimit < 0) {
+            throw new IllegalArgumentException("--save-total-limit must be 0 (keep all) or more, got "
+                    + saveTotalLimit);
         }
         if (saveSteps < 0) {
             throw new IllegalArgumentException("--save-steps must be 0 (at the end only) or more, got " + saveSteps);
@@ -195,6 +235,18 @@ final class DpoCommand implements Callable<Integer> {
                     + " another --output");
             return 2;
         }
+        if (hasCheckpoints && !RunRecord.exists(output)) {
+            err.println("drift dpo: " + output + " holds checkpoints but no " + RunRecord.FILE + " saying which run "
+                    + "made them (a run before 2026-11-30); choose another --output");
+            return 2;
+        }
+        try {
+            RunRecord.claim(output, identity(config, precision), "command");
+        } catch (OutputConflictException e) {
+            err.println("drift dpo: " + e.getMessage());
+            return 2;
+        }
+        OutputFolder.removeStaleTemporaries(output);
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
             PairTokenizer pt = PairTokenizer.of(policy, maxPromptLength, maxLength);
             List<PairTokenizer.TokenizedPair> tokenized = pt.tokenize(pairs);
@@ -205,13 +257,13 @@ final class DpoCommand implements Callable<Integer> {
                 return precomputeReference
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
             }, config, seed);
-            int total = Math.min(maxSteps, trainer.totalSteps(tokenized.size()));
+            int total = trainer.totalSteps(tokenized.size(), maxSteps);
             err.printf("drift dpo: %d pairs (%d truncated), %d steps, %s%n", pairs.size(), pt.truncatedCount(), total,
                     config);
             err.flush();
             TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.err, System.console() != null,
                     total);
-            trainer.train(tokenized, output, saveSteps, maxSteps, log);
+            trainer.keepCheckpoints(saveTotalLimit).train(tokenized, output, saveSteps, maxSteps, log);
             trainer.save(policy, output);
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, output);

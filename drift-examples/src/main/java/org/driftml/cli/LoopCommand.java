@@ -7,6 +7,7 @@ import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
 import org.driftml.model.ComputeDevice;
+import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
 import picocli.CommandLine;
@@ -65,7 +66,9 @@ final class LoopCommand {
         DriftTrainer.Result result;
         try {
             result = new DriftTrainer(config).device(on).progress(System.err).train(o.model, mined, o.output);
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (OutputConflictException | IllegalArgumentException e) {
+            // Bad input or a folder of another run; a failure while training (a loss that is no longer finite)
+            // goes on to the command line's handler: exit 1.
             err.println(name + ": " + e.getMessage());
             err.flush();
             return 2;

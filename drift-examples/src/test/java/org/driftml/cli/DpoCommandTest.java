@@ -1,6 +1,7 @@
 package org.driftml.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -162,5 +163,93 @@ class DpoCommandTest {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
+    }
+
+    static Path copyOf(Path model, Path to) throws java.io.IOException {
+        Files.createDirectories(to);
+        try (var files = Files.list(model)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()));
+            }
+        }
+        return to;
+    }
+
+    @Test
+    void aResumeWithOtherPairsOrSettingsIsRefusedNamingEachDifference(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl"), other = dir.resolve("other.jsonl"), out = dir.resolve("out");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5"), pair("3*3?", "9", "6")));
+        Files.write(other, List.of(pair("2+2?", "4", "5"), pair("3*3?", "9", "7")));
+        String m = CliRun.parity("tiny-qwen2-chat").toString();
+        CliRun first = CliRun.of("", "dpo", "--model", m, "--pairs", pairs.toString(), "--output", out.toString(),
+                "--batch-size", "1", "--learning-rate", "1e-3");
+        assertEquals(0, first.code(), first.err());
+        byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+        CliRun changed = CliRun.of("", "dpo", "--model", m, "--pairs", other.toString(), "--output", out.toString(),
+                "--batch-size", "1", "--learning-rate", "2e-3", "--resume");
+        assertEquals(2, changed.code(), changed.err());
+        assertTrue(changed.err().contains("holds another run (its pairs_sha256 ("), changed.err());
+        assertTrue(changed.err().contains("settings.learning_rate (0.001 there, 0.002 here) differ"), changed.err());
+        assertTrue(java.util.Arrays.equals(model, Files.readAllBytes(out.resolve("model.safetensors"))),
+                "the finished run's model is untouched");
+        // The same run resumes: its last checkpoint is the end, so nothing more is trained.
+        CliRun same = CliRun.of("", "dpo", "--model", m, "--pairs", pairs.toString(), "--output", out.toString(),
+                "--batch-size", "1", "--learning-rate", "1e-3", "--resume");
+        assertEquals(0, same.code(), same.err());
+    }
+
+    @Test
+    void aResumeRepairsATornMetricsLineAndRemovesStaleTemporaries(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl"), out = dir.resolve("out");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5"), pair("3*3?", "9", "6"), pair("1+1?", "2", "3"),
+                pair("5-1?", "4", "2")));
+        String[] args = {"dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs", pairs.toString(),
+            "--batch-size", "1", "--learning-rate", "1e-3", "--save-steps", "2"};
+        CliRun whole = CliRun.of("", concat(args, "--output", dir.resolve("whole").toString()));
+        assertEquals(0, whole.code(), whole.err());
+        // As a run killed after step 3 leaves it: checkpoint-2, three metrics lines and half of a fourth, a
+        // temporary of the final save. (Made from the whole run's files.)
+        Files.createDirectories(out);
+        copyOf(dir.resolve("whole/checkpoint-2"), out.resolve("checkpoint-2"));
+        Files.copy(dir.resolve("whole/run.json"), out.resolve("run.json"));
+        List<String> lines = Files.readAllLines(dir.resolve("whole/metrics.jsonl"));
+        Files.writeString(out.resolve("metrics.jsonl"), String.join("\n", lines.subList(0, 3)) + "\n"
+                + lines.get(3).substring(0, 20));
+        Files.writeString(out.resolve("model.safetensors.tmp-12345"), "half a model");
+        CliRun resumed = CliRun.of("", concat(args, "--output", out.toString(), "--resume"));
+        assertEquals(0, resumed.code(), resumed.err());
+        assertEquals(lines, Files.readAllLines(out.resolve("metrics.jsonl")), "steps 1-2 kept, 3-4 replayed");
+        assertFalse(Files.exists(out.resolve("model.safetensors.tmp-12345")));
+        assertEquals(-1L, Files.mismatch(out.resolve("model.safetensors"), dir.resolve("whole/model.safetensors")));
+    }
+
+    @Test
+    void theFinalModelIsSavedInTheDtypeItsConfigDeclares(@TempDir Path dir) throws Exception {
+        Path model = copyOf(CliRun.parity("tiny-qwen2-chat"), dir.resolve("model"));
+        Files.writeString(model.resolve("config.json"), Files.readString(model.resolve("config.json"))
+                .replace("\"dtype\": \"float32\"", "\"dtype\": \"bfloat16\""));
+        Path pairs = dir.resolve("pairs.jsonl"), out = dir.resolve("out");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5")));
+        CliRun run = CliRun.of("", "dpo", "--model", model.toString(), "--pairs", pairs.toString(), "--output",
+                out.toString());
+        assertEquals(0, run.code(), run.err());
+        var saved = org.driftml.model.SafetensorsFile.open(out.resolve("model.safetensors"));
+        assertTrue(saved.tensors().values().stream()
+                .allMatch(t -> t.dtype() == org.driftml.model.SafetensorsDtype.BF16), "bf16 as declared");
+        var checkpoint = org.driftml.model.SafetensorsFile.open(out.resolve("checkpoint-1/model.safetensors"));
+        assertTrue(checkpoint.tensors().values().stream()
+                .allMatch(t -> t.dtype() == org.driftml.model.SafetensorsDtype.F32), "fp32 masters in checkpoints");
+    }
+
+    @Test
+    void aLossThatStopsBeingFiniteIsARunTimeFailure(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl");
+        Files.write(pairs, List.of(pair("2+2?", "4", "5"), pair("3*3?", "9", "6"), pair("1+1?", "2", "3")));
+        CliRun run = CliRun.of("", "dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs",
+                pairs.toString(), "--output", dir.resolve("out").toString(), "--batch-size", "1", "--learning-rate",
+                "1e30", "--epochs", "3");
+        assertEquals(1, run.code(), run.err());
+        assertTrue(run.err().contains("drift dpo: step "), run.err());
+        assertFalse(run.err().contains("\tat "), run.err());
     }
 }
