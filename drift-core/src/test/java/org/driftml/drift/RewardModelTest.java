@@ -2,7 +2,7 @@ package org.driftml.drift;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -56,11 +56,16 @@ class RewardModelTest {
             new DriftTrainer(c).progress(new PrintStream(new ByteArrayOutputStream()))
                     .train(parity("tiny-qwen2-chat"), List.of(), k -> new RewardRankedPairs(prompts, rm), dir);
             List<PreferencePair> pairs = PreferencePairs.read(dir.resolve("iteration-1/pairs.jsonl"));
-            assertNotNull(pairs);
-            for (PreferencePair p : pairs) {
+            assertEquals(prompts.size(), pairs.size(), "one pair per prompt (no two samples tied)");
+            // The reward model's scores are transformers' (the test above); here, each pair ranks its two samples
+            // by them: chosen the higher, rejected the lower, both recorded.
+            for (int i = 0; i < pairs.size(); i++) {
+                PreferencePair p = pairs.get(i);
+                assertEquals(prompts.get(i), p.prompt());
                 double[] s = rm.score(p.prompt(), List.of(p.chosen(), p.rejected()));
-                assertEquals(((Number) p.metadata().get("score_chosen")).doubleValue(), s[0], 1e-4);
-                assertEquals(true, s[0] > s[1]);
+                assertEquals(((Number) p.metadata().get("score_chosen")).doubleValue(), s[0], 1e-6);
+                assertEquals(((Number) p.metadata().get("score_rejected")).doubleValue(), s[1], 1e-6);
+                assertTrue(s[0] > s[1], "chosen " + s[0] + " above rejected " + s[1]);
             }
         }
     }

@@ -116,17 +116,31 @@ class DecoderTest {
         }
     }
 
+    /**
+     * bf16 weights computing in bf16 against transformers doing the same (scripts/parity/make_processor_fixtures.py):
+     * the two stacks round intermediate bf16 results (the final hidden state among them) in different places, and a
+     * hidden state rounded one bf16 step apart moves every logit of its position by up to a step of the position's
+     * largest logits (measured: Llama bit for bit, Qwen2 at most 2^-7, one step at its largest logits, above 1).
+     * Allowed: one step (2^-7 relative) of the position's largest |logit|. The fp32 model's logits, 0.05 away, are
+     * no reference for this.
+     */
     @ParameterizedTest
     @ValueSource(strings = {"qwen2", "llama"})
-    void bf16WeightsStayCloseToFp32(String kind) throws IOException {
+    void bf16LogitsFollowTransformersInBf16(String kind) throws IOException {
         SafetensorsFile ref = reference(kind);
+        SafetensorsFile bf16 = SafetensorsFile.open(ParityFixtures.folder("tiny-" + kind + "-processors.safetensors"));
         try (StepScope step = StepScope.open()) {
             Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind + "-bf16"), ScalarType.BFloat16);
             Tensor ids = ref.read("input_ids"), mask = ref.read("attention_mask");
             Tensor logits = decoder.logits(decoder.hiddenStates(ids, mask, null)).to(ScalarType.Float);
             Tensor real = mask.to(ScalarType.Float).unsqueeze(-1);
-            double diff = logits.sub(ref.read("logits")).abs().mul(real).max().item_double();
-            assertTrue(diff < 0.05, kind + " bf16: " + diff);
+            Tensor want = bf16.read("logits_bf16");
+            Tensor diff = logits.sub(want).abs().mul(real);
+            // One bf16 step (2^-7 relative) of each position's largest |logit|.
+            Tensor bound = want.abs().amax(new long[] {-1}, true).mul(new org.bytedeco.pytorch.Scalar(1.0 / 128));
+            double worst = diff.sub(bound).max().item_double();
+            assertTrue(worst <= 0, kind + " bf16: a logit is " + worst + " beyond a bf16 step; max |diff| "
+                    + diff.max().item_double());
         }
     }
 }

@@ -128,4 +128,35 @@ class SamplerTest {
             assertEquals(expected, out.get(0).logprobs()[0], 1e-5);
         }
     }
+
+    /**
+     * Top-k and the repetition penalty against transformers' own processors (scripts/parity/
+     * make_processor_fixtures.py): the same seeded draws, and greedy decoding under the penalty, token for token.
+     * The penalty sees every id so far, the prompt's left padding included, as transformers' does.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "llama"})
+    void topKAndTheRepetitionPenaltyDrawAsTransformersDoes(String kind) throws IOException {
+        Reference ref = reference(kind);
+        SafetensorsFile f = SafetensorsFile.open(ParityFixtures.folder("tiny-" + kind + "-processors.safetensors"));
+        int t = ref.prompts().get(0).length;
+        try (StepScope step = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-" + kind), ScalarType.Float);
+            Sampler sampler = new Sampler(decoder, 0);
+            Object[][] runs = {
+                {"top_k_ids", new Sampler.Settings(false, 0.8, 1.0, 5, 1.0, 8, Set.of(), 1234)},
+                {"repetition_ids", new Sampler.Settings(false, 0.7, 0.9, 0, 1.3, 8, Set.of(), 1234)},
+                {"greedy_repetition_ids", new Sampler.Settings(true, 1.0, 1.0, 0, 5.0, 8, Set.of(), 0)}};
+            for (Object[] run : runs) {
+                long[][] want = continuations(f.read((String) run[0]), t);
+                List<Sampler.Generation> out = sampler.generate(ref.prompts(), (Sampler.Settings) run[1]);
+                for (int r = 0; r < 2; r++) {
+                    assertArrayEquals(want[r], out.get(r).outputIds(), kind + " " + run[0] + " row " + r);
+                }
+            }
+            // Each changes the tokens (so each comparison above says something).
+            assertNotEquals(Arrays.toString(ref.greedy()[0]), Arrays.toString(
+                    continuations(f.read("greedy_repetition_ids"), t)[0]), "the penalty changes greedy decoding");
+        }
+    }
 }
