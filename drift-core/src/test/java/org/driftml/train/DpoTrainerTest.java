@@ -2,6 +2,7 @@ package org.driftml.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -113,9 +114,14 @@ class DpoTrainerTest {
     }
 
     private static OneBatch oneBatch(List<PairTokenizer.TokenizedPair> data, DpoConfig config) throws Exception {
+        return oneBatch(data, List.of(0, 1, 2, 3), config);
+    }
+
+    private static OneBatch oneBatch(List<PairTokenizer.TokenizedPair> data, List<Integer> batch, DpoConfig config)
+            throws Exception {
         Decoder policy = policy();
         DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 1);
-        Map<String, Double> metrics = t.accumulate(data, List.of(0, 1, 2, 3), 0);
+        Map<String, Double> metrics = t.accumulate(data, batch, 0);
         Map<String, Tensor> g = new LinkedHashMap<>();
         policy.weights().forEach((name, w) -> g.put(name, w.grad().detach().clone()));
         return new OneBatch(metrics, g);
@@ -129,6 +135,36 @@ class DpoTrainerTest {
             assertEquals(whole.metrics().get("loss"), halves.metrics().get("loss"), 1e-6);
             assertEquals(2.0, halves.metrics().get("micro_batches"));
             whole.gradientDifferences(halves).forEach((name, d) -> assertTrue(d < 1e-4, name + ": " + d));
+        }
+    }
+
+    /**
+     * With RPO on, accumulation is TRL's: the loss of each micro-batch (its mean DPO loss plus alpha times its
+     * chosen tokens' mean NLL), averaged over the micro-batches, as the Trainer divides each micro-batch's loss by
+     * the accumulation steps. So 2 x 2 equals the mean of the two halves trained as batches of their own; it is not
+     * one batch of 4 when the halves hold different numbers of chosen tokens (the NLL's token mean then weighs them
+     * differently).
+     */
+    @Test
+    void withRpoAccumulationAveragesTheMicroBatchesAsTrlDoes() throws Exception {
+        List<PairTokenizer.TokenizedPair> data = pairs(4, 4);
+        assertNotEquals(data.get(0).chosen().length + data.get(1).chosen().length,
+                data.get(2).chosen().length + data.get(3).chosen().length, "halves of unequal chosen lengths");
+        try (StepScope scope = StepScope.open()) {
+            DpoConfig rpo = fast(1e-4, 4, 2, 1).withBeta(0.1, 0.5);
+            OneBatch accumulated = oneBatch(data, rpo);
+            OneBatch first = oneBatch(data, List.of(0, 1), rpo.withBatch(2, 1));
+            OneBatch second = oneBatch(data, List.of(2, 3), rpo.withBatch(2, 1));
+            OneBatch whole = oneBatch(data, fast(1e-4, 4, 1, 1).withBeta(0.1, 0.5));
+            double mean = (first.metrics().get("loss") + second.metrics().get("loss")) / 2;
+            assertEquals(mean, accumulated.metrics().get("loss"), 1e-6);
+            assertTrue(Math.abs(whole.metrics().get("loss") - mean) > 1e-4, "one batch of 4 weighs tokens otherwise: "
+                    + whole.metrics().get("loss") + " vs " + mean);
+            accumulated.grads().forEach((name, g) -> {
+                Tensor expected = first.grads().get(name).add(second.grads().get(name)).div(new Scalar(2));
+                double d = g.sub(expected).abs().max().item_double() / Math.max(1e-6, expected.abs().max().item_double());
+                assertTrue(d < 1e-4, name + ": " + d);
+            });
         }
     }
 
