@@ -34,10 +34,6 @@ import java.util.function.Consumer;
  */
 final class LogFiles {
     static final ObjectMapper JSON = new ObjectMapper();
-    // For one record per line: a second JSON value on a line is an error, not silently dropped. (Not for the
-    // streaming parser of a JSON array, where the next element follows each value.)
-    private static final ObjectMapper LINE_JSON = new ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private LogFiles() {}
 
@@ -104,11 +100,10 @@ final class LogFiles {
                 String where = file + ":line " + number;
                 JsonNode node;
                 try {
-                    node = LINE_JSON.readTree(line);
-                } catch (JsonProcessingException e) {
+                    node = JsonLine.parse(line);
+                } catch (IllegalArgumentException e) {
                     report.record();
-                    report.onBad(new BadRecordException(where, null, "not valid JSON: " + e.getOriginalMessage()),
-                            policy);
+                    report.onBad(new BadRecordException(where, null, e.getMessage()), policy);
                     continue;
                 }
                 sink.accept(new LogRecord(where, node));

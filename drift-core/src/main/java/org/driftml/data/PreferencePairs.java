@@ -26,9 +26,7 @@ import org.driftml.text.ChatMessage;
  * Other fields are kept as metadata. A malformed record is an error naming the file, the line and the field.
  */
 public final class PreferencePairs {
-    // A second JSON value on a line is an error, not silently dropped.
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper();
     /** The roles a prompt's messages may have: those chat templates render. */
     private static final java.util.Set<String> ROLES = java.util.Set.of("system", "user", "assistant", "tool");
 
@@ -65,10 +63,9 @@ public final class PreferencePairs {
     static PreferencePair parse(String line, String where) {
         JsonNode n;
         try {
-            n = JSON.readTree(line);
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(where + ": not valid JSON (or more than one value on the line): "
-                    + e.getOriginalMessage());
+            n = JsonLine.parse(line);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage());
         }
         if (!n.isObject()) {
             throw new IllegalArgumentException(where + ": a pair must be a JSON object");

@@ -50,7 +50,8 @@ public final class Tokenizer implements AutoCloseable {
         } else if (Files.exists(folder.resolve("vocab.json")) && Files.exists(folder.resolve("merges.txt"))) {
             json = TokenizerJson.fromVocabAndMerges(folder);
         } else {
-            throw new IOException(folder + ": no tokenizer.json, and no vocab.json + merges.txt to build one from");
+            throw new java.nio.file.NoSuchFileException(folder.resolve("tokenizer.json").toString(), null,
+                    "no tokenizer.json, and no vocab.json + merges.txt to build one from");
         }
         HuggingFaceTokenizer hf;
         try {

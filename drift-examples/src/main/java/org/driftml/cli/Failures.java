@@ -46,7 +46,7 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         Throwable c = unwrap(e);
         String m = c.getMessage();
         if (c instanceof NoSuchFileException f) {
-            return "no such file or folder: " + f.getFile();
+            return f.getReason() != null ? f.getFile() + ": " + f.getReason() : "no such file or folder: " + f.getFile();
         }
         if (c instanceof AccessDeniedException f) {
             return "permission denied: " + f.getFile();

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import org.driftml.data.JsonLine;
 import org.driftml.data.Utf8Lines;
 import org.driftml.kernels.StepScope;
 
@@ -27,9 +28,7 @@ final class JsonLines {
         ObjectNode answer(JsonNode in, ObjectMapper json);
     }
 
-    // A second JSON value on a line is an error, not silently dropped.
-    static final ObjectMapper JSON = new ObjectMapper()
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    static final ObjectMapper JSON = new ObjectMapper();
 
 
     private JsonLines() {}
@@ -49,9 +48,9 @@ final class JsonLines {
                 }
                 JsonNode in;
                 try {
-                    in = JSON.readTree(line);
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new BadLine("not valid JSON (or more than one value on the line): " + e.getOriginalMessage());
+                    in = JsonLine.parse(line);
+                } catch (IllegalArgumentException e) {
+                    throw new BadLine(e.getMessage());
                 }
                 if (!in.isObject()) {
                     throw new BadLine("expected a JSON object, got " + in.getNodeType().toString().toLowerCase());

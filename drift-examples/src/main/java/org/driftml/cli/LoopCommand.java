@@ -36,8 +36,14 @@ final class LoopCommand {
             config = o.config(choice.method(), choice.iterations());
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
-            org.driftml.model.Checkpoint.open(o.model)
-                    .validate(org.driftml.model.ModelConfig.read(o.model.resolve("config.json")).expectedTensors());
+            org.driftml.model.ModelConfig model = org.driftml.model.ModelConfig.read(o.model.resolve("config.json"));
+            org.driftml.model.Checkpoint.open(o.model).validate(model.expectedTensors());
+            if (config.maxNewTokens() >= model.maxPositionEmbeddings()) {
+                // Each sample's KV cache is sized for prompt + max-new-tokens: 10^9 asked for 128 GB.
+                throw new IllegalArgumentException("--max-new-tokens " + config.maxNewTokens() + " leaves no room for "
+                        + "a prompt in the model's " + model.maxPositionEmbeddings() + " positions "
+                        + "(max_position_embeddings in " + o.model + ")");
+            }
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
             err.println(name + ": " + OptionNames.named(e.getMessage(), "--accumulation"));
             err.flush();

@@ -76,6 +76,9 @@ final class MineCommand implements Callable<Integer> {
                 case "skip" -> OnBadRecord.SKIP;
                 default -> throw new IllegalArgumentException("--on-bad-record must be fail or skip, got " + onBadRecord);
             };
+            if (!java.nio.file.Files.exists(logs)) {
+                throw new IllegalArgumentException("--logs: " + logs + ": no such file or folder");
+            }
             if ((detect || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
                 throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
             }

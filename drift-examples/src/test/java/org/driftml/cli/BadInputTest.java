@@ -215,6 +215,19 @@ class BadInputTest {
                 minedOut.toString()}, "", 2, logs + ":line 2", minedOut));
         }
 
+        Path minedMissing = dir.resolve("mined-missing");
+        check("log files", new Case("missing", new String[] {"mine", "--logs", dir.resolve("no-logs").toString(),
+            "--output", minedMissing.toString()}, "", 2, "--logs", minedMissing));
+        check("log files", new Case("unknown format", new String[] {"mine", "--logs", dir.toString(), "--format",
+            "csv", "--output", minedMissing.toString()}, "", 2, "--format", minedMissing));
+        check("tokenizer", new Case("no tokenizer", new String[] {"tokenize", "--tokenizer",
+            dir.resolve("none").toString()}, "{\"text\": \"a\"}\n", 2, "no tokenizer.json", null));
+        check("tokenizer", new Case("two objects", new String[] {"tokenize", "--tokenizer", model().toString()},
+            "{\"text\": \"a\"} {\"text\": \"b\"}\n{\"text\": \"c\"}\n", 1,
+            "line 1: more than one JSON value", null));
+        check("tokenizer", new Case("text not a string", new String[] {"tokenize", "--tokenizer",
+            model().toString()}, "{\"text\": 5}\n", 1, "line 1: \"text\" must be a string", null));
+
         // JSON Lines on stdin: each bad line answered in place naming its line, the others answered, exit 1.
         Map<String, String> badLines = new LinkedHashMap<>();
         badLines.put("id 2^64+5", "{\"input_ids\": [257, 18446744073709551621], \"completion_start\": 1}");
