@@ -17,8 +17,11 @@ import org.driftml.text.Tokenizer;
  * be a prefix of prompt + completion (a template that re-renders earlier turns differently breaks DPO's premise that
  * both responses answer the same tokens), else the pair's index is named.
  *
- * <p>Truncation as TRL: the prompt keeps its last {@code maxPromptLength} tokens, then each completion is cut so
- * prompt + completion fits {@code maxLength}. Pairs that needed cutting are counted.
+ * <p>Truncation, two ways. By default as the TRL DRIFT's released code used: the prompt keeps its last {@code
+ * maxPromptLength} tokens, then each completion is cut so prompt + completion fits {@code maxLength}. Or as TRL 1.13
+ * does by default ({@link #keepStart}, its {@code truncation_mode="keep_start"}, which has no max_prompt_length):
+ * each prompt + completion keeps its first {@code maxLength} tokens, and a pair whose prompt alone fills {@code
+ * maxLength} is dropped, as TRL drops it. Pairs cut are counted, and pairs dropped.
  */
 public final class PairTokenizer {
     /** A tokenised pair: shared prompt ids and the two completions' ids. */
@@ -27,9 +30,10 @@ public final class PairTokenizer {
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
     private final Set<Long> endIds;
-    private final int maxPromptLength;
+    private final int maxPromptLength;  // 0: TRL 1.13's keep_start, no prompt limit
     private final int maxLength;
     private int truncated;
+    private int dropped;
 
     /**
      * @param endIds token ids that end an assistant turn (eos, {@code <|im_end|>}); the completion stops after the first
@@ -49,17 +53,47 @@ public final class PairTokenizer {
         this.maxLength = maxLength;
     }
 
+    private PairTokenizer(Tokenizer tokenizer, ChatTemplate template, Set<Long> endIds, int maxLength) {
+        if (maxLength < 2) {
+            throw new IllegalArgumentException("need maxLength >= 2, got " + maxLength);
+        }
+        this.tokenizer = tokenizer;
+        this.template = template;
+        this.endIds = Set.copyOf(endIds);
+        this.maxPromptLength = 0;
+        this.maxLength = maxLength;
+    }
+
+    /**
+     * Truncation as TRL 1.13 does by default ({@code truncation_mode="keep_start"}): each prompt + completion keeps
+     * its first {@code maxLength} tokens, and a pair whose prompt alone has {@code maxLength} tokens or more is
+     * dropped (counted in {@link #droppedCount()}).
+     */
+    public static PairTokenizer keepStart(Tokenizer tokenizer, ChatTemplate template, Set<Long> endIds,
+            int maxLength) {
+        return new PairTokenizer(tokenizer, template, endIds, maxLength);
+    }
+
     /** A tokenizer for pairs meant for {@code policy}: its tokenizer, chat template and end-of-turn ids. */
     public static PairTokenizer of(Policy policy, int maxPromptLength, int maxLength) {
         return new PairTokenizer(policy.tokenizer(), policy.template(), policy.endIds(), maxPromptLength, maxLength);
     }
 
+    /** The pairs' ids, in order, without the pairs truncation dropped (only {@link #keepStart} drops any). */
     public List<TokenizedPair> tokenize(List<PreferencePair> pairs) {
         List<TokenizedPair> out = new ArrayList<>();
         for (int i = 0; i < pairs.size(); i++) {
-            out.add(tokenize(pairs.get(i), i));
+            TokenizedPair t = tokenize(pairs.get(i), i);
+            if (t != null) {
+                out.add(t);
+            }
         }
         return out;
+    }
+
+    /** Pairs so far dropped because their prompt alone filled maxLength ({@link #keepStart} only; TRL's rule). */
+    public int droppedCount() {
+        return dropped;
     }
 
     /** Pairs so far that had to be truncated (TRL reports these too). */
@@ -80,8 +114,17 @@ public final class PairTokenizer {
             chosen = tokenizer.encode(p.chosen());
             rejected = tokenizer.encode(p.rejected());
         }
+        return truncate(prompt, chosen, rejected);
+    }
+
+    /** The pair's ids cut to fit (null when dropped), counting what was cut or dropped. */
+    TokenizedPair truncate(long[] prompt, long[] chosen, long[] rejected) {
         boolean cut = false;
-        if (prompt.length > maxPromptLength) {
+        if (maxPromptLength == 0 && prompt.length >= maxLength) {
+            dropped++;  // TRL 1.13 drops it: keep_start would leave no completion token to learn from
+            return null;
+        }
+        if (maxPromptLength > 0 && prompt.length > maxPromptLength) {
             prompt = Arrays.copyOfRange(prompt, prompt.length - maxPromptLength, prompt.length);
             cut = true;
         }

@@ -68,6 +68,40 @@ class PairTokenizerTest {
         assertEquals(1, pt.truncatedCount());
     }
 
+    /**
+     * TRL 1.13's keep_start truncation against TRL itself (scripts/parity/make_truncation_fixture.py: its dataset
+     * filter and DataCollatorForPreference on TRL-tokenised conversational pairs, at five max_length values): the
+     * same pairs dropped, and the same prompt and completions left.
+     */
+    @Test
+    void keepStartTruncatesAndDropsAsTrl113() throws Exception {
+        var fixture = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                PairTokenizerTest.class.getResource("/parity/trl-dpo-truncation.json"));
+        int kept = 0, dropped = 0;
+        for (var c : fixture.get("cases")) {
+            var e = fixture.get("examples").get(c.get("pair").asInt());
+            PairTokenizer pt = PairTokenizer.keepStart(tokenizer, template, Set.of(IM_END), c.get("max_length").asInt());
+            PairTokenizer.TokenizedPair t = pt.truncate(ids(e.get("prompt_ids")), ids(e.get("chosen_ids")),
+                    ids(e.get("rejected_ids")));
+            String at = "pair " + c.get("pair") + " at max_length " + c.get("max_length");
+            if (!c.get("kept").asBoolean()) {
+                assertEquals(null, t, at + ": TRL drops it");
+                assertEquals(1, pt.droppedCount(), at);
+                dropped++;
+                continue;
+            }
+            kept++;
+            assertArrayEquals(ids(c.get("prompt_ids")), t.prompt(), at + " prompt");
+            assertArrayEquals(ids(c.get("prompt_ids_rejected")), t.prompt(), at + " prompt (rejected row)");
+            assertArrayEquals(ids(c.get("chosen_ids")), t.chosen(), at + " chosen");
+            assertArrayEquals(ids(c.get("rejected_ids")), t.rejected(), at + " rejected");
+            boolean cut = t.chosen().length < e.get("chosen_ids").size()
+                    || t.rejected().length < e.get("rejected_ids").size();
+            assertEquals(cut, t.truncated(), at);
+        }
+        assertTrue(kept >= 5 && dropped >= 3, kept + " kept, " + dropped + " dropped: both rules exercised");
+    }
+
     @Test
     void aTemplateThatBreaksThePrefixIsNamedWithThePairIndex() {
         ChatTemplate odd = ChatTemplate.of("{% for m in messages %}{{ m.role }}{% endfor %}"

@@ -76,6 +76,12 @@ final class DpoCommand implements Callable<Integer> {
     int saveTotalLimit;
 
     @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N") int maxPromptLength;
+
+    @Option(names = "--truncation-mode", defaultValue = "paper", paramLabel = "paper|keep_start",
+            description = {"paper (default): the prompt keeps its last --max-prompt-length tokens, then completions",
+                    "are cut to --max-length, as the TRL DRIFT used; keep_start: TRL 1.13's default, each prompt +",
+                    "completion keeps its first --max-length tokens and a pair whose prompt fills it is dropped"})
+    String truncationMode;
     @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N") int maxLength;
 
     @Mixin
@@ -181,6 +187,7 @@ final class DpoCommand implements Callable<Integer> {
     private Map<String, Object> identity(DpoConfig config, Precision precision) throws java.io.IOException {
         Map<String, Object> settings = new java.util.LinkedHashMap<>(config.settings());
         settings.put("max_steps", maxSteps == Integer.MAX_VALUE ? "all epochs" : maxSteps);
+        settings.put("truncation_mode", truncationMode);
         settings.put("max_prompt_length", maxPromptLength);
         settings.put("max_length", maxLength);
         settings.put("dtype", precision.name());
@@ -218,6 +225,9 @@ final class DpoCommand implements Callable<Integer> {
         if (saveSteps < 0) {
             throw new IllegalArgumentException("--save-steps must be 0 (at the end only) or more, got " + saveSteps);
         }
+        if (!truncationMode.equals("paper") && !truncationMode.equals("keep_start")) {
+            throw new IllegalArgumentException("--truncation-mode must be paper or keep_start, got " + truncationMode);
+        }
         if (maxPromptLength < 1 || maxLength <= maxPromptLength) {
             throw new IllegalArgumentException("--max-length (" + maxLength + ") must exceed --max-prompt-length ("
                     + maxPromptLength + "), which must be at least 1");
@@ -248,8 +258,15 @@ final class DpoCommand implements Callable<Integer> {
         }
         OutputFolder.removeStaleTemporaries(output);
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
-            PairTokenizer pt = PairTokenizer.of(policy, maxPromptLength, maxLength);
+            PairTokenizer pt = truncationMode.equals("keep_start")
+                    ? PairTokenizer.keepStart(policy.tokenizer(), policy.template(), policy.endIds(), maxLength)
+                    : PairTokenizer.of(policy, maxPromptLength, maxLength);
             List<PairTokenizer.TokenizedPair> tokenized = pt.tokenize(pairs);
+            if (tokenized.isEmpty()) {
+                err.println("drift dpo: every pair's prompt fills --max-length " + maxLength + " (keep_start drops "
+                        + "them); nothing to train on");
+                return 2;
+            }
             // In bf16 the masters start from the folder's fp32 weights, not the bf16 copies; the reference is the
             // policy as they leave it (DpoTrainer.of).
             DpoTrainer trainer = DpoTrainer.of(policy, d -> {
@@ -258,8 +275,8 @@ final class DpoCommand implements Callable<Integer> {
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
             }, config, seed);
             int total = trainer.totalSteps(tokenized.size(), maxSteps);
-            err.printf("drift dpo: %d pairs (%d truncated), %d steps, %s%n", pairs.size(), pt.truncatedCount(), total,
-                    config);
+            err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),
+                    pt.truncatedCount(), pt.droppedCount(), total, config);
             err.flush();
             TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.err, System.console() != null,
                     total);
