@@ -24,6 +24,9 @@ final class ConfigFile {
     static void apply(CommandSpec spec, Path file) throws IOException {
         String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw error(spec, "--config: " + file + ": no such file");
+        }
         JsonNode root;
         try {
             root = (yaml ? YAML : JsonLines.JSON).readTree(file.toFile());

@@ -127,6 +127,19 @@ class BadInputTest {
             check("train options", new Case(String.join(" ", o), a.toArray(String[]::new), "", 2, o[0], out));
         }
 
+        // Config files: exit 2 naming the file (and the key).
+        Path badValue = dir.resolve("bad-value.yaml"), unknownKey = dir.resolve("unknown.json");
+        Files.writeString(badValue, "learning-rate: fast\n");
+        Files.writeString(unknownKey, "{\"learning-rat\": 1e-3}");
+        Path[] configs = {dir.resolve("missing.yaml"), badValue, unknownKey};
+        for (Path config : configs) {
+            check("config files", new Case(config.getFileName().toString(), dpo(model(), good, out, "--config",
+                config.toString()), "", 2, config.toString(), out));
+            check("config files", new Case("train, " + config.getFileName(), new String[] {"train", "--model",
+                model().toString(), "--data", mined.toString(), "--output", out.toString(), "--config", config.toString()}, "", 2,
+                config.toString(), out));
+        }
+
         // Broken model folders: exit 2 naming the file and what is wrong with it, for dpo and logprobs alike.
         Map<String, UnaryOperator<Path>> broken = new LinkedHashMap<>();
         broken.put("no config.json", m -> delete(m.resolve("config.json")));
