@@ -111,7 +111,7 @@ public final class OutputLock implements AutoCloseable {
         return folder;
     }
 
-    /** Releases one hold; the last removes the lock file and releases the lock, in that order. */
+    /** Releases one hold; the last empties the lock file and releases the lock, in that order. */
     @Override
     public void close() throws IOException {
         synchronized (HELD) {
