@@ -50,6 +50,7 @@ void multinomial_draw(const at::Tensor& probs, const at::Generator& generator, c
     std::vector<uint64_t> draws(static_cast<size_t>(cols));
     std::vector<float> block_best(static_cast<size_t>(blocks));
     std::vector<int64_t> block_index(static_cast<size_t>(blocks));
+    std::vector<uint8_t> block_invalid(static_cast<size_t>(blocks));
 
     std::lock_guard<std::mutex> lock(gen->mutex_);
     at::mt19937 engine = gen->engine();
@@ -65,8 +66,10 @@ void multinomial_draw(const at::Tensor& probs, const at::Generator& generator, c
           const int64_t end = std::min(cols, (b + 1) * kBlock);
           float best = 0;
           int64_t at_best = -1;
+          bool invalid = false;
           for (int64_t j = b * kBlock; j < end; j++) {
             const float pj = row[j];
+            invalid |= !(pj >= 0.0f) || std::isinf(pj);  // NaN fails the comparison
             float ratio;
             if (pj == 0.0f && !std::signbit(pj) && (draws[j] & ((uint64_t{1} << 53) - 1)) != 0) {
               ratio = 0.0f;  // +0 / a positive exponential
@@ -80,8 +83,14 @@ void multinomial_draw(const at::Tensor& probs, const at::Generator& generator, c
           }
           block_best[b] = best;
           block_index[b] = at_best;
+          block_invalid[b] = invalid;
         }
       });
+      for (int64_t b = 0; b < blocks; b++) {
+        // torch.multinomial refuses these too; a model whose weights hold NaN would otherwise sample noise.
+        TORCH_CHECK(!block_invalid[b], "multinomial_draw: row ", r, " of the probabilities holds NaN, inf or a "
+                    "negative entry (the model's logits are not finite)");
+      }
       float best = block_best[0];
       int64_t at_best = block_index[0];
       for (int64_t b = 1; b < blocks; b++) {  // left to right, so the first index wins among equals

@@ -14,6 +14,8 @@ namespace drift {
 
 // probs: [N, V] fp32, contiguous, on the CPU (rows need not sum to one). generator: a CPU generator, advanced by
 // exactly the 2 N V outputs ATen's exponential_ takes. next: [N, 1] int64, written with the chosen columns.
+// A row holding NaN, inf or a negative entry is an error, as torch.multinomial makes it (then the generator has
+// advanced past that row).
 void multinomial_draw(const at::Tensor& probs, const at::Generator& generator, const at::Tensor& next);
 
 }  // namespace drift

@@ -56,7 +56,7 @@ final class JsonLines {
                     throw new BadLine("expected a JSON object, got " + in.getNodeType().toString().toLowerCase());
                 }
                 answer = handler.answer(in, JSON);
-            } catch (BadLine | IllegalArgumentException | IllegalStateException e) {
+            } catch (RuntimeException e) {  // a bad line, or what the model made of it (a NaN): answered in place
                 failed++;
                 answer = JSON.createObjectNode().put("error", "line " + number + ": " + e.getMessage())
                         .put("line", number);

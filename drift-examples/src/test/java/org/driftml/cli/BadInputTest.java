@@ -191,6 +191,18 @@ class BadInputTest {
                 m.toString(), "--max-new-tokens", "2"}, "{\"input_ids\": [257, 85]}\n", 2, name, null));
         }
 
+        // A model whose weights hold NaN: a run-time failure (exit 1) saying so, not "NaN" printed with exit 0.
+        Path nanModel = copyModel(dir.resolve("nan-weights"));
+        header(nanModel, h -> { });  // rewritten as is, then one weight's first value set to NaN below
+        setFirstValueNaN(nanModel.resolve("model.safetensors"), "model.norm.weight");
+        check("non-finite models", new Case("logprobs", new String[] {"logprobs", "--model", nanModel.toString()},
+                "{\"input_ids\": [257, 85, 83], \"completion_start\": 1}\n", 1, "NaN", null));
+        check("non-finite models", new Case("generate, sampling", new String[] {"generate", "--model",
+            nanModel.toString(), "--max-new-tokens", "2", "--temperature", "0.7"}, "{\"input_ids\": [257, 85]}\n", 1,
+            "NaN", null));
+        check("non-finite models", new Case("dpo", dpo(nanModel, good, out), "", 1, "the loss is NaN", null));
+        deleteTree(out);
+
         // Pair files: exit 2 naming file and line.
         Map<String, List<String>> badPairs = new LinkedHashMap<>();
         String ok = DpoCommandTest.pair("a", "b", "c");
@@ -352,6 +364,26 @@ class BadInputTest {
             return rewrite(p, dup, Arrays.copyOfRange(all, 8 + (int) length, all.length));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Sets the first fp32 value of {@code tensor} in a single-file checkpoint to NaN. */
+    private static void setFirstValueNaN(Path p, String tensor) throws IOException {
+        byte[] all = Files.readAllBytes(p);
+        long length = ByteBuffer.wrap(all, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        ObjectNode h = (ObjectNode) JSON.readTree(new String(all, 8, (int) length, StandardCharsets.UTF_8));
+        int begin = 8 + (int) length + h.get(tensor).get("data_offsets").get(0).asInt();
+        ByteBuffer.wrap(all, begin, 4).order(ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN);
+        Files.write(p, all);
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (Files.exists(p)) {
+            try (var files = Files.walk(p)) {
+                for (Path q : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(q);
+                }
+            }
         }
     }
 

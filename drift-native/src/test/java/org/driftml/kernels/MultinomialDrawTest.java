@@ -106,6 +106,10 @@ class MultinomialDrawTest {
         assertTrue(e.getMessage().contains("probs must be a contiguous 2-D fp32 CPU tensor"), e.getMessage());
         assertThrows(RuntimeException.class,
                 () -> MultinomialDraw.draw(torch.rand(new long[] {3, 8}), g, next));
+        Tensor nan = torch.rand(new long[] {2, 40_000});
+        nan.select(0, 1).select(0, 33_000).fill_(new Scalar(Double.NaN));
+        RuntimeException bad = assertThrows(RuntimeException.class, () -> MultinomialDraw.draw(nan, g, next));
+        assertTrue(bad.getMessage().contains("row 1 of the probabilities holds NaN"), bad.getMessage());
         assertEquals(2, next.size(0));
     }
 }
