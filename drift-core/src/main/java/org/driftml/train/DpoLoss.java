@@ -17,7 +17,7 @@ import org.driftml.kernels.SequenceLogps;
  * log-probs through the fused op (no full-vocabulary logits), then the fused preference loss against the reference's
  * log-probs, plus the optional RPO term (rpo_alpha times the chosen responses' token-level NLL, as TRL adds it).
  */
-public final class DpoLoss {
+final class DpoLoss {
     /** Per-sequence scores of a batch: [2B] summed log-probs and [2B] completion token counts. */
     public record Scores(Tensor logps, Tensor tokens) {
         Tensor chosen(int b) {

@@ -12,7 +12,7 @@ import org.driftml.model.Tensorsj;
  * is a completion token, so the fused log-prob op reads the decoder's hidden states as they are (no shifted copy);
  * {@code scoredPositions} lists the flat positions r * T + t where it is set.
  */
-public record PreferenceBatch(Tensor inputIds, Tensor attentionMask, Tensor targets, Tensor completionMask,
+record PreferenceBatch(Tensor inputIds, Tensor attentionMask, Tensor targets, Tensor completionMask,
         Tensor scoredPositions, int pairs, long realTokens, long paddedTokens) {
 
     /** Share of the forward's positions that are padding (TRL users watch this; length-aware batching keeps it low). */
