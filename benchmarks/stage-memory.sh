@@ -2,7 +2,8 @@
 # Memory across DRIFT's stages at Qwen2.5-0.5B's geometry: `drift train --iterations 4` (bf16, activation
 # checkpointing) on a few DSAT items with short samples, and the resident set and native heap each stage starts with
 # (DriftTrainer prints them), plus the process's peak. Each stage must free its policy, reference scores and
-# optimizer, so stage starts stay within 5% of each other. Writes build/bench/stage-memory.log.
+# optimizer, so stage starts stay within 5% of each other. drift runs with the launcher's JVM options (DRIFT_JAVA_OPTS
+# overrides them). Writes build/bench/stage-memory.log.
 #   VENV=v benchmarks/stage-memory.sh [--iterations 4] [--items 8] [--max-new-tokens 16]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/scripts/bench-env.sh"
@@ -34,7 +35,7 @@ for i in range(int(sys.argv[1])):
 PY
 log="$root/build/bench/stage-memory.log"
 "$root/drift" mine --logs "$work/dsat.jsonl" --format dsat --output "$work/mined" > /dev/null
-DRIFT_JAVA_OPTS="-Xmx512m" /usr/bin/time -v "$root/drift" train --model "$work/model" --data "$work/mined" \
+/usr/bin/time -v "$root/drift" train --model "$work/model" --data "$work/mined" \
   --output "$work/run" --method drift --iterations "$iterations" --no-warm-start --dtype bfloat16 \
   --gradient-checkpointing --max-new-tokens "$new_tokens" --generation-batch 8 --batch-size 2 \
   --max-prompt-length 128 --max-length 256 2>&1 | tee "$log" | grep -E "starting|pairs|Maximum resident|Elapsed"
