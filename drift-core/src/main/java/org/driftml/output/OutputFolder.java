@@ -1,6 +1,10 @@
 package org.driftml.output;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
 
 /** Checks on where a run writes, made before it loads or trains anything. */
 public final class OutputFolder {
@@ -30,18 +34,18 @@ public final class OutputFolder {
      * named {@code NAME.tmp} or {@code NAME.tmp-PID} and folders named {@code NAME.tmp} (a checkpoint being written).
      * Call it holding the folder's {@link OutputLock}: a live writer's temporaries look the same.
      */
-    public static void removeStaleTemporaries(Path output) throws java.io.IOException {
-        if (!java.nio.file.Files.isDirectory(output)) {
+    public static void removeStaleTemporaries(Path output) throws IOException {
+        if (!Files.isDirectory(output)) {
             return;
         }
-        java.util.List<Path> stale;
-        try (var all = java.nio.file.Files.walk(output, 2)) {
+        List<Path> stale;
+        try (var all = Files.walk(output, 2)) {
             stale = all.filter(p -> p.getFileName().toString().matches(".+\\.tmp(-\\d+)?")).toList();
         }
         for (Path p : stale) {
-            try (var tree = java.nio.file.Files.walk(p)) {
-                for (Path q : tree.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    java.nio.file.Files.deleteIfExists(q);
+            try (var tree = Files.walk(p)) {
+                for (Path q : tree.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(q);
                 }
             }
         }
@@ -59,7 +63,7 @@ public final class OutputFolder {
         }
         try {
             return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return abs;
         }
     }

@@ -1,8 +1,13 @@
 package org.driftml.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -10,22 +15,24 @@ import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.Checkpoint;
 import org.driftml.model.ComputeDevice;
-import org.driftml.model.Policy;
+import org.driftml.model.MalformedCheckpointException;
 import org.driftml.model.ModelConfig;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
-import org.driftml.output.RunRecord;
 import org.driftml.output.OutputLock;
+import org.driftml.output.RunRecord;
+import org.driftml.report.TrainingLog;
+import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
 import org.driftml.train.PrecomputedReference;
 import org.driftml.train.ReferencePolicy;
-import org.driftml.report.TrainingLog;
-import org.driftml.report.TrainingPlots;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -159,9 +166,9 @@ final class DpoCommand implements Callable<Integer> {
             }
             // The weights' headers too (cheap: no tensor is read), so a broken folder is refused before the output
             // folder is made.
-            org.driftml.model.Checkpoint.open(model)
+            Checkpoint.open(model)
                     .validate(ModelConfig.read(model.resolve("config.json")).expectedTensors());
-        } catch (IllegalArgumentException | org.driftml.model.MalformedCheckpointException e) {
+        } catch (IllegalArgumentException | MalformedCheckpointException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
@@ -184,31 +191,31 @@ final class DpoCommand implements Callable<Integer> {
     }
 
     /** What makes the output folder this run: the model, the pairs' bytes, every setting that changes the result. */
-    private Map<String, Object> identity(DpoConfig config, Precision precision) throws java.io.IOException {
-        Map<String, Object> settings = new java.util.LinkedHashMap<>(config.settings());
+    private Map<String, Object> identity(DpoConfig config, Precision precision) throws IOException {
+        Map<String, Object> settings = new LinkedHashMap<>(config.settings());
         settings.put("max_steps", maxSteps == Integer.MAX_VALUE ? "all epochs" : maxSteps);
         settings.put("truncation_mode", truncationMode);
         settings.put("max_prompt_length", maxPromptLength);
         settings.put("max_length", maxLength);
         settings.put("dtype", precision.name());
         settings.put("seed", seed);
-        Map<String, Object> id = new java.util.LinkedHashMap<>();
+        Map<String, Object> id = new LinkedHashMap<>();
         id.put("command", "dpo");
         id.put("model", model.toAbsolutePath().normalize().toString());
-        id.put("pairs_sha256", java.util.HexFormat.of().formatHex(sha256(pairsFile)));
+        id.put("pairs_sha256", HexFormat.of().formatHex(sha256(pairsFile)));
         id.put("settings", settings);
         return id;
     }
 
-    private static byte[] sha256(Path file) throws java.io.IOException {
+    private static byte[] sha256(Path file) throws IOException {
         try (var in = Files.newInputStream(file)) {
-            java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
             byte[] buf = new byte[1 << 16];
             for (int n; (n = in.read(buf)) > 0;) {
                 d.update(buf, 0, n);
             }
             return d.digest();
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

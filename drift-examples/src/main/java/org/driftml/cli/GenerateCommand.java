@@ -1,11 +1,10 @@
 package org.driftml.cli;
 
-import org.driftml.model.ModelConfig;
-import java.io.PrintWriter;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -16,6 +15,7 @@ import java.util.concurrent.Callable;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.GenerationDefaults;
+import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatTemplate;
