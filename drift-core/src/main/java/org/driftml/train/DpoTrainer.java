@@ -320,8 +320,8 @@ public final class DpoTrainer implements AutoCloseable {
         return maxSteps == Integer.MAX_VALUE ? totalSteps(pairs) : maxSteps;
     }
 
-    /** The fp32 master weights (what the final model folder holds). */
-    public Map<String, Tensor> masters() {
+    /** The fp32 master weights (what the checkpoints hold; tests read them). */
+    Map<String, Tensor> masters() {
         return optimizer.masters();
     }
 
