@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Consumer;
+import org.driftml.data.internal.JsonLine;
+import org.driftml.data.internal.Utf8Lines;
 
 /**
  * Raw records of a chat-log file, whatever its format: JSON Lines ({@code .jsonl}), a JSON array or single object

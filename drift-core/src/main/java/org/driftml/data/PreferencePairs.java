@@ -14,6 +14,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.data.internal.JsonLine;
+import org.driftml.data.internal.Utf8Lines;
 import org.driftml.text.ChatMessage;
 
 /**

@@ -23,6 +23,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Checkpoint;
+import org.driftml.model.internal.SafetensorsWriter;
+import org.driftml.model.internal.Tensorsj;
 
 /**
  * A Qwen2 / Llama decoder as transformers computes it, over weights held by their Hugging Face names:

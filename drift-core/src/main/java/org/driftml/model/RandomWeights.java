@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
+import org.driftml.model.internal.SafetensorsWriter;
 
 /**
  * Fresh weights for the config.json already in a folder, as transformers initialises a decoder: normal(0, std)

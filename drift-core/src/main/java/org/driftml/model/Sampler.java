@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.Generators;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Tensorsj;
 
 /**
  * Batched generation as transformers' {@code generate} does it: prompts left-padded, positions cumsum(mask) - 1, one

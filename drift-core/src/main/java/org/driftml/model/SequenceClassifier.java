@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Tensorsj;
 
 /**
  * A transformers {@code *ForSequenceClassification} checkpoint (Qwen2, Llama, Mistral): the decoder without an lm

@@ -16,9 +16,9 @@ import org.driftml.model.CheckpointedForward;
 import org.driftml.model.Decoder;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
+import org.driftml.model.internal.Tensorsj;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
-import org.driftml.model.Tensorsj;
 import org.driftml.report.TrainingLog;
 
 /**

@@ -6,7 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Tensorsj;
+import org.driftml.model.internal.Tensorsj;
 
 /**
  * Reference log-probs computed once for a whole dataset, then looked up per batch: training then holds one model,

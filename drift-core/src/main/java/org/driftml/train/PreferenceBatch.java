@@ -4,7 +4,7 @@ import java.util.List;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.driftml.model.Tensorsj;
+import org.driftml.model.internal.Tensorsj;
 
 /**
  * B pairs as one forward of 2B rows: rows 0..B-1 are prompt + chosen, rows B..2B-1 prompt + rejected, right-padded to

@@ -13,10 +13,10 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Checkpoint;
 import org.driftml.model.Decoder;
-import org.driftml.model.SafetensorsFile;
-import org.driftml.model.SafetensorsWriter;
+import org.driftml.model.internal.Checkpoint;
+import org.driftml.model.internal.SafetensorsFile;
+import org.driftml.model.internal.SafetensorsWriter;
 
 /**
  * {@code checkpoint-STEP/}: the model as a Hugging Face folder (fp32 master weights; transformers loads it as it

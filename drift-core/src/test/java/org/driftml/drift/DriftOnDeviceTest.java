@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,7 +15,7 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
-import org.driftml.model.SafetensorsFile;
+import org.driftml.model.internal.SafetensorsFile;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

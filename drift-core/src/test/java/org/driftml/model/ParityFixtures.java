@@ -4,10 +4,10 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 /** The committed transformers fixtures (scripts/parity/make_model_fixtures.py) on the test classpath. */
-final class ParityFixtures {
+public final class ParityFixtures {
     private ParityFixtures() {}
 
-    static Path folder(String name) {
+    public static Path folder(String name) {
         try {
             return Path.of(ParityFixtures.class.getResource("/parity/" + name).toURI());
         } catch (URISyntaxException | NullPointerException e) {

@@ -7,8 +7,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import org.driftml.data.JsonLine;
-import org.driftml.data.Utf8Lines;
+import org.driftml.data.internal.JsonLine;
+import org.driftml.data.internal.Utf8Lines;
 import org.driftml.kernels.StepScope;
 
 /**

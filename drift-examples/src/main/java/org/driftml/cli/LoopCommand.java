@@ -37,7 +37,7 @@ final class LoopCommand {
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
             org.driftml.model.ModelConfig model = org.driftml.model.ModelConfig.read(o.model.resolve("config.json"));
-            org.driftml.model.Checkpoint.open(o.model).validate(model.expectedTensors());
+            org.driftml.model.internal.Checkpoint.open(o.model).validate(model.expectedTensors());
             if (config.maxNewTokens() >= model.maxPositionEmbeddings()) {
                 // Each sample's KV cache is sized for prompt + max-new-tokens: 10^9 asked for 128 GB.
                 throw new IllegalArgumentException("--max-new-tokens " + config.maxNewTokens() + " leaves no room for "

@@ -2,14 +2,13 @@ package org.driftml.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import org.bytedeco.pytorch.Tensor;
-import org.driftml.kernels.StepScope;
-import org.driftml.model.SafetensorsFile;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 
 /** drift tokenize / logprobs / generate: the JSON Lines protocol, and results against transformers. */

@@ -3,7 +3,6 @@ package org.driftml.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.image.BufferedImage;
@@ -233,12 +232,12 @@ class DpoCommandTest {
         CliRun run = CliRun.of("", "dpo", "--model", model.toString(), "--pairs", pairs.toString(), "--output",
                 out.toString());
         assertEquals(0, run.code(), run.err());
-        var saved = org.driftml.model.SafetensorsFile.open(out.resolve("model.safetensors"));
+        var saved = org.driftml.model.internal.SafetensorsFile.open(out.resolve("model.safetensors"));
         assertTrue(saved.tensors().values().stream()
-                .allMatch(t -> t.dtype() == org.driftml.model.SafetensorsDtype.BF16), "bf16 as declared");
-        var checkpoint = org.driftml.model.SafetensorsFile.open(out.resolve("checkpoint-1/model.safetensors"));
+                .allMatch(t -> t.dtype() == org.driftml.model.internal.SafetensorsDtype.BF16), "bf16 as declared");
+        var checkpoint = org.driftml.model.internal.SafetensorsFile.open(out.resolve("checkpoint-1/model.safetensors"));
         assertTrue(checkpoint.tensors().values().stream()
-                .allMatch(t -> t.dtype() == org.driftml.model.SafetensorsDtype.F32), "fp32 masters in checkpoints");
+                .allMatch(t -> t.dtype() == org.driftml.model.internal.SafetensorsDtype.F32), "fp32 masters in checkpoints");
     }
 
     @Test

@@ -1,4 +1,4 @@
-package org.driftml.data;
+package org.driftml.data.internal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;

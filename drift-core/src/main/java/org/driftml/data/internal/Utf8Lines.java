@@ -1,4 +1,4 @@
-package org.driftml.data;
+package org.driftml.data.internal;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;

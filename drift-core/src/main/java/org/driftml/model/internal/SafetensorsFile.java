@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,6 +22,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
+import org.driftml.model.MalformedCheckpointException;
 
 /**
  * One {@code .safetensors} file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,

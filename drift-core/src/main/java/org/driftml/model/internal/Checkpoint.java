@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,6 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.model.MalformedCheckpointException;
+import org.driftml.model.ModelConfig;
 
 /**
  * The weights of a Hugging Face model folder: {@code model.safetensors}, or shards listed by

@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
