@@ -18,16 +18,17 @@ import org.driftml.kernels.NativeHeap;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.Policy;
+import org.driftml.model.Sampler;
+import org.driftml.model.internal.Torch;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
-import org.driftml.model.Sampler;
+import org.driftml.report.TrainingLog;
+import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
 import org.driftml.train.PrecomputedReference;
-import org.driftml.report.TrainingLog;
-import org.driftml.report.TrainingPlots;
 
 /**
  * The DRIFT loop (paper, Algorithm 1), and SPIN and IterDPO through the same loop:
@@ -299,7 +300,7 @@ public final class DriftTrainer {
     /** Scores every pair with a frozen model folder, which is freed again before training loads anything. */
     private PrecomputedReference scoreWith(Path model, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro)
             throws IOException {
-        try (Decoder frozen = Decoder.load(model, config.precision().computeDtype(), device.toTorch())) {
+        try (Decoder frozen = Decoder.load(model, Torch.computeDtype(config.precision()), Torch.device(device))) {
             return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro);
         }
     }

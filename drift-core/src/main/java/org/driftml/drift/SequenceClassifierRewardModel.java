@@ -7,6 +7,7 @@ import java.util.List;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Precision;
 import org.driftml.model.SequenceClassifier;
+import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
@@ -27,7 +28,7 @@ public final class SequenceClassifierRewardModel implements RewardModel, AutoClo
 
     /** As above with the classifier on {@code device}. */
     public SequenceClassifierRewardModel(Path folder, Precision precision, ComputeDevice device) throws IOException {
-        this.classifier = SequenceClassifier.load(folder, precision.computeDtype(), device.toTorch());
+        this.classifier = SequenceClassifier.load(folder, Torch.computeDtype(precision), Torch.device(device));
         this.tokenizer = Tokenizer.load(folder);
         this.template = ChatTemplate.load(folder);
     }

@@ -3,9 +3,6 @@ package org.driftml.model;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.global.torch;
-import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.TestDevice;
 
 /**
@@ -14,7 +11,8 @@ import org.driftml.kernels.TestDevice;
  * <p>Spelled as users write it for PyTorch: {@code cpu}, {@code cuda}, {@code cuda:1}. CUDA needs the {@code gpu}
  * Maven profile (LibTorch's GPU natives); asking for it on a CPU build is an error that says so. {@code testdevice}
  * is drift-native's fake accelerator ({@link TestDevice}): host memory under a device's name, so that CI, which has no
- * GPU, runs the whole product on a device that refuses CPU tensors and counts host reads.
+ * GPU, runs the whole product on a device that refuses CPU tensors and counts host reads. (Its LibTorch device, with
+ * the check that this build and host can use it, is {@code org.driftml.model.internal.Torch.device}.)
  */
 public record ComputeDevice(Kind kind, int index) {
     public enum Kind { CPU, CUDA, TEST }
@@ -55,29 +53,6 @@ public record ComputeDevice(Kind kind, int index) {
             return CPU;
         }
         return new ComputeDevice(Kind.CUDA, m.group(2) == null ? 0 : Integer.parseInt(m.group(2)));
-    }
-
-    /**
-     * The LibTorch device, after checking that this build and host can use it. The test device is registered
-     * here if it is not yet: call this before the process's first backward (the CLI does, when it parses options).
-     */
-    public Device toTorch() {
-        NativeRuntime.load();
-        if (kind == Kind.CPU) {
-            return new Device("cpu");
-        }
-        if (kind == Kind.TEST) {
-            return TestDevice.install();
-        }
-        if (!torch.cuda_is_available()) {
-            throw new IllegalStateException("device " + this + " requested but CUDA is not available: build with"
-                    + " -Pgpu (LibTorch GPU natives) on a host with a CUDA 13 driver");
-        }
-        int count = torch.cuda_device_count();
-        if (index >= count) {
-            throw new IllegalStateException("device " + this + " requested but only " + count + " CUDA device(s)");
-        }
-        return new Device(toString());
     }
 
     @Override

@@ -26,6 +26,7 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Checkpoint;
 import org.driftml.model.internal.SafetensorsWriter;
 import org.driftml.model.internal.Tensorsj;
+import org.driftml.model.internal.Torch;
 
 /**
  * A Qwen2 / Llama decoder as transformers computes it, over weights held by their Hugging Face names:
@@ -56,7 +57,7 @@ public final class Decoder implements AutoCloseable {
      * is an error naming it.
      */
     public static Decoder load(Path folder, ScalarType dtype) throws IOException {
-        return load(folder, dtype, ComputeDevice.CPU.toTorch());
+        return load(folder, dtype, Torch.device(ComputeDevice.CPU));
     }
 
     /** As {@link #load(Path, ScalarType)} with every weight on {@code device}, cast on the way. */

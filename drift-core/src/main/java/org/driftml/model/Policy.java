@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
@@ -70,7 +71,7 @@ public final class Policy implements AutoCloseable {
         java.util.Objects.requireNonNull(folder, "folder");
         java.util.Objects.requireNonNull(precision, "precision");
         java.util.Objects.requireNonNull(device, "device");
-        Decoder decoder = Decoder.load(folder, precision.computeDtype(), device.toTorch());
+        Decoder decoder = Decoder.load(folder, Torch.computeDtype(precision), Torch.device(device));
         Tokenizer tokenizer = Tokenizer.load(folder);
         ChatTemplate template = ChatTemplate.load(folder);
         Set<Long> ends = new HashSet<>(GenerationDefaults.read(folder, decoder.config()).eosTokenIds());

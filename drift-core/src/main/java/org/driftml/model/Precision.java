@@ -1,7 +1,6 @@
 package org.driftml.model;
 
 import java.util.Locale;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The two dtypes of training: the one weights are kept (and updated) in, and the one forward and backward run in.
@@ -13,31 +12,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 public enum Precision {
     /** fp32 weights and fp32 compute: exact, and the reference for parity tests. */
-    FP32(ScalarType.Float, ScalarType.Float),
+    FP32,
     /** fp32 master weights, bf16 compute (forward, backward and activations); the default for training. */
-    BF16(ScalarType.Float, ScalarType.BFloat16);
-
-    private final ScalarType master;
-    private final ScalarType compute;
-
-    Precision(ScalarType master, ScalarType compute) {
-        this.master = master;
-        this.compute = compute;
-    }
-
-    /** The dtype weights are stored and updated in. */
-    public ScalarType masterDtype() {
-        return master;
-    }
-
-    /** The dtype forward and backward run in. */
-    public ScalarType computeDtype() {
-        return compute;
-    }
+    BF16;
 
     /** True when compute runs on a lower-precision copy of the master weights. */
     public boolean mixed() {
-        return master != compute;
+        return this == BF16;
     }
 
     /** Parses {@code fp32}/{@code float32} and {@code bf16}/{@code bfloat16}, as HF configs and TRL flags spell them. */

@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Tensorsj;
+import org.driftml.model.internal.Torch;
 
 /**
  * A transformers {@code *ForSequenceClassification} checkpoint (Qwen2, Llama, Mistral): the decoder without an lm
@@ -33,7 +34,7 @@ public final class SequenceClassifier {
     }
 
     public static SequenceClassifier load(Path folder, ScalarType dtype) throws IOException {
-        return load(folder, dtype, ComputeDevice.CPU.toTorch());
+        return load(folder, dtype, Torch.device(ComputeDevice.CPU));
     }
 
     /** As {@link #load(Path, ScalarType)} with every weight on {@code device}. */

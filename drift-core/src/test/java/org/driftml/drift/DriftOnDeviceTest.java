@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,6 +17,7 @@ import org.driftml.model.ComputeDevice;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
 import org.driftml.model.internal.SafetensorsFile;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -33,7 +35,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class DriftOnDeviceTest {
     @BeforeAll
     static void install() {
-        ComputeDevice.TEST.toTorch();
+        Torch.device(ComputeDevice.TEST);
     }
 
     static DriftConfig config(DriftConfig.Method method) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.bytedeco.pytorch.global.torch;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.Test;
 
 class ComputeDeviceTest {
@@ -30,17 +31,17 @@ class ComputeDeviceTest {
 
     @Test
     void cpuMapsToTheTorchCpuDevice() {
-        assertFalse(ComputeDevice.CPU.toTorch().is_cuda());
+        assertFalse(Torch.device(ComputeDevice.CPU).is_cuda());
     }
 
     @Test
     void cudaOnAHostWithoutItSaysHowToGetIt() {
         if (torch.cuda_is_available()) {
-            assertTrue(ComputeDevice.parse("cuda:0").toTorch().is_cuda());
+            assertTrue(Torch.device(ComputeDevice.parse("cuda:0")).is_cuda());
             return;
         }
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> ComputeDevice.parse("cuda:0").toTorch());
+                () -> Torch.device(ComputeDevice.parse("cuda:0")));
         assertTrue(e.getMessage().contains("-Pgpu"), e.getMessage());
     }
 }

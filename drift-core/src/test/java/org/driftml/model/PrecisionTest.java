@@ -10,6 +10,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.Test;
 
 class PrecisionTest {
@@ -25,8 +26,8 @@ class PrecisionTest {
     @Test
     void bf16TrainsOnFp32MasterWeights() {
         assertTrue(Precision.BF16.mixed());
-        assertEquals(ScalarType.Float.toString(), Precision.BF16.masterDtype().toString());
-        assertEquals(ScalarType.BFloat16.toString(), Precision.BF16.computeDtype().toString());
+        assertEquals(ScalarType.Float.toString(), Torch.masterDtype(Precision.BF16).toString());
+        assertEquals(ScalarType.BFloat16.toString(), Torch.computeDtype(Precision.BF16).toString());
         assertFalse(Precision.FP32.mixed());
     }
 

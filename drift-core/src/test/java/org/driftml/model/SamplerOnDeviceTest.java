@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.util.List;
 import java.util.Set;
@@ -13,6 +14,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.kernels.TestDevice;
 import org.driftml.model.internal.Tensorsj;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,7 +31,7 @@ class SamplerOnDeviceTest {
 
     @BeforeAll
     static void install() {
-        device = ComputeDevice.TEST.toTorch();
+        device = Torch.device(ComputeDevice.TEST);
     }
 
     static List<Sampler.Generation> generate(String kind, Device on, Sampler.Settings settings) throws IOException {
@@ -47,7 +49,7 @@ class SamplerOnDeviceTest {
         int tokens = 8;
         Sampler.Settings settings = mode.equals("greedy") ? Sampler.Settings.greedy(tokens, Set.of())
                 : Sampler.Settings.sampling(0.7, 0.9, tokens, Set.of(), 1234);
-        List<Sampler.Generation> cpu = generate("qwen2", ComputeDevice.CPU.toTorch(), settings);
+        List<Sampler.Generation> cpu = generate("qwen2", Torch.device(ComputeDevice.CPU), settings);
         TestDevice.resetHostReads();
         List<Sampler.Generation> onDevice = generate("qwen2", device, settings);
         long reads = TestDevice.hostReads();

@@ -13,6 +13,7 @@ import org.driftml.kernels.StepScope;
 import org.driftml.kernels.TestDevice;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -29,7 +30,7 @@ class DpoOnDeviceTest {
 
     @BeforeAll
     static void install() {
-        device = ComputeDevice.TEST.toTorch();
+        device = Torch.device(ComputeDevice.TEST);
     }
 
     /** Steps' metrics and the final weights (copied to the CPU) of a short run. */
@@ -65,7 +66,7 @@ class DpoOnDeviceTest {
     @CsvSource({"false", "true"})
     void fp32StepsOnTheDeviceMatchTheCpuAndReadTheDeviceTwicePerStep(boolean precompute) throws Exception {
         try (StepScope scope = StepScope.open()) {
-            Run cpu = train(ComputeDevice.CPU.toTorch(), ScalarType.Float, precompute);
+            Run cpu = train(Torch.device(ComputeDevice.CPU), ScalarType.Float, precompute);
             Run onDevice = train(device, ScalarType.Float, precompute);
             assertReadsAndClipping(onDevice);
             assertEquals(cpu.steps().get(0).get("loss"), onDevice.steps().get(0).get("loss"), "the same first loss");
@@ -95,7 +96,7 @@ class DpoOnDeviceTest {
     @CsvSource({"false", "true"})
     void bf16StepsOnTheDeviceStartAsOnTheCpuAndReadTheDeviceTwicePerStep(boolean precompute) throws Exception {
         try (StepScope scope = StepScope.open()) {
-            Run cpu = train(ComputeDevice.CPU.toTorch(), ScalarType.BFloat16, precompute);
+            Run cpu = train(Torch.device(ComputeDevice.CPU), ScalarType.BFloat16, precompute);
             Run onDevice = train(device, ScalarType.BFloat16, precompute);
             assertReadsAndClipping(onDevice);
             Map<String, Double> first = cpu.steps().get(0), firstOnDevice = onDevice.steps().get(0);

@@ -2,6 +2,7 @@ package org.driftml.cli;
 
 import java.io.PrintWriter;
 import org.driftml.model.ComputeDevice;
+import org.driftml.model.internal.Torch;
 import picocli.CommandLine.Option;
 
 /** {@code --device}, shared by every command that loads a model. */
@@ -24,7 +25,7 @@ final class DeviceOption {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--device: " + e.getMessage());
         }
-        d.toTorch();
+        Torch.device(d);
         return d;
     }
 

@@ -18,6 +18,7 @@ import org.driftml.model.GenerationDefaults;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;
 import org.driftml.model.Sampler;
+import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
 import picocli.CommandLine;
@@ -112,7 +113,7 @@ final class GenerateCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        Decoder decoder = Decoder.load(model, precision.computeDtype(), on.toTorch());
+        Decoder decoder = Decoder.load(model, Torch.computeDtype(precision), Torch.device(on));
         Path tokDir = tokenizerDir != null ? tokenizerDir : model;
         boolean hasTokenizer = Files.exists(tokDir.resolve("tokenizer.json")) || Files.exists(tokDir.resolve("vocab.json"));
         Tokenizer tokenizer = hasTokenizer ? Tokenizer.load(tokDir) : null;

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Decoder;
 import org.driftml.model.Precision;
+import org.driftml.model.internal.Torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -40,7 +41,7 @@ final class LogprobsCommand implements Callable<Integer> {
         if (on == null) {
             return 2;
         }
-        Decoder decoder = Decoder.load(model, Precision.parse(dtype).computeDtype(), on.toTorch());
+        Decoder decoder = Decoder.load(model, Torch.computeDtype(Precision.parse(dtype)), Torch.device(on));
         long vocab = decoder.config().vocabSize();
         int positions = decoder.config().maxPositionEmbeddings();
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.driftml.model.ComputeDevice;
+import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CommandsOnDeviceTest {
     @BeforeAll
     static void install() {
-        ComputeDevice.TEST.toTorch();
+        Torch.device(ComputeDevice.TEST);
     }
 
     static CliRun both(String stdin, String... args) {
