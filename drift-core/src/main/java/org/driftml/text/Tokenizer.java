@@ -35,10 +35,12 @@ public final class Tokenizer implements AutoCloseable {
 
     private final HuggingFaceTokenizer hf;
     private final Map<String, Long> specialTokens;
+    private final int maxTokenBytes;  // 0: unknown (a normalizer may lengthen the text)
 
-    private Tokenizer(HuggingFaceTokenizer hf, Map<String, Long> specialTokens) {
+    private Tokenizer(HuggingFaceTokenizer hf, Map<String, Long> specialTokens, int maxTokenBytes) {
         this.hf = hf;
         this.specialTokens = specialTokens;
+        this.maxTokenBytes = maxTokenBytes;
     }
 
     /** Loads from a folder holding tokenizer.json, or vocab.json + merges.txt (+ tokenizer_config.json). */
@@ -60,7 +62,44 @@ public final class Tokenizer implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new IOException(folder + ": the tokenizer does not load: " + e.getMessage(), e);
         }
-        return new Tokenizer(hf, specialTokens(new ObjectMapper().readTree(json)));
+        JsonNode root = new ObjectMapper().readTree(json);
+        return new Tokenizer(hf, specialTokens(root), maxTokenBytes(root));
+    }
+
+    /**
+     * The most UTF-8 bytes of input one token can stand for, from the vocabulary and the added tokens (each token's
+     * own spelling, an upper bound: byte-level symbols take two bytes for one); 0 when the tokenizer normalises its
+     * input first (a normalizer such as NFKC can lengthen the text) or the vocabulary is not a plain list of strings.
+     */
+    private static int maxTokenBytes(JsonNode root) {
+        if (!root.path("normalizer").isMissingNode() && !root.path("normalizer").isNull()) {
+            return 0;
+        }
+        JsonNode vocab = root.path("model").path("vocab");
+        int most = 0;
+        if (vocab.isObject()) {
+            for (var it = vocab.fieldNames(); it.hasNext();) {
+                most = Math.max(most, it.next().getBytes(StandardCharsets.UTF_8).length);
+            }
+        } else if (vocab.isArray()) {
+            for (JsonNode entry : vocab) {
+                most = Math.max(most, entry.path(0).asText().getBytes(StandardCharsets.UTF_8).length);
+            }
+        } else {
+            return 0;
+        }
+        for (JsonNode t : root.path("added_tokens")) {
+            most = Math.max(most, t.path("content").asText().getBytes(StandardCharsets.UTF_8).length);
+        }
+        return most;
+    }
+
+    /**
+     * At most how many bytes of UTF-8 input one token covers, when that is known: a text of more than {@code n} times
+     * this many bytes has more than {@code n} tokens, which a caller can tell without tokenising it.
+     */
+    public java.util.OptionalInt maxBytesPerToken() {
+        return maxTokenBytes > 0 ? java.util.OptionalInt.of(maxTokenBytes) : java.util.OptionalInt.empty();
     }
 
     private static Map<String, Long> specialTokens(JsonNode tokenizerJson) {

@@ -136,7 +136,16 @@ final class GenerateCommand implements Callable<Integer> {
                 if (template == null) {
                     throw new JsonLines.BadLine("\"messages\" needs a tokenizer with a chat template in " + tokDir);
                 }
-                prompt = tokenizer.encode(template.renderConversation(messages(in.get("messages")), null, true));
+                String rendered = template.renderConversation(messages(in.get("messages")), null, true);
+                // Refused before tokenising when it cannot fit: tokenising a megabyte takes seconds and hundreds of MB.
+                long bytes = rendered.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                if (tokenizer.maxBytesPerToken().isPresent()
+                        && bytes > (long) positions * tokenizer.maxBytesPerToken().getAsInt()) {
+                    throw new JsonLines.BadLine("the prompt is " + bytes + " bytes, more than the model's " + positions
+                            + " positions can hold (a token covers " + tokenizer.maxBytesPerToken().getAsInt()
+                            + " bytes at most)");
+                }
+                prompt = tokenizer.encode(rendered);
                 for (int i = 0; i < prompt.length; i++) {
                     if (prompt[i] >= vocab) {
                         throw new JsonLines.BadLine("the tokenizer produced id " + prompt[i]

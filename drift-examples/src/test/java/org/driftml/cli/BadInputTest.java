@@ -270,6 +270,8 @@ class BadInputTest {
         badPrompts.put("unknown role", "{\"messages\": [{\"role\": \"bogus\", \"content\": \"hi\"}]}");
         badPrompts.put("prompt fills the positions", "{\"input_ids\": " + Arrays.toString(new int[128]) + "}");
         badPrompts.put("id 2^64+5", "{\"input_ids\": [18446744073709551621]}");
+        badPrompts.put("a 1 MB message", "{\"messages\": [{\"role\": \"user\", \"content\": \""
+                + "a".repeat(1 << 20) + "\"}]}");
         for (var b : badPrompts.entrySet()) {
             check("generate lines", new Case(b.getKey(), new String[] {"generate", "--model", model().toString(),
                 "--max-new-tokens", "2"}, "{\"input_ids\": [257, 85]}\n" + b.getValue() + "\n", 1, "line 2: ",
