@@ -85,25 +85,16 @@ final class LogFiles {
     private static void readJsonLines(Path file, OnBadRecord policy, ReadReport report, Consumer<LogRecord> sink)
             throws IOException {
         try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file))) {
-            int number = 0;
             for (Utf8Lines.Line raw; (raw = lines.next()) != null;) {
-                number++;
-                String line;
-                try {
-                    line = raw.text();
-                } catch (IllegalArgumentException e) {
-                    report.record();
-                    report.onBad(new BadRecordException(file + ":line " + number, null, e.getMessage()), policy);
-                    continue;
-                }
-                if (line.isBlank()) {
-                    continue;
-                }
-                String where = file + ":line " + number;
+                String where = file + ":line " + raw.number();
                 JsonNode node;
                 try {
+                    String line = raw.text();
+                    if (line.isBlank()) {
+                        continue;
+                    }
                     node = JsonLine.parse(line);
-                } catch (IllegalArgumentException e) {
+                } catch (IllegalArgumentException e) {  // not UTF-8, too long, or not one JSON value
                     report.record();
                     report.onBad(new BadRecordException(where, null, e.getMessage()), policy);
                     continue;

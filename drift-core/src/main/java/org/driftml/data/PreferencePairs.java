@@ -44,17 +44,15 @@ public final class PreferencePairs {
     public static List<PreferencePair> read(Path file) throws IOException {
         List<PreferencePair> out = new ArrayList<>();
         try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file))) {
-            int number = 0;
             for (Utf8Lines.Line raw; (raw = lines.next()) != null;) {
-                number++;
-                String line;
+                String where = file + ":" + raw.number(), line;
                 try {
                     line = raw.text();
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException(file + ":" + number + ": " + e.getMessage());
+                    throw new IllegalArgumentException(where + ": " + e.getMessage());
                 }
                 if (!line.isBlank()) {
-                    out.add(parse(line, file + ":" + number));
+                    out.add(parse(line, where));
                 }
             }
         }

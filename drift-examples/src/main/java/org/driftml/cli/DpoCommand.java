@@ -263,7 +263,6 @@ final class DpoCommand implements Callable<Integer> {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
-        OutputFolder.removeStaleTemporaries(output);
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
             PairTokenizer pt = truncationMode.equals("keep_start")
                     ? PairTokenizer.keepStart(policy.tokenizer(), policy.template(), policy.endIds(), maxLength)

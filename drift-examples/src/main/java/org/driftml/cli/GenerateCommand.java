@@ -109,7 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             settings(defaults, Set.of());
         } catch (IllegalArgumentException e) {
-            err.println("drift generate: " + OptionNames.named(e.getMessage(), "--accumulation"));
+            err.println("drift generate: " + OptionNames.named(e.getMessage()));
             err.flush();
             return 2;
         }
@@ -128,6 +128,8 @@ final class GenerateCommand implements Callable<Integer> {
         Sampler sampler = new Sampler(decoder, pad);
         long vocab = decoder.config().vocabSize();
         int positions = decoder.config().maxPositionEmbeddings();
+        // A chat prompt longer in bytes than this cannot fit the positions (0: not known for this tokenizer).
+        long mostBytes = tokenizer == null ? 0 : (long) positions * tokenizer.maxBytesPerToken().orElse(0);
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
             long[] prompt;
             if (in.has("input_ids")) {
@@ -139,11 +141,9 @@ final class GenerateCommand implements Callable<Integer> {
                 String rendered = template.renderConversation(messages(in.get("messages")), null, true);
                 // Refused before tokenising when it cannot fit: tokenising a megabyte takes seconds and hundreds of MB.
                 long bytes = rendered.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-                if (tokenizer.maxBytesPerToken().isPresent()
-                        && bytes > (long) positions * tokenizer.maxBytesPerToken().getAsInt()) {
+                if (mostBytes > 0 && bytes > mostBytes) {
                     throw new JsonLines.BadLine("the prompt is " + bytes + " bytes, more than the model's " + positions
-                            + " positions can hold (a token covers " + tokenizer.maxBytesPerToken().getAsInt()
-                            + " bytes at most)");
+                            + " positions can hold (a token covers " + mostBytes / positions + " bytes at most)");
                 }
                 prompt = tokenizer.encode(rendered);
                 for (int i = 0; i < prompt.length; i++) {

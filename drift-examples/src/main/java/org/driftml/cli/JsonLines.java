@@ -37,9 +37,8 @@ final class JsonLines {
     static int run(InputStream input, PrintWriter out, PrintWriter err, Handler handler) throws IOException {
         int failed = 0;
         Utf8Lines reader = new Utf8Lines(input);
-        int number = 0;
         for (Utf8Lines.Line raw; (raw = reader.next()) != null;) {
-            number++;
+            int number = raw.number();
             ObjectNode answer;
             try (StepScope step = StepScope.open()) {
                 String line = raw.text();  // an IllegalArgumentException when too long or not UTF-8

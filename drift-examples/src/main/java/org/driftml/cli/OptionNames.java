@@ -32,13 +32,20 @@ final class OptionNames {
 
     private OptionNames() {}
 
+    /** {@code message} with the option it concerns in front, when it starts with a field that has one. */
+    static String named(String message) {
+        return named(message, null);
+    }
+
     /**
-     * {@code message} with the option it concerns in front, when it starts with a field this command has an option
-     * for; {@code accumulationOption} is this command's name for the accumulation setting.
+     * As {@link #named(String)}, for a command that also has an accumulation setting, named {@code
+     * accumulationOption}.
      */
     static String named(String message, String accumulationOption) {
         Map<String, String> names = new LinkedHashMap<>(COMMON);
-        names.put("accumulation", accumulationOption);
+        if (accumulationOption != null) {
+            names.put("accumulation", accumulationOption);
+        }
         for (Map.Entry<String, String> n : names.entrySet()) {
             if (message.startsWith(n.getKey() + " ")) {
                 return n.getValue() + ": " + message;

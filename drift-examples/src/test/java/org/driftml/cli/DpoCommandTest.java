@@ -130,13 +130,7 @@ class DpoCommandTest {
 
     @Test
     void anOutputThatIsOrIsInsideTheModelIsRefusedBeforeAnythingIsWritten(@TempDir Path dir) throws Exception {
-        Path model = dir.resolve("model");
-        Files.createDirectories(model);
-        try (var files = Files.list(CliRun.parity("tiny-qwen2-chat"))) {
-            for (Path f : files.toList()) {
-                Files.copy(f, model.resolve(f.getFileName()));
-            }
-        }
+        Path model = copyOf(CliRun.parity("tiny-qwen2-chat"), dir.resolve("model"));
         Path pairs = dir.resolve("pairs.jsonl");
         Files.write(pairs, List.of(pair("2+2?", "4", "5")));
         List<String> before;

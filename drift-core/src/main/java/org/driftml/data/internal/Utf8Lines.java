@@ -24,10 +24,17 @@ public final class Utf8Lines implements AutoCloseable {
     public static final class Line {
         private final byte[] bytes;
         private final boolean cut;
+        private final int number;
 
-        Line(byte[] bytes, boolean cut) {
+        Line(byte[] bytes, boolean cut, int number) {
             this.bytes = bytes;
             this.cut = cut;
+            this.number = number;
+        }
+
+        /** The line's number in the stream, from 1. */
+        public int number() {
+            return number;
         }
 
         /**
@@ -56,6 +63,7 @@ public final class Utf8Lines implements AutoCloseable {
 
     private final InputStream in;
     private byte[] buf = new byte[8192];
+    private int lines;
 
     public Utf8Lines(InputStream in) {
         this.in = new BufferedInputStream(in, 1 << 16);
@@ -82,7 +90,7 @@ public final class Utf8Lines implements AutoCloseable {
         if (n > 0 && buf[n - 1] == '\r') {
             n--;
         }
-        Line line = new Line(Arrays.copyOf(buf, n), cut);
+        Line line = new Line(Arrays.copyOf(buf, n), cut, ++lines);
         if (buf.length > 1 << 20) {
             buf = new byte[8192];  // let a long line's buffer go
         }
