@@ -34,7 +34,7 @@ public final class DpoStepBench {
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args[0]);
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
-        boolean bf16 = false, gradCkpt = false, precompute = false;
+        boolean bf16 = false, gradCkpt = false, precompute = false, trace = false;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
@@ -45,10 +45,13 @@ public final class DpoStepBench {
                 case "--bf16" -> bf16 = true;
                 case "--grad-ckpt" -> gradCkpt = true;
                 case "--precompute-reference" -> precompute = true;
+                case "--trace-memory" -> trace = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         NativeRuntime.load();
+        HeapTrace heap = trace ? HeapTrace.start() : null;
+        if (heap != null) heap.mark("runtime loaded");
         Decoder policy = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float);
         int vocab = policy.config().vocabSize();
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
@@ -64,7 +67,9 @@ public final class DpoStepBench {
         } else {
             reference = new FrozenReference(policy.frozenCopy());
         }
+        if (heap != null) heap.mark("policy and reference");
         DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0);
+        if (heap != null) heap.mark("trainer (masters, optimizer state)");
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];
         for (int s = 0; s < steps; s++) {
@@ -76,6 +81,7 @@ public final class DpoStepBench {
             long t0 = System.nanoTime();
             var m = trainer.optimizerStep(pairs, idx, s, lr);
             seconds[s] = (System.nanoTime() - t0) / 1e9;
+            if (heap != null) heap.mark("step " + (s + 1));
             System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
                     m.get("loss"), m.get("grad_norm"), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
         }

@@ -136,7 +136,12 @@ public final class Decoder implements AutoCloseable {
 
     /** The [V, D] output projection: the input embedding when the model ties them. */
     public Tensor lmHead() {
-        return weights.get(config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight");
+        return weights.get(lmHeadName());
+    }
+
+    /** The name of {@link #lmHead()}'s weight: {@code model.embed_tokens.weight} when tied. */
+    public String lmHeadName() {
+        return config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
     }
 
     /**

@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.data.PreferencePair;
@@ -82,7 +83,8 @@ public final class DpoTrainer implements AutoCloseable {
         try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
             policy.weights().values().forEach(w -> w.requires_grad_(true));
         }
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay());
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay(),
+                Set.of(policy.lmHeadName()));  // the fused log-prob op writes its gradient whole
         this.reference = reference.apply(policy);
     }
 

@@ -45,6 +45,8 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private final List<Tensor> master = new ArrayList<>();  // the weight itself (fp32), a residual (bf16) or fp32
     private final List<Tensor> squareAvg = new ArrayList<>();
     private final double weightDecay;
+    private final GradientBuffer gradients;
+    private final List<Tensor> handedOver = new ArrayList<>();  // weights whose whole gradient autograd hands over
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this(weights, Map.of(), weightDecay);
@@ -55,6 +57,16 @@ final class MasterWeightRmsprop implements AutoCloseable {
      * model keeps its full-precision values instead of restarting from the bf16 copies).
      */
     public MasterWeightRmsprop(Map<String, Tensor> weights, Map<String, Tensor> initialMasters, double weightDecay) {
+        this(weights, initialMasters, weightDecay, Set.of());
+    }
+
+    /**
+     * As above; the gradients live in a {@link GradientBuffer} except those of {@code wholeGradients}: weights whose
+     * gradient one op writes whole and autograd hands over as it is (the lm-head's, from the fused log-prob op).
+     * In the buffer it would be added in, a transient of its size: 260 MB of peak at Qwen2.5-0.5B's geometry.
+     */
+    public MasterWeightRmsprop(Map<String, Tensor> weights, Map<String, Tensor> initialMasters, double weightDecay,
+            Set<String> wholeGradients) {
         this.weightDecay = weightDecay;
         NoGradGuard noGrad = new NoGradGuard();
         try {
@@ -86,14 +98,24 @@ final class MasterWeightRmsprop implements AutoCloseable {
                             new MemoryFormatOptional())));
                 }
             }
+            List<Tensor> buffered = new ArrayList<>();
+            for (int i = 0; i < names.size(); i++) {
+                (wholeGradients.contains(names.get(i)) ? handedOver : buffered).add(compute.get(i));
+            }
+            gradients = new GradientBuffer(buffered);
         } finally {
             noGrad.close();
         }
     }
 
-    /** Frees the optimiser's own tensors: the squared-gradient averages and the masters of reduced-precision weights. */
+    /**
+     * Frees the optimiser's own tensors: the gradients, the squared-gradient averages and the masters of
+     * reduced-precision weights.
+     */
     @Override
     public void close() {
+        gradients.close();
+        handedOver.forEach(w -> w.mutable_grad().reset());
         for (int i = 0; i < master.size(); i++) {
             if (master.get(i) != compute.get(i)) {
                 master.get(i).close();
@@ -278,7 +300,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
                 new ScalarTypeOptional(ScalarType.Float));
     }
 
-    /** Clips to {@code maxGradNorm} (if > 0), applies one update at {@code lr}, clears the gradients. */
+    /** Clips to {@code maxGradNorm} (if > 0), applies one update at {@code lr}, clears the gradients (zeroes them). */
     public void step(double lr, double maxGradNorm, double gradNorm) {
         double scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1.0;
         NoGradGuard noGrad = new NoGradGuard();
@@ -295,8 +317,9 @@ final class MasterWeightRmsprop implements AutoCloseable {
                     RmspropStep.apply(w, grad.contiguous(), master.get(i), squareAvg.get(i), lr, scale, ALPHA, EPS,
                             weightDecay);
                 }
-                w.mutable_grad().reset();
             }
+            handedOver.forEach(w -> w.mutable_grad().reset());  // freed at once; the next backward hands another over
+            gradients.zero();
         } finally {
             noGrad.close();
         }

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
@@ -19,7 +20,7 @@ import org.driftml.model.Decoder;
  * linear schedule and length-aware batches as the DPO engine. The simulated deployment uses it to give a fresh
  * model its starting behaviour.
  */
-public final class SftTrainer {
+public final class SftTrainer implements AutoCloseable {
     /** One demonstration: prompt ids (not scored) and completion ids (scored, ending with the end token). */
     public record Example(long[] prompt, long[] completion) {}
 
@@ -39,7 +40,7 @@ public final class SftTrainer {
         this.padId = padId;
         this.seed = seed;
         policy.weights().values().forEach(w -> w.requires_grad_(true));
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), 0.0);
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), Map.of(), 0.0, Set.of(policy.lmHeadName()));
     }
 
     /** Trains every epoch; returns each step's loss, tokens and learning rate. Progress every 10% when given. */
@@ -87,6 +88,12 @@ public final class SftTrainer {
             }
         }
         return out;
+    }
+
+    /** Frees the optimiser's state and the gradients; the trained weights stay in the policy. */
+    @Override
+    public void close() {
+        optimizer.close();
     }
 
     /** The fp32 master weights (what a saved model holds). */

@@ -21,7 +21,10 @@ class SftTrainerTest {
             }
             // The first step's loss is the untrained model's mean completion NLL over its batch (the lr is 0 at
             // step 0 of the warm-up): near ln(vocab) = ln 256 for a random model.
-            List<Map<String, Double>> steps = new SftTrainer(policy, 3e-3, 4, 8, 0, 1).train(examples, null);
+            List<Map<String, Double>> steps;
+            try (SftTrainer sft = new SftTrainer(policy, 3e-3, 4, 8, 0, 1)) {
+                steps = sft.train(examples, null);
+            }
             assertEquals(32, steps.size());
             assertEquals(Math.log(256), steps.get(0).get("loss"), 0.3);
             double first = steps.subList(0, 4).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();

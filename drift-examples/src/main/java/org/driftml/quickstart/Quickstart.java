@@ -141,9 +141,11 @@ final class Quickstart {
             List<SftTrainer.Example> demos = Demonstrations.build(policy, settings.sftDemos(),
                     new Random(settings.worldSeed() + 1));
             say("supervised fine-tuning on %d imperfect demonstrations", demos.size());
-            SftTrainer sft = new SftTrainer(policy.decoder(), settings.sftLearningRate(), 32, settings.sftEpochs(),
-                    policy.padId(), settings.worldSeed());
-            List<Map<String, Double>> steps = sft.train(demos, progress);
+            List<Map<String, Double>> steps;
+            try (SftTrainer sft = new SftTrainer(policy.decoder(), settings.sftLearningRate(), 32,
+                    settings.sftEpochs(), policy.padId(), settings.worldSeed())) {
+                steps = sft.train(demos, progress);
+            }
             policy.save(base);  // fp32: the trained weights are their own masters
             TrainingPlots.lines(steps, List.of("loss"), null, "SFT loss", base.resolve("sft-loss.png"));
             JSON.writeValue(base.resolve("sft.json").toFile(), Map.of("demonstrations", demos.size(), "steps",
