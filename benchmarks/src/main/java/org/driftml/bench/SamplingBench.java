@@ -7,7 +7,7 @@ import java.util.Random;
 import java.util.Set;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.Sampler;
 
 /**

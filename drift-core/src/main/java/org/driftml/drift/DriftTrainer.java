@@ -16,7 +16,7 @@ import org.driftml.data.PreferencePair;
 import org.driftml.data.SatReply;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.model.ComputeDevice;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.model.internal.Torch;

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Precision;
-import org.driftml.model.SequenceClassifier;
+import org.driftml.model.internal.SequenceClassifier;
 import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;

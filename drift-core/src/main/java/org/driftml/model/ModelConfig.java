@@ -121,19 +121,6 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
         }
     }
 
-    /**
-     * The dtype a model folder's config.json declares for its weights ({@code dtype}, or transformers 4's
-     * {@code torch_dtype}): bfloat16 or float16 when it says so, float32 otherwise.
-     */
-    public static org.bytedeco.pytorch.global.torch.ScalarType declaredDtype(Path folder) throws IOException {
-        JsonNode c = new ObjectMapper().readTree(folder.resolve("config.json").toFile());
-        String d = c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
-        return switch (d) {
-            case "bfloat16" -> org.bytedeco.pytorch.global.torch.ScalarType.BFloat16;
-            case "float16" -> org.bytedeco.pytorch.global.torch.ScalarType.Half;
-            default -> org.bytedeco.pytorch.global.torch.ScalarType.Float;
-        };
-    }
 
     /** Query heads that share one key/value head (grouped-query attention). */
     public int queriesPerKeyValue() {

@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
@@ -85,6 +86,12 @@ public final class Policy implements AutoCloseable {
         return folder;
     }
 
+    /**
+     * The engine underneath, for what this class does not cover: the LibTorch decoder ({@link
+     * org.driftml.model.internal}), whose signatures carry the JavaCPP presets' types and change without notice.
+     *
+     * @return the decoder holding this policy's weights (closed with the policy)
+     */
     public Decoder decoder() {
         return decoder;
     }

@@ -14,6 +14,8 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.Generators;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.KvCache;
 import org.driftml.model.internal.Tensorsj;
 
 /**

@@ -13,11 +13,12 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.CheckpointedForward;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.CheckpointedForward;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
 import org.driftml.model.internal.Tensorsj;
+import org.driftml.model.internal.Torch;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
 import org.driftml.report.TrainingLog;
@@ -159,7 +160,7 @@ public final class DpoTrainer implements AutoCloseable {
      * @throws IOException when it cannot be written
      */
     public void save(Policy policy, Path to) throws IOException {
-        policy.decoder().save(to, optimizer.masters(ModelConfig.declaredDtype(policy.folder())), 2L << 30);
+        policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
         Policy.copyTokenizerFiles(policy.folder(), to);
     }
 

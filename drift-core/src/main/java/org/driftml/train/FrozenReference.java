@@ -3,10 +3,10 @@ package org.driftml.train;
 import java.util.List;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 
 /** A frozen model (the initial policy or a snapshot of it) scored without a graph, batch by batch. */
-public final class FrozenReference implements ReferencePolicy {
+public final class FrozenReference extends ReferencePolicy {
     private final Decoder model;
 
     public FrozenReference(Decoder model) {
@@ -14,12 +14,12 @@ public final class FrozenReference implements ReferencePolicy {
     }
 
     @Override
-    public Device device() {
+    Device device() {
         return model.device();
     }
 
     @Override
-    public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
+    DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
         NoGradGuard noGrad = new NoGradGuard();
         try {
             DpoLoss.Scores s = DpoLoss.score(model.hiddenStates(batch.inputIds(), null, null),

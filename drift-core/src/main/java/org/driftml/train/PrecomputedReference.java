@@ -13,7 +13,7 @@ import org.driftml.model.internal.Tensorsj;
  * not two (TRL's precompute_ref_log_probs). Values are per pair: summed log-probs and token counts of chosen and
  * rejected.
  */
-public final class PrecomputedReference implements ReferencePolicy, AutoCloseable {
+public final class PrecomputedReference extends ReferencePolicy implements AutoCloseable {
     private final Tensor chosen;      // [P]
     private final Tensor rejected;    // [P]
     private final Tensor chosenTokens;
@@ -68,12 +68,12 @@ public final class PrecomputedReference implements ReferencePolicy, AutoCloseabl
     }
 
     @Override
-    public Device device() {
+    Device device() {
         return chosen.device();
     }
 
     @Override
-    public DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
+    DpoLoss.Scores score(PreferenceBatch batch, List<Integer> pairIndices) {
         Tensor idx = Tensorsj.fromLongs(pairIndices.stream().mapToLong(Integer::longValue).toArray(), device());
         return new DpoLoss.Scores(torch.cat(new TensorVector(chosen.index_select(0, idx), rejected.index_select(0, idx))),
                 torch.cat(new TensorVector(chosenTokens.index_select(0, idx), rejectedTokens.index_select(0, idx))));

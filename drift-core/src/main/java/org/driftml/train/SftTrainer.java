@@ -12,7 +12,7 @@ import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 
 /**
  * Supervised fine-tuning: the mean negative log-likelihood of completion tokens given their prompts (TRL's
@@ -94,11 +94,6 @@ public final class SftTrainer implements AutoCloseable {
     @Override
     public void close() {
         optimizer.close();
-    }
-
-    /** The fp32 master weights (what a saved model holds). */
-    public Map<String, Tensor> masters() {
-        return optimizer.masters();
     }
 
     private List<List<Integer>> batches(List<Example> examples, int epoch) {

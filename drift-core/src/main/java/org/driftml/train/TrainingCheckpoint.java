@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Checkpoint;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.model.internal.SafetensorsWriter;

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

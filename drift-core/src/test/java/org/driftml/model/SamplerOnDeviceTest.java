@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.kernels.TestDevice;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;

@@ -13,6 +13,7 @@ import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.model.internal.Tensorsj;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -18,7 +18,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
 
 /** The DPO engine on the tiny Qwen2 fixture with synthetic pairs of token ids. */

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
 
 class SftTrainerTest {

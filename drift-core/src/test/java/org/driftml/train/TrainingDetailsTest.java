@@ -14,7 +14,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.driftml.model.ComputeDevice;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Precision;

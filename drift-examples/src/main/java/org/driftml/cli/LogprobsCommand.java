@@ -5,7 +5,7 @@ import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.driftml.model.ComputeDevice;
-import org.driftml.model.Decoder;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.Precision;
 import org.driftml.model.internal.Torch;
 import picocli.CommandLine;

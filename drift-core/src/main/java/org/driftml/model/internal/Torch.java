@@ -1,5 +1,9 @@
 package org.driftml.model.internal;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -48,5 +52,19 @@ public final class Torch {
     /** The dtype forward and backward run in. */
     public static ScalarType computeDtype(Precision p) {
         return p == Precision.BF16 ? ScalarType.BFloat16 : ScalarType.Float;
+    }
+
+    /**
+     * The dtype a model folder's config.json declares for its weights ({@code dtype}, or transformers 4's
+     * {@code torch_dtype}): bfloat16 or float16 when it says so, float32 otherwise. A final model is saved in it.
+     */
+    public static ScalarType declaredDtype(Path folder) throws IOException {
+        JsonNode c = new ObjectMapper().readTree(folder.resolve("config.json").toFile());
+        String d = c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
+        return switch (d) {
+            case "bfloat16" -> ScalarType.BFloat16;
+            case "float16" -> ScalarType.Half;
+            default -> ScalarType.Float;
+        };
     }
 }

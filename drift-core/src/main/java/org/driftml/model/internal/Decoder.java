@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,10 +23,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.internal.Checkpoint;
-import org.driftml.model.internal.SafetensorsWriter;
-import org.driftml.model.internal.Tensorsj;
-import org.driftml.model.internal.Torch;
+import org.driftml.model.ComputeDevice;
+import org.driftml.model.ModelConfig;
 
 /**
  * A Qwen2 / Llama decoder as transformers computes it, over weights held by their Hugging Face names:

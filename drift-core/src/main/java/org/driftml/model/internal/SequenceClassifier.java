@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,8 +14,8 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.internal.Tensorsj;
-import org.driftml.model.internal.Torch;
+import org.driftml.model.ComputeDevice;
+import org.driftml.model.ModelConfig;
 
 /**
  * A transformers {@code *ForSequenceClassification} checkpoint (Qwen2, Llama, Mistral): the decoder without an lm

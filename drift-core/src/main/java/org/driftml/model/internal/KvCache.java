@@ -1,11 +1,11 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.driftml.model.internal.Tensorsj;
+import org.driftml.model.ModelConfig;
 
 /**
  * Keys and values of every layer for the positions decoded so far, preallocated to the longest sequence a

@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.internal;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Device;
@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.model.ModelConfig;
 
 /**
  * Rotary position embeddings in Hugging Face's rotate-half convention: dimension i of a head pairs with i + d/2
