@@ -84,8 +84,12 @@ public final class DpoTrainer implements AutoCloseable {
         try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
             policy.weights().values().forEach(w -> w.requires_grad_(true));
         }
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay(),
-                Set.of(policy.lmHeadName()));  // the fused log-prob op writes its gradient whole
+        Set<String> buffered = new java.util.HashSet<>();
+        if (config.gradientCheckpointing()) {  // the lm-head's gradient is written whole: handed over (optimizer)
+            buffered.addAll(policy.weights().keySet());
+            buffered.remove(policy.lmHeadName());
+        }
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay(), buffered);
         this.reference = reference.apply(policy);
     }
 

@@ -15,10 +15,12 @@ import org.driftml.model.internal.Tensorsj;
  * gradient is a view of it, backward adds into it in place (autograd's AccumulateGrad with a gradient present), and
  * after each update it is zeroed, as torch's {@code zero_grad(set_to_none=False)}.
  *
- * <p>Why: freed after every update and made again by the next backward, the gradients (one per weight, up to 8.7 MB
- * each at Qwen2.5-0.5B's geometry) came back at other places in malloc's heap, between the step's activations, and the
- * pages they left stayed resident: measured at that geometry in bf16, 256 tokens, the peak resident set fell from
- * 6,441-6,583 MB to 6,153-6,311 MB with the same heap in use (README, "Memory at real size").
+ * <p>Why, under activation checkpointing (where {@link DpoTrainer} uses it): freed after every update and made again
+ * by the next backward, the gradients (one per weight, up to 8.7 MB each at Qwen2.5-0.5B's geometry) came back at
+ * other places in malloc's heap, between the step's activations, and the pages they left stayed resident: measured
+ * at that geometry in bf16, 256 tokens, the peak resident set fell from 6,441-6,583 MB to 6,153-6,311 MB with the
+ * same heap in use (README, "Qwen2.5-0.5B's geometry"). Without checkpointing a forward's activations are larger
+ * than the gradients, and freed gradients leave them room: there the buffer is not used.
  *
  * <p>What that changes: a weight that took no part in a step has a zero gradient rather than none, so RMSprop decays
  * its square average (and weight decay moves it) where torch's default {@code set_to_none=True} would skip it. Every

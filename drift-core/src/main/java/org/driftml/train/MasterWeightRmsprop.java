@@ -46,7 +46,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private final List<Tensor> squareAvg = new ArrayList<>();
     private final double weightDecay;
     private final GradientBuffer gradients;
-    private final List<Tensor> handedOver = new ArrayList<>();  // weights whose whole gradient autograd hands over
+    private final List<Tensor> handedOver = new ArrayList<>();  // weights whose gradient autograd hands over
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this(weights, Map.of(), weightDecay);
@@ -61,12 +61,16 @@ final class MasterWeightRmsprop implements AutoCloseable {
     }
 
     /**
-     * As above; the gradients live in a {@link GradientBuffer} except those of {@code wholeGradients}: weights whose
-     * gradient one op writes whole and autograd hands over as it is (the lm-head's, from the fused log-prob op).
-     * In the buffer it would be added in, a transient of its size: 260 MB of peak at Qwen2.5-0.5B's geometry.
+     * As above, with the gradients of {@code bufferedGradients} in a {@link GradientBuffer}, kept and zeroed from
+     * step to step; the others are handed over by autograd and freed by each update. The buffer suits checkpointed
+     * training, whose peak is the state and every gradient anyway: at Qwen2.5-0.5B's geometry it took 280 MB of
+     * malloc's slack off the peak. Without checkpointing, freed gradients leave their memory to the next forward's
+     * activations: kept, they raised the small preset's peak by 5% (benchmarks/dpo-vs-trl.sh, 1,119 -> 1,176 MB in
+     * bf16). The lm-head's gradient is best left out either way: the fused log-prob op writes it whole, and added
+     * into a buffer it is a transient of its size (260 MB at that geometry).
      */
     public MasterWeightRmsprop(Map<String, Tensor> weights, Map<String, Tensor> initialMasters, double weightDecay,
-            Set<String> wholeGradients) {
+            Set<String> bufferedGradients) {
         this.weightDecay = weightDecay;
         NoGradGuard noGrad = new NoGradGuard();
         try {
@@ -100,7 +104,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
             }
             List<Tensor> buffered = new ArrayList<>();
             for (int i = 0; i < names.size(); i++) {
-                (wholeGradients.contains(names.get(i)) ? handedOver : buffered).add(compute.get(i));
+                (bufferedGradients.contains(names.get(i)) ? buffered : handedOver).add(compute.get(i));
             }
             gradients = new GradientBuffer(buffered);
         } finally {
@@ -318,7 +322,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
                             weightDecay);
                 }
             }
-            handedOver.forEach(w -> w.mutable_grad().reset());  // freed at once; the next backward hands another over
+            handedOver.forEach(w -> w.mutable_grad().reset());  // the next backward hands others over
             gradients.zero();
         } finally {
             noGrad.close();

@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
@@ -40,7 +39,7 @@ public final class SftTrainer implements AutoCloseable {
         this.padId = padId;
         this.seed = seed;
         policy.weights().values().forEach(w -> w.requires_grad_(true));
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), Map.of(), 0.0, Set.of(policy.lmHeadName()));
+        this.optimizer = new MasterWeightRmsprop(policy.weights(), 0.0);
     }
 
     /** Trains every epoch; returns each step's loss, tokens and learning rate. Progress every 10% when given. */
