@@ -40,6 +40,7 @@ public final class Decoder implements AutoCloseable {
     private final RotaryEmbedding rope;
     private final Path source;
     private final Device device;
+    private LoraAdapters adapters;  // null: the base model alone
 
     private Decoder(ModelConfig config, Map<String, Tensor> weights, Path source) {
         this.config = config;
@@ -125,6 +126,19 @@ public final class Decoder implements AutoCloseable {
     /** Where the weights are, and where every tensor this decoder makes goes. */
     public Device device() {
         return device;
+    }
+
+    /**
+     * Puts LoRA adapters on this decoder's linear layers (replacing any before): every forward from now on adds them
+     * while they are {@link LoraAdapters#enabled() enabled}. They must have been made for this decoder's config.
+     */
+    public void attach(LoraAdapters lora) {
+        this.adapters = lora;
+    }
+
+    /** The attached adapters, or null. */
+    public LoraAdapters adapters() {
+        return adapters;
     }
 
     /** The weights by Hugging Face name; training updates them in place. */
@@ -350,7 +364,8 @@ public final class Decoder implements AutoCloseable {
     private Tensor linear(Tensor x, String name) {
         Tensor bias = weights.get(name + ".bias");
         Tensor y = x.matmul(weights.get(name + ".weight").t());
-        return bias == null ? y : y.add(bias);
+        y = bias == null ? y : y.add(bias);
+        return adapters == null ? y : adapters.adapt(name, x, y);
     }
 
     /** HF's RMSNorm: normalise in fp32, cast back, then scale. */
