@@ -2,6 +2,13 @@
 
     v/bin/python scripts/parity/make_dpo_trajectory_fixture.py drift-core/src/test/resources/parity/tiny-qwen2-chat \
         drift-core/src/test/resources/parity/trl-dpo-trajectory.json
+    v/bin/python scripts/parity/make_dpo_trajectory_fixture.py drift-core/src/test/resources/parity/tiny-qwen2-chat \
+        drift-core/src/test/resources/parity/trl-dpo-lora-trajectory.json --lora
+
+With --lora, TRL trains PEFT LoRA adapters (r 4, lora_alpha 8, all-linear, no dropout) at a learning rate of 1e-3,
+its reference being the model with the adapters disabled; the adapters as PEFT initialised them are written beside
+the JSON (trl-dpo-lora-initial/, PEFT's format) so that drift starts from the same ones, and the watched values are
+adapter weights.
 
 TRL 1.13 trains the tiny random Qwen2 (tied embeddings, byte-level tokenizer, Qwen2.5's chat template) in fp32 on
 four conversational pairs (their ids as TRL tokenises them are recorded too) with DRIFT's recipe at a learning rate that moves a tiny model: RMSprop (torch's, alpha
@@ -43,6 +50,14 @@ PAIRS = [
 SETTINGS = {"learning_rate": 2e-4, "warmup_ratio": 0.1, "beta": 0.1, "rpo_alpha": 0.5, "max_grad_norm": 1.0,
             "batch_size": 4, "steps": 10}
 
+LORA = {"r": 4, "lora_alpha": 8, "target_modules": "all-linear", "learning_rate": 1e-3}
+LORA_WATCHED = {
+    "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": (0, 0, 4),
+    "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight": (3, 0, 4),
+    "base_model.model.model.layers.1.mlp.down_proj.lora_A.weight": (0, 0, 8),
+    "base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight": (2, 0, 8),
+}
+
 # Parameter values recorded after each step: name -> (row, first column, count) of the weight's 2-D view.
 WATCHED = {
     "model.embed_tokens.weight": (72, 0, 8),  # "H" (bytes shift by one in this tokenizer): in the prompts
@@ -54,10 +69,11 @@ WATCHED = {
 }
 
 
-def watched(model):
-    params = dict(model.named_parameters())
+def watched(model, names=None):
+    # PEFT names its parameters with the adapter's name (lora_A.default.weight); its files leave it out.
+    params = {k.replace(".default.", "."): v for k, v in model.named_parameters()}
     out = {}
-    for name, (row, col, n) in WATCHED.items():
+    for name, (row, col, n) in (names or WATCHED).items():
         w = params[name].detach()
         w = w.view(1, -1) if w.dim() == 1 else w
         out[name] = w[row, col:col + n].tolist()
@@ -65,27 +81,34 @@ def watched(model):
 
 
 class Recorder(TrainerCallback):
-    def __init__(self):
-        self.lrs, self.params = [], []
+    def __init__(self, names=None, initial=None):
+        self.lrs, self.params, self.names, self.initial, self.before = [], [], names, initial, None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.initial is not None:  # the adapters as PEFT initialised them, before any step
+            self.before = watched(model, self.names)
+            model.save_pretrained(self.initial)
+            (self.initial / "README.md").unlink()
 
     def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
         self.lrs.append(optimizer.param_groups[0]["lr"])
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        self.params.append(watched(model))
+        self.params.append(watched(model, self.names))
 
 
-def main(model_dir: Path, out: Path):
+def main(model_dir: Path, out: Path, lora: bool):
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    before = watched(model)
+    before = None if lora else watched(model)
+    settings = dict(SETTINGS, **({"learning_rate": LORA["learning_rate"], "lora": LORA} if lora else {}))
     config = DPOConfig(
         output_dir=tempfile.mkdtemp(prefix="trl_dpo_trajectory_"),
         max_steps=SETTINGS["steps"],
         per_device_train_batch_size=SETTINGS["batch_size"],
         gradient_accumulation_steps=1,
-        learning_rate=SETTINGS["learning_rate"],
+        learning_rate=settings["learning_rate"],
         lr_scheduler_type="linear",
         warmup_steps=SETTINGS["warmup_ratio"],  # transformers 5 reads a float < 1 as a ratio
         optim="rmsprop",
@@ -106,14 +129,21 @@ def main(model_dir: Path, out: Path):
         dataloader_num_workers=0,
         seed=0,
     )
+    peft_config = None
     recorder = Recorder()
+    if lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(task_type="CAUSAL_LM", r=LORA["r"], lora_alpha=LORA["lora_alpha"],
+                                 target_modules=LORA["target_modules"], lora_dropout=0.0)
+        recorder = Recorder(LORA_WATCHED, out.parent / "trl-dpo-lora-initial")
     trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(PAIRS),
-                         processing_class=tokenizer, callbacks=[recorder])
+                         processing_class=tokenizer, callbacks=[recorder], peft_config=peft_config)
     # The ids TRL trains on: its completions keep the chat template's "\n" after <|im_end|>, which drift's
     # PairTokenizer leaves out (README, Tokenisation), so the test feeds these ids to drift's engine as they are.
     tokenized = [{k: trainer.train_dataset[i][k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")}
                  for i in range(len(PAIRS))]
     trainer.train()
+    before = before if before is not None else recorder.before
     logs = [h for h in trainer.state.log_history if "loss" in h and "step" in h]
     assert len(logs) == SETTINGS["steps"], logs
     keys = ["loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
@@ -126,11 +156,12 @@ def main(model_dir: Path, out: Path):
         step["params"] = recorder.params[i]
         steps.append(step)
     out.write_text(json.dumps({"trl": trl.__version__, "transformers": transformers.__version__,
-                               "torch": torch.__version__, "settings": SETTINGS, "pairs": PAIRS, "tokenized": tokenized,
-                               "watched": {k: list(v) for k, v in WATCHED.items()}, "params_before": before,
+                               "torch": torch.__version__, "settings": settings, "pairs": PAIRS, "tokenized": tokenized,
+                               "watched": {k: list(v) for k, v in (LORA_WATCHED if lora else WATCHED).items()},
+                               "params_before": before,
                                "steps": steps}, indent=1) + "\n")
     print(out, "trl", trl.__version__, len(steps), "steps; losses", [round(s["loss"], 5) for s in steps])
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), "--lora" in sys.argv[3:])

@@ -17,6 +17,7 @@ import org.driftml.model.internal.CheckpointedForward;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
+import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
 import org.driftml.output.OutputFolder;
@@ -81,15 +82,20 @@ public final class DpoTrainer implements AutoCloseable {
         this.config = config;
         this.padId = padId;
         this.seed = seed;
+        // Under LoRA the adapters train and the base stays frozen (PEFT); else every weight trains.
+        LoraAdapters lora = policy.adapters();
+        Map<String, Tensor> trainable = lora != null ? lora.weights() : policy.weights();
         try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
-            policy.weights().values().forEach(w -> w.requires_grad_(true));
+            policy.weights().values().forEach(w -> w.requires_grad_(lora == null));
+            trainable.values().forEach(w -> w.requires_grad_(true));
         }
         Set<String> buffered = new java.util.HashSet<>();
         if (config.gradientCheckpointing()) {  // the lm-head's gradient is written whole: handed over (optimizer)
-            buffered.addAll(policy.weights().keySet());
+            buffered.addAll(trainable.keySet());
             buffered.remove(policy.lmHeadName());
         }
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), initialMasters, config.weightDecay(), buffered);
+        this.optimizer = new MasterWeightRmsprop(trainable, lora != null ? Map.of() : initialMasters,
+                config.weightDecay(), buffered);
         this.reference = reference.apply(policy);
     }
 
@@ -164,7 +170,11 @@ public final class DpoTrainer implements AutoCloseable {
      * @throws IOException when it cannot be written
      */
     public void save(Policy policy, Path to) throws IOException {
-        policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
+        if (policy.decoder().adapters() != null) {  // the adapters alone, in PEFT's format
+            policy.decoder().adapters().save(to, policy.folder().toAbsolutePath().toString());
+        } else {
+            policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
+        }
         Policy.copyTokenizerFiles(policy.folder(), to);
     }
 

@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Checkpoint;
+import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.model.internal.SafetensorsWriter;
 
@@ -35,7 +36,11 @@ final class TrainingCheckpoint {
             throws IOException {
         Path done = output.resolve(PREFIX + step), tmp = output.resolve(PREFIX + step + ".tmp");
         deleteTree(tmp);
-        policy.save(tmp, optimizer.masters(), 2L << 30);
+        if (policy.adapters() != null) {  // under LoRA the adapters are the model that trains (fp32: their masters)
+            policy.adapters().save(tmp, policy.source().toAbsolutePath().toString());
+        } else {
+            policy.save(tmp, optimizer.masters(), 2L << 30);
+        }
         // The model folder's weights are the fp32 masters; the optimizer file holds only what is not there.
         SafetensorsWriter.write(tmp.resolve("optimizer.safetensors"), optimizer.squareAverages(),
                 Map.of("format", "drift"));
@@ -88,11 +93,13 @@ final class TrainingCheckpoint {
             }
             // The masters are the checkpoint's model weights (checkpoints before 2026-11-30 also held them in the
             // optimizer file, and those are used when present).
-            Checkpoint weights = Checkpoint.open(r.folder());
+            Path adapter = r.folder().resolve(LoraAdapters.WEIGHTS_FILE);
+            SafetensorsFile adapterFile = Files.exists(adapter) ? SafetensorsFile.open(adapter) : null;
+            Checkpoint weights = adapterFile == null ? Checkpoint.open(r.folder()) : null;
             for (String name : optimizer.names()) {
                 tensors.computeIfAbsent("master." + name, k -> {
                     try {
-                        return weights.load(name);
+                        return adapterFile != null ? adapterFile.read(name) : weights.load(name);
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }

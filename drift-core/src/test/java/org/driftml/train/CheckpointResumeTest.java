@@ -14,7 +14,9 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.LoraConfig;
 import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.LoraAdapters;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +50,46 @@ class CheckpointResumeTest {
             // The final checkpoint is a model folder that loads as it is.
             Decoder saved = Decoder.load(dir.resolve("b/checkpoint-6"), ScalarType.Float);
             assertTrue(torch.equal(saved.weights().get("model.norm.weight"), resumed.weights().get("model.norm.weight")));
+        }
+    }
+
+    /** A policy with fresh LoRA adapters (r 4 on q and v, seed 5) and its base-model reference. */
+    static DpoTrainer loraTrainer(Decoder policy) {
+        policy.attach(LoraAdapters.create(policy, LoraConfig.of(4, 8, "q_proj", "v_proj"), 5));
+        return new DpoTrainer(policy, new BaseModelReference(policy), CONFIG, 0, 11);
+    }
+
+    /**
+     * Under LoRA a checkpoint is the adapters in PEFT's format plus the optimiser's state, and a killed run resumes
+     * to the same adapters bit for bit; the base weights never change and hold no gradients.
+     */
+    @Test
+    void aLoraRunKilledAndResumedEndsBitForBitWithTheBaseUntouched(@TempDir Path dir) throws Exception {
+        List<PairTokenizer.TokenizedPair> data = DpoTrainerTest.pairs(12, 6);
+        try (StepScope scope = StepScope.open()) {
+            Decoder base = DpoTrainerTest.policy();
+            Decoder uninterrupted = DpoTrainerTest.policy();
+            List<Map<String, Double>> full = loraTrainer(uninterrupted).train(data, dir.resolve("a"), 2,
+                    Integer.MAX_VALUE);
+            killedAfter(loraTrainer(DpoTrainerTest.policy()), 3, data, dir.resolve("b"));
+            assertTrue(Files.exists(dir.resolve("b/checkpoint-2/" + LoraAdapters.WEIGHTS_FILE)));
+            assertFalse(Files.exists(dir.resolve("b/checkpoint-2/model.safetensors")), "no full model under LoRA");
+            Decoder resumed = DpoTrainerTest.policy();
+            List<Map<String, Double>> rest = loraTrainer(resumed).train(data, dir.resolve("b"), 2,
+                    Integer.MAX_VALUE);
+            assertEquals(4, rest.size(), "resumes at step 3 of 6");
+            assertEquals(full.get(5).get("loss"), rest.get(3).get("loss"));
+            Map<String, Tensor> want = uninterrupted.adapters().weights(), got = resumed.adapters().weights();
+            for (String name : want.keySet()) {
+                assertTrue(torch.equal(want.get(name), got.get(name)), name);
+            }
+            Tensor b = want.get("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
+            assertTrue(b.abs().max().item_double() > 0, "the adapters trained (B moved off zero)");
+            for (String name : base.weights().keySet()) {
+                Tensor w = resumed.weights().get(name);
+                assertTrue(torch.equal(base.weights().get(name), w), name + " is frozen");
+                assertFalse(w.requires_grad() || w.grad().defined(), name + " takes no gradient");
+            }
         }
     }
 

@@ -16,6 +16,8 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
+import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.LoraAdapters;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,7 +30,22 @@ import org.junit.jupiter.api.Test;
 class TrlTrajectoryTest {
     @Test
     void tenStepsFollowTrl() throws Exception {
-        JsonNode fixture = new ObjectMapper().readTree(getClass().getResource("/parity/trl-dpo-trajectory.json"));
+        follow("trl-dpo-trajectory.json", null);
+    }
+
+    /**
+     * The same with PEFT LoRA adapters (r 4 on every linear layer, lr 1e-3): drift starts from the adapters PEFT
+     * initialised, trains them with the base frozen, and scores the reference as the base with the adapters off,
+     * as TRL does with a peft_config. Watched values are adapter weights (B starts at zero, A does not move at the
+     * first step).
+     */
+    @Test
+    void tenLoraStepsFollowTrlWithPeft() throws Exception {
+        follow("trl-dpo-lora-trajectory.json", "trl-dpo-lora-initial");
+    }
+
+    private void follow(String fixtureName, String initialAdapters) throws Exception {
+        JsonNode fixture = new ObjectMapper().readTree(getClass().getResource("/parity/" + fixtureName));
         JsonNode settings = fixture.get("settings");
         // TRL's own ids: its completions keep the template's newline after <|im_end|>, drift's PairTokenizer stops
         // at the end token (PairTokenizerTest); the engine is what this test follows.
@@ -50,8 +67,14 @@ class TrlTrajectoryTest {
         List<Map<String, Double>> steps;
         try (StepScope scope = StepScope.open();
                 Policy policy = Policy.load(model, Precision.FP32, ComputeDevice.CPU)) {
+            if (initialAdapters != null) {
+                Path adapters = Path.of(getClass().getResource("/parity/" + initialAdapters).toURI());
+                policy.decoder().attach(LoraAdapters.load(adapters, policy.decoder()));
+            }
             assertParams("before training", fixture.get("params_before"), values(policy, watched), 0);
-            try (DpoTrainer trainer = DpoTrainer.of(policy, d -> new FrozenReference(d.frozenCopy()), config, 0)) {
+            java.util.function.Function<Decoder, ReferencePolicy> reference = initialAdapters != null
+                    ? BaseModelReference::new : d -> new FrozenReference(d.frozenCopy());
+            try (DpoTrainer trainer = DpoTrainer.of(policy, reference, config, 0)) {
                 trainer.afterStep(step -> params.add(values(policy, watched)));
                 steps = trainer.train(tokenized);
             }
@@ -103,10 +126,11 @@ class TrlTrajectoryTest {
         return "rewards/accuracies at " + at;
     }
 
-    /** The watched slices of the policy's weights (fp32: the weights are the masters). */
+    /** The watched slices of the policy's weights, or of its adapters (fp32: the weights are the masters). */
     private static Map<String, double[]> values(Policy policy, Map<String, int[]> watched) {
         Map<String, double[]> out = new LinkedHashMap<>();
-        Map<String, Tensor> weights = policy.decoder().weights();
+        LoraAdapters lora = policy.decoder().adapters();
+        Map<String, Tensor> weights = lora != null ? lora.weights() : policy.decoder().weights();
         watched.forEach((name, w) -> {
             Tensor t = weights.get(name);
             Tensor row = (t.dim() == 1 ? t.view(1, -1) : t).select(0, w[0]).narrow(0, w[1], w[2]);

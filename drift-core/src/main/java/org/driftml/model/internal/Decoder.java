@@ -136,6 +136,11 @@ public final class Decoder implements AutoCloseable {
         this.adapters = lora;
     }
 
+    /** The model folder these weights were loaded from. */
+    public Path source() {
+        return source;
+    }
+
     /** The attached adapters, or null. */
     public LoraAdapters adapters() {
         return adapters;
