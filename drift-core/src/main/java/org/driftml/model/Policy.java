@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
@@ -197,8 +198,50 @@ public final class Policy implements AutoCloseable {
     }
 
     /**
-     * Writes this policy as a model folder transformers and every drift command load: its current weights (in its
-     * compute dtype), the source folder's config files and tokenizer.
+     * Puts fresh LoRA adapters on this policy, initialised as PEFT does (A Kaiming-uniform, B zero: the policy's
+     * outputs do not change until they train); they replace any it had. Training then updates the adapters alone,
+     * with the base model (adapters off) as DPO's reference.
+     *
+     * @param config rank, alpha, dropout, target modules
+     * @param seed   the seed of A's draw
+     */
+    public void addAdapters(LoraConfig config, long seed) {
+        java.util.Objects.requireNonNull(config, "config");
+        replaceAdapters(LoraAdapters.create(decoder, config, seed));
+    }
+
+    /**
+     * Puts a PEFT LoRA adapter folder ({@code adapter_config.json}, {@code adapter_model.safetensors}) on this policy,
+     * replacing any adapters it had.
+     *
+     * @param adapterFolder the folder PEFT's {@code save_pretrained} (or drift) wrote
+     * @throws IOException when it cannot be read
+     * @throws IllegalArgumentException when it is not a LoRA adapter drift computes, or does not fit this model
+     *                                  (the field or tensor named)
+     */
+    public void loadAdapters(Path adapterFolder) throws IOException {
+        java.util.Objects.requireNonNull(adapterFolder, "adapterFolder");
+        replaceAdapters(LoraAdapters.load(adapterFolder, decoder));
+    }
+
+    /** The attached adapters' settings, if any. */
+    public java.util.Optional<LoraConfig> adapters() {
+        return java.util.Optional.ofNullable(decoder.adapters()).map(LoraAdapters::config);
+    }
+
+    private void replaceAdapters(LoraAdapters lora) {
+        LoraAdapters old = decoder.adapters();
+        decoder.attach(lora);
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    /**
+     * Writes this policy: with LoRA adapters, the adapters alone in PEFT's format (as PEFT's {@code
+     * save_pretrained}); without, a model folder transformers and every drift command load (its current weights
+     * in its compute dtype). The source folder's tokenizer comes along either way, and a model folder also gets its
+     * config files.
      *
      * @param to the folder to write (created if needed)
      * @throws IOException when it cannot be written
@@ -206,7 +249,27 @@ public final class Policy implements AutoCloseable {
     public void save(Path to) throws IOException {
         java.util.Objects.requireNonNull(to, "to");
         try (StepScope scope = StepScope.open()) {
-            decoder.save(to, decoder.weights(), 2L << 30);
+            if (decoder.adapters() != null) {
+                decoder.adapters().save(to, folder.toAbsolutePath().toString());
+            } else {
+                decoder.save(to, decoder.weights(), 2L << 30);
+            }
+            copyTokenizerFiles(folder, to);
+        }
+    }
+
+    /**
+     * Writes a full model folder with the adapters merged into the weights (PEFT's {@code merge_and_unload}, then
+     * {@code save_pretrained}); without adapters, the same as {@link #save}.
+     *
+     * @param to the folder to write (created if needed)
+     * @throws IOException when it cannot be written
+     */
+    public void saveMerged(Path to) throws IOException {
+        java.util.Objects.requireNonNull(to, "to");
+        try (StepScope scope = StepScope.open()) {
+            LoraAdapters lora = decoder.adapters();
+            decoder.save(to, lora != null ? lora.merged(decoder) : decoder.weights(), 2L << 30);
             copyTokenizerFiles(folder, to);
         }
     }

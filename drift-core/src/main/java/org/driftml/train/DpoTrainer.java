@@ -105,7 +105,9 @@ public final class DpoTrainer implements AutoCloseable {
      * policy as the call starts (scored once, so one model is in memory), the update is RMSprop over fp32 master
      * weights, and every step runs in its own native-memory scope. In BF16 the masters start from the folder's fp32
      * weights while the policy still holds them ({@link Policy#weightsAsLoaded()}), else from its current weights;
-     * they are freed when the call returns, leaving the trained weights in the policy.
+     * they are freed when the call returns, leaving the trained weights in the policy. With LoRA adapters on the
+     * policy ({@link Policy#addAdapters}, {@link Policy#loadAdapters}) the adapters train, the base stays frozen and
+     * the reference is the base, the adapters switched off (TRL with a PEFT config).
      *
      * @param policy the model to train, in place
      * @param pairs  the preference pairs (at least one)
@@ -125,8 +127,12 @@ public final class DpoTrainer implements AutoCloseable {
         try (StepScope scope = StepScope.open()) {
             List<PairTokenizer.TokenizedPair> tokenized = PairTokenizer.of(policy, 1024, 2048).tokenize(pairs);
             PrecomputedReference[] reference = new PrecomputedReference[1];
-            try (DpoTrainer trainer = of(policy, d -> reference[0] = PrecomputedReference.compute(
-                    new FrozenReference(d), tokenized, policy.padId(), config.microBatch()), config, 0)) {
+            // Under LoRA the reference is the base (adapters off, as TRL with PEFT), scored as it trains.
+            java.util.function.Function<Decoder, ReferencePolicy> ref = d -> d.adapters() != null
+                    ? new BaseModelReference(d)
+                    : (reference[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized,
+                            policy.padId(), config.microBatch()));
+            try (DpoTrainer trainer = of(policy, ref, config, 0)) {
                 return trainer.train(tokenized);
             } finally {
                 if (reference[0] != null) {

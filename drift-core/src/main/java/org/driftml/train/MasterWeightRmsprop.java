@@ -1,9 +1,6 @@
 package org.driftml.train;
 
-import java.util.AbstractMap;
-import java.util.AbstractSet;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +19,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.RmspropStep;
 import org.driftml.kernels.SplitMaster;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.MadeWhenRead;
 
 /**
  * RMSprop (torch's defaults: alpha 0.99, eps 1e-8, no momentum) over fp32 master weights. When the model computes in
@@ -222,53 +220,6 @@ final class MasterWeightRmsprop implements AutoCloseable {
         }
     }
 
-    /**
-     * A read-only map whose values are made each time they are read (a split master joined into fp32), in the
-     * reader's scope. Keys never make one: a save that checks names before writing would otherwise join every master
-     * outside any scope (StageMemoryTest measured 0.5 GB left behind per stage).
-     */
-    private static final class MadeWhenRead extends AbstractMap<String, Tensor> {
-        private final Map<String, Supplier<Tensor>> values;
-
-        MadeWhenRead(Map<String, Supplier<Tensor>> values) {
-            this.values = values;
-        }
-
-        @Override
-        public Tensor get(Object key) {
-            Supplier<Tensor> v = values.get(key);
-            return v == null ? null : v.get();
-        }
-
-        @Override
-        public boolean containsKey(Object key) {
-            return values.containsKey(key);
-        }
-
-        @Override
-        public Set<String> keySet() {
-            return java.util.Collections.unmodifiableSet(values.keySet());
-        }
-
-        /**
-         * Entries made as they are iterated, each joining its value then (Map.entry: read-only). drift's writers
-         * read by name ({@link #keySet()}, {@link #get}), one tensor per scope; this is for other callers.
-         */
-        @Override
-        public Set<Entry<String, Tensor>> entrySet() {
-            return new AbstractSet<>() {
-                @Override
-                public Iterator<Entry<String, Tensor>> iterator() {
-                    return values.entrySet().stream().map(e -> Map.entry(e.getKey(), e.getValue().get())).iterator();
-                }
-
-                @Override
-                public int size() {
-                    return values.size();
-                }
-            };
-        }
-    }
 
     /**
      * Global L2 norm of the current gradients, as TRL logs grad_norm (before clipping): torch's clip_grad_norm_, the

@@ -111,12 +111,15 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * Frees every weight now (and with them their gradients), rather than when the garbage collector finds the
-     * handles: at 7B one model is 15 GB in bf16, and a DRIFT stage loads three. The decoder is unusable after.
+     * Frees every weight and adapter now (and with them their gradients), rather than when the garbage collector finds
+     * the handles: at 7B one model is 15 GB in bf16, and a DRIFT stage loads three. The decoder is unusable after.
      */
     @Override
     public void close() {
         weights.values().forEach(Tensor::close);
+        if (adapters != null) {
+            adapters.close();
+        }
     }
 
     public ModelConfig config() {

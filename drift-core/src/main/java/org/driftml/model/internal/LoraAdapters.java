@@ -224,6 +224,35 @@ public final class LoraAdapters implements AutoCloseable {
         return Collections.unmodifiableMap(out);
     }
 
+    /**
+     * {@code base}'s weights with the adapters merged in, as PEFT's {@code merge_and_unload}: {@code W + s B A}
+     * computed in fp32 and rounded to W's dtype once. Each merged weight is made when read (one at a time, in the
+     * reader's scope), so a save never holds a second copy of the model.
+     */
+    public Map<String, Tensor> merged(Decoder base) {
+        Map<String, java.util.function.Supplier<Tensor>> out = new LinkedHashMap<>();
+        base.weights().forEach((name, w) -> {
+            String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : null;
+            Tensor ta = module == null ? null : a.get(module);
+            if (ta == null) {
+                out.put(name, () -> w);
+            } else {
+                Tensor tb = b.get(module);
+                out.put(name, () -> {
+                    NoGradGuard noGrad = new NoGradGuard();
+                    try {
+                        Tensor delta = tb.detach().to(ScalarType.Float).matmul(ta.detach().to(ScalarType.Float))
+                                .mul(new Scalar(scaling));
+                        return w.detach().to(ScalarType.Float).add(delta).to(w.scalar_type());
+                    } finally {
+                        noGrad.close();
+                    }
+                });
+            }
+        });
+        return new MadeWhenRead(out);
+    }
+
     /** Whether the adapters take part in the forward; off, the decoder computes its base model exactly. */
     public boolean enabled() {
         return enabled;
