@@ -16,17 +16,20 @@ import org.driftml.data.PreferencePairs;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.ComputeDevice;
+import org.driftml.model.LoraConfig;
 import org.driftml.model.MalformedCheckpointException;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.model.internal.Checkpoint;
+import org.driftml.model.internal.LoraAdapters;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
 import org.driftml.output.RunRecord;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
+import org.driftml.train.BaseModelReference;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
@@ -106,6 +109,13 @@ final class DpoCommand implements Callable<Integer> {
             description = "Recompute each layer in the backward instead of keeping its activations (less memory)")
     boolean gradientCheckpointing;
 
+    @Mixin
+    LoraOptions lora = new LoraOptions();
+
+    @Option(names = "--merge", description = "With LoRA: also write the base with the adapters merged in, a full "
+            + "model folder, to OUTPUT/merged")
+    boolean merge;
+
     @Option(names = "--resume", description = "Continue from the newest checkpoint in --output")
     boolean resume;
 
@@ -146,10 +156,19 @@ final class DpoCommand implements Callable<Integer> {
         // Everything is checked before the output folder is touched or a model loaded.
         DpoConfig config;
         Precision precision;
+        LoraConfig loraConfig;
         try {
             config = config();
             precision = Precision.parse(dtype);
             checkLimits();
+            loraConfig = lora.config();
+            if (merge && loraConfig == null && lora.adapter == null) {
+                throw new IllegalArgumentException("--merge needs adapters: give --lora-r or --adapter");
+            }
+            if (lora.adapter != null && !Files.isRegularFile(lora.adapter.resolve(LoraAdapters.CONFIG_FILE))) {
+                throw new IllegalArgumentException("--adapter: " + lora.adapter + " has no "
+                        + LoraAdapters.CONFIG_FILE + " (is it a PEFT adapter folder?)");
+            }
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + OptionNames.named(e.getMessage(), "--gradient-accumulation"));
             return 2;
@@ -186,7 +205,7 @@ final class DpoCommand implements Callable<Integer> {
             return 2;
         }
         try (lock) {
-            return train(err, config, precision, on, pairs);
+            return train(err, config, precision, on, pairs, loraConfig);
         }
     }
 
@@ -199,6 +218,7 @@ final class DpoCommand implements Callable<Integer> {
         settings.put("max_length", maxLength);
         settings.put("dtype", precision.name());
         settings.put("seed", seed);
+        settings.putAll(lora.settings());
         Map<String, Object> id = new LinkedHashMap<>();
         id.put("command", "dpo");
         id.put("model", model.toAbsolutePath().normalize().toString());
@@ -242,7 +262,7 @@ final class DpoCommand implements Callable<Integer> {
     }
 
     private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
-            List<PreferencePair> pairs) throws Exception {
+            List<PreferencePair> pairs, LoraConfig loraConfig) throws Exception {
         boolean hasCheckpoints;
         try (var entries = Files.list(output)) {
             hasCheckpoints = entries.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
@@ -264,6 +284,16 @@ final class DpoCommand implements Callable<Integer> {
             return 2;
         }
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
+            if (loraConfig != null) {
+                policy.addAdapters(loraConfig, seed);
+            } else if (lora.adapter != null) {
+                try {
+                    policy.loadAdapters(lora.adapter);
+                } catch (IllegalArgumentException e) {
+                    err.println("drift dpo: --adapter: " + e.getMessage());
+                    return 2;
+                }
+            }
             PairTokenizer pt = truncationMode.equals("keep_start")
                     ? PairTokenizer.keepStart(policy.tokenizer(), policy.template(), policy.endIds(), maxLength)
                     : PairTokenizer.of(policy, maxPromptLength, maxLength);
@@ -276,7 +306,9 @@ final class DpoCommand implements Callable<Integer> {
             // In bf16 the masters start from the folder's fp32 weights, not the bf16 copies; the reference is the
             // policy as they leave it (DpoTrainer.of).
             DpoTrainer trainer = DpoTrainer.of(policy, d -> {
-                ReferencePolicy frozen = new FrozenReference(d.frozenCopy());
+                // Under LoRA the reference is the base, the adapters switched off: no second model.
+                ReferencePolicy frozen = d.adapters() != null ? new BaseModelReference(d)
+                        : new FrozenReference(d.frozenCopy());
                 return precomputeReference
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
             }, config, seed);
@@ -288,11 +320,15 @@ final class DpoCommand implements Callable<Integer> {
                     total);
             trainer.keepCheckpoints(saveTotalLimit).train(tokenized, output, saveSteps, maxSteps, log);
             trainer.save(policy, output);
+            if (merge) {
+                policy.saveMerged(output.resolve("merged"));
+            }
             List<Map<String, Double>> steps = log.read();
             TrainingPlots.write(steps, output);
             Map<String, Double> last = steps.get(steps.size() - 1);
-            spec.commandLine().getOut().printf("trained %d steps: loss %.4f -> %.4f, margin %.4f; model in %s%n",
-                    steps.size(), steps.get(0).get("loss"), last.get("loss"), last.get("rewards/margins"), output);
+            spec.commandLine().getOut().printf("trained %d steps: loss %.4f -> %.4f, margin %.4f; %s in %s%n",
+                    steps.size(), steps.get(0).get("loss"), last.get("loss"), last.get("rewards/margins"),
+                    policy.adapters().isPresent() ? "adapters (PEFT)" : "model", output);
             spec.commandLine().getOut().flush();
             return 0;
         }

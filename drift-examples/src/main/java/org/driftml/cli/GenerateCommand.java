@@ -72,6 +72,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device = new DeviceOption();
 
+    @Mixin
+    AdapterOption adapter = new AdapterOption();
+
     InputStream input = System.in;
 
     Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
@@ -114,6 +117,9 @@ final class GenerateCommand implements Callable<Integer> {
             return 2;
         }
         Decoder decoder = Decoder.load(model, Torch.computeDtype(precision), Torch.device(on));
+        if (!adapter.attach(decoder, err, "drift generate")) {
+            return 2;
+        }
         Path tokDir = tokenizerDir != null ? tokenizerDir : model;
         boolean hasTokenizer = Files.exists(tokDir.resolve("tokenizer.json")) || Files.exists(tokDir.resolve("vocab.json"));
         Tokenizer tokenizer = hasTokenizer ? Tokenizer.load(tokDir) : null;

@@ -33,6 +33,9 @@ final class LogprobsCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device = new DeviceOption();
 
+    @Mixin
+    AdapterOption adapter = new AdapterOption();
+
     InputStream input = System.in;
 
     @Override
@@ -42,6 +45,9 @@ final class LogprobsCommand implements Callable<Integer> {
             return 2;
         }
         Decoder decoder = Decoder.load(model, Torch.computeDtype(Precision.parse(dtype)), Torch.device(on));
+        if (!adapter.attach(decoder, spec.commandLine().getErr(), "drift logprobs")) {
+            return 2;
+        }
         long vocab = decoder.config().vocabSize();
         int positions = decoder.config().maxPositionEmbeddings();
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
