@@ -373,6 +373,10 @@ public final class DpoTrainer implements AutoCloseable {
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
         double[] values;
+        LoraAdapters lora = policy.adapters();
+        if (lora != null) {
+            lora.training(true);  // dropout on the policy's adapters, never on a reference
+        }
         try (StepScope all = StepScope.open()) {
             Tensor sums = null;
             for (int start = 0; start < batch.size(); start += micro) {
@@ -401,6 +405,10 @@ public final class DpoTrainer implements AutoCloseable {
                 }
             }
             values = Tensorsj.doubles(sums);
+        } finally {
+            if (lora != null) {
+                lora.training(false);
+            }
         }
         Map<String, Double> metrics = DpoLoss.named(values);
         if (!Double.isFinite(metrics.get("loss"))) {  // the gradients are summed, but no weight has moved

@@ -3,9 +3,11 @@ package org.driftml.model.internal;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.StepScope;
 
 /**
@@ -28,6 +30,10 @@ public final class CheckpointedForward {
     private final Tensor[] cosSin;
     private final Tensor mask;
     private final List<Tensor> layerInputs = new ArrayList<>();
+    // With LoRA dropout in training: the device generator's state before each layer, so that the recompute draws
+    // the masks the forward drew (torch.utils.checkpoint's preserve_rng_state).
+    private final Generator generator;
+    private final List<Tensor> rngStates = new ArrayList<>();
     private final Tensor lastOutput;  // a leaf: the loss's backward deposits its gradient here
     private final Tensor hidden;
 
@@ -37,12 +43,17 @@ public final class CheckpointedForward {
         long n = inputIds.size(0), t = inputIds.size(1);
         this.cosSin = decoder.rotary(decoder.positions(positionIds, n, t));
         this.mask = decoder.maskFor(attentionMask, n, t, 0);
+        boolean dropout = decoder.adapters() != null && decoder.adapters().dropsOut();
+        this.generator = dropout ? torch.globalContext().defaultGenerator(decoder.device()) : null;
         Tensor x;
         NoGradGuard noGrad = new NoGradGuard();
         try {
             x = decoder.embed(inputIds);
             for (int l = 0; l < decoder.config().numHiddenLayers(); l++) {
                 layerInputs.add(x);
+                if (generator != null) {
+                    rngStates.add(generator.get_state());
+                }
                 // Only the layer's output stays: its intermediates would otherwise live to the end of the step,
                 // which is what checkpointing exists to avoid.
                 try (StepScope scope = StepScope.open()) {
@@ -71,13 +82,20 @@ public final class CheckpointedForward {
             throw new IllegalStateException("no gradient reached hidden(): call backward() on a loss of it first");
         }
         try (StepScope all = StepScope.open()) {
+            Tensor after = generator != null ? generator.get_state() : null;  // the stream goes on from here
             for (int l = layerInputs.size() - 1; l >= 0; l--) {
                 try (StepScope step = StepScope.open()) {
+                    if (generator != null) {
+                        generator.set_state(rngStates.get(l));
+                    }
                     Tensor x = layerInputs.get(l).detach().requires_grad_(true);
                     Tensor y = decoder.layer(l, x, cosSin, mask, null);
                     y.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
                     grad = step.moveTo(all, x.grad().detach());
                 }
+            }
+            if (generator != null) {
+                generator.set_state(after);
             }
             decoder.embedBackward(inputIds, grad);
         }

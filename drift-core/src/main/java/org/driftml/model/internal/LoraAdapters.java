@@ -47,6 +47,7 @@ public final class LoraAdapters implements AutoCloseable {
     private final Map<String, Tensor> b;  // [out, r]
     private final double scaling;
     private boolean enabled = true;
+    private boolean training;
 
     private LoraAdapters(LoraConfig config, Map<String, Tensor> a, Map<String, Tensor> b) {
         this.config = config;
@@ -262,6 +263,19 @@ public final class LoraAdapters implements AutoCloseable {
         this.enabled = on;
     }
 
+    /**
+     * In training the adapters' input goes through dropout (PEFT's {@code lora_dropout}, inverted: kept values are
+     * scaled by 1 / (1 - p)); out of it, never. Trainers turn it on for the policy's forward and backward only.
+     */
+    public void training(boolean on) {
+        this.training = on;
+    }
+
+    /** Whether a forward now draws dropout masks (training, enabled, a dropout above zero). */
+    public boolean dropsOut() {
+        return training && enabled && config.dropout() > 0;
+    }
+
     /** {@code y} (the base layer's output for {@code x}) with this module's adapter added, as PEFT adds it. */
     Tensor adapt(String module, Tensor x, Tensor y) {
         Tensor ta = enabled ? a.get(module) : null;
@@ -269,7 +283,11 @@ public final class LoraAdapters implements AutoCloseable {
             return y;
         }
         Tensor tb = b.get(module);
-        Tensor delta = x.to(ta.scalar_type()).matmul(ta.t()).matmul(tb.t());
+        Tensor in = x.to(ta.scalar_type());
+        if (dropsOut()) {
+            in = torch.dropout(in, config.dropout(), true);
+        }
+        Tensor delta = in.matmul(ta.t()).matmul(tb.t());
         if (scaling != 1.0) {
             delta = delta.mul(new Scalar(scaling));
         }
