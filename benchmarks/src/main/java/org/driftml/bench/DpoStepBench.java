@@ -11,7 +11,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
+import org.driftml.model.LoraConfig;
 import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.LoraAdapters;
+import org.driftml.train.BaseModelReference;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
@@ -28,13 +31,20 @@ import org.driftml.train.ReferencePolicy;
  * {@code DRIFT_DPO median_step_s=... tokens_per_s=... peak_rss_mb=...} like the Python scripts.
  *
  * <pre>java -cp ... org.driftml.bench.DpoStepBench MODEL_DIR [--steps 20] [--warmup 3] [--batch 4]
- *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt] [--precompute-reference]</pre>
+ *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt] [--precompute-reference] [--lora-r R]
+ *      [--lora-targets q_proj,v_proj] [--trace-memory]</pre>
+ *
+ * <p>{@code --lora-r R} trains PEFT LoRA adapters of rank R (alpha 2R) on every linear layer (or the
+ * {@code --lora-targets}) instead of every weight,
+ * with the base model (adapters off) as the reference.
  */
 public final class DpoStepBench {
     public static void main(String[] args) throws Exception {
         Path model = Path.of(args[0]);
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
         boolean bf16 = false, gradCkpt = false, precompute = false, trace = false;
+        int loraRank = 0;
+        String[] loraTargets = {LoraConfig.ALL_LINEAR};
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
@@ -46,6 +56,8 @@ public final class DpoStepBench {
                 case "--grad-ckpt" -> gradCkpt = true;
                 case "--precompute-reference" -> precompute = true;
                 case "--trace-memory" -> trace = true;
+                case "--lora-r" -> loraRank = Integer.parseInt(args[++i]);
+                case "--lora-targets" -> loraTargets = args[++i].split(",");
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -60,7 +72,12 @@ public final class DpoStepBench {
         // TRL's default: a frozen copy scored every step. DRIFT's loop scores the reference once per stage instead
         // (TRL's precompute_ref_log_probs), so training holds one model: --precompute-reference.
         ReferencePolicy reference;
-        if (precompute) {
+        if (loraRank > 0) {
+            // PEFT LoRA on every linear layer, alpha 2r; the base (adapters off) is the reference, as TRL with PEFT.
+            policy.attach(LoraAdapters.create(policy, LoraConfig.of(loraRank, 2.0 * loraRank, loraTargets),
+                    0));
+            reference = new BaseModelReference(policy);
+        } else if (precompute) {
             try (Decoder frozen = policy.frozenCopy()) {
                 reference = PrecomputedReference.compute(new FrozenReference(frozen), pairs, 0, batch);
             }
@@ -90,8 +107,9 @@ public final class DpoStepBench {
         double median = timed.length % 2 == 1 ? timed[timed.length / 2]
                 : (timed[timed.length / 2 - 1] + timed[timed.length / 2]) / 2;
         long tokens = (long) batch * 2 * (promptLength + completionLength);
-        System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%n", median,
-                tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32");
+        System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%s%n", median,
+                tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32",
+                loraRank > 0 ? " lora_r=" + loraRank : "");
     }
 
     /** bench_common.synthetic_pairs: prompt ids, then (C - 1) ids + EOS for chosen and for rejected. */
