@@ -1,6 +1,7 @@
 package org.driftml.drift;
 
 import java.util.List;
+import org.driftml.model.LoraConfig;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
 
@@ -28,7 +29,7 @@ import org.driftml.train.DpoConfig;
 public record DriftConfig(Method method, int iterations, Reference reference, FeedbackPrompt.Style promptStyle,
         double temperature, double topP, int maxNewTokens, int generationBatch, int maxPromptLength, int maxLength,
         DpoConfig warmStart, DpoConfig iteration, Precision precision, int subsample, int saveSteps, long seed,
-        List<Double> taus) {
+        List<Double> taus, LoraConfig lora) {
     public enum Method {
         DRIFT,
         SPIN,
@@ -75,42 +76,57 @@ public record DriftConfig(Method method, int iterations, Reference reference, Fe
     public static DriftConfig paper() {
         return new DriftConfig(Method.DRIFT, 2, Reference.BASE, FeedbackPrompt.Style.TRANSCRIPT, 0.7, 0.9, 512, 8,
                 1024, 2048, DpoConfig.warmStart(), DpoConfig.iteration(), Precision.FP32, 0, 50, 42,
-                List.of(0.1, 0.25, 0.5));
+                List.of(0.1, 0.25, 0.5), null);
+    }
+
+    /**
+     * Each stage trains fresh LoRA adapters on the model the stage starts from, then merges them in: the stage's
+     * folder holds both the adapters (PEFT's format) and the merged model the next stage starts from. The reference
+     * "previous" is then the base with the adapters off, exactly; "base" is the original model. Null: every weight
+     * trains (the paper's full fine-tuning).
+     */
+    public DriftConfig withLora(LoraConfig l) {
+        return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
+                generationBatch, maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps,
+                seed, taus, l);
     }
 
     public DriftConfig withMethod(Method m) {
         return new DriftConfig(m, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
                 generationBatch, maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps,
-                seed, taus);
+                seed, taus, lora);
     }
 
     public DriftConfig withIterations(int k) {
         return new DriftConfig(method, k, reference, promptStyle, temperature, topP, maxNewTokens, generationBatch,
-                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus);
+                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
     }
 
     public DriftConfig withReference(Reference r) {
         return new DriftConfig(method, iterations, r, promptStyle, temperature, topP, maxNewTokens, generationBatch,
-                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus);
+                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
     }
 
     public DriftConfig withSampling(FeedbackPrompt.Style style, double t, double p, int newTokens, int batch) {
         return new DriftConfig(method, iterations, reference, style, t, p, newTokens, batch, maxPromptLength,
-                maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus);
+                maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
     }
 
     public DriftConfig withLengths(int prompt, int total) {
         return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, prompt, total, warmStart, iteration, precision, subsample, saveSteps, seed, taus);
+                generationBatch, prompt, total, warmStart, iteration, precision, subsample, saveSteps, seed, taus,
+                lora);
     }
 
     public DriftConfig withDpo(DpoConfig warm, DpoConfig iter) {
         return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warm, iter, precision, subsample, saveSteps, seed, taus);
+                generationBatch, maxPromptLength, maxLength, warm, iter, precision, subsample, saveSteps, seed, taus,
+                lora);
     }
 
     public DriftConfig withRun(Precision p, int subsampleTo, int save, long s) {
         return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warmStart, iteration, p, subsampleTo, save, s, taus);
+                generationBatch, maxPromptLength, maxLength, warmStart, iteration, p, subsampleTo, save, s, taus,
+                lora);
     }
 }

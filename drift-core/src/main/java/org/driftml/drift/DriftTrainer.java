@@ -208,6 +208,9 @@ public final class DriftTrainer {
         // Everything a stage loads is freed when it ends (policy, reference scores, optimiser state): at 7B each
         // model is 15 GB, and the garbage collector, which sees only a handle per tensor, would keep them for long.
         try (Policy policy = Policy.load(from, config.precision(), device)) {
+            if (config.lora() != null) {  // fresh adapters (B zero): the policy samples and scores as it was loaded
+                policy.addAdapters(config.lora(), config.seed() + name.hashCode());  // String.hashCode: fixed by spec
+            }
             StagePairs pairs = pairs(name, policy, source);
             Trained trained = train(name, method, policy, pairs, referenceModel, from, folder, dpo);
             StageSummary summary = summarise(name, method, pairs, trained, referenceModel, started);
@@ -272,6 +275,9 @@ public final class DriftTrainer {
             log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
             trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
             trainer.save(policy, folder);
+            if (policy.adapters().isPresent()) {  // beside the adapters, the merged model the next stage starts from
+                policy.saveMerged(folder);
+            }
         }
         try (PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                 tokenized, pad, micro)) {

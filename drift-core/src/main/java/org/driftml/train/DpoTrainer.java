@@ -158,7 +158,8 @@ public final class DpoTrainer implements AutoCloseable {
      */
     public static DpoTrainer of(Policy policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
             DpoConfig config, long seed) throws IOException {
-        if (!policy.precision().mixed() || !policy.weightsAsLoaded()) {
+        // Under LoRA the base takes no masters: nothing to read from the folder.
+        if (!policy.precision().mixed() || !policy.weightsAsLoaded() || policy.adapters().isPresent()) {
             return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, Map.of());
         }
         try (Decoder full = Decoder.load(policy.folder(), org.bytedeco.pytorch.global.torch.ScalarType.Float)) {

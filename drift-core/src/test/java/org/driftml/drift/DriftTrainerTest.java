@@ -17,6 +17,8 @@ import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.data.Satisfaction;
 import org.driftml.data.Turn;
+import org.driftml.model.LoraConfig;
+import org.driftml.model.Policy;
 import org.driftml.model.Precision;
 import org.driftml.train.DpoConfig;
 import org.junit.jupiter.api.Test;
@@ -127,6 +129,54 @@ class DriftTrainerTest {
                 .withSampling(FeedbackPrompt.Style.TRANSCRIPT, 0.9, 0.9, 6, 2)).train(model(), mined, b));
         assertTrue(hotter.getMessage().contains("(its recipe.temperature (0.7 there, 0.9 here) differs)"),
                 hotter.getMessage());
+    }
+
+    /**
+     * DRIFT with LoRA: each stage trains fresh adapters on the model it starts from and leaves, beside them, the
+     * merged model the next stage starts from; a run killed mid-training resumes to the same files, and the folder
+     * refuses a run with other adapter settings.
+     */
+    @Test
+    void loraStagesMergeTheirAdaptersAndResumeToTheSameModel(@TempDir Path dir) throws Exception {
+        DsatMiner.Mined mined = logs();
+        DriftConfig lora = config().withIterations(1).withLora(LoraConfig.of(4, 8, LoraConfig.ALL_LINEAR));
+        Path a = dir.resolve("a");
+        DriftTrainer.Result ra = quiet(lora).train(model(), mined, a);
+        assertEquals(a.resolve("iteration-1"), ra.finalModel());
+        for (String stage : new String[] {"warmstart", "iteration-1"}) {
+            for (String f : new String[] {"adapter_config.json", "adapter_model.safetensors", "model.safetensors",
+                    "config.json", "summary.json"}) {
+                assertTrue(Files.exists(a.resolve(stage).resolve(f)), stage + "/" + f);
+            }
+        }
+        // The merged model is the stage's start plus its adapters.
+        long[] ids = {257, 85, 83, 68, 81, 198, 72, 72};
+        try (Policy start = Policy.load(a.resolve("warmstart"), Precision.FP32);
+                Policy merged = Policy.load(a.resolve("iteration-1"), Precision.FP32)) {
+            double before = start.decoder().completionLogprob(ids, 4);
+            start.loadAdapters(a.resolve("iteration-1"));
+            double adapted = start.decoder().completionLogprob(ids, 4);
+            assertEquals(adapted, merged.decoder().completionLogprob(ids, 4), 1e-4);
+            assertTrue(Math.abs(adapted - before) > 1e-5, "iteration-1's adapters trained");
+        }
+        Path b = dir.resolve("b");
+        class Crash extends RuntimeException {}
+        assertThrows(Crash.class, () -> quiet(lora).listener(new DriftTrainer.Listener() {
+            @Override
+            public void stepDone(String stage, int step) {
+                if (stage.equals("iteration-1") && step == 1) {
+                    throw new Crash();
+                }
+            }
+        }).train(model(), mined, b));
+        quiet(lora).train(model(), mined, b);
+        for (String f : new String[] {"model.safetensors", "adapter_model.safetensors"}) {
+            assertEquals(-1L, Files.mismatch(a.resolve("iteration-1").resolve(f), b.resolve("iteration-1").resolve(f)),
+                    f);
+        }
+        var other = assertThrows(IllegalStateException.class, () -> quiet(config().withIterations(1)
+                .withLora(LoraConfig.of(8, 8, LoraConfig.ALL_LINEAR))).train(model(), mined, b));
+        assertTrue(other.getMessage().contains("lora"), other.getMessage());
     }
 
     @Test

@@ -112,6 +112,10 @@ final class DpoCommand implements Callable<Integer> {
     @Mixin
     LoraOptions lora = new LoraOptions();
 
+    @Option(names = "--adapter", paramLabel = "DIR",
+            description = "Continue training this PEFT LoRA adapter folder (its settings instead of --lora-*)")
+    Path adapter;
+
     @Option(names = "--merge", description = "With LoRA: also write the base with the adapters merged in, a full "
             + "model folder, to OUTPUT/merged")
     boolean merge;
@@ -162,11 +166,14 @@ final class DpoCommand implements Callable<Integer> {
             precision = Precision.parse(dtype);
             checkLimits();
             loraConfig = lora.config();
-            if (merge && loraConfig == null && lora.adapter == null) {
+            if (adapter != null && loraConfig != null) {
+                throw new IllegalArgumentException("--adapter brings its own settings: leave out --lora-r");
+            }
+            if (merge && loraConfig == null && adapter == null) {
                 throw new IllegalArgumentException("--merge needs adapters: give --lora-r or --adapter");
             }
-            if (lora.adapter != null && !Files.isRegularFile(lora.adapter.resolve(LoraAdapters.CONFIG_FILE))) {
-                throw new IllegalArgumentException("--adapter: " + lora.adapter + " has no "
+            if (adapter != null && !Files.isRegularFile(adapter.resolve(LoraAdapters.CONFIG_FILE))) {
+                throw new IllegalArgumentException("--adapter: " + adapter + " has no "
                         + LoraAdapters.CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
         } catch (IllegalArgumentException e) {
@@ -219,6 +226,9 @@ final class DpoCommand implements Callable<Integer> {
         settings.put("dtype", precision.name());
         settings.put("seed", seed);
         settings.putAll(lora.settings());
+        if (adapter != null) {
+            settings.put("adapter", adapter.toAbsolutePath().normalize().toString());
+        }
         Map<String, Object> id = new LinkedHashMap<>();
         id.put("command", "dpo");
         id.put("model", model.toAbsolutePath().normalize().toString());
@@ -286,9 +296,9 @@ final class DpoCommand implements Callable<Integer> {
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
             if (loraConfig != null) {
                 policy.addAdapters(loraConfig, seed);
-            } else if (lora.adapter != null) {
+            } else if (adapter != null) {
                 try {
-                    policy.loadAdapters(lora.adapter);
+                    policy.loadAdapters(adapter);
                 } catch (IllegalArgumentException e) {
                     err.println("drift dpo: --adapter: " + e.getMessage());
                     return 2;

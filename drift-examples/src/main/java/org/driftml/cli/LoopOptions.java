@@ -87,6 +87,9 @@ final class LoopOptions {
     @Mixin
     DeviceOption device = new DeviceOption();
 
+    @Mixin
+    LoraOptions lora = new LoraOptions();
+
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute dtype over fp32 master weights (default: float32; the paper: bfloat16)")
     String dtype;
@@ -114,6 +117,6 @@ final class LoopOptions {
                 .withGradientCheckpointing(gradientCheckpointing);
         return new DriftConfig(method, iterations, ref, style, temperature, topP, maxNewTokens, generationBatch,
                 maxPromptLength, maxLength, warm, iteration, Precision.parse(dtype), subsample, saveSteps, seed,
-                DriftConfig.paper().taus());
+                DriftConfig.paper().taus(), lora.config());
     }
 }

@@ -1,6 +1,5 @@
 package org.driftml.cli;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.driftml.model.LoraConfig;
@@ -30,10 +29,6 @@ final class LoraOptions {
     @Option(names = "--use-rslora", description = "Scale adapters by lora_alpha / sqrt(r) (PEFT's use_rslora)")
     boolean rslora;
 
-    @Option(names = "--adapter", paramLabel = "DIR",
-            description = "Continue training this PEFT LoRA adapter folder (its settings replace the --lora-* ones)")
-    Path adapter;
-
     /**
      * The adapters' settings, or null when LoRA is off.
      *
@@ -47,9 +42,6 @@ final class LoraOptions {
             }
             return null;
         }
-        if (adapter != null) {
-            throw new IllegalArgumentException("--adapter brings its own settings: leave out --lora-r");
-        }
         try {
             return new LoraConfig(rank, alpha != null ? alpha : 8.0, dropout != null ? dropout : 0.0,
                     targets != null ? targets : List.of("q_proj", "v_proj"), rslora);
@@ -61,9 +53,6 @@ final class LoraOptions {
     /** What the run record keeps of these options (a resume with other adapters is refused). */
     Map<String, Object> settings() {
         LoraConfig c = config();
-        if (adapter != null) {
-            return Map.of("adapter", adapter.toAbsolutePath().normalize().toString());
-        }
         return c == null ? Map.of() : Map.of("lora_r", c.rank(), "lora_alpha", c.alpha(), "lora_dropout",
                 c.dropout(), "lora_target_modules", c.targetModules(), "use_rslora", c.useRslora());
     }
