@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
+import org.driftml.model.internal.LoraAdapters;
 
 /**
  * Supervised fine-tuning: the mean negative log-likelihood of completion tokens given their prompts (TRL's
@@ -38,8 +39,14 @@ public final class SftTrainer implements AutoCloseable {
         this.epochs = epochs;
         this.padId = padId;
         this.seed = seed;
-        policy.weights().values().forEach(w -> w.requires_grad_(true));
-        this.optimizer = new MasterWeightRmsprop(policy.weights(), 0.0);
+        // Under LoRA the adapters train and the base stays frozen, as in DpoTrainer.
+        LoraAdapters lora = policy.adapters();
+        Map<String, Tensor> trainable = lora != null ? lora.weights() : policy.weights();
+        try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
+            policy.weights().values().forEach(w -> w.requires_grad_(lora == null));
+            trainable.values().forEach(w -> w.requires_grad_(true));
+        }
+        this.optimizer = new MasterWeightRmsprop(trainable, 0.0);
     }
 
     /** Trains every epoch; returns each step's loss, tokens and learning rate. Progress every 10% when given. */
@@ -52,6 +59,9 @@ public final class SftTrainer implements AutoCloseable {
         for (int epoch = 0; epoch < epochs; epoch++) {
             for (List<Integer> batch : batches(examples, epoch)) {
                 Map<String, Double> m = new LinkedHashMap<>();
+                if (policy.adapters() != null) {
+                    policy.adapters().training(true);  // LoRA dropout for this step's forward and backward
+                }
                 try (StepScope scope = StepScope.open()) {
                     List<long[]> prompts = new ArrayList<>(), completions = new ArrayList<>();
                     batch.forEach(i -> {
@@ -71,6 +81,10 @@ public final class SftTrainer implements AutoCloseable {
                     loss.backward();
                     m.put("loss", value);
                     m.put("tokens", tokens);
+                } finally {
+                    if (policy.adapters() != null) {
+                        policy.adapters().training(false);
+                    }
                 }
                 double norm = optimizer.gradNorm();
                 double lr = schedule.at(step);

@@ -32,4 +32,31 @@ class SftTrainerTest {
             assertTrue(last < first - 1.0, "loss " + first + " -> " + last);
         }
     }
+
+    /** With LoRA adapters on the policy, SFT trains them (dropout on) and leaves the base as it was. */
+    @Test
+    void underLoraTheAdaptersLearnAndTheBaseStays() throws Exception {
+        try (StepScope scope = StepScope.open()) {
+            Decoder policy = DpoTrainerTest.policy();
+            Decoder base = DpoTrainerTest.policy();
+            policy.attach(org.driftml.model.internal.LoraAdapters.create(policy,
+                    new org.driftml.model.LoraConfig(8, 16, 0.1, List.of("all-linear"), false), 1));
+            List<SftTrainer.Example> examples = new ArrayList<>();
+            for (PairTokenizer.TokenizedPair p : DpoTrainerTest.pairs(16, 3)) {
+                examples.add(new SftTrainer.Example(p.prompt(), p.chosen()));
+            }
+            List<Map<String, Double>> steps;
+            try (SftTrainer sft = new SftTrainer(policy, 1e-2, 4, 8, 0, 1)) {
+                steps = sft.train(examples, null);
+            }
+            double first = steps.subList(0, 4).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();
+            double last = steps.subList(28, 32).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();
+            // Epochs 1 and 8 see the same 16 examples in batches of 4, so untrained their mean losses would be equal.
+            assertTrue(last < first - 0.1, "loss " + first + " -> " + last);
+            for (String name : base.weights().keySet()) {
+                assertTrue(org.bytedeco.pytorch.global.torch.equal(base.weights().get(name),
+                        policy.weights().get(name)), name + " is frozen");
+            }
+        }
+    }
 }
