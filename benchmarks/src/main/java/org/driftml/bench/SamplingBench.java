@@ -7,8 +7,8 @@ import java.util.Random;
 import java.util.Set;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
-import org.driftml.model.internal.Decoder;
 import org.driftml.model.Sampler;
+import org.driftml.model.internal.Decoder;
 
 /**
  * DRIFT's positive sampling (temperature 0.7, top-p 0.9) at one batch size, timed as {@code scripts/hf_sampling_bench.py}

@@ -13,10 +13,10 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.internal.CheckpointedForward;
-import org.driftml.model.internal.Decoder;
 import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
+import org.driftml.model.internal.CheckpointedForward;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
@@ -82,19 +82,14 @@ public final class DpoTrainer implements AutoCloseable {
         this.config = config;
         this.padId = padId;
         this.seed = seed;
-        // Under LoRA the adapters train and the base stays frozen (PEFT); else every weight trains.
-        LoraAdapters lora = policy.adapters();
-        Map<String, Tensor> trainable = lora != null ? lora.weights() : policy.weights();
-        try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
-            policy.weights().values().forEach(w -> w.requires_grad_(lora == null));
-            trainable.values().forEach(w -> w.requires_grad_(true));
-        }
+        Map<String, Tensor> trainable = TrainableWeights.of(policy);
+        boolean lora = policy.adapters() != null;
         Set<String> buffered = new java.util.HashSet<>();
         if (config.gradientCheckpointing()) {  // the lm-head's gradient is written whole: handed over (optimizer)
             buffered.addAll(trainable.keySet());
             buffered.remove(policy.lmHeadName());
         }
-        this.optimizer = new MasterWeightRmsprop(trainable, lora != null ? Map.of() : initialMasters,
+        this.optimizer = new MasterWeightRmsprop(trainable, lora ? Map.of() : initialMasters,
                 config.weightDecay(), buffered);
         this.reference = reference.apply(policy);
     }

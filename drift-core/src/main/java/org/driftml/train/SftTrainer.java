@@ -12,7 +12,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.LoraAdapters;
 
 /**
  * Supervised fine-tuning: the mean negative log-likelihood of completion tokens given their prompts (TRL's
@@ -39,14 +38,7 @@ public final class SftTrainer implements AutoCloseable {
         this.epochs = epochs;
         this.padId = padId;
         this.seed = seed;
-        // Under LoRA the adapters train and the base stays frozen, as in DpoTrainer.
-        LoraAdapters lora = policy.adapters();
-        Map<String, Tensor> trainable = lora != null ? lora.weights() : policy.weights();
-        try (StepScope scope = StepScope.open()) {  // requires_grad_ returns a handle per weight
-            policy.weights().values().forEach(w -> w.requires_grad_(lora == null));
-            trainable.values().forEach(w -> w.requires_grad_(true));
-        }
-        this.optimizer = new MasterWeightRmsprop(trainable, 0.0);
+        this.optimizer = new MasterWeightRmsprop(TrainableWeights.of(policy), 0.0);
     }
 
     /** Trains every epoch; returns each step's loss, tokens and learning rate. Progress every 10% when given. */

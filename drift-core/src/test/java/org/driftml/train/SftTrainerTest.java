@@ -11,14 +11,20 @@ import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
 
 class SftTrainerTest {
+    /** Sixteen random prompts with their chosen completions. */
+    static List<SftTrainer.Example> examples() {
+        List<SftTrainer.Example> examples = new ArrayList<>();
+        for (PairTokenizer.TokenizedPair p : DpoTrainerTest.pairs(16, 3)) {
+            examples.add(new SftTrainer.Example(p.prompt(), p.chosen()));
+        }
+        return examples;
+    }
+
     @Test
     void completionNllFallsAndTheFirstLossIsTheModelsOwn() throws Exception {
         try (StepScope scope = StepScope.open()) {
             Decoder policy = DpoTrainerTest.policy();
-            List<SftTrainer.Example> examples = new ArrayList<>();
-            for (PairTokenizer.TokenizedPair p : DpoTrainerTest.pairs(16, 3)) {
-                examples.add(new SftTrainer.Example(p.prompt(), p.chosen()));
-            }
+            List<SftTrainer.Example> examples = examples();
             // The first step's loss is the untrained model's mean completion NLL over its batch (the lr is 0 at
             // step 0 of the warm-up): near ln(vocab) = ln 256 for a random model.
             List<Map<String, Double>> steps;
@@ -41,10 +47,7 @@ class SftTrainerTest {
             Decoder base = DpoTrainerTest.policy();
             policy.attach(org.driftml.model.internal.LoraAdapters.create(policy,
                     new org.driftml.model.LoraConfig(8, 16, 0.1, List.of("all-linear"), false), 1));
-            List<SftTrainer.Example> examples = new ArrayList<>();
-            for (PairTokenizer.TokenizedPair p : DpoTrainerTest.pairs(16, 3)) {
-                examples.add(new SftTrainer.Example(p.prompt(), p.chosen()));
-            }
+            List<SftTrainer.Example> examples = examples();
             List<Map<String, Double>> steps;
             try (SftTrainer sft = new SftTrainer(policy, 1e-2, 4, 8, 0, 1)) {
                 steps = sft.train(examples, null);

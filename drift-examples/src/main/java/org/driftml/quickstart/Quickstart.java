@@ -19,13 +19,13 @@ import org.driftml.data.OnBadRecord;
 import org.driftml.data.WildFeedbackAnnotations;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
-import org.driftml.drift.StageSummary;
 import org.driftml.drift.FeedbackPrompt;
+import org.driftml.drift.StageSummary;
 import org.driftml.model.Policy;
 import org.driftml.model.Precision;
+import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.SftTrainer;
-import org.driftml.report.TrainingPlots;
 
 /**
  * The simulated deployment end to end: a fresh small Qwen2 is fine-tuned on imperfect demonstrations (the base
