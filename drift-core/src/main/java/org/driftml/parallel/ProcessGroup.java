@@ -1,0 +1,124 @@
+package org.driftml.parallel;
+
+import java.time.Duration;
+import org.bytedeco.javacpp.SizeTPointer;
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.AllreduceOptions;
+import org.bytedeco.pytorch.GlooDeviceVector;
+import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.TCPStore;
+import org.bytedeco.pytorch.TCPStoreOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.Work;
+import org.driftml.kernels.NativeRuntime;
+
+/**
+ * The processes of one run, joined through PyTorch's own distributed engine (c10d): a {@code TCPStore} on rank 0's
+ * host for the rendezvous and a Gloo process group for the collectives, as {@code torch.distributed.init_process_group
+ * ("gloo")} sets them up. Every collective waits at most the timeout given at join; a rank that died or never came
+ * makes the others fail with an error instead of hanging.
+ */
+public final class ProcessGroup implements AutoCloseable {
+    private final WorldEnv env;
+    private final TCPStore store;
+    private final ProcessGroupGloo gloo;
+    private final Duration timeout;
+
+    private ProcessGroup(WorldEnv env, TCPStore store, ProcessGroupGloo gloo, Duration timeout) {
+        this.env = env;
+        this.store = store;
+        this.gloo = gloo;
+        this.timeout = timeout;
+    }
+
+    /**
+     * Joins the run {@code env} describes: rank 0 opens the store at MASTER_ADDR:MASTER_PORT and every rank waits
+     * there for the others, at most {@code timeout}.
+     *
+     * @throws IllegalStateException naming the address when the store cannot be opened or reached, or not every
+     *                               rank arrived in time
+     */
+    public static ProcessGroup join(WorldEnv env, Duration timeout) {
+        NativeRuntime.load();
+        Milliseconds ms = new Milliseconds(timeout.toMillis());
+        TCPStore store;
+        try {
+            TCPStoreOptions o = new TCPStoreOptions();
+            o.port((short) env.masterPort());
+            o.isServer(env.rank() == 0);
+            o.numWorkers(new SizeTPointer(1).put(env.worldSize()));
+            o.waitWorkers(true);
+            o.timeout(ms);
+            store = new TCPStore(env.masterAddr(), o);
+        } catch (RuntimeException e) {
+            // Rank 0 opens the store and waits for every rank; the others connect to it. The cause says which
+            // failed: a port in use, an unreachable master, ranks that did not come.
+            throw new IllegalStateException("rank " + env.rank() + ": the rendezvous at " + env.masterAddr() + ":"
+                    + env.masterPort() + " (MASTER_ADDR:MASTER_PORT) failed within " + timeout.toSeconds() + " s: "
+                    + firstLine(e), e);
+        }
+        ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(ms);
+        // One host (a loopback master): the ranks talk over loopback. Several: Gloo's default, this host's address.
+        boolean local = env.masterAddr().startsWith("127.") || env.masterAddr().equals("localhost");
+        options.devices(new GlooDeviceVector(local ? ProcessGroupGloo.createDeviceForHostname("127.0.0.1")
+                : ProcessGroupGloo.createDefaultDevice()));
+        try {
+            return new ProcessGroup(env, store, new ProcessGroupGloo(store, env.rank(), env.worldSize(), options),
+                    timeout);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("rank " + env.rank() + ": the Gloo process group of " + env.worldSize()
+                    + " ranks did not form within " + timeout.toSeconds() + " s: " + firstLine(e), e);
+        }
+    }
+
+    public WorldEnv env() {
+        return env;
+    }
+
+    public int rank() {
+        return env.rank();
+    }
+
+    public int worldSize() {
+        return env.worldSize();
+    }
+
+    /**
+     * Sums {@code t} over every rank, in place (each rank ends with the same sum).
+     *
+     * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
+     */
+    public void allreduceSum(Tensor t) {
+        TensorVector v = new TensorVector(t);
+        Work w = gloo.allreduce(v, new AllreduceOptions());
+        await(w, "all-reduce");
+    }
+
+    private void await(Work w, String what) {
+        try {
+            if (!w._wait(new Milliseconds(timeout.toMillis()))) {
+                throw new IllegalStateException("rank " + env.rank() + ": " + what + " did not finish within "
+                        + timeout.toSeconds() + " s");
+            }
+        } catch (RuntimeException e) {
+            if (e instanceof IllegalStateException) {
+                throw e;
+            }
+            throw new IllegalStateException("rank " + env.rank() + ": " + what + " failed (a peer stopped?): "
+                    + firstLine(e), e);
+        }
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    @Override
+    public void close() {
+        gloo.close();
+        store.close();
+    }
+}

@@ -1,0 +1,108 @@
+package org.driftml.parallel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.NativeRuntime;
+import org.junit.jupiter.api.Test;
+
+/** c10d through the presets: Gloo process groups of separate JVMs over loopback, as CI can run them. */
+class ProcessGroupTest {
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static Process rank(int rank, int worldSize, int port, int timeoutSeconds) throws IOException {
+        ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
+                System.getProperty("java.class.path"), AllreduceProbe.class.getName(), String.valueOf(timeoutSeconds))
+                .redirectErrorStream(true);
+        b.environment().putAll(Map.of("RANK", String.valueOf(rank), "WORLD_SIZE", String.valueOf(worldSize),
+                "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", String.valueOf(port)));
+        return b.start();
+    }
+
+    private static String output(Process p) throws Exception {
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(2, TimeUnit.MINUTES), "the rank finished");
+        return out;
+    }
+
+    /** Two JVMs each all-reduce their own draws: both end with the elementwise sum of the two. */
+    @Test
+    void twoProcessesSumTheirTensorsOverLoopback() throws Exception {
+        int port = freePort();
+        List<Process> ranks = new ArrayList<>(List.of(rank(0, 2, port, 60), rank(1, 2, port, 60)));
+        NativeRuntime.load();
+        Tensor expected = AllreduceProbe.draws(0).add(AllreduceProbe.draws(1));  // what the sum must be
+        for (int r = 0; r < 2; r++) {
+            String out = output(ranks.get(r));
+            assertEquals(0, ranks.get(r).exitValue(), out);
+            String want = String.format("rank %d sum %.9g first %.9g", r, expected.sum().item_double(),
+                    expected.get(0).item_double());
+            assertTrue(out.contains(want), "want \"" + want + "\", got: " + out);
+        }
+    }
+
+    /** A rank that never comes: the one that did fails within its timeout, naming itself, instead of hanging. */
+    @Test
+    void aRankThatNeverComesIsAnErrorWithinTheTimeout() throws Exception {
+        long start = System.nanoTime();
+        Process alone = rank(0, 2, freePort(), 3);
+        String out = output(alone);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(1, alone.exitValue(), out);
+        assertTrue(out.contains("error: rank 0") && out.contains("3 s"), out);
+        assertTrue(seconds < 60, "gave up after " + seconds + " s");
+    }
+
+    /** MASTER_PORT taken by another program: a clear error naming the address, not a hang. */
+    @Test
+    void aPortInUseIsAnErrorNamingIt() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            Process p = rank(0, 1, taken.getLocalPort(), 5);
+            String out = output(p);
+            assertEquals(1, p.exitValue(), out);
+            assertTrue(out.contains("error: rank 0: the rendezvous at 127.0.0.1:" + taken.getLocalPort()
+                    + " (MASTER_ADDR:MASTER_PORT) failed"), out);
+        }
+    }
+
+    @Test
+    void torchrunsVariablesAreReadAndCheckedNamingTheVariable() {
+        WorldEnv e = WorldEnv.fromEnvironment(Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
+                "MASTER_ADDR", "node0", "MASTER_PORT", "1234"));
+        assertEquals(new WorldEnv(3, 4, 1, "node0", 1234), e);
+        assertEquals(WorldEnv.single(), WorldEnv.fromEnvironment(Map.of()));
+        assertEquals(new WorldEnv(1, 2, 1, "127.0.0.1", 29500),
+                WorldEnv.fromEnvironment(Map.of("RANK", "1", "WORLD_SIZE", "2")));  // torchrun's defaults
+        Map<String, String> bad = Map.of("RANK", "2", "WORLD_SIZE", "2");
+        String[][] cases = {{"RANK", "2"}, {"WORLD_SIZE", "x"}, {"MASTER_PORT", "70000"}, {"LOCAL_RANK", "-1"}};
+        for (String[] c : cases) {
+            java.util.Map<String, String> env = new java.util.HashMap<>(Map.of("RANK", "0", "WORLD_SIZE", "2"));
+            env.put(c[0], c[1]);
+            if (c[0].equals("RANK")) {
+                env = new java.util.HashMap<>(bad);
+            }
+            Map<String, String> given = env;
+            IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                    () -> WorldEnv.fromEnvironment(given));
+            assertTrue(x.getMessage().startsWith(c[0]), c[0] + ": " + x.getMessage());
+        }
+        IllegalArgumentException half = assertThrows(IllegalArgumentException.class,
+                () -> WorldEnv.fromEnvironment(Map.of("RANK", "0")));
+        assertTrue(half.getMessage().contains("WORLD_SIZE is not set"), half.getMessage());
+    }
+}
