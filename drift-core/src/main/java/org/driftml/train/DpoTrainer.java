@@ -11,6 +11,8 @@ import java.util.Random;
 import java.util.Set;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.ModelConfig;
@@ -22,6 +24,7 @@ import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
+import org.driftml.parallel.ProcessGroup;
 import org.driftml.report.TrainingLog;
 
 /**
@@ -39,6 +42,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final MasterWeightRmsprop optimizer;
     private java.util.function.IntConsumer afterStep = step -> {};
     private int keepCheckpoints;
+    private ProcessGroup group;  // null: one process
 
     /**
      * A DPO engine over {@code policy}'s weights, which it trains in place. For the one-call form, see
@@ -344,6 +348,25 @@ public final class DpoTrainer implements AutoCloseable {
         return optimizer.masters();
     }
 
+    /**
+     * Trains as one rank of {@code group}: each step's batch is split across the ranks, the gradients and metrics
+     * are summed over them before the update (so every rank makes the same update, and the global gradient norm
+     * clips), and only rank 0 writes checkpoints, metrics and the model.
+     */
+    public DpoTrainer distributed(ProcessGroup group) {
+        this.group = group;
+        return this;
+    }
+
+    /** Every world-size-th pair of the batch, from this rank's place. */
+    private List<Integer> shareOf(List<Integer> batch) {
+        List<Integer> mine = new ArrayList<>();
+        for (int i = group.rank(); i < batch.size(); i += group.worldSize()) {
+            mine.add(batch.get(i));
+        }
+        return mine;
+    }
+
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
     public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
@@ -364,7 +387,12 @@ public final class DpoTrainer implements AutoCloseable {
      * returns the batch's metrics (micro-batch metrics weighted by their share of the batch). The metrics stay on
      * the device until the batch is done and come back in one read: on a GPU each read waits for the device.
      */
-    Map<String, Double> accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step) {
+    Map<String, Double> accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batchAll, int step) {
+        // Data parallel: this rank's share of the global batch, every world-size-th pair (DistributedSampler's
+        // order); each micro-batch still weighs by its share of the global batch, so the all-reduced sum is the
+        // global batch's mean.
+        List<Integer> batch = group == null ? batchAll : shareOf(batchAll);
+        int globalSize = batchAll.size();
         int micro = config.microBatch();
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
@@ -391,7 +419,7 @@ public final class DpoTrainer implements AutoCloseable {
                     DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
                     // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one
                     // big batch.
-                    Scalar share = new Scalar((double) ids.size() / batch.size());
+                    Scalar share = new Scalar((double) ids.size() / globalSize);
                     r.loss().mul(share).backward();
                     if (layers != null) {
                         layers.backward();  // the layers, recomputed one at a time, and the embedding
@@ -399,6 +427,18 @@ public final class DpoTrainer implements AutoCloseable {
                     Tensor weighted = r.metrics().mul(share);
                     sums = scope.moveTo(all, sums == null ? weighted : sums.add(weighted));
                 }
+            }
+            if (group != null) {
+                // A rank without pairs in this batch still takes part, with zeros.
+                Tensor counts = Tensorsj.fromLongs(new long[] {real, padded});
+                sums = sums != null ? sums : torch.zeros(new long[] {DpoLoss.METRICS.size()},
+                        Tensorsj.options(ScalarType.Double, policy.device()));
+                group.allreduceSum(sums);
+                group.allreduceSum(counts);
+                long[] c = Tensorsj.longs(counts);
+                real = c[0];
+                padded = c[1];
+                optimizer.allreduceGradients(group);
             }
             values = Tensorsj.doubles(sums);
         } finally {

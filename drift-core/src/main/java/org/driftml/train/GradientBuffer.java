@@ -64,6 +64,11 @@ final class GradientBuffer implements AutoCloseable {
         }
     }
 
+    /** The flat buffers (one per dtype and device), for collectives over every gradient at once. */
+    List<Tensor> buffers() {
+        return buffers;
+    }
+
     /** Zeroes every gradient (one pass per buffer): the next backward adds into them. */
     void zero() {
         buffers.forEach(Tensor::zero_);

@@ -20,6 +20,7 @@ import org.driftml.kernels.RmspropStep;
 import org.driftml.kernels.SplitMaster;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.MadeWhenRead;
+import org.driftml.parallel.ProcessGroup;
 
 /**
  * RMSprop (torch's defaults: alpha 0.99, eps 1e-8, no momentum) over fp32 master weights. When the model computes in
@@ -253,6 +254,28 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private static Tensor fp32Norm(Tensor t) {
         return torch.linalg_vector_norm(t, new Scalar(2.0), new LongArrayRefOptional(), false,
                 new ScalarTypeOptional(ScalarType.Float));
+    }
+
+    /**
+     * Sums every gradient over the ranks of {@code group}, in place: one all-reduce per gradient buffer, or per
+     * gradient where autograd handed it over. A weight without a gradient on this rank (no pairs here this step)
+     * takes part with zeros.
+     */
+    public void allreduceGradients(ProcessGroup group) {
+        NoGradGuard noGrad = new NoGradGuard();
+        try {
+            gradients.buffers().forEach(group::allreduceSum);
+            for (Tensor w : handedOver) {
+                if (!w.grad().defined()) {
+                    try (StepScope scope = StepScope.open()) {
+                        w.mutable_grad().put(torch.zeros_like(w));
+                    }
+                }
+                group.allreduceSum(w.grad());
+            }
+        } finally {
+            noGrad.close();
+        }
     }
 
     /** Clips to {@code maxGradNorm} (if > 0), applies one update at {@code lr}, clears the gradients (zeroes them). */

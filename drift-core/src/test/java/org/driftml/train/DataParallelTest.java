@@ -1,0 +1,86 @@
+package org.driftml.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.pytorch.Tensor;
+import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.SafetensorsFile;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Data-parallel DPO equals one process (issue 15): two JVM ranks over Gloo, each with half of every batch of 4, end
+ * with the losses, gradient norms and weights of one process with the whole batch, within fp32 round-off.
+ */
+class DataParallelTest {
+    @ParameterizedTest
+    @CsvSource({"1, false", "2, false", "1, true"})  // accumulation steps, activation checkpointing
+    void twoRanksWithTwoPairsEachEqualOneRankWithFour(int accumulation, boolean checkpointing, @TempDir Path dir)
+            throws Exception {
+        Path one = dir.resolve("one.safetensors"), two = dir.resolve("two.safetensors");
+        List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing);
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        List<Process> ranks = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
+                    System.getProperty("java.class.path"), DataParallelProbe.class.getName(), two.toString(),
+                    String.valueOf(accumulation), String.valueOf(checkpointing)).redirectErrorStream(true);
+            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
+                    "MASTER_PORT", String.valueOf(port)));
+            ranks.add(b.start());
+        }
+        String out = "";
+        for (Process p : ranks) {
+            String o = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(3, TimeUnit.MINUTES));
+            assertEquals(0, p.exitValue(), o);
+            out += o;
+        }
+        List<String> lines = out.lines().filter(l -> l.startsWith("step ")).toList();
+        assertEquals(single.size(), lines.size(), out);  // 3 batches per epoch, 2 epochs; printed by rank 0 alone
+        for (int i = 0; i < lines.size(); i++) {
+            String[] f = lines.get(i).split(" ");
+            double loss = Double.parseDouble(f[3]), norm = Double.parseDouble(f[5]);
+            assertEquals(single.get(i).get("loss"), loss, 1e-6 * Math.max(1, Math.abs(loss)), lines.get(i));
+            assertEquals(single.get(i).get("grad_norm"), norm, 1e-5 * norm, lines.get(i));
+        }
+        double worst = maxDifference(one, two);
+        // The same batch summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off
+        // of the same size, for the record.
+        Path other = dir.resolve("other.safetensors");
+        DataParallelProbe.run(null, other, 4, checkpointing);
+        double orders = maxDifference(one, other);
+        System.out.printf("data parallel, accumulation %d, checkpointing %s: max |weight difference| %.3g "
+                + "(one process, micro-batches of 1 against %d: %.3g)%n", accumulation, checkpointing, worst,
+                4 / accumulation, orders);
+        // RMSprop divides each gradient by its running RMS, so an element whose gradient nearly cancels between
+        // pairs moves by up to lr / sqrt(1 - alpha) = 0.01 a step whatever its size, and a relative round-off
+        // difference in it becomes that share of 0.01: 1e-4 is 1% of one step's largest move.
+        assertTrue(worst < 1e-4, "max |weight difference| " + worst);
+    }
+
+    private static double maxDifference(Path one, Path two) throws java.io.IOException {
+        double worst = 0;
+        try (StepScope scope = StepScope.open()) {
+            SafetensorsFile a = SafetensorsFile.open(one), b = SafetensorsFile.open(two);
+            for (String name : a.tensors().keySet()) {
+                Tensor x = a.read(name), y = b.read(name);
+                worst = Math.max(worst, x.sub(y).abs().max().item_double());
+            }
+        }
+        return worst;
+    }
+}
