@@ -110,8 +110,9 @@ public final class ProcessGroup implements AutoCloseable {
         }
     }
 
+    /** The cause's first line, without the source path c10d and Gloo put in front ("[/.../pair.cc:553] "). */
     private static String firstLine(Throwable e) {
-        String m = String.valueOf(e.getMessage());
+        String m = String.valueOf(e.getMessage()).replaceAll("\\[/[^\\]]*] ", "");
         int nl = m.indexOf('\n');
         return nl < 0 ? m : m.substring(0, nl);
     }

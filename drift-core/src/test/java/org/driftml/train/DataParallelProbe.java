@@ -15,16 +15,26 @@ import org.driftml.parallel.WorldEnv;
  * pairs, batch 4 in micro-batches of {@code 4 / accumulation}, 2 epochs, lr 1e-3. Rank 0 prints each step's loss
  * and grad_norm and writes the trained weights to the file given.
  *
- * <pre>java ... DataParallelProbe WEIGHTS.safetensors ACCUMULATION [GRADIENT_CHECKPOINTING]</pre>
+ * <pre>java ... DataParallelProbe WEIGHTS.safetensors ACCUMULATION [GRADIENT_CHECKPOINTING [DIE_AFTER_STEP]]</pre>
+ *
+ * <p>With DIE_AFTER_STEP, rank 1 halts (as a killed process) after that step; the others then fail, print {@code
+ * error: MESSAGE} and exit 1.
  */
 public final class DataParallelProbe {
     public static void main(String[] args) throws Exception {
         WorldEnv env = WorldEnv.fromEnvironment(System.getenv());
+        int dieAfter = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         try (ProcessGroup group = env.worldSize() > 1 ? ProcessGroup.join(env, Duration.ofSeconds(60)) : null) {
+            dying = dieAfter > 0 && env.rank() == 1 ? dieAfter : 0;
             run(group, Path.of(args[0]), Integer.parseInt(args[1]), args.length > 2 && Boolean.parseBoolean(args[2]));
+        } catch (IllegalStateException e) {
+            System.out.println("error: " + e.getMessage());
+            System.exit(1);
         }
         System.exit(0);
     }
+
+    private static int dying;
 
     static List<Map<String, Double>> run(ProcessGroup group, Path weights, int accumulation, boolean checkpointing)
             throws Exception {
@@ -35,6 +45,11 @@ public final class DataParallelProbe {
             if (group != null) {
                 trainer.distributed(group);
             }
+            trainer.afterStep(step -> {
+                if (step == dying) {
+                    Runtime.getRuntime().halt(137);  // no shutdown hooks, no goodbye: as SIGKILL
+                }
+            });
             List<Map<String, Double>> steps = trainer.train(DpoTrainerTest.pairs(12, 5));
             if (group == null || group.rank() == 0) {
                 for (int i = 0; i < steps.size(); i++) {

@@ -72,6 +72,35 @@ class DataParallelTest {
         assertTrue(worst < 1e-4, "max |weight difference| " + worst);
     }
 
+    /** A rank killed after step 2: the other fails at its next all-reduce, naming itself, instead of hanging. */
+    @org.junit.jupiter.api.Test
+    void aKilledRankMakesTheOtherFailInsteadOfHanging(@TempDir Path dir) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        long start = System.nanoTime();
+        List<Process> ranks = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
+                    System.getProperty("java.class.path"), DataParallelProbe.class.getName(),
+                    dir.resolve("w.safetensors").toString(), "1", "false", "2").redirectErrorStream(true);
+            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
+                    "MASTER_PORT", String.valueOf(port)));
+            ranks.add(b.start());
+        }
+        String zero = new String(ranks.get(0).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(ranks.get(0).waitFor(2, TimeUnit.MINUTES), "rank 0 did not hang");
+        assertTrue(ranks.get(1).waitFor(1, TimeUnit.MINUTES));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(137, ranks.get(1).exitValue());
+        assertEquals(1, ranks.get(0).exitValue(), zero);
+        assertTrue(zero.contains("error: rank 0: all-reduce failed"), zero);
+        System.out.printf("a killed rank: rank 0 stopped after %.1f s: %s%n", seconds,
+                zero.lines().filter(l -> l.startsWith("error")).findFirst().orElse(""));
+    }
+
     private static double maxDifference(Path one, Path two) throws java.io.IOException {
         double worst = 0;
         try (StepScope scope = StepScope.open()) {
