@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +28,8 @@ import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
 import org.driftml.output.RunRecord;
+import org.driftml.parallel.ProcessGroup;
+import org.driftml.parallel.WorldEnv;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
 import org.driftml.train.BaseModelReference;
@@ -120,6 +123,16 @@ final class DpoCommand implements Callable<Integer> {
             + "model folder, to OUTPUT/merged")
     boolean merge;
 
+    @Option(names = "--nproc-per-node", defaultValue = "1", paramLabel = "N",
+            description = {"Data parallel on this host, as torchrun: N worker processes, each with its share of every",
+                    "batch (a worker started by torchrun or a scheduler reads RANK, WORLD_SIZE, MASTER_ADDR, ...)"})
+    int nprocPerNode;
+
+    @Option(names = "--dist-timeout", defaultValue = "300", paramLabel = "SECONDS",
+            description = "With several processes: how long to wait for the others (rendezvous, every collective)"
+                    + " before failing (default: ${DEFAULT-VALUE})")
+    int distTimeout;
+
     @Option(names = "--resume", description = "Continue from the newest checkpoint in --output")
     boolean resume;
 
@@ -198,6 +211,53 @@ final class DpoCommand implements Callable<Integer> {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
+        WorldEnv world;
+        try {
+            world = WorldEnv.fromEnvironment(System.getenv());
+            if (nprocPerNode < 1) {
+                throw new IllegalArgumentException("--nproc-per-node must be at least 1, got " + nprocPerNode);
+            }
+            if (distTimeout < 1) {
+                throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
+            }
+            if ((nprocPerNode > 1 || world.worldSize() > 1) && resume) {
+                throw new IllegalArgumentException("--resume with more than one process is not supported yet: "
+                        + "resume with one");
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("drift dpo: " + e.getMessage());
+            return 2;
+        }
+        if (nprocPerNode > 1 && !Launcher.isWorker()) {
+            return Launcher.run(nprocPerNode, "dpo", withoutLauncherOptions(), err);
+        }
+        if (world.worldSize() > 1) {
+            try (ProcessGroup group = ProcessGroup.join(world, Duration.ofSeconds(distTimeout))) {
+                return group.rank() == 0 ? written(err, config, precision, on, pairs, loraConfig, group)
+                        : train(err, config, precision, on, pairs, loraConfig, group, false);
+            }
+        }
+        return written(err, config, precision, on, pairs, loraConfig, null);
+    }
+
+    /** The command line as given (from the top: drift's options, then dpo's), without --nproc-per-node. */
+    private List<String> withoutLauncherOptions() {
+        List<String> all = new java.util.ArrayList<>(spec.commandLine().getParseResult().originalArgs());
+        List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            String a = all.get(i);
+            if (a.equals("--nproc-per-node")) {
+                i++;
+            } else if (!a.startsWith("--nproc-per-node=")) {
+                out.add(a);
+            }
+        }
+        return out;
+    }
+
+    /** Rank 0, or the only process: the output folder is this process's, locked while it trains. */
+    private int written(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
+            List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group) throws Exception {
         try {
             OutputFolder.requireApart(output, model, "model folder (--model)");
         } catch (IllegalArgumentException e) {
@@ -212,7 +272,7 @@ final class DpoCommand implements Callable<Integer> {
             return 2;
         }
         try (lock) {
-            return train(err, config, precision, on, pairs, loraConfig);
+            return train(err, config, precision, on, pairs, loraConfig, group, true);
         }
     }
 
@@ -271,8 +331,8 @@ final class DpoCommand implements Callable<Integer> {
         }
     }
 
-    private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
-            List<PreferencePair> pairs, LoraConfig loraConfig) throws Exception {
+    /** Checks that --output may take this run (checkpoints only with --resume, of this run) and records it. */
+    private boolean claimOutput(PrintWriter err, DpoConfig config, Precision precision) throws IOException {
         boolean hasCheckpoints;
         try (var entries = Files.list(output)) {
             hasCheckpoints = entries.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
@@ -280,17 +340,29 @@ final class DpoCommand implements Callable<Integer> {
         if (hasCheckpoints && !resume) {
             err.println("drift dpo: " + output + " already holds checkpoints: pass --resume to continue, or choose"
                     + " another --output");
-            return 2;
+            return false;
         }
         if (hasCheckpoints && !RunRecord.exists(output)) {
             err.println("drift dpo: " + output + " holds checkpoints but no " + RunRecord.FILE + " saying which run "
                     + "made them (a run before 2026-11-30); choose another --output");
-            return 2;
+            return false;
         }
         try {
             RunRecord.claim(output, identity(config, precision), "command");
         } catch (OutputConflictException e) {
             err.println("drift dpo: " + e.getMessage());
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Trains; with {@code writes} (rank 0 or the only process) checkpoints, metrics and the model go to --output,
+     * without (the other ranks) nothing is written.
+     */
+    private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
+            List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group, boolean writes) throws Exception {
+        if (writes && !claimOutput(err, config, precision)) {
             return 2;
         }
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {
@@ -323,6 +395,13 @@ final class DpoCommand implements Callable<Integer> {
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
             }, config, seed);
             int total = trainer.totalSteps(tokenized.size(), maxSteps);
+            if (group != null) {
+                trainer.distributed(group);
+            }
+            if (!writes) {  // another rank's share of every step; rank 0 writes
+                trainer.train(tokenized, null, 0, maxSteps);
+                return 0;
+            }
             err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),
                     pt.truncatedCount(), pt.droppedCount(), total, config);
             err.flush();
