@@ -270,16 +270,25 @@ public final class DpoTrainer implements AutoCloseable {
         // One writer per output: a second run on this folder is refused while this one trains (re-entrant, so a
         // caller may hold it across the save that follows).
         try (OutputLock lock = output == null ? null : OutputLock.acquire(output, "dpo")) {
-            return trainHeld(pairs, output, saveEvery, maxSteps, log);
+            return trainHeld(pairs, output, saveEvery, maxSteps, log, true);
         }
     }
 
+    /**
+     * Another rank's part of a data-parallel run ({@link #distributed}) whose rank 0 writes {@code output}: it
+     * resumes from the newest checkpoint there, as rank 0 does, and writes nothing.
+     */
+    public List<Map<String, Double>> trainAlongside(List<PairTokenizer.TokenizedPair> pairs, Path output,
+            int maxSteps) throws IOException {
+        return trainHeld(pairs, output, 0, maxSteps, null, false);
+    }
+
     private List<Map<String, Double>> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
-            int saveEvery, int maxSteps, TrainingLog log) throws IOException {
+            int saveEvery, int maxSteps, TrainingLog log, boolean writes) throws IOException {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to train on");
         }
-        if (output != null) {
+        if (output != null && writes) {
             OutputFolder.removeStaleTemporaries(output);  // a save killed midway: we hold the folder's lock
         }
         if (maxSteps < 1) {
@@ -295,6 +304,15 @@ public final class DpoTrainer implements AutoCloseable {
             var latest = TrainingCheckpoint.latest(output);
             if (latest.isPresent()) {
                 start = TrainingCheckpoint.restore(latest.get(), optimizer);
+            }
+        }
+        if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
+            Tensor starts = Tensorsj.fromLongs(new long[] {start, (long) start * start});
+            group.allreduceSum(starts);
+            long[] sum = Tensorsj.longs(starts);
+            if (sum[0] * sum[0] != sum[1] * group.worldSize()) {  // equal starts: (N s)^2 = N (N s^2)
+                throw new IllegalStateException("rank " + group.rank() + ": the ranks would resume from different"
+                        + " steps (this one from " + start + "); is " + output + " the same folder for every rank?");
             }
         }
         if (log != null) {
@@ -316,7 +334,7 @@ public final class DpoTrainer implements AutoCloseable {
                         log.record(m);
                     }
                     boolean last = step + 1 == total;  // a run stopped by maxSteps ends with its checkpoint too
-                    if (output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
+                    if (writes && output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
                         TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
                         if (keepCheckpoints > 0) {
                             TrainingCheckpoint.prune(output, keepCheckpoints);

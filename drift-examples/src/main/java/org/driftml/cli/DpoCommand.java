@@ -220,10 +220,6 @@ final class DpoCommand implements Callable<Integer> {
             if (distTimeout < 1) {
                 throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
             }
-            if ((nprocPerNode > 1 || world.worldSize() > 1) && resume) {
-                throw new IllegalArgumentException("--resume with more than one process is not supported yet: "
-                        + "resume with one");
-            }
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;
@@ -398,8 +394,8 @@ final class DpoCommand implements Callable<Integer> {
             if (group != null) {
                 trainer.distributed(group);
             }
-            if (!writes) {  // another rank's share of every step; rank 0 writes
-                trainer.train(tokenized, null, 0, maxSteps);
+            if (!writes) {  // another rank's share of every step, resumed as rank 0 resumes; rank 0 writes
+                trainer.trainAlongside(tokenized, resume ? output : null, maxSteps);
                 return 0;
             }
             err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),

@@ -1,7 +1,6 @@
 package org.driftml.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -50,14 +49,39 @@ class DataParallelCommandTest {
         assertTrue(worst < 1e-4, "max |weight difference| " + worst);  // RMSprop's round-off: DataParallelTest
     }
 
+    /**
+     * Killed after its second checkpoint (checkpoint-3, the model and the third metrics line removed, as a kill
+     * leaves them) and resumed with two workers, each restoring the checkpoint: the same model, bit for bit.
+     */
     @Test
-    void resumingWithSeveralProcessesIsRefusedForNow(@TempDir Path dir) throws Exception {
-        Path pairs = dir.resolve("pairs.jsonl");
-        Files.write(pairs, List.of(DpoCommandTest.pair("2+2?", "4", "5")));
-        CliRun run = CliRun.of("", "dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs",
-                pairs.toString(), "--output", dir.resolve("out").toString(), "--nproc-per-node", "2", "--resume");
-        assertEquals(2, run.code(), run.err());
-        assertTrue(run.err().contains("--resume with more than one process"), run.err());
-        assertFalse(Files.exists(dir.resolve("out")));
+    void twoWorkersResumeToTheUninterruptedModel(@TempDir Path dir) throws Exception {
+        Path pairs = dir.resolve("pairs.jsonl"), out = dir.resolve("out");
+        Files.write(pairs, List.of(DpoCommandTest.pair("2+2?", "4", "5"), DpoCommandTest.pair("3*3?", "9", "6"),
+                DpoCommandTest.pair("Sky?", "Blue", "Green"), DpoCommandTest.pair("Capital of France?", "Paris",
+                        "Lyon")));
+        String[] args = {"dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs", pairs.toString(),
+            "--output", out.toString(), "--learning-rate", "1e-3", "--batch-size", "2", "--epochs", "2",
+            "--rpo-alpha", "0", "--save-steps", "1", "--nproc-per-node", "2"};
+        CliRun full = CliRun.of("", args);
+        assertEquals(0, full.code(), full.err());
+        byte[] uninterrupted = Files.readAllBytes(out.resolve("model.safetensors"));
+        deleteTree(out.resolve("checkpoint-4"));
+        deleteTree(out.resolve("checkpoint-3"));
+        Files.delete(out.resolve("model.safetensors"));
+        List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+        Files.write(out.resolve("metrics.jsonl"), metrics.subList(0, 2));
+        CliRun resumed = CliRun.of("", DpoCommandTest.concat(args, "--resume"));
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(java.util.Arrays.equals(uninterrupted, Files.readAllBytes(out.resolve("model.safetensors"))),
+                "the resumed model is the uninterrupted one");
+        assertEquals(metrics, Files.readAllLines(out.resolve("metrics.jsonl")));
+    }
+
+    private static void deleteTree(Path p) throws java.io.IOException {
+        try (var all = Files.walk(p)) {
+            for (Path q : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
     }
 }
