@@ -14,6 +14,8 @@ import org.driftml.kernels.PreferenceLoss;
 import org.driftml.model.LoraConfig;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
+import org.driftml.parallel.ProcessGroup;
+import org.driftml.parallel.WorldEnv;
 import org.driftml.train.BaseModelReference;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
@@ -86,6 +88,13 @@ public final class DpoStepBench {
         }
         if (heap != null) heap.mark("policy and reference");
         DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0);
+        // Data parallel when started with torchrun's variables (benchmarks/data-parallel.sh): each rank its share.
+        WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
+        ProcessGroup group = world.worldSize() > 1 ? ProcessGroup.join(world, java.time.Duration.ofMinutes(5)) : null;
+        if (group != null) {
+            trainer.distributed(group);
+        }
+        double[] allreduce = new double[steps];
         if (heap != null) heap.mark("trainer (masters, optimizer state)");
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];
@@ -98,6 +107,7 @@ public final class DpoStepBench {
             long t0 = System.nanoTime();
             var m = trainer.optimizerStep(pairs, idx, s, lr);
             seconds[s] = (System.nanoTime() - t0) / 1e9;
+            allreduce[s] = m.getOrDefault("allreduce_seconds", 0.0);
             if (heap != null) heap.mark("step " + (s + 1));
             System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
                     m.get("loss"), m.get("grad_norm"), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
@@ -107,9 +117,16 @@ public final class DpoStepBench {
         double median = timed.length % 2 == 1 ? timed[timed.length / 2]
                 : (timed[timed.length / 2 - 1] + timed[timed.length / 2]) / 2;
         long tokens = (long) batch * 2 * (promptLength + completionLength);
-        System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%s%n", median,
+        double[] reduce = Arrays.copyOfRange(allreduce, warmup, steps);
+        Arrays.sort(reduce);
+        System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%s%s%n", median,
                 tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32",
-                loraRank > 0 ? " lora_r=" + loraRank : "");
+                loraRank > 0 ? " lora_r=" + loraRank : "", group == null ? "" : String.format(
+                        " rank=%d world=%d median_allreduce_s=%.3f", group.rank(), group.worldSize(),
+                        reduce[reduce.length / 2]));
+        if (group != null) {
+            group.close();
+        }
     }
 
     /** bench_common.synthetic_pairs: prompt ids, then (C - 1) ids + EOS for chosen and for rejected. */

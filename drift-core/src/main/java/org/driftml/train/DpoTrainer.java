@@ -414,6 +414,7 @@ public final class DpoTrainer implements AutoCloseable {
         int micro = config.microBatch();
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
+        double allreduceSeconds = 0;
         double[] values;
         LoraAdapters lora = policy.adapters();
         if (lora != null) {
@@ -456,7 +457,9 @@ public final class DpoTrainer implements AutoCloseable {
                 long[] c = Tensorsj.longs(counts);
                 real = c[0];
                 padded = c[1];
+                long t0 = System.nanoTime();
                 optimizer.allreduceGradients(group);
+                allreduceSeconds = (System.nanoTime() - t0) / 1e9;
             }
             values = Tensorsj.doubles(sums);
         } finally {
@@ -470,6 +473,9 @@ public final class DpoTrainer implements AutoCloseable {
                     + "; stopping before it reaches the weights");
         }
         metrics.put("padding_fraction", 1.0 - (double) real / padded);
+        if (group != null) {
+            metrics.put("allreduce_seconds", allreduceSeconds);  // the gradients' all-reduce, this rank's wait
+        }
         metrics.put("micro_batches", (double) parts);
         return metrics;
     }
