@@ -28,20 +28,7 @@ class DataParallelTest {
             throws Exception {
         Path one = dir.resolve("one.safetensors"), two = dir.resolve("two.safetensors");
         List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing);
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<Process> ranks = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
-            ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-                    System.getProperty("java.class.path"), DataParallelProbe.class.getName(), two.toString(),
-                    String.valueOf(accumulation), String.valueOf(checkpointing)).redirectErrorStream(true);
-            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
-                    "MASTER_PORT", String.valueOf(port)));
-            ranks.add(b.start());
-        }
+        List<Process> ranks = twoRanks(two.toString(), String.valueOf(accumulation), String.valueOf(checkpointing));
         String out = "";
         for (Process p : ranks) {
             String o = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -75,21 +62,8 @@ class DataParallelTest {
     /** A rank killed after step 2: the other fails at its next all-reduce, naming itself, instead of hanging. */
     @org.junit.jupiter.api.Test
     void aKilledRankMakesTheOtherFailInsteadOfHanging(@TempDir Path dir) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         long start = System.nanoTime();
-        List<Process> ranks = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
-            ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-                    System.getProperty("java.class.path"), DataParallelProbe.class.getName(),
-                    dir.resolve("w.safetensors").toString(), "1", "false", "2").redirectErrorStream(true);
-            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
-                    "MASTER_PORT", String.valueOf(port)));
-            ranks.add(b.start());
-        }
+        List<Process> ranks = twoRanks(dir.resolve("w.safetensors").toString(), "1", "false", "2");
         String zero = new String(ranks.get(0).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(ranks.get(0).waitFor(2, TimeUnit.MINUTES), "rank 0 did not hang");
         assertTrue(ranks.get(1).waitFor(1, TimeUnit.MINUTES));
@@ -99,6 +73,26 @@ class DataParallelTest {
         assertTrue(zero.contains("error: rank 0: all-reduce failed"), zero);
         System.out.printf("a killed rank: rank 0 stopped after %.1f s: %s%n", seconds,
                 zero.lines().filter(l -> l.startsWith("error")).findFirst().orElse(""));
+    }
+
+    /** Two DataParallelProbe ranks over loopback on a free port, with {@code args}. */
+    private static List<Process> twoRanks(String... args) throws java.io.IOException {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        List<Process> ranks = new ArrayList<>();
+        for (int r = 0; r < 2; r++) {
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                    .toString(), "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
+                    System.getProperty("java.class.path"), DataParallelProbe.class.getName()));
+            cmd.addAll(List.of(args));
+            ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
+            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
+                    "MASTER_PORT", String.valueOf(port)));
+            ranks.add(b.start());
+        }
+        return ranks;
     }
 
     private static double maxDifference(Path one, Path two) throws java.io.IOException {
