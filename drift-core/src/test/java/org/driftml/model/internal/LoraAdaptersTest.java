@@ -54,6 +54,31 @@ class LoraAdaptersTest {
         }
     }
 
+    /**
+     * Over a bf16 base the adapters are held in fp32 and computed in bf16 (as under TRL's bf16 autocast): what they
+     * add to the logits is what they add in fp32, up to bf16's rounding of activations (2^-8 relative; measured
+     * 0.0087 on an effect of up to 1.2).
+     */
+    @Test
+    void overABf16BaseTheAdaptersAddWhatTheyAddInFp32() throws IOException {
+        SafetensorsFile ref = reference();
+        try (StepScope scope = StepScope.open()) {
+            Decoder decoder = Decoder.load(ParityFixtures.folder("tiny-qwen2-bf16"), ScalarType.BFloat16);
+            LoraAdapters lora = LoraAdapters.load(ParityFixtures.folder("tiny-qwen2-lora"), decoder);
+            assertEquals("Float", lora.weights().values().iterator().next().scalar_type().toString());
+            Tensor ids = ref.read("input_ids"), mask = ref.read("attention_mask");
+            Tensor base = decoder.logits(decoder.hiddenStates(ids, mask, null)).to(ScalarType.Float);
+            decoder.attach(lora);
+            Tensor adapted = decoder.logits(decoder.hiddenStates(ids, mask, null)).to(ScalarType.Float);
+            Tensor want = ref.read("logits").sub(ref.read("base_logits"));  // the adapter's effect in fp32
+            double diff = realTokenDiff(adapted.sub(base), want, mask);
+            System.out.printf("bf16 base: the adapter effect within %.3g of fp32%n", diff);
+            assertTrue(diff < 0.03, "bf16 adapter effect against fp32's: " + diff);
+            assertTrue(realTokenDiff(want, want.mul(new org.bytedeco.pytorch.Scalar(0)), mask) > 0.5,
+                    "the effect is large enough to test");
+        }
+    }
+
     @Test
     void theConfigIsReadAsPeftWroteIt() throws IOException {
         try (StepScope scope = StepScope.open()) {
