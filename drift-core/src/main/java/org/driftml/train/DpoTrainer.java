@@ -15,7 +15,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.ModelConfig;
 import org.driftml.model.Policy;
 import org.driftml.model.internal.CheckpointedForward;
 import org.driftml.model.internal.Decoder;
