@@ -9,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,6 +16,7 @@ import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
+import org.driftml.output.OutputFolder;
 
 /**
  * Samples an iteration's pairs in fixed chunks of items and appends them to {@code pairs.jsonl} as it goes.
@@ -120,8 +120,6 @@ final class PairGeneration {
         ObjectNode p = JSON.createObjectNode();
         p.put("chunks_done", chunks).put("bytes", bytes).put("dropped", dropped).put("chunk_size", chunkSize)
                 .put("items", items);
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, p.toString());
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        OutputFolder.writeAtomically(file, p.toString());
     }
 }

@@ -39,9 +39,7 @@ record RunIdentity(String model, String method, Map<String, Object> recipe, Stri
         recipe.put("seed", config.seed());
         recipe.put("taus", config.taus());
         if (config.lora() != null) {  // absent for full fine-tuning, so runs recorded before LoRA still match
-            recipe.put("lora", Map.of("r", config.lora().rank(), "lora_alpha", config.lora().alpha(), "lora_dropout",
-                    config.lora().dropout(), "target_modules", config.lora().targetModules(), "use_rslora",
-                    config.lora().useRslora()));
+            recipe.put("lora", config.lora().settings());
         }
         StringBuilder data = new StringBuilder();
         seeds.forEach(p -> data.append(p.prompt()).append('\u0000').append(p.chosen()).append('\u0000')

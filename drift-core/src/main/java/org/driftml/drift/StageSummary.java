@@ -5,10 +5,9 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
+import org.driftml.output.OutputFolder;
 
 /**
  * One stage of a run: what it trained on, how its loss and its pairs' margins moved, and how long it took. It is the
@@ -50,10 +49,7 @@ public record StageSummary(String stage, String method, int pairs, int dropped, 
 
     /** Writes {@code summary.json} into {@code folder}, atomically. */
     void write(Path folder) throws IOException {
-        Path tmp = folder.resolve("summary.json.tmp");
-        JSON.writeValue(tmp.toFile(), this);
-        Files.move(tmp, folder.resolve("summary.json"), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
+        OutputFolder.writeAtomically(folder.resolve("summary.json"), JSON.writeValueAsString(this));
     }
 
     /** The summary a finished stage left in {@code folder}. */

@@ -70,6 +70,17 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
         return useRslora ? alpha / Math.sqrt(rank) : alpha / rank;
     }
 
+    /** The settings by PEFT's names, in a fixed order: what a run record keeps of them. */
+    public java.util.Map<String, Object> settings() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("r", rank);
+        m.put("lora_alpha", alpha);
+        m.put("lora_dropout", dropout);
+        m.put("target_modules", targetModules);
+        m.put("use_rslora", useRslora);
+        return m;
+    }
+
     /** Whether the layer named {@code module} (its last name part, e.g. {@code q_proj}) is targeted. */
     public boolean targets(String module) {
         return targetModules.contains(module);

@@ -3,6 +3,7 @@ package org.driftml.output;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
 
@@ -27,6 +28,16 @@ public final class OutputFolder {
             throw new IllegalArgumentException("the output folder " + output + " is inside the " + what + " " + input
                     + ": the run would write into what it reads; choose a folder outside it");
         }
+    }
+
+    /**
+     * Writes {@code text} (UTF-8) to {@code file} whole or not at all: into {@code FILE.tmp} beside it, then renamed
+     * over it. A kill midway leaves the old file and a temporary that {@link #removeStaleTemporaries} clears.
+     */
+    public static void writeAtomically(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -56,9 +55,7 @@ public final class RunRecord {
             return;
         }
         Files.createDirectories(output);
-        Path tmp = output.resolve(FILE + ".tmp");
-        JSON.writeValue(tmp.toFile(), now);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        OutputFolder.writeAtomically(file, JSON.writeValueAsString(now));
     }
 
     /** The keys (dotted into nested maps) whose values differ, each with both values, in the identity's order. */

@@ -7,11 +7,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import org.driftml.output.OutputFolder;
 
 /**
  * Where each optimiser step's metrics go: appended to {@code metrics.jsonl} (one JSON object per step, TRL's names),
@@ -62,9 +63,7 @@ public final class TrainingLog {
                 kept.add(line);
             }
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, kept, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        OutputFolder.writeAtomically(file, kept.stream().map(l -> l + "\n").collect(Collectors.joining()));
     }
 
     private boolean endsWithNewline() throws IOException {

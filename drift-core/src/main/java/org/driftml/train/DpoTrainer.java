@@ -11,8 +11,9 @@ import java.util.Random;
 import java.util.Set;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
@@ -175,11 +176,11 @@ public final class DpoTrainer implements AutoCloseable {
      * @throws IOException when it cannot be written
      */
     public void save(Policy policy, Path to) throws IOException {
-        if (policy.decoder().adapters() != null) {  // the adapters alone, in PEFT's format
-            policy.decoder().adapters().save(to, policy.folder().toAbsolutePath().toString());
-        } else {
-            policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
+        if (policy.adapters().isPresent()) {  // the adapters alone, in PEFT's format: they are their own masters
+            policy.save(to);
+            return;
         }
+        policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
         Policy.copyTokenizerFiles(policy.folder(), to);
     }
 
@@ -447,20 +448,22 @@ public final class DpoTrainer implements AutoCloseable {
                 }
             }
             if (group != null) {
-                // A rank without pairs in this batch still takes part, with zeros.
-                Tensor counts = Tensorsj.fromLongs(new long[] {real, padded});
-                sums = sums != null ? sums : torch.zeros(new long[] {DpoLoss.METRICS.size()},
+                // Metrics and token counts in one all-reduce (counts are exact in fp64); a rank without pairs in
+                // this batch still takes part, with zeros.
+                Tensor metrics = sums != null ? sums : torch.zeros(new long[] {DpoLoss.METRICS.size()},
                         Tensorsj.options(ScalarType.Double, policy.device()));
+                sums = torch.cat(new TensorVector(metrics, Tensorsj.fromLongs(new long[] {real, padded},
+                        policy.device()).to(ScalarType.Double)));
                 group.allreduceSum(sums);
-                group.allreduceSum(counts);
-                long[] c = Tensorsj.longs(counts);
-                real = c[0];
-                padded = c[1];
                 long t0 = System.nanoTime();
                 optimizer.allreduceGradients(group);
                 allreduceSeconds = (System.nanoTime() - t0) / 1e9;
             }
             values = Tensorsj.doubles(sums);
+            if (group != null) {
+                real = (long) values[DpoLoss.METRICS.size()];
+                padded = (long) values[DpoLoss.METRICS.size() + 1];
+            }
         } finally {
             if (lora != null) {
                 lora.training(false);

@@ -281,7 +281,9 @@ final class DpoCommand implements Callable<Integer> {
         settings.put("max_length", maxLength);
         settings.put("dtype", precision.name());
         settings.put("seed", seed);
-        settings.putAll(lora.settings());
+        if (lora.config() != null) {
+            settings.put("lora", lora.config().settings());
+        }
         if (adapter != null) {
             settings.put("adapter", adapter.toAbsolutePath().normalize().toString());
         }

@@ -1,7 +1,6 @@
 package org.driftml.cli;
 
 import java.util.List;
-import java.util.Map;
 import org.driftml.model.LoraConfig;
 import picocli.CommandLine.Option;
 
@@ -48,12 +47,5 @@ final class LoraOptions {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--lora-*: " + e.getMessage());
         }
-    }
-
-    /** What the run record keeps of these options (a resume with other adapters is refused). */
-    Map<String, Object> settings() {
-        LoraConfig c = config();
-        return c == null ? Map.of() : Map.of("lora_r", c.rank(), "lora_alpha", c.alpha(), "lora_dropout",
-                c.dropout(), "lora_target_modules", c.targetModules(), "use_rslora", c.useRslora());
     }
 }

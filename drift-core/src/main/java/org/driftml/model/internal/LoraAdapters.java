@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -26,6 +25,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.LoraConfig;
 import org.driftml.model.ModelConfig;
+import org.driftml.output.OutputFolder;
 
 /**
  * LoRA adapters on a {@link Decoder}'s linear layers, in PEFT's format: a folder with {@code adapter_config.json}
@@ -207,10 +207,8 @@ public final class LoraAdapters implements AutoCloseable {
         c.putNull("layers_to_transform");
         c.putObject("rank_pattern");
         c.putObject("alpha_pattern");
-        Path tmp = folder.resolve(CONFIG_FILE + ".tmp");
-        Files.writeString(tmp, json.writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n");
-        Files.move(tmp, folder.resolve(CONFIG_FILE), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
+        OutputFolder.writeAtomically(folder.resolve(CONFIG_FILE),
+                json.writerWithDefaultPrettyPrinter().writeValueAsString(c) + "\n");
     }
 
     public LoraConfig config() {
