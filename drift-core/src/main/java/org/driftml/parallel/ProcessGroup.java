@@ -3,9 +3,12 @@ package org.driftml.parallel;
 import java.time.Duration;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.AllgatherOptions;
 import org.bytedeco.pytorch.AllreduceOptions;
+import org.bytedeco.pytorch.BarrierOptions;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.ReduceScatterOptions;
 import org.bytedeco.pytorch.TCPStore;
 import org.bytedeco.pytorch.TCPStoreOptions;
 import org.bytedeco.pytorch.Tensor;
@@ -90,9 +93,32 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
      */
     public void allreduceSum(Tensor t) {
-        TensorVector v = new TensorVector(t);
-        Work w = gloo.allreduce(v, new AllreduceOptions());
-        await(w, "all-reduce");
+        await(gloo.allreduce(new TensorVector(t), new AllreduceOptions()), "all-reduce");
+    }
+
+    /**
+     * Sums {@code in} over every rank and leaves this rank's slice of the sum in {@code out} ({@code in} holds
+     * world-size slices of {@code out}'s length, rank r's at r times that length): ZeRO's gradient reduce-scatter.
+     *
+     * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
+     */
+    public void reduceScatterSum(Tensor out, Tensor in) {
+        await(gloo._reduce_scatter_base(out, in, new ReduceScatterOptions()), "reduce-scatter");
+    }
+
+    /**
+     * Concatenates every rank's {@code in} into {@code out}, rank r's at r times its length: ZeRO's all-gather of
+     * the updated weights.
+     *
+     * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
+     */
+    public void allGather(Tensor out, Tensor in) {
+        await(gloo._allgather_base(out, in, new AllgatherOptions()), "all-gather");
+    }
+
+    /** Waits until every rank has come here (a checkpoint's ranks have all written their shards, say). */
+    public void barrier() {
+        await(gloo.barrier(new BarrierOptions()), "barrier");
     }
 
     private void await(Work w, String what) {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.junit.jupiter.api.Test;
 
@@ -53,7 +54,19 @@ class ProcessGroupTest {
             String want = String.format("rank %d sum %.9g first %.9g", r, expected.sum().item_double(),
                     expected.get(0).item_double());
             assertTrue(out.contains(want), "want \"" + want + "\", got: " + out);
+            // Reduce-scatter: rank r holds the bf16 sum's r-th half; all-gather: both ranks' bf16 draws end to end.
+            Tensor sum = bf16(AllreduceProbe.draws(0)).add(bf16(AllreduceProbe.draws(1))).to(ScalarType.BFloat16);
+            double slice = sum.narrow(0, 500L * r, 500).to(ScalarType.Double).sum().item_double();
+            double gathered = bf16(AllreduceProbe.draws(0)).sum().item_double()
+                    + bf16(AllreduceProbe.draws(1)).sum().item_double();
+            String collectives = String.format("rank %d slice %.9g gathered %.9g", r, slice, gathered);
+            assertTrue(out.contains(collectives), "want \"" + collectives + "\", got: " + out);
         }
+    }
+
+    /** {@code t} rounded to bf16, held in fp64 (sums of it are then exact at these sizes). */
+    private static Tensor bf16(Tensor t) {
+        return t.to(ScalarType.BFloat16).to(ScalarType.Double);
     }
 
     /** A rank that never comes: the one that did fails within its timeout, naming itself, instead of hanging. */
