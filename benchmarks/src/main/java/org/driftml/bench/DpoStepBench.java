@@ -45,7 +45,7 @@ public final class DpoStepBench {
         Path model = Path.of(args[0]);
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
         boolean bf16 = false, gradCkpt = false, precompute = false, trace = false;
-        int loraRank = 0;
+        int loraRank = 0, zero = 0;
         String[] loraTargets = {LoraConfig.ALL_LINEAR};
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
@@ -59,6 +59,7 @@ public final class DpoStepBench {
                 case "--precompute-reference" -> precompute = true;
                 case "--trace-memory" -> trace = true;
                 case "--lora-r" -> loraRank = Integer.parseInt(args[++i]);
+                case "--zero" -> zero = Integer.parseInt(args[++i]);
                 case "--lora-targets" -> loraTargets = args[++i].split(",");
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
@@ -87,13 +88,12 @@ public final class DpoStepBench {
             reference = new FrozenReference(policy.frozenCopy());
         }
         if (heap != null) heap.mark("policy and reference");
-        DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0);
-        // Data parallel when started with torchrun's variables (benchmarks/data-parallel.sh): each rank its share.
+        // Data parallel when started with torchrun's variables (benchmarks/data-parallel.sh): each rank its share,
+        // the optimiser sharded at --zero.
         WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
         ProcessGroup group = world.worldSize() > 1 ? ProcessGroup.join(world, java.time.Duration.ofMinutes(5)) : null;
-        if (group != null) {
-            trainer.distributed(group);
-        }
+        DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0, java.util.Map.of(), group,
+                group == null ? 0 : zero);
         double[] allreduce = new double[steps];
         if (heap != null) heap.mark("trainer (masters, optimizer state)");
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
@@ -122,8 +122,10 @@ public final class DpoStepBench {
         System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%s%s%n", median,
                 tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32",
                 loraRank > 0 ? " lora_r=" + loraRank : "", group == null ? "" : String.format(
-                        " rank=%d world=%d median_allreduce_s=%.3f", group.rank(), group.worldSize(),
+                        " rank=%d world=%d zero=%d median_allreduce_s=%.3f", group.rank(), group.worldSize(), zero,
                         reduce[reduce.length / 2]));
+        System.out.printf("DRIFT_DPO_STATE optimizer_mb=%.1f gradient_mb=%.1f%n", trainer.optimizerBytes() / 1048576.0,
+                trainer.gradientBytes() / 1048576.0);
         if (group != null) {
             group.close();
         }

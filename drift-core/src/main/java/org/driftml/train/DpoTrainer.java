@@ -39,10 +39,11 @@ public final class DpoTrainer implements AutoCloseable {
     private final DpoConfig config;
     private final long padId;
     private final long seed;
-    private final MasterWeightRmsprop optimizer;
+    private final MasterWeightRmsprop optimizer;  // null under ZeRO
+    private final ShardedRmsprop sharded;  // ZeRO stage 1 or 2, else null
+    private final ProcessGroup group;  // null: one process
     private java.util.function.IntConsumer afterStep = step -> {};
     private int keepCheckpoints;
-    private ProcessGroup group;  // null: one process
 
     /**
      * A DPO engine over {@code policy}'s weights, which it trains in place. For the one-call form, see
@@ -71,7 +72,23 @@ public final class DpoTrainer implements AutoCloseable {
      */
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
             Map<String, Tensor> initialMasters) {
-        this(policy, d -> reference, config, padId, seed, initialMasters);
+        this(policy, d -> reference, config, padId, seed, initialMasters, null, 0);
+    }
+
+    /**
+     * As above, as one rank of a data-parallel run: each step's batch is split across the ranks of {@code group},
+     * the gradients and metrics are summed over them before the update (so every rank makes the same update, and
+     * the global gradient norm clips), and only rank 0 writes metrics and the model. {@code zeroStage} shards the
+     * optimiser (ZeRO): 0 every rank holds all of its state; 1 each rank holds 1/N of the fp32 masters and squared
+     * averages; 2 also only 1/N of the gradients between backward passes. Under ZeRO every rank writes its shard of
+     * each checkpoint and takes part in {@link #save}.
+     *
+     * @param group     the ranks (null: one process, and zeroStage must be 0)
+     * @param zeroStage 0, 1 or 2 (not with LoRA: the adapters' state is small)
+     */
+    public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
+            Map<String, Tensor> initialMasters, ProcessGroup group, int zeroStage) {
+        this(policy, d -> reference, config, padId, seed, initialMasters, group, zeroStage);
     }
 
     /**
@@ -81,13 +98,33 @@ public final class DpoTrainer implements AutoCloseable {
      * first loss 0.6932 instead of ln 2 on the tiny fixture).
      */
     private DpoTrainer(Decoder policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
-            DpoConfig config, long padId, long seed, Map<String, Tensor> initialMasters) {
+            DpoConfig config, long padId, long seed, Map<String, Tensor> initialMasters, ProcessGroup group,
+            int zeroStage) {
         this.policy = policy;
         this.config = config;
         this.padId = padId;
         this.seed = seed;
-        Map<String, Tensor> trainable = TrainableWeights.of(policy);
+        this.group = group;
         boolean lora = policy.adapters() != null;
+        if (zeroStage < 0 || zeroStage > 2) {
+            throw new IllegalArgumentException("ZeRO stage must be 0, 1 or 2, got " + zeroStage);
+        }
+        if (zeroStage > 0 && group == null) {
+            throw new IllegalArgumentException("ZeRO stage " + zeroStage + " shards over the ranks of a process "
+                    + "group; none given");
+        }
+        if (zeroStage > 0 && lora) {
+            throw new IllegalArgumentException("ZeRO stage " + zeroStage + " with LoRA adapters: their optimiser "
+                    + "state is small, train them with stage 0");
+        }
+        Map<String, Tensor> trainable = TrainableWeights.of(policy);
+        if (zeroStage > 0) {
+            this.sharded = new ShardedRmsprop(trainable, initialMasters, config.weightDecay(), zeroStage, group);
+            this.optimizer = null;
+            this.reference = reference.apply(policy);
+            return;
+        }
+        this.sharded = null;
         Set<String> buffered = new java.util.HashSet<>();
         if (config.gradientCheckpointing()) {  // the lm-head's gradient is written whole: handed over (optimizer)
             buffered.addAll(trainable.keySet());
@@ -157,12 +194,25 @@ public final class DpoTrainer implements AutoCloseable {
      */
     public static DpoTrainer of(Policy policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
             DpoConfig config, long seed) throws IOException {
+        return of(policy, reference, config, seed, null, 0);
+    }
+
+    /**
+     * As above, as one rank of {@code group} with the optimiser sharded at {@code zeroStage} (see the constructor).
+     *
+     * @param group     the ranks (null: one process)
+     * @param zeroStage 0, 1 or 2
+     */
+    public static DpoTrainer of(Policy policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
+            DpoConfig config, long seed, ProcessGroup group, int zeroStage) throws IOException {
         // Under LoRA the base takes no masters: nothing to read from the folder.
         if (!policy.precision().mixed() || !policy.weightsAsLoaded() || policy.adapters().isPresent()) {
-            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, Map.of());
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, Map.of(), group,
+                    zeroStage);
         }
         try (Decoder full = Decoder.load(policy.folder(), org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
-            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, full.weights());
+            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, full.weights(), group,
+                    zeroStage);
         }
     }
 
@@ -180,8 +230,36 @@ public final class DpoTrainer implements AutoCloseable {
             policy.save(to);
             return;
         }
-        policy.decoder().save(to, optimizer.masters(Torch.declaredDtype(policy.folder())), 2L << 30);
+        ScalarType dtype = Torch.declaredDtype(policy.folder());
+        if (sharded != null) {
+            saveSharded(policy, to, dtype);
+            return;
+        }
+        policy.decoder().save(to, optimizer.masters(dtype), 2L << 30);
         Policy.copyTokenizerFiles(policy.folder(), to);
+    }
+
+    /**
+     * ZeRO's save, by every rank: each writes its master pieces into a scratch folder beside the model, rank 0
+     * writes the model from them (one weight at a time) and deletes the scratch.
+     */
+    private void saveSharded(Policy policy, Path to, ScalarType dtype) throws IOException {
+        Path scratch = to.resolve("masters.tmp");  // a killed save's scratch is a stale temporary (OutputFolder)
+        if (group.rank() == 0) {
+            java.nio.file.Files.createDirectories(scratch);
+        }
+        group.barrier();
+        sharded.writeShard(null, scratch.resolve(TrainingCheckpoint.MASTER_PIECES.replace("*", String.valueOf(group.rank()))));
+        group.barrier();
+        if (group.rank() == 0) {
+            Map<String, Tensor> masters = sharded.masters(StatePieces.in(scratch, TrainingCheckpoint.MASTER_PIECES));
+            Map<String, java.util.function.Supplier<Tensor>> rounded = new java.util.LinkedHashMap<>();
+            masters.keySet().forEach(name -> rounded.put(name, () -> masters.get(name).to(dtype)));
+            policy.decoder().save(to, new org.driftml.model.internal.MadeWhenRead(rounded), 2L << 30);
+            Policy.copyTokenizerFiles(policy.folder(), to);
+            TrainingCheckpoint.deleteTree(scratch);
+        }
+        group.barrier();
     }
 
     /**
@@ -190,10 +268,30 @@ public final class DpoTrainer implements AutoCloseable {
      */
     @Override
     public void close() {
-        optimizer.close();
+        if (sharded != null) {
+            sharded.close();
+        } else {
+            optimizer.close();
+        }
     }
 
-    /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */
+    /**
+     * Bytes of optimiser state this process holds beyond the model's weights: RMSprop's squared averages and the
+     * fp32 masters of bf16 weights (their 16-bit residuals), under ZeRO only this rank's slices.
+     */
+    public long optimizerBytes() {
+        return sharded != null ? sharded.stateBytes() : optimizer.stateBytes();
+    }
+
+    /**
+     * Bytes of gradients this process holds at the update: every trained weight's (ZeRO stage 0), every weight's
+     * and this rank's summed slice (stage 1), the slice alone (stage 2; one bucket's full gradients come and go
+     * during the backward).
+     */
+    public long gradientBytes() {
+        return sharded != null ? sharded.gradientBytes() : optimizer.gradientBytes();
+    }
+
     /**
      * Keeps only the newest {@code n} checkpoints in the output folder, deleting older ones as new ones are written
      * (transformers' save_total_limit); 0, the default, keeps them all.
@@ -206,6 +304,7 @@ public final class DpoTrainer implements AutoCloseable {
         return this;
     }
 
+    /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */
     public DpoTrainer afterStep(java.util.function.IntConsumer callback) {
         this.afterStep = callback;
         return this;
@@ -275,12 +374,13 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /**
-     * Another rank's part of a data-parallel run ({@link #distributed}) whose rank 0 writes {@code output}: it
-     * resumes from the newest checkpoint there, as rank 0 does, and writes nothing.
+     * Another rank's part of a data-parallel run whose rank 0 writes {@code output}: it resumes from the newest
+     * checkpoint there, as rank 0 does, and writes nothing but, under ZeRO, its shard of each checkpoint (every
+     * {@code saveEvery} steps and at the end, as rank 0 saves).
      */
     public List<Map<String, Double>> trainAlongside(List<PairTokenizer.TokenizedPair> pairs, Path output,
-            int maxSteps) throws IOException {
-        return trainHeld(pairs, output, 0, maxSteps, null, false);
+            int saveEvery, int maxSteps) throws IOException {
+        return trainHeld(pairs, output, saveEvery, maxSteps, null, false);
     }
 
     private List<Map<String, Double>> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
@@ -303,7 +403,8 @@ public final class DpoTrainer implements AutoCloseable {
         if (output != null) {
             var latest = TrainingCheckpoint.latest(output);
             if (latest.isPresent()) {
-                start = TrainingCheckpoint.restore(latest.get(), optimizer);
+                start = sharded != null ? TrainingCheckpoint.restore(latest.get(), sharded)
+                        : TrainingCheckpoint.restore(latest.get(), optimizer);
             }
         }
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
@@ -334,11 +435,14 @@ public final class DpoTrainer implements AutoCloseable {
                         log.record(m);
                     }
                     boolean last = step + 1 == total;  // a run stopped by maxSteps ends with its checkpoint too
-                    if (writes && output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last)) {
+                    boolean due = output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last);
+                    if (due && sharded != null) {  // every rank writes its shard
+                        TrainingCheckpoint.save(output, step + 1, policy, sharded, seed, group);
+                    } else if (due && writes) {
                         TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
-                        if (keepCheckpoints > 0) {
-                            TrainingCheckpoint.prune(output, keepCheckpoints);
-                        }
+                    }
+                    if (due && writes && keepCheckpoints > 0) {
+                        TrainingCheckpoint.prune(output, keepCheckpoints);
                     }
                     afterStep.accept(step + 1);
                 }
@@ -361,19 +465,12 @@ public final class DpoTrainer implements AutoCloseable {
         return maxSteps == Integer.MAX_VALUE ? totalSteps(pairs) : maxSteps;
     }
 
-    /** The fp32 master weights (what the checkpoints hold; tests read them). */
+    /** The fp32 master weights (what the checkpoints hold; tests read them); not under ZeRO, where ranks share them. */
     Map<String, Tensor> masters() {
+        if (optimizer == null) {
+            throw new IllegalStateException("under ZeRO the masters are sharded: save() gathers them");
+        }
         return optimizer.masters();
-    }
-
-    /**
-     * Trains as one rank of {@code group}: each step's batch is split across the ranks, the gradients and metrics
-     * are summed over them before the update (so every rank makes the same update, and the global gradient norm
-     * clips), and only rank 0 writes checkpoints, metrics and the model.
-     */
-    public DpoTrainer distributed(ProcessGroup group) {
-        this.group = group;
-        return this;
     }
 
     /** Every world-size-th pair of the batch, from this rank's place. */
@@ -389,12 +486,16 @@ public final class DpoTrainer implements AutoCloseable {
     public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
         Map<String, Double> metrics = accumulate(pairs, batch, step);
-        double norm = optimizer.gradNorm();
+        double norm = sharded != null ? sharded.gradNorm() : optimizer.gradNorm();
         if (!Double.isFinite(norm)) {
             throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
                     + "; stopping before it reaches the weights");
         }
-        optimizer.step(lr, config.maxGradNorm(), norm);
+        if (sharded != null) {
+            sharded.step(lr, config.maxGradNorm(), norm);
+        } else {
+            optimizer.step(lr, config.maxGradNorm(), norm);
+        }
         metrics.put("grad_norm", norm);
         metrics.put("learning_rate", lr);
         return metrics;
@@ -440,11 +541,22 @@ public final class DpoTrainer implements AutoCloseable {
                     // big batch.
                     Scalar share = new Scalar((double) ids.size() / globalSize);
                     r.loss().mul(share).backward();
-                    if (layers != null) {
-                        layers.backward();  // the layers, recomputed one at a time, and the embedding
+                    if (layers != null) {  // the layers, recomputed one at a time, and the embedding
+                        layers.backward(sharded != null ? sharded::layerDone : l -> {});
+                    }
+                    if (sharded != null) {
+                        sharded.microBatchDone();
                     }
                     Tensor weighted = r.metrics().mul(share);
                     sums = scope.moveTo(all, sums == null ? weighted : sums.add(weighted));
+                }
+            }
+            if (sharded != null) {
+                // ZeRO stage 2 reduce-scatters after every micro-batch: each rank as many times as the rank with the
+                // most (rank 0's share, ceil(G / N)), a rank with fewer taking part with zeros.
+                int rounds = ((globalSize + group.worldSize() - 1) / group.worldSize() + micro - 1) / micro;
+                for (int k = parts; k < rounds; k++) {
+                    sharded.microBatchDone();
                 }
             }
             if (group != null) {
@@ -456,8 +568,12 @@ public final class DpoTrainer implements AutoCloseable {
                         policy.device()).to(ScalarType.Double)));
                 group.allreduceSum(sums);
                 long t0 = System.nanoTime();
-                optimizer.allreduceGradients(group);
-                allreduceSeconds = (System.nanoTime() - t0) / 1e9;
+                if (sharded != null) {
+                    sharded.stepGradientsDone();
+                } else {
+                    optimizer.allreduceGradients(group);
+                }
+                allreduceSeconds = (System.nanoTime() - t0) / 1e9 + (sharded != null ? sharded.takeReduceSeconds() : 0);
             }
             values = Tensorsj.doubles(sums);
             if (group != null) {
@@ -476,7 +592,8 @@ public final class DpoTrainer implements AutoCloseable {
         }
         metrics.put("padding_fraction", 1.0 - (double) real / padded);
         if (group != null) {
-            metrics.put("allreduce_seconds", allreduceSeconds);  // the gradients' all-reduce, this rank's wait
+            // the gradients' all-reduce (ZeRO: reduce-scatter), this rank's wait
+            metrics.put("allreduce_seconds", allreduceSeconds);
         }
         metrics.put("micro_batches", (double) parts);
         return metrics;

@@ -30,21 +30,27 @@ final class GradientBuffer implements AutoCloseable {
     private final List<Tensor> weights;
     private final List<Tensor> buffers = new ArrayList<>();
 
-    /** Attaches a gradient view to each of {@code weights}; a gradient a weight already has is copied in. */
+    /** Attaches a gradient view to each of {@code weights}, one buffer per dtype and device. */
     GradientBuffer(List<Tensor> weights) {
-        this.weights = List.copyOf(weights);
-        Map<String, List<Tensor>> groups = new LinkedHashMap<>();
-        NoGradGuard noGrad = new NoGradGuard();
-        try (StepScope scope = StepScope.open()) {  // the Device handles of the grouping
-            for (Tensor w : this.weights) {
-                String key = w.scalar_type().value + "@" + w.device().type().value + ":" + w.device().index();
-                groups.computeIfAbsent(key, k -> new ArrayList<>()).add(w);
-            }
+        this(byDtypeAndDevice(weights), null);
+    }
 
-            for (List<Tensor> group : groups.values()) {
+    /**
+     * One buffer per group of {@code groups} (weights of one dtype and device), of {@code lengths[i]} elements (at
+     * least the group's; the rest stays zero: ZeRO pads each bucket to a multiple of the ranks), or exactly the
+     * group's when {@code lengths} is null. A gradient a weight already has is copied in.
+     */
+    GradientBuffer(List<List<Tensor>> groups, long[] lengths) {
+        List<Tensor> all = new ArrayList<>();
+        groups.forEach(all::addAll);
+        this.weights = List.copyOf(all);
+        NoGradGuard noGrad = new NoGradGuard();
+        try (StepScope scope = StepScope.open()) {
+            for (int i = 0; i < groups.size(); i++) {
+                List<Tensor> group = groups.get(i);
                 long total = group.stream().mapToLong(Tensor::numel).sum();
                 Tensor first = group.get(0);
-                Tensor buffer = scope.keep(torch.zeros(new long[] {total},
+                Tensor buffer = scope.keep(torch.zeros(new long[] {lengths == null ? total : lengths[i]},
                         Tensorsj.options(first.scalar_type(), first.device())));
                 buffers.add(buffer);
                 long offset = 0;
@@ -64,7 +70,18 @@ final class GradientBuffer implements AutoCloseable {
         }
     }
 
-    /** The flat buffers (one per dtype and device), for collectives over every gradient at once. */
+    private static List<List<Tensor>> byDtypeAndDevice(List<Tensor> weights) {
+        Map<String, List<Tensor>> groups = new LinkedHashMap<>();
+        try (StepScope scope = StepScope.open()) {  // the Device handles of the grouping
+            for (Tensor w : weights) {
+                String key = w.scalar_type().value + "@" + w.device().type().value + ":" + w.device().index();
+                groups.computeIfAbsent(key, k -> new ArrayList<>()).add(w);
+            }
+        }
+        return new ArrayList<>(groups.values());
+    }
+
+    /** The flat buffers (one per group), for collectives over many gradients at once. */
     List<Tensor> buffers() {
         return buffers;
     }

@@ -35,8 +35,8 @@ import org.driftml.parallel.ProcessGroup;
  * <p>Update, per weight w with gradient g: g += wd w; v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps).
  */
 final class MasterWeightRmsprop implements AutoCloseable {
-    private static final double ALPHA = 0.99;
-    private static final double EPS = 1e-8;
+    static final double ALPHA = 0.99;
+    static final double EPS = 1e-8;
     private static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient
 
     private final List<String> names = new ArrayList<>();
@@ -192,6 +192,25 @@ final class MasterWeightRmsprop implements AutoCloseable {
         return java.util.List.copyOf(names);
     }
 
+    /** Bytes of state beyond the weights: squared averages and the masters of reduced-precision weights. */
+    long stateBytes() {
+        long n = 0;
+        for (int i = 0; i < compute.size(); i++) {
+            n += squareAvg.get(i).nbytes() + (master.get(i) != compute.get(i) ? master.get(i).nbytes() : 0);
+        }
+        return n;
+    }
+
+    /** Bytes of the gradients at an update: one per weight, of its size and dtype. */
+    long gradientBytes() {
+        return compute.stream().mapToLong(Tensor::nbytes).sum();
+    }
+
+    /** The number of elements of weight i (of {@link #names()}). */
+    long numel(int i) {
+        return compute.get(i).numel();
+    }
+
     /** Restores {@link #state()} and refreshes the compute weights from the restored masters. */
     public void load(Map<String, Tensor> state) {
         NoGradGuard noGrad = new NoGradGuard();
@@ -203,6 +222,8 @@ final class MasterWeightRmsprop implements AutoCloseable {
                         throw new IllegalArgumentException("optimizer state has no entry for " + names.get(i));
                     }
                     Tensor w = compute.get(i), own = master.get(i);
+                    m = m.reshape(w.sizes());  // pieces are read back flat (StatePieces)
+                    v = v.reshape(w.sizes());
                     if (own == w) {
                         w.copy_(m);
                     } else if (own.scalar_type().value == ScalarType.Short.value) {
@@ -233,22 +254,25 @@ final class MasterWeightRmsprop implements AutoCloseable {
             TensorVector norms = new TensorVector();
             for (Tensor w : compute) {
                 Tensor g = w.grad();
-                if (!g.defined()) {
-                    continue;
-                }
-                if (g.scalar_type().value == ScalarType.Float.value || g.numel() <= NORM_CHUNK) {
-                    norms.push_back(fp32Norm(g));
-                } else {
-                    TensorVector chunks = g.reshape(-1).split(NORM_CHUNK);
-                    TensorVector parts = new TensorVector();
-                    for (long c = 0; c < chunks.size(); c++) {
-                        parts.push_back(fp32Norm(chunks.get(c)));
-                    }
-                    norms.push_back(torch.linalg_vector_norm(torch.stack(parts)));
+                if (g.defined()) {
+                    norms.push_back(norm(g));
                 }
             }
             return norms.empty() ? 0.0 : torch.linalg_vector_norm(torch.stack(norms)).item_double();
         }
+    }
+
+    /** The L2 norm of {@code g} as an fp32 scalar tensor, a bf16 one reduced in chunks (see gradNorm). */
+    static Tensor norm(Tensor g) {
+        if (g.scalar_type().value == ScalarType.Float.value || g.numel() <= NORM_CHUNK) {
+            return fp32Norm(g);
+        }
+        TensorVector chunks = g.reshape(-1).split(NORM_CHUNK);
+        TensorVector parts = new TensorVector();
+        for (long c = 0; c < chunks.size(); c++) {
+            parts.push_back(fp32Norm(chunks.get(c)));
+        }
+        return torch.linalg_vector_norm(torch.stack(parts));
     }
 
     private static Tensor fp32Norm(Tensor t) {

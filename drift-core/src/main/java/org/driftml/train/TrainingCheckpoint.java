@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -18,10 +19,12 @@ import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.model.internal.SafetensorsWriter;
+import org.driftml.parallel.ProcessGroup;
 
 /**
  * {@code checkpoint-STEP/}: the model as a Hugging Face folder (fp32 master weights; transformers loads it as it
- * is), {@code optimizer.safetensors} (RMSprop's squared averages; the masters are the model's weights) and {@code trainer_state.json} (the step reached;
+ * is), {@code optimizer.safetensors} (RMSprop's squared averages; the masters are the model's weights; under ZeRO one
+ * {@code optimizer.rank-R.safetensors} per rank with its pieces) and {@code trainer_state.json} (the step reached;
  * the data order follows from seed and epoch). Written into {@code checkpoint-STEP.tmp} and renamed into place, so a
  * crash never leaves a half-written checkpoint under the real name, and the previous one stays intact.
  */
@@ -52,6 +55,43 @@ final class TrainingCheckpoint {
     }
 
     /**
+     * A checkpoint of a ZeRO run ({@link ShardedRmsprop}), written by every rank of {@code group} together: rank 0
+     * makes the folder; every rank writes its optimiser shard, {@code optimizer.rank-R.safetensors}, and for bf16
+     * weights its fp32 master pieces into a scratch file; rank 0 then writes the model folder from the masters, read
+     * back one weight at a time, deletes the scratch files and renames the folder into place. The ranks must see one
+     * file system (one host, or a shared one across nodes), as they see one output folder.
+     */
+    static Path save(Path output, int step, Decoder policy, ShardedRmsprop optimizer, long seed, ProcessGroup group)
+            throws IOException {
+        Path done = output.resolve(PREFIX + step), tmp = output.resolve(PREFIX + step + ".tmp");
+        boolean writer = group.rank() == 0;
+        if (writer) {
+            deleteTree(tmp);
+            Files.createDirectories(tmp);
+        }
+        group.barrier();
+        optimizer.writeShard(tmp.resolve("optimizer.rank-" + group.rank() + ".safetensors"),
+                tmp.resolve(MASTER_PIECES.replace("*", String.valueOf(group.rank()))));
+        group.barrier();
+        if (writer) {
+            policy.save(tmp, optimizer.masters(StatePieces.in(tmp, MASTER_PIECES)), 2L << 30);
+            for (int r = 0; r < group.worldSize(); r++) {
+                Files.deleteIfExists(tmp.resolve(MASTER_PIECES.replace("*", String.valueOf(r))));
+            }
+            Files.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(
+                    Map.of("global_step", step, "seed", seed, "zero_stage", optimizer.stage(),
+                            "world_size", group.worldSize())));
+            deleteTree(done);
+            Files.move(tmp, done, StandardCopyOption.ATOMIC_MOVE);
+        }
+        group.barrier();  // every rank returns with the checkpoint in place
+        return done;
+    }
+
+    /** The scratch files a ZeRO checkpoint's ranks write their fp32 master pieces to, rank for the star. */
+    static final String MASTER_PIECES = "masters.rank-*.safetensors";
+
+    /**
      * Deletes all but the newest {@code keep} checkpoints in {@code output} (transformers' save_total_limit): each
      * holds the model in fp32 and the optimiser's state, 12 bytes per parameter, and a long run's would otherwise
      * fill the disk.
@@ -67,6 +107,23 @@ final class TrainingCheckpoint {
         for (int i = 0; i < all.size() - keep; i++) {
             deleteTree(all.get(i));
         }
+    }
+
+    /** As above for a ZeRO run: each rank restores its slices from the pieces, whatever sharding wrote them. */
+    static int restore(Restored r, ShardedRmsprop optimizer) throws IOException {
+        JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
+        StatePieces pieces = StatePieces.in(r.folder(), "optimizer*.safetensors");
+        Checkpoint weights = Checkpoint.open(r.folder());
+        try (StepScope scope = StepScope.open()) {
+            optimizer.load(name -> {
+                try {
+                    return weights.load(name);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, pieces);
+        }
+        return state.path("global_step").asInt();
     }
 
     /** The newest complete checkpoint in {@code output}, if any. */
@@ -85,32 +142,30 @@ final class TrainingCheckpoint {
     /** Restores masters, optimizer state and compute weights; returns the step to continue from. */
     static int restore(Restored r, MasterWeightRmsprop optimizer) throws IOException {
         JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
-        SafetensorsFile file = SafetensorsFile.open(r.folder().resolve("optimizer.safetensors"));
+        // The squared averages whole (one process, ZeRO stage 0) or in each rank's pieces (stages 1 and 2): read at
+        // this run's sharding whichever wrote them.
+        StatePieces pieces = StatePieces.in(r.folder(), "optimizer*.safetensors");
         try (StepScope scope = StepScope.open()) {  // the read tensors are copied into the optimizer's own
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (String name : file.tensors().keySet()) {
-                tensors.put(name, file.read(name));
-            }
             // The masters are the checkpoint's model weights (checkpoints before 2026-11-30 also held them in the
             // optimizer file, and those are used when present).
             Path adapter = r.folder().resolve(LoraAdapters.WEIGHTS_FILE);
             SafetensorsFile adapterFile = Files.exists(adapter) ? SafetensorsFile.open(adapter) : null;
             Checkpoint weights = adapterFile == null ? Checkpoint.open(r.folder()) : null;
-            for (String name : optimizer.names()) {
-                tensors.computeIfAbsent("master." + name, k -> {
-                    try {
-                        return adapterFile != null ? adapterFile.read(name) : weights.load(name);
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
+            List<String> names = optimizer.names();
+            for (int i = 0; i < names.size(); i++) {
+                String name = names.get(i);
+                long numel = optimizer.numel(i);
+                tensors.put("square_avg." + name, pieces.read("square_avg." + name, 0, numel));
+                tensors.put("master." + name, pieces.has("master." + name) ? pieces.read("master." + name, 0, numel)
+                        : adapterFile != null ? adapterFile.read(name) : weights.load(name));
             }
             optimizer.load(tensors);
         }
         return state.path("global_step").asInt();
     }
 
-    private static void deleteTree(Path p) throws IOException {
+    static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p)) {
             return;
         }

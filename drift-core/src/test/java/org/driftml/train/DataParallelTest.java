@@ -23,12 +23,60 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class DataParallelTest {
     @ParameterizedTest
-    @CsvSource({"1, false", "2, false", "1, true"})  // accumulation steps, activation checkpointing
-    void twoRanksWithTwoPairsEachEqualOneRankWithFour(int accumulation, boolean checkpointing, @TempDir Path dir)
-            throws Exception {
-        Path one = dir.resolve("one.safetensors"), two = dir.resolve("two.safetensors");
-        List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing);
-        List<Process> ranks = twoRanks(two.toString(), String.valueOf(accumulation), String.valueOf(checkpointing));
+    @CsvSource({  // accumulation steps, activation checkpointing, ZeRO stage, dtype
+        "1, false, 0, fp32", "2, false, 0, fp32", "1, true, 0, fp32",
+        "1, false, 1, fp32", "2, true, 1, bf16",
+        "1, false, 2, fp32", "2, false, 2, fp32", "2, true, 2, fp32", "1, true, 2, bf16"})
+    void twoRanksWithTwoPairsEachEqualOneRankWithFour(int accumulation, boolean checkpointing, int zero,
+            String dtype, @TempDir Path dir) throws Exception {
+        Path one = dir.resolve("one"), two = dir.resolve("two");
+        boolean bf16 = dtype.equals("bf16");
+        List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing, 0, bf16);
+        String out = twoRanksSucceed(two, accumulation, checkpointing, zero, dtype);
+        List<String> lines = out.lines().filter(l -> l.startsWith("step ")).toList();
+        assertEquals(single.size(), lines.size(), out);  // 3 batches per epoch, 2 epochs; printed by rank 0 alone
+        for (int i = 0; i < lines.size(); i++) {
+            String[] f = lines.get(i).split(" ");
+            double loss = Double.parseDouble(f[3]), norm = Double.parseDouble(f[5]);
+            // bf16 computes the loss in bf16 matmuls: two ranks' halves of a batch are other shapes than one batch.
+            double tolerance = bf16 ? 1e-3 : 1e-6;
+            assertEquals(single.get(i).get("loss"), loss, tolerance * Math.max(1, Math.abs(loss)), lines.get(i));
+            assertEquals(single.get(i).get("grad_norm"), norm, (bf16 ? 1e-2 : 1e-5) * norm, lines.get(i));
+        }
+        // The fp32 masters of the last checkpoint: under ZeRO gathered from both ranks' pieces.
+        double worst = maxDifference(masters(one), masters(two));
+        // The same batch summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off
+        // of the same size, for the record.
+        Path other = dir.resolve("other");
+        DataParallelProbe.run(null, other, 4, checkpointing, 0, bf16);
+        double orders = maxDifference(masters(one), masters(other));
+        System.out.printf("data parallel, accumulation %d, checkpointing %s, ZeRO %d, %s: max |master difference| "
+                + "%.3g (one process, micro-batches of 1 against %d: %.3g)%n", accumulation, checkpointing, zero,
+                dtype, worst, 4 / accumulation, orders);
+        // RMSprop divides each gradient by its running RMS, so an element whose gradient nearly cancels between
+        // pairs moves by up to lr / sqrt(1 - alpha) = 0.01 a step whatever its size, and a relative round-off
+        // difference in it becomes that share of 0.01: 1e-4 is 1% of one step's largest move. In bf16 the
+        // round-off is bf16's (2^-8 relative) in the forward and backward: the bound is the other order's, doubled.
+        assertTrue(worst < (bf16 ? Math.max(2 * orders, 1e-4) : 1e-4), "max |master difference| " + worst
+                + " (another order in one process: " + orders + ")");
+        if (zero > 0) {
+            // Sharded against unsharded on the same two ranks: the same forward and backward on each, a two-term sum
+            // either way (exact, whichever order); only the gradient norm is summed in another order (slices, not
+            // weights), which moves the clipping scale by round-off. So: fp32 round-off, in bf16 too (the masters
+            // are fp32, and the residual pieces must have been kept and gathered exactly).
+            Path unsharded = dir.resolve("unsharded");
+            twoRanksSucceed(unsharded, accumulation, checkpointing, 0, dtype);
+            double sharding = maxDifference(masters(unsharded), masters(two));
+            System.out.printf("  ZeRO %d against ZeRO 0 on two ranks: max |master difference| %.3g%n", zero, sharding);
+            assertTrue(sharding < 1e-6, "ZeRO " + zero + " against 0: max |master difference| " + sharding);
+        }
+    }
+
+    /** Two DataParallelProbe ranks training into {@code output}; both must exit 0. Returns their output. */
+    private static String twoRanksSucceed(Path output, int accumulation, boolean checkpointing, int zero,
+            String dtype) throws Exception {
+        List<Process> ranks = twoRanks(output.toString(), String.valueOf(accumulation), String.valueOf(checkpointing),
+                String.valueOf(zero), dtype);
         String out = "";
         for (Process p : ranks) {
             String o = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -36,34 +84,18 @@ class DataParallelTest {
             assertEquals(0, p.exitValue(), o);
             out += o;
         }
-        List<String> lines = out.lines().filter(l -> l.startsWith("step ")).toList();
-        assertEquals(single.size(), lines.size(), out);  // 3 batches per epoch, 2 epochs; printed by rank 0 alone
-        for (int i = 0; i < lines.size(); i++) {
-            String[] f = lines.get(i).split(" ");
-            double loss = Double.parseDouble(f[3]), norm = Double.parseDouble(f[5]);
-            assertEquals(single.get(i).get("loss"), loss, 1e-6 * Math.max(1, Math.abs(loss)), lines.get(i));
-            assertEquals(single.get(i).get("grad_norm"), norm, 1e-5 * norm, lines.get(i));
-        }
-        double worst = maxDifference(one, two);
-        // The same batch summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off
-        // of the same size, for the record.
-        Path other = dir.resolve("other.safetensors");
-        DataParallelProbe.run(null, other, 4, checkpointing);
-        double orders = maxDifference(one, other);
-        System.out.printf("data parallel, accumulation %d, checkpointing %s: max |weight difference| %.3g "
-                + "(one process, micro-batches of 1 against %d: %.3g)%n", accumulation, checkpointing, worst,
-                4 / accumulation, orders);
-        // RMSprop divides each gradient by its running RMS, so an element whose gradient nearly cancels between
-        // pairs moves by up to lr / sqrt(1 - alpha) = 0.01 a step whatever its size, and a relative round-off
-        // difference in it becomes that share of 0.01: 1e-4 is 1% of one step's largest move.
-        assertTrue(worst < 1e-4, "max |weight difference| " + worst);
+        return out;
+    }
+
+    private static Path masters(Path output) {
+        return output.resolve("checkpoint-6").resolve("model.safetensors");
     }
 
     /** A rank killed after step 2: the other fails at its next all-reduce, naming itself, instead of hanging. */
     @org.junit.jupiter.api.Test
     void aKilledRankMakesTheOtherFailInsteadOfHanging(@TempDir Path dir) throws Exception {
         long start = System.nanoTime();
-        List<Process> ranks = twoRanks(dir.resolve("w.safetensors").toString(), "1", "false", "2");
+        List<Process> ranks = twoRanks(dir.resolve("out").toString(), "1", "false", "0", "fp32", "2");
         String zero = new String(ranks.get(0).getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(ranks.get(0).waitFor(2, TimeUnit.MINUTES), "rank 0 did not hang");
         assertTrue(ranks.get(1).waitFor(1, TimeUnit.MINUTES));

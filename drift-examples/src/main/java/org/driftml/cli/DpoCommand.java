@@ -128,6 +128,12 @@ final class DpoCommand implements Callable<Integer> {
                     "batch (a worker started by torchrun or a scheduler reads RANK, WORLD_SIZE, MASTER_ADDR, ...)"})
     int nprocPerNode;
 
+    @Option(names = "--zero", defaultValue = "0", paramLabel = "STAGE",
+            description = {"With several processes, shard the optimiser as ZeRO: 0 every process holds all of it,",
+                    "1 each holds 1/N of the fp32 masters and RMSprop state, 2 also 1/N of the gradients (default:",
+                    "${DEFAULT-VALUE}; not with LoRA)"})
+    int zero;
+
     @Option(names = "--dist-timeout", defaultValue = "300", paramLabel = "SECONDS",
             description = "With several processes: how long to wait for the others (rendezvous, every collective)"
                     + " before failing (default: ${DEFAULT-VALUE})")
@@ -219,6 +225,13 @@ final class DpoCommand implements Callable<Integer> {
             }
             if (distTimeout < 1) {
                 throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
+            }
+            if (zero < 0 || zero > 2) {
+                throw new IllegalArgumentException("--zero must be 0, 1 or 2, got " + zero);
+            }
+            if (zero > 0 && (loraConfig != null || adapter != null)) {
+                throw new IllegalArgumentException("--zero " + zero + " with LoRA: the adapters' optimiser state is "
+                        + "small; train them with --zero 0");
             }
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + e.getMessage());
@@ -391,13 +404,15 @@ final class DpoCommand implements Callable<Integer> {
                         : new FrozenReference(d.frozenCopy());
                 return precomputeReference
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
-            }, config, seed);
+            }, config, seed, group, group == null ? 0 : zero);
             int total = trainer.totalSteps(tokenized.size(), maxSteps);
-            if (group != null) {
-                trainer.distributed(group);
-            }
-            if (!writes) {  // another rank's share of every step, resumed as rank 0 resumes; rank 0 writes
-                trainer.trainAlongside(tokenized, resume ? output : null, maxSteps);
+            if (!writes) {
+                // Another rank's share of every step, resumed as rank 0 resumes; rank 0 writes, and under ZeRO every
+                // rank its shard of each checkpoint and of the final masters.
+                trainer.trainAlongside(tokenized, output, saveSteps, maxSteps);
+                if (zero > 0) {
+                    trainer.save(policy, output);
+                }
                 return 0;
             }
             err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),

@@ -77,6 +77,14 @@ public final class CheckpointedForward {
      * layer and the embedding, accumulating into the weights' gradients. Call once, after the loss's backward.
      */
     public void backward() {
+        backward(l -> {});
+    }
+
+    /**
+     * As above, calling {@code layerDone} with each layer's index once its weights' gradients are complete (last
+     * layer first): a caller may reduce them across ranks while the layers below are recomputed.
+     */
+    public void backward(java.util.function.IntConsumer layerDone) {
         Tensor grad = lastOutput.grad();
         if (!grad.defined()) {
             throw new IllegalStateException("no gradient reached hidden(): call backward() on a loss of it first");
@@ -93,6 +101,7 @@ public final class CheckpointedForward {
                     y.backward(grad, new BoolOptional(), false, new TensorArrayRefOptional());
                     grad = step.moveTo(all, x.grad().detach());
                 }
+                layerDone.accept(l);
             }
             if (generator != null) {
                 generator.set_state(after);
