@@ -12,6 +12,8 @@ import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** drift dpo --nproc-per-node: worker JVMs on this host, each with its share of every batch, as torchrun. */
 class DataParallelCommandTest {
@@ -51,50 +53,78 @@ class DataParallelCommandTest {
 
     /**
      * Killed after its second checkpoint (checkpoint-3, the model and the third metrics line removed, as a kill
-     * leaves them) and resumed with two workers, each restoring the checkpoint: the same model, bit for bit.
+     * leaves them) and resumed with two workers, each restoring the checkpoint: the same model, bit for bit. Then
+     * resumed at other world sizes: by one process (under ZeRO it gathers the ranks' pieces of the optimiser state),
+     * and again by two workers from that process's checkpoint (which they shard): the same model within round-off.
+     * In bf16 (ZeRO's residual pieces and the final save's gathered masters) the same world size only: another one
+     * splits the batches into other matmul shapes, whose bf16 round-off RMSprop then amplifies (DataParallelTest).
      */
-    @Test
-    void twoWorkersResumeToTheUninterruptedModel(@TempDir Path dir) throws Exception {
+    @ParameterizedTest
+    @CsvSource({"0, float32", "2, float32", "1, bfloat16"})
+    void twoWorkersResumeToTheUninterruptedModel(int zero, String dtype, @TempDir Path dir) throws Exception {
         Path pairs = dir.resolve("pairs.jsonl"), out = dir.resolve("out");
         Files.write(pairs, List.of(DpoCommandTest.pair("2+2?", "4", "5"), DpoCommandTest.pair("3*3?", "9", "6"),
                 DpoCommandTest.pair("Sky?", "Blue", "Green"), DpoCommandTest.pair("Capital of France?", "Paris",
                         "Lyon")));
         String[] args = {"dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs", pairs.toString(),
             "--output", out.toString(), "--learning-rate", "1e-3", "--batch-size", "2", "--epochs", "2",
-            "--rpo-alpha", "0", "--save-steps", "1", "--nproc-per-node", "2"};
+            "--rpo-alpha", "0", "--save-steps", "1", "--dtype", dtype, "--zero", String.valueOf(zero),
+            "--nproc-per-node", "2"};
         CliRun full = CliRun.of("", args);
         assertEquals(0, full.code(), full.err());
         byte[] uninterrupted = Files.readAllBytes(out.resolve("model.safetensors"));
-        deleteTree(out.resolve("checkpoint-4"));
-        deleteTree(out.resolve("checkpoint-3"));
-        Files.delete(out.resolve("model.safetensors"));
+        if (zero > 0) {  // every rank wrote its shard; the scratch of the gathered masters is gone
+            assertTrue(Files.exists(out.resolve("checkpoint-4/optimizer.rank-1.safetensors")));
+            assertTrue(Files.notExists(out.resolve("masters.tmp")));
+        }
         List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
-        Files.write(out.resolve("metrics.jsonl"), metrics.subList(0, 2));
+        killedAfterStep2(out, metrics, 3);
         CliRun resumed = CliRun.of("", DpoCommandTest.concat(args, "--resume"));
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(java.util.Arrays.equals(uninterrupted, Files.readAllBytes(out.resolve("model.safetensors"))),
                 "the resumed model is the uninterrupted one");
         assertEquals(untimed(metrics), untimed(Files.readAllLines(out.resolve("metrics.jsonl"))));
+        if (!dtype.equals("float32")) {
+            return;
+        }
 
-        // At another world size: one process resumes the two workers' checkpoint (every rank holds the whole
-        // optimiser state, so nothing is resharded) to the same model within round-off.
-        deleteTree(out.resolve("checkpoint-4"));
-        deleteTree(out.resolve("checkpoint-3"));
-        Files.write(out.resolve("metrics.jsonl"), metrics.subList(0, 2));
+        // At another world size: one process resumes the two workers' checkpoint.
+        killedAfterStep2(out, metrics, 3);
         String[] alone = java.util.Arrays.copyOf(args, args.length - 2);  // without --nproc-per-node 2
         CliRun single = CliRun.of("", DpoCommandTest.concat(alone, "--resume"));
         assertEquals(0, single.code(), single.err());
+        assertTrue(maxDifference(uninterrupted, out, dir) < 1e-4, "resumed by one process");
+        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+
+        // And back: two workers resume the one process's checkpoint-3 (its optimiser state whole).
+        killedAfterStep2(out, Files.readAllLines(out.resolve("metrics.jsonl")), 4);
+        CliRun back = CliRun.of("", DpoCommandTest.concat(args, "--resume"));
+        assertEquals(0, back.code(), back.err());
+        assertTrue(maxDifference(uninterrupted, out, dir) < 1e-4, "resumed by two workers from one process's");
+    }
+
+    /** As a kill after the checkpoint before {@code firstGone} leaves the folder: later checkpoints, model, lines. */
+    private static void killedAfterStep2(Path out, List<String> metrics, int firstGone) throws java.io.IOException {
+        for (int step = firstGone; step <= 4; step++) {
+            deleteTree(out.resolve("checkpoint-" + step));
+        }
+        Files.delete(out.resolve("model.safetensors"));
+        Files.write(out.resolve("metrics.jsonl"), metrics.subList(0, firstGone - 1));
+    }
+
+    /** Max |difference| between the weights {@code expected} holds and out's model. */
+    private static double maxDifference(byte[] expected, Path out, Path dir) throws java.io.IOException {
         double worst = 0;
         try (StepScope scope = StepScope.open()) {
             Path mine = dir.resolve("uninterrupted.safetensors");
-            Files.write(mine, uninterrupted);
+            Files.write(mine, expected);
             SafetensorsFile x = SafetensorsFile.open(mine), y = SafetensorsFile.open(out.resolve("model.safetensors"));
             for (String name : x.tensors().keySet()) {
                 worst = Math.max(worst, x.read(name).sub(y.read(name)).abs().max().item_double());
             }
         }
-        assertTrue(worst < 1e-4, "resumed by one process: max |weight difference| " + worst);
-        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+        System.out.printf("max |weight difference| %.3g%n", worst);
+        return worst;
     }
 
     private static void deleteTree(Path p) throws java.io.IOException {
