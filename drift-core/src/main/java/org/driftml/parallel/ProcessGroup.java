@@ -14,35 +14,45 @@ import org.bytedeco.pytorch.TCPStoreOptions;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.Work;
+import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 import org.driftml.kernels.NativeRuntime;
 
 /**
  * The processes of one run, joined through PyTorch's own distributed engine (c10d): a {@code TCPStore} on rank 0's
- * host for the rendezvous and a Gloo process group for the collectives, as {@code torch.distributed.init_process_group
- * ("gloo")} sets them up. Every collective waits at most the timeout given at join; a rank that died or never came
- * makes the others fail with an error instead of hanging.
+ * host for the rendezvous and a Gloo (or NCCL) process group for the collectives, as {@code
+ * torch.distributed.init_process_group("gloo")} sets them up. Every collective waits at most the timeout given at
+ * join; a rank that died or never came makes the others fail with an error instead of hanging.
  */
 public final class ProcessGroup implements AutoCloseable {
+    /** c10d's collective backends: Gloo for tensors on the CPU, NCCL for tensors on CUDA devices (GPU build). */
+    public enum Backend { GLOO, NCCL }
+
     private final WorldEnv env;
     private final TCPStore store;
-    private final ProcessGroupGloo gloo;
+    private final org.bytedeco.pytorch.Backend collectives;  // Gloo's or NCCL's: one code path over either
     private final Duration timeout;
 
-    private ProcessGroup(WorldEnv env, TCPStore store, ProcessGroupGloo gloo, Duration timeout) {
+    private ProcessGroup(WorldEnv env, TCPStore store, org.bytedeco.pytorch.Backend collectives, Duration timeout) {
         this.env = env;
         this.store = store;
-        this.gloo = gloo;
+        this.collectives = collectives;
         this.timeout = timeout;
+    }
+
+    /** As {@link #join(WorldEnv, Duration, Backend)} with Gloo. */
+    public static ProcessGroup join(WorldEnv env, Duration timeout) {
+        return join(env, timeout, Backend.GLOO);
     }
 
     /**
      * Joins the run {@code env} describes: rank 0 opens the store at MASTER_ADDR:MASTER_PORT and every rank waits
-     * there for the others, at most {@code timeout}.
+     * there for the others, at most {@code timeout}; the collectives then run on {@code backend} (NCCL: each rank's
+     * tensors on its own CUDA device, which needs the GPU build's natives).
      *
      * @throws IllegalStateException naming the address when the store cannot be opened or reached, or not every
      *                               rank arrived in time
      */
-    public static ProcessGroup join(WorldEnv env, Duration timeout) {
+    public static ProcessGroup join(WorldEnv env, Duration timeout, Backend backend) {
         NativeRuntime.load();
         Milliseconds ms = new Milliseconds(timeout.toMillis());
         TCPStore store;
@@ -60,6 +70,16 @@ public final class ProcessGroup implements AutoCloseable {
             throw new IllegalStateException("rank " + env.rank() + ": the rendezvous at " + env.masterAddr() + ":"
                     + env.masterPort() + " (MASTER_ADDR:MASTER_PORT) failed within " + timeout.toSeconds() + " s: "
                     + firstLine(e), e);
+        }
+        if (backend == Backend.NCCL) {
+            try {
+                // NCCL's own timeout is its watchdog's (TORCH_NCCL_* variables); every wait here is bounded by ours.
+                return new ProcessGroup(env, store, new ProcessGroupNCCL(store, env.rank(), env.worldSize()), timeout);
+            } catch (RuntimeException | UnsatisfiedLinkError e) {
+                throw new IllegalStateException("rank " + env.rank() + ": the NCCL process group of "
+                        + env.worldSize() + " ranks did not form (NCCL needs the GPU build, -Pgpu, and a CUDA device "
+                        + "per rank): " + firstLine(e), e);
+            }
         }
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(ms);
         // One host (a loopback master): the ranks talk over loopback. Several: Gloo's default, this host's address.
@@ -93,7 +113,7 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
      */
     public void allreduceSum(Tensor t) {
-        await(gloo.allreduce(new TensorVector(t), new AllreduceOptions()), "all-reduce");
+        await(collectives.allreduce(new TensorVector(t), new AllreduceOptions()), "all-reduce");
     }
 
     /**
@@ -103,7 +123,7 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
      */
     public void reduceScatterSum(Tensor out, Tensor in) {
-        await(gloo._reduce_scatter_base(out, in, new ReduceScatterOptions()), "reduce-scatter");
+        await(collectives._reduce_scatter_base(out, in, new ReduceScatterOptions()), "reduce-scatter");
     }
 
     /**
@@ -113,12 +133,12 @@ public final class ProcessGroup implements AutoCloseable {
      * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
      */
     public void allGather(Tensor out, Tensor in) {
-        await(gloo._allgather_base(out, in, new AllgatherOptions()), "all-gather");
+        await(collectives._allgather_base(out, in, new AllgatherOptions()), "all-gather");
     }
 
     /** Waits until every rank has come here (a checkpoint's ranks have all written their shards, say). */
     public void barrier() {
-        await(gloo.barrier(new BarrierOptions()), "barrier");
+        await(collectives.barrier(new BarrierOptions()), "barrier");
     }
 
     private void await(Work w, String what) {
@@ -145,7 +165,7 @@ public final class ProcessGroup implements AutoCloseable {
 
     @Override
     public void close() {
-        gloo.close();
+        collectives.close();
         store.close();
     }
 }

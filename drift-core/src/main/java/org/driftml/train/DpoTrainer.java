@@ -408,7 +408,7 @@ public final class DpoTrainer implements AutoCloseable {
             }
         }
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
-            Tensor starts = Tensorsj.fromLongs(new long[] {start, (long) start * start});
+            Tensor starts = Tensorsj.fromLongs(new long[] {start, (long) start * start}, policy.device());
             group.allreduceSum(starts);
             long[] sum = Tensorsj.longs(starts);
             if (sum[0] * sum[0] != sum[1] * group.worldSize()) {  // equal starts: (N s)^2 = N (N s^2)

@@ -262,9 +262,9 @@ final class ShardedRmsprop implements AutoCloseable {
      */
     double gradNorm() {
         try (StepScope scope = StepScope.open()) {
-            Tensor sumSquares = torch.zeros(new long[] {1}, new TensorOptions(ScalarType.Double));
+            Tensor sumSquares = zeros(1, ScalarType.Double, gradSlice.get(0));  // on the device: NCCL's tensors are
             for (Tensor g : gradSlice) {
-                sumSquares.add_(MasterWeightRmsprop.norm(g).to(ScalarType.Double).square().cpu());
+                sumSquares.add_(MasterWeightRmsprop.norm(g).to(ScalarType.Double).square());
             }
             group.allreduceSum(sumSquares);
             return Math.sqrt(sumSquares.item_double());

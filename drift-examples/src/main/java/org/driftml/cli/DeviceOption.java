@@ -29,6 +29,19 @@ final class DeviceOption {
         return d;
     }
 
+    /**
+     * The device of one worker of a multi-process run: {@code --device cuda} without an index binds each worker to
+     * {@code cuda:LOCAL_RANK}, as torchrun's workers do; any other device as given.
+     */
+    ComputeDevice forWorker(ComputeDevice resolved, org.driftml.parallel.WorldEnv world) {
+        if (world.worldSize() == 1 || resolved.kind() != ComputeDevice.Kind.CUDA || device.contains(":")) {
+            return resolved;
+        }
+        ComputeDevice bound = new ComputeDevice(ComputeDevice.Kind.CUDA, world.localRank());
+        Torch.device(bound);
+        return bound;
+    }
+
     /** As {@link #resolve()}, or null after telling {@code err} why, prefixed with {@code command}: exit 2. */
     ComputeDevice resolve(PrintWriter err, String command) {
         try {

@@ -241,7 +241,11 @@ final class DpoCommand implements Callable<Integer> {
             return Launcher.run(nprocPerNode, "dpo", withoutLauncherOptions(), err);
         }
         if (world.worldSize() > 1) {
-            try (ProcessGroup group = ProcessGroup.join(world, Duration.ofSeconds(distTimeout))) {
+            on = device.forWorker(on, world);
+            // One code path for both: c10d's Gloo for CPU tensors, NCCL for CUDA ones.
+            ProcessGroup.Backend backend = on.kind() == ComputeDevice.Kind.CUDA ? ProcessGroup.Backend.NCCL
+                    : ProcessGroup.Backend.GLOO;
+            try (ProcessGroup group = ProcessGroup.join(world, Duration.ofSeconds(distTimeout), backend)) {
                 return group.rank() == 0 ? written(err, config, precision, on, pairs, loraConfig, group)
                         : train(err, config, precision, on, pairs, loraConfig, group, false);
             }
