@@ -22,6 +22,7 @@ import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Torch;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
+import org.driftml.parallel.ProcessGroup;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
@@ -86,6 +87,8 @@ public final class DriftTrainer {
     private ComputeDevice device = ComputeDevice.CPU;
     private PrintStream progress = System.err;
     private Listener listener = new Listener() {};
+    private ProcessGroup group;  // null: one process
+    private int zeroStage;
 
     /**
      * @param config the recipe ({@link DriftConfig#paper()} is the paper's); set where models live with
@@ -109,6 +112,24 @@ public final class DriftTrainer {
     public DriftTrainer listener(Listener l) {
         this.listener = l;
         return this;
+    }
+
+    /**
+     * Runs as one rank of {@code group}, every rank calling {@link #train} with the same arguments: each stage's
+     * items are sampled in rounds, rank r taking every world-size-th chunk (every chunk keeps its seed, so the pairs
+     * are one process's, byte for byte); the reference is scored in shares; DPO is data parallel with the optimiser
+     * sharded at {@code zeroStage} (0, 1 or 2; see DpoTrainer). Rank 0 locks and writes the output; under ZeRO every
+     * rank writes its shard of the checkpoints. The ranks must see one file system.
+     */
+    public DriftTrainer distributed(ProcessGroup group, int zeroStage) {
+        this.group = group;
+        this.zeroStage = zeroStage;
+        return this;
+    }
+
+    /** Whether this process writes the output: the only process, or rank 0. */
+    private boolean writer() {
+        return group == null || group.rank() == 0;
     }
 
     /**
@@ -143,10 +164,17 @@ public final class DriftTrainer {
     /** The loop over any pair-building method (RewardRankedPairs for UltraFeedback prompts, say). */
     public Result train(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
             throws IOException {
+        if (!writer()) {
+            group.barrier();  // rank 0 has claimed the output and cleared what a killed run left
+            return stages(model, seeds, method, output);
+        }
         OutputFolder.requireApart(output, model, "model folder");
         try (OutputLock lock = OutputLock.acquire(output, "DriftTrainer " + config.method())) {
             RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
             OutputFolder.removeStaleTemporaries(output);
+            if (group != null) {
+                group.barrier();
+            }
             return stages(model, seeds, method, output);
         }
     }
@@ -173,7 +201,7 @@ public final class DriftTrainer {
                 Sampler.Settings s = Sampler.Settings.sampling(config.temperature(), config.topP(),
                         config.maxNewTokens(), policy.endIds(), sampleSeed);
                 PairGeneration.Outcome out = PairGeneration.run(policy, m, folder, s, config.generationBatch(),
-                        sampleSeed, progress, (chunk, chunks, n) -> listener.chunkDone(stage, chunk, chunks));
+                        sampleSeed, progress, (chunk, chunks, n) -> listener.chunkDone(stage, chunk, chunks), group);
                 return new Generated(out.pairs(), out.dropped());
             }));
             current = folder;
@@ -213,9 +241,14 @@ public final class DriftTrainer {
             }
             StagePairs pairs = pairs(name, policy, source);
             Trained trained = train(name, method, policy, pairs, referenceModel, from, folder, dpo);
-            StageSummary summary = summarise(name, method, pairs, trained, referenceModel, started);
-            summary.write(folder);
-            return summary;
+            StageSummary summary = writer() ? summarise(name, method, pairs, trained, referenceModel, started) : null;
+            if (summary != null) {
+                summary.write(folder);
+            }
+            if (group != null) {
+                group.barrier();  // the stage's model and summary are written: the next stage may read them
+            }
+            return summary != null ? summary : StageSummary.read(folder);
         } finally {
             // The stage's models are closed by now. A full collection first lets the Java heap shrink back (it holds
             // only handles); without the trim malloc keeps the models' pages (2.2 GB resident after a stage at
@@ -255,6 +288,7 @@ public final class DriftTrainer {
         boolean separateReference = referenceModel != null && !referenceModel.equals(from);
         // A separate reference model is scored first and freed before the masters load.
         PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
+        boolean writer = writer();
         PrecomputedReference[] atStart = new PrecomputedReference[1];
         PrecomputedReference reference;
         MarginDiagnostics start;
@@ -264,31 +298,39 @@ public final class DriftTrainer {
         // The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for the warm
         // start, whose reference is the model it starts from).
         try (DpoTrainer trainer = DpoTrainer.of(policy, d -> {
-            atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro);
+            atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro, group);
             return separateReference ? separate : atStart[0];
-        }, dpo, config.seed()).afterStep(s -> listener.stepDone(name, s))) {
+        }, dpo, config.seed(), group, zeroStage).afterStep(s -> listener.stepDone(name, s))) {
             reference = separateReference ? separate : atStart[0];
             start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart[0], reference, dpo.beta()), config.taus());
             int total = trainer.totalSteps(tokenized.size());
             progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
                     tokenized.size(), pairs.dropped(), pairs.truncated(), total);
-            log = new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total);
-            trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
-            trainer.save(policy, folder);
-            if (policy.adapters().isPresent()) {  // beside the adapters, the merged model the next stage starts from
-                policy.saveMerged(folder);
+            log = writer ? new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total) : null;
+            if (writer) {
+                trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
+            } else {  // its share of every step; under ZeRO its shard of each checkpoint too
+                trainer.trainAlongside(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE);
+            }
+            if (writer || zeroStage > 0) {  // under ZeRO every rank gives its masters' pieces
+                trainer.save(policy, folder);
+            }
+            if (writer && policy.adapters().isPresent()) {  // beside the adapters, the merged model the next stage
+                policy.saveMerged(folder);                  // starts from
             }
         }
         try (PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
-                tokenized, pad, micro)) {
+                tokenized, pad, micro, group)) {
             MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
                     config.taus());
             atStart[0].close();
             if (separateReference) {
                 reference.close();
             }
-            List<Map<String, Double>> steps = log.read();
-            TrainingPlots.write(steps, folder);
+            List<Map<String, Double>> steps = writer ? log.read() : List.of();
+            if (writer) {
+                TrainingPlots.write(steps, folder);
+            }
             return new Trained(start, end, steps, separateReference);
         }
     }
@@ -307,7 +349,7 @@ public final class DriftTrainer {
     private PrecomputedReference scoreWith(Path model, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro)
             throws IOException {
         try (Decoder frozen = Decoder.load(model, Torch.computeDtype(config.precision()), Torch.device(device))) {
-            return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro);
+            return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro, group);
         }
     }
 

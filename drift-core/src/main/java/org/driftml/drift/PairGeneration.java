@@ -17,6 +17,7 @@ import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.output.OutputFolder;
+import org.driftml.parallel.ProcessGroup;
 
 /**
  * Samples an iteration's pairs in fixed chunks of items and appends them to {@code pairs.jsonl} as it goes.
@@ -41,7 +42,22 @@ final class PairGeneration {
 
     public static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
             long seed, PrintStream progress, Listener listener) throws IOException {
+        return run(policy, method, folder, settings, chunkSize, seed, progress, listener, null);
+    }
+
+    /**
+     * As above, sampled by every rank of {@code group} (null: this process alone): in rounds of world-size chunks,
+     * rank r samples chunk {@code round + r} and leaves its lines in {@code pairs.chunk-K.tmp}; rank 0 appends the
+     * round's chunks in order, forces the file and records the progress, as one process does chunk by chunk. Every
+     * chunk keeps its own seed, so the pairs are one process's, byte for byte, and a run resumes at any world size.
+     * The ranks must see one file system.
+     */
+    static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
+            long seed, PrintStream progress, Listener listener, ProcessGroup group) throws IOException {
         Files.createDirectories(folder);
+        if (group != null) {
+            group.barrier();  // every rank reads the progress rank 0 left, none of it being written
+        }
         Path pairsFile = folder.resolve("pairs.jsonl");
         Path progressFile = folder.resolve("pairs.progress");
         int chunks = (method.size() + chunkSize - 1) / chunkSize;
@@ -59,6 +75,11 @@ final class PairGeneration {
             }
         }
         int resumed = done;
+        if (group != null) {
+            sampleSharded(policy, method, folder, settings, chunkSize, seed, progress, listener, group, done, length,
+                    dropped);
+            return new Outcome(PreferencePairs.read(pairsFile), readDropped(progressFile), resumed);
+        }
         try (FileChannel out = FileChannel.open(pairsFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             if (out.size() < length) {
                 throw new IOException(pairsFile + ": shorter (" + out.size() + " bytes) than its progress record ("
@@ -68,28 +89,9 @@ final class PairGeneration {
             out.position(length);
             for (int chunk = done; chunk < chunks; chunk++) {
                 int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-                List<long[]> prompts = new ArrayList<>();
-                List<int[]> spans = new ArrayList<>();
-                for (int i = from; i < to; i++) {
-                    List<long[]> p = method.samplingPrompts(policy, i);
-                    spans.add(new int[] {prompts.size(), p.size()});
-                    prompts.addAll(p);
-                }
-                Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(), settings.topP(),
-                        settings.topK(), settings.repetitionPenalty(), settings.maxNewTokens(), settings.stopIds(),
-                        chunkSeed(seed, chunk));
-                List<String> samples = policy.sample(prompts, s);
-                StringBuilder lines = new StringBuilder();
-                for (int i = from; i < to; i++) {
-                    int[] span = spans.get(i - from);
-                    PreferencePair pair = method.pair(i, samples.subList(span[0], span[0] + span[1]));
-                    if (pair == null) {
-                        dropped++;
-                    } else {
-                        lines.append(PreferencePairs.toJson(pair)).append('\n');
-                    }
-                }
-                ByteBuffer bytes = ByteBuffer.wrap(lines.toString().getBytes(StandardCharsets.UTF_8));
+                String lines = sampleChunk(policy, method, settings, chunkSize, seed, chunk);
+                dropped += (to - from) - lineCount(lines);
+                ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
                 while (bytes.hasRemaining()) {
                     out.write(bytes);
                 }
@@ -106,6 +108,97 @@ final class PairGeneration {
             }
         }
         return new Outcome(PreferencePairs.read(pairsFile), dropped, resumed);
+    }
+
+    /** Chunk {@code chunk}'s pairs as JSON lines, sampled with the chunk's own seed (an item dropped: no line). */
+    private static String sampleChunk(Policy policy, PairMethod method, Sampler.Settings settings, int chunkSize,
+            long seed, int chunk) {
+        int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
+        List<long[]> prompts = new ArrayList<>();
+        List<int[]> spans = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            List<long[]> p = method.samplingPrompts(policy, i);
+            spans.add(new int[] {prompts.size(), p.size()});
+            prompts.addAll(p);
+        }
+        Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(), settings.topP(),
+                settings.topK(), settings.repetitionPenalty(), settings.maxNewTokens(), settings.stopIds(),
+                chunkSeed(seed, chunk));
+        List<String> samples = policy.sample(prompts, s);
+        StringBuilder lines = new StringBuilder();
+        for (int i = from; i < to; i++) {
+            int[] span = spans.get(i - from);
+            PreferencePair pair = method.pair(i, samples.subList(span[0], span[0] + span[1]));
+            if (pair != null) {
+                lines.append(PreferencePairs.toJson(pair)).append('\n');
+            }
+        }
+        return lines.toString();
+    }
+
+    private static int lineCount(String lines) {
+        return (int) lines.chars().filter(c -> c == '\n').count();
+    }
+
+    /** The sharded rounds (see the group form of run): every rank samples, rank 0 appends and records. */
+    private static void sampleSharded(Policy policy, PairMethod method, Path folder, Sampler.Settings settings,
+            int chunkSize, long seed, PrintStream progress, Listener listener, ProcessGroup group, int done,
+            long length, int dropped) throws IOException {
+        Path pairsFile = folder.resolve("pairs.jsonl"), progressFile = folder.resolve("pairs.progress");
+        int chunks = (method.size() + chunkSize - 1) / chunkSize, ranks = group.worldSize();
+        boolean writer = group.rank() == 0;
+        try (FileChannel out = writer ? FileChannel.open(pairsFile, StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE) : null) {
+            if (writer) {
+                if (out.size() < length) {
+                    throw new IOException(pairsFile + ": shorter (" + out.size() + " bytes) than its progress record ("
+                            + length + "); the pairs were changed outside drift");
+                }
+                out.truncate(length);
+                out.position(length);
+            }
+            for (int round = done; round < chunks; round += ranks) {
+                int mine = round + group.rank();
+                if (mine < chunks) {  // a temporary: a killed run's is removed at restart (OutputFolder)
+                    Files.writeString(folder.resolve("pairs.chunk-" + mine + ".tmp"),
+                            sampleChunk(policy, method, settings, chunkSize, seed, mine));
+                }
+                group.barrier();
+                if (!writer) {
+                    continue;
+                }
+                int last = Math.min(chunks, round + ranks);
+                for (int chunk = round; chunk < last; chunk++) {
+                    Path part = folder.resolve("pairs.chunk-" + chunk + ".tmp");
+                    String lines = Files.readString(part);
+                    int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
+                    dropped += (to - from) - lineCount(lines);
+                    ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
+                    while (bytes.hasRemaining()) {
+                        out.write(bytes);
+                    }
+                }
+                out.force(false);
+                writeProgress(progressFile, last, out.position(), dropped, chunkSize, method.size());
+                for (int chunk = round; chunk < last; chunk++) {
+                    Files.delete(folder.resolve("pairs.chunk-" + chunk + ".tmp"));
+                    if (listener != null) {
+                        listener.chunkDone(chunk + 1, chunks, Math.min(method.size(), (chunk + 1) * chunkSize)
+                                - chunk * chunkSize);
+                    }
+                }
+                if (progress != null) {
+                    progress.printf("  sampled %d/%d items (%s, %d ranks)%n", Math.min(method.size(),
+                            last * chunkSize), method.size(), method.name(), ranks);
+                    progress.flush();
+                }
+            }
+        }
+        group.barrier();  // the pairs file is whole: every rank reads it
+    }
+
+    private static int readDropped(Path progressFile) throws IOException {
+        return Files.exists(progressFile) ? JSON.readTree(progressFile.toFile()).get("dropped").asInt() : 0;
     }
 
     static long chunkSeed(long seed, int chunk) {

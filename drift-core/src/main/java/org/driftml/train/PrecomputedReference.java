@@ -5,8 +5,10 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Tensorsj;
+import org.driftml.parallel.ProcessGroup;
 
 /**
  * Reference log-probs computed once for a whole dataset, then looked up per batch: training then holds one model,
@@ -29,24 +31,58 @@ public final class PrecomputedReference extends ReferencePolicy implements AutoC
     /** Scores every pair with {@code source}, {@code batch} pairs at a time. */
     public static PrecomputedReference compute(ReferencePolicy source, List<PairTokenizer.TokenizedPair> pairs,
             long padId, int batch) {
+        return compute(source, pairs, padId, batch, null);
+    }
+
+    /**
+     * As above, sharded over the ranks of {@code group} (null: one process): rank r scores every world-size-th batch
+     * from its place, and a sum over the ranks (each batch scored by one, zeros elsewhere: exact) gives every rank
+     * every score. The batches are one process's, so the scores are too, bit for bit.
+     */
+    public static PrecomputedReference compute(ReferencePolicy source, List<PairTokenizer.TokenizedPair> pairs,
+            long padId, int batch, ProcessGroup group) {
+        int rank = group == null ? 0 : group.rank(), ranks = group == null ? 1 : group.worldSize();
         try (StepScope all = StepScope.open()) {
             // The vectors hold their elements' references: made in the scope, they release them with it.
             TensorVector c = new TensorVector(), r = new TensorVector(), ct = new TensorVector(), rt = new TensorVector();
-            for (int start = 0; start < pairs.size(); start += batch) {
+            ScalarType[] dtypes = {ScalarType.Float, ScalarType.Float};  // of the scores (fp64 for an fp64 model)
+            for (int start = 0, k = 0; start < pairs.size(); start += batch, k++) {
                 try (StepScope step = StepScope.open()) {
                     int n = Math.min(batch, pairs.size() - start);
+                    if (k % ranks != rank) {  // another rank's batch: zeros here, in fp64 (exact for every count)
+                        Tensor zeros = torch.zeros(new long[] {n}, Tensorsj.options(ScalarType.Double,
+                                source.device()));
+                        for (TensorVector v : List.of(c, r, ct, rt)) {
+                            v.push_back(zeros.clone());
+                        }
+                        continue;
+                    }
                     PreferenceBatch b = PreferenceBatch.of(pairs.subList(start, start + n), padId, source.device());
                     DpoLoss.Scores s = source.score(b, List.of());
+                    dtypes[0] = s.logps().scalar_type();
+                    dtypes[1] = s.tokens().scalar_type();
                     // The vectors hold their own references: the step's Java handles can go with the step.
-                    c.push_back(s.logps().narrow(0, 0, n).clone());
-                    r.push_back(s.logps().narrow(0, n, n).clone());
-                    ct.push_back(s.tokens().narrow(0, 0, n).clone());
-                    rt.push_back(s.tokens().narrow(0, n, n).clone());
+                    c.push_back(widen(s.logps().narrow(0, 0, n), group).clone());
+                    r.push_back(widen(s.logps().narrow(0, n, n), group).clone());
+                    ct.push_back(widen(s.tokens().narrow(0, 0, n), group).clone());
+                    rt.push_back(widen(s.tokens().narrow(0, n, n), group).clone());
                 }
             }
-            return new PrecomputedReference(all.keep(torch.cat(c)), all.keep(torch.cat(r)), all.keep(torch.cat(ct)),
-                    all.keep(torch.cat(rt)));
+            Tensor[] parts = {torch.cat(c), torch.cat(r), torch.cat(ct), torch.cat(rt)};
+            if (group != null) {
+                for (int i = 0; i < parts.length; i++) {
+                    group.allreduceSum(parts[i]);
+                    parts[i] = parts[i].to(dtypes[i < 2 ? 0 : 1]);
+                }
+            }
+            return new PrecomputedReference(all.keep(parts[0]), all.keep(parts[1]), all.keep(parts[2]),
+                    all.keep(parts[3]));
         }
+    }
+
+    /** A score as the sum over ranks takes it: fp64 (exact for log-probs of any dtype here and token counts). */
+    private static Tensor widen(Tensor t, ProcessGroup group) {
+        return group != null ? t.to(ScalarType.Double) : t;
     }
 
     @Override
