@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -123,21 +122,8 @@ final class DpoCommand implements Callable<Integer> {
             + "model folder, to OUTPUT/merged")
     boolean merge;
 
-    @Option(names = "--nproc-per-node", defaultValue = "1", paramLabel = "N",
-            description = {"Data parallel on this host, as torchrun: N worker processes, each with its share of every",
-                    "batch (a worker started by torchrun or a scheduler reads RANK, WORLD_SIZE, MASTER_ADDR, ...)"})
-    int nprocPerNode;
-
-    @Option(names = "--zero", defaultValue = "0", paramLabel = "STAGE",
-            description = {"With several processes, shard the optimiser as ZeRO: 0 every process holds all of it,",
-                    "1 each holds 1/N of the fp32 masters and RMSprop state, 2 also 1/N of the gradients (default:",
-                    "${DEFAULT-VALUE}; not with LoRA)"})
-    int zero;
-
-    @Option(names = "--dist-timeout", defaultValue = "300", paramLabel = "SECONDS",
-            description = "With several processes: how long to wait for the others (rendezvous, every collective)"
-                    + " before failing (default: ${DEFAULT-VALUE})")
-    int distTimeout;
+    @Mixin
+    WorkerOptions workers = new WorkerOptions();
 
     @Option(names = "--resume", description = "Continue from the newest checkpoint in --output")
     boolean resume;
@@ -219,53 +205,22 @@ final class DpoCommand implements Callable<Integer> {
         }
         WorldEnv world;
         try {
-            world = WorldEnv.fromEnvironment(System.getenv());
-            if (nprocPerNode < 1) {
-                throw new IllegalArgumentException("--nproc-per-node must be at least 1, got " + nprocPerNode);
-            }
-            if (distTimeout < 1) {
-                throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
-            }
-            if (zero < 0 || zero > 2) {
-                throw new IllegalArgumentException("--zero must be 0, 1 or 2, got " + zero);
-            }
-            if (zero > 0 && (loraConfig != null || adapter != null)) {
-                throw new IllegalArgumentException("--zero " + zero + " with LoRA: the adapters' optimiser state is "
-                        + "small; train them with --zero 0");
-            }
+            world = workers.world(loraConfig != null || adapter != null);
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
-        if (nprocPerNode > 1 && !Launcher.isWorker()) {
-            return Launcher.run(nprocPerNode, "dpo", withoutLauncherOptions(), err);
+        if (workers.launches()) {
+            return workers.launch(spec, "dpo", err);
         }
         if (world.worldSize() > 1) {
             on = device.forWorker(on, world);
-            // One code path for both: c10d's Gloo for CPU tensors, NCCL for CUDA ones.
-            ProcessGroup.Backend backend = on.kind() == ComputeDevice.Kind.CUDA ? ProcessGroup.Backend.NCCL
-                    : ProcessGroup.Backend.GLOO;
-            try (ProcessGroup group = ProcessGroup.join(world, Duration.ofSeconds(distTimeout), backend)) {
+            try (ProcessGroup group = workers.join(world, on)) {
                 return group.rank() == 0 ? written(err, config, precision, on, pairs, loraConfig, group)
                         : train(err, config, precision, on, pairs, loraConfig, group, false);
             }
         }
         return written(err, config, precision, on, pairs, loraConfig, null);
-    }
-
-    /** The command line as given (from the top: drift's options, then dpo's), without --nproc-per-node. */
-    private List<String> withoutLauncherOptions() {
-        List<String> all = new java.util.ArrayList<>(spec.commandLine().getParseResult().originalArgs());
-        List<String> out = new java.util.ArrayList<>();
-        for (int i = 0; i < all.size(); i++) {
-            String a = all.get(i);
-            if (a.equals("--nproc-per-node")) {
-                i++;
-            } else if (!a.startsWith("--nproc-per-node=")) {
-                out.add(a);
-            }
-        }
-        return out;
     }
 
     /** Rank 0, or the only process: the output folder is this process's, locked while it trains. */
@@ -408,13 +363,13 @@ final class DpoCommand implements Callable<Integer> {
                         : new FrozenReference(d.frozenCopy());
                 return precomputeReference
                         ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
-            }, config, seed, group, group == null ? 0 : zero);
+            }, config, seed, group, workers.zeroStage(group));
             int total = trainer.totalSteps(tokenized.size(), maxSteps);
             if (!writes) {
                 // Another rank's share of every step, resumed as rank 0 resumes; rank 0 writes, and under ZeRO every
                 // rank its shard of each checkpoint and of the final masters.
                 trainer.trainAlongside(tokenized, output, saveSteps, maxSteps);
-                if (zero > 0) {
+                if (workers.zeroStage(group) > 0) {
                     trainer.save(policy, output);
                 }
                 return 0;

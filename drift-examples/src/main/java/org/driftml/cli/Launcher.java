@@ -2,7 +2,6 @@ package org.driftml.cli;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.net.ServerSocket;
@@ -33,7 +32,7 @@ final class Launcher {
      * @param args    the whole command line as given, without {@code --nproc-per-node}
      * @return the first failing worker's exit code, or 0
      */
-    static int run(int n, String command, List<String> args, PrintWriter err) throws IOException,
+    static int run(int n, String command, List<String> args, PrintWriter out, PrintWriter err) throws IOException,
             InterruptedException {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
@@ -52,8 +51,8 @@ final class Launcher {
                     String.valueOf(r), "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", String.valueOf(port)));
             Process p = b.start();
             workers.add(p);
-            pumps.add(pump(p.getInputStream(), r == 0 ? System.out : null, ""));
-            pumps.add(pump(p.getErrorStream(), System.err, r == 0 ? "" : "[rank " + r + "] "));
+            pumps.add(pump(p.getInputStream(), r == 0 ? out : null, ""));
+            pumps.add(pump(p.getErrorStream(), err, r == 0 ? "" : "[rank " + r + "] "));
         }
         int code = 0;
         boolean[] done = new boolean[n];
@@ -79,14 +78,14 @@ final class Launcher {
     }
 
     /** Copies a worker's stream to {@code to} (null: discard), each line prefixed. */
-    private static Thread pump(InputStream in, OutputStream to, String prefix) {
+    private static Thread pump(InputStream in, PrintWriter to, String prefix) {
         Thread t = new Thread(() -> {
             try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(in,
                     java.nio.charset.StandardCharsets.UTF_8))) {
                 for (String line; (line = reader.readLine()) != null;) {
                     if (to != null) {
                         synchronized (to) {
-                            to.write((prefix + line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                            to.println(prefix + line);
                             to.flush();
                         }
                     }

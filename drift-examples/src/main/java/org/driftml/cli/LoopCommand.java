@@ -1,6 +1,8 @@
 package org.driftml.cli;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
@@ -10,6 +12,8 @@ import org.driftml.model.ComputeDevice;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
+import org.driftml.parallel.ProcessGroup;
+import org.driftml.parallel.WorldEnv;
 import picocli.CommandLine;
 
 /** What drift warmstart and drift train share: read the mined folder, run the loop, print the summary table. */
@@ -23,12 +27,13 @@ final class LoopCommand {
         int iterations();
     }
 
-    static int run(CommandLine.Model.CommandSpec spec, LoopOptions o, Choice choice) throws IOException {
+    static int run(CommandLine.Model.CommandSpec spec, LoopOptions o, Choice choice) throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         String name = "drift " + spec.name();
         DriftConfig config;
         ComputeDevice on;
         DsatMiner.Mined mined;
+        WorldEnv world;
         try {
             if (o.configFile != null) {
                 ConfigFile.apply(spec, o.configFile);
@@ -44,11 +49,30 @@ final class LoopCommand {
                         + "a prompt in the model's " + model.maxPositionEmbeddings() + " positions "
                         + "(max_position_embeddings in " + o.model + ")");
             }
+            world = o.workers.world(config.lora() != null);
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
             err.println(name + ": " + OptionNames.named(e.getMessage(), "--accumulation"));
             err.flush();
             return 2;
         }
+        if (o.workers.launches()) {
+            return o.workers.launch(spec, spec.name(), err);
+        }
+        if (world.worldSize() > 1) {
+            on = o.device.forWorker(on, world);
+            try (ProcessGroup group = o.workers.join(world, on)) {
+                // Rank 0 locks and writes the output; the others train alongside (DriftTrainer.distributed).
+                return group.rank() == 0 ? locked(spec, name, config, on, mined, o, group)
+                        : run(spec, name, config, on, mined, o, group);
+            }
+        }
+        return locked(spec, name, config, on, mined, o, null);
+    }
+
+    /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */
+    private static int locked(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
+            DsatMiner.Mined mined, LoopOptions o, ProcessGroup group) throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
         OutputLock lock;
         try {
             OutputFolder.requireApart(o.output, o.model, "model folder (--model)");
@@ -59,25 +83,36 @@ final class LoopCommand {
             return 2;
         }
         try (lock) {
-            return run(spec, name, config, on, mined, o);
+            return run(spec, name, config, on, mined, o, group);
         }
     }
 
     private static int run(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
-            DsatMiner.Mined mined, LoopOptions o) throws IOException {
+            DsatMiner.Mined mined, LoopOptions o, ProcessGroup group) throws IOException {
         PrintWriter err = spec.commandLine().getErr();
-        err.printf("%s: %d DSAT items, %d seed pairs, %d satisfying replies from %s%n", name, mined.items().size(),
-                mined.seeds().size(), mined.satisfying().size(), o.data);
-        err.flush();
+        boolean writer = group == null || group.rank() == 0;
+        if (writer) {
+            err.printf("%s: %d DSAT items, %d seed pairs, %d satisfying replies from %s%n", name,
+                    mined.items().size(), mined.seeds().size(), mined.satisfying().size(), o.data);
+            err.flush();
+        }
         DriftTrainer.Result result;
         try {
-            result = new DriftTrainer(config).device(on).progress(System.err).train(o.model, mined, o.output);
+            DriftTrainer trainer = new DriftTrainer(config).device(on)
+                    .progress(writer ? System.err : new PrintStream(OutputStream.nullOutputStream()));
+            if (group != null) {
+                trainer.distributed(group, o.workers.zeroStage(group));
+            }
+            result = trainer.train(o.model, mined, o.output);
         } catch (OutputConflictException | IllegalArgumentException e) {
             // Bad input or a folder of another run; a failure while training (a loss that is no longer finite)
             // goes on to the command line's handler: exit 1.
             err.println(name + ": " + e.getMessage());
             err.flush();
             return 2;
+        }
+        if (!writer) {
+            return 0;
         }
         PrintWriter out = spec.commandLine().getOut();
         out.print(result.table());

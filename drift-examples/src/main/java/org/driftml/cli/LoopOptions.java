@@ -90,6 +90,9 @@ final class LoopOptions {
     @Mixin
     LoraOptions lora = new LoraOptions();
 
+    @Mixin
+    WorkerOptions workers = new WorkerOptions();
+
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute dtype over fp32 master weights (default: float32; the paper: bfloat16)")
     String dtype;

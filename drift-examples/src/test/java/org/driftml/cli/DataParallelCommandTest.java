@@ -103,6 +103,34 @@ class DataParallelCommandTest {
         assertTrue(maxDifference(uninterrupted, out, dir) < 1e-4, "resumed by two workers from one process's");
     }
 
+    /**
+     * drift train with two workers and ZeRO 1: one process's pairs at every iteration byte for byte, its models
+     * within round-off, the summary table printed once (rank 0's), and a bad --zero refused before any work.
+     */
+    @org.junit.jupiter.api.Test
+    void trainWithTwoWorkersSamplesOneProcessesPairs(@TempDir Path dir) throws Exception {
+        Path mined = DriftCommandsTest.mine(dir), one = dir.resolve("one"), two = dir.resolve("two");
+        CliRun single = CliRun.of("", DriftCommandsTest.args("train", mined, one));
+        assertEquals(0, single.code(), single.err());
+        CliRun workers = CliRun.of("", DriftCommandsTest.args("train", mined, two, "--nproc-per-node", "2",
+                "--zero", "1"));
+        assertEquals(0, workers.code(), workers.err());
+        assertEquals(1, workers.out().lines().filter(l -> l.startsWith("final model: ")).count(), workers.out());
+        for (String stage : new String[] {"warmstart", "iteration-1", "iteration-2"}) {
+            if (!stage.equals("warmstart")) {
+                assertEquals(Files.readString(one.resolve(stage + "/pairs.jsonl")),
+                        Files.readString(two.resolve(stage + "/pairs.jsonl")), stage);
+            }
+            double worst = maxDifference(Files.readAllBytes(one.resolve(stage + "/model.safetensors")),
+                    two.resolve(stage), dir);
+            assertTrue(worst < 1e-4, stage + ": max |weight difference| " + worst);
+        }
+        CliRun bad = CliRun.of("", DriftCommandsTest.args("train", mined, dir.resolve("bad"), "--zero", "3"));
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--zero must be 0, 1 or 2, got 3"), bad.err());
+        assertTrue(Files.notExists(dir.resolve("bad")));
+    }
+
     /** As a kill after the checkpoint before {@code firstGone} leaves the folder: later checkpoints, model, lines. */
     private static void killedAfterStep2(Path out, List<String> metrics, int firstGone) throws java.io.IOException {
         for (int step = firstGone; step <= 4; step++) {

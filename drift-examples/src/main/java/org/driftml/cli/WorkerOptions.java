@@ -1,0 +1,88 @@
+package org.driftml.cli;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.driftml.model.ComputeDevice;
+import org.driftml.parallel.ProcessGroup;
+import org.driftml.parallel.WorldEnv;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code --nproc-per-node}, {@code --zero} and {@code --dist-timeout}, shared by the commands that train (dpo,
+ * warmstart, train): how many processes, how their optimiser is sharded, how long they wait for one another.
+ */
+final class WorkerOptions {
+    @Option(names = "--nproc-per-node", defaultValue = "1", paramLabel = "N",
+            description = {"Data parallel on this host, as torchrun: N worker processes, each with its share of every",
+                    "batch (a worker started by torchrun or a scheduler reads RANK, WORLD_SIZE, MASTER_ADDR, ...)"})
+    int nprocPerNode = 1;
+
+    @Option(names = "--zero", defaultValue = "0", paramLabel = "STAGE",
+            description = {"With several processes, shard the optimiser as ZeRO: 0 every process holds all of it,",
+                    "1 each holds 1/N of the fp32 masters and RMSprop state, 2 also 1/N of the gradients (default:",
+                    "${DEFAULT-VALUE}; not with LoRA)"})
+    int zero;
+
+    @Option(names = "--dist-timeout", defaultValue = "300", paramLabel = "SECONDS",
+            description = "With several processes: how long to wait for the others (rendezvous, every collective)"
+                    + " before failing (default: ${DEFAULT-VALUE})")
+    int distTimeout = 300;
+
+    /**
+     * This process's place in the run (torchrun's variables; none: the only process), checked with the options.
+     *
+     * @throws IllegalArgumentException naming the option or variable
+     */
+    WorldEnv world(boolean lora) {
+        WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
+        if (nprocPerNode < 1) {
+            throw new IllegalArgumentException("--nproc-per-node must be at least 1, got " + nprocPerNode);
+        }
+        if (distTimeout < 1) {
+            throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
+        }
+        if (zero < 0 || zero > 2) {
+            throw new IllegalArgumentException("--zero must be 0, 1 or 2, got " + zero);
+        }
+        if (zero > 0 && lora) {
+            throw new IllegalArgumentException("--zero " + zero + " with LoRA: the adapters' optimiser state is "
+                    + "small; train them with --zero 0");
+        }
+        return world;
+    }
+
+    /** Whether this process should start the workers instead of training: N > 1 and not a worker itself. */
+    boolean launches() {
+        return nprocPerNode > 1 && !Launcher.isWorker();
+    }
+
+    /** Starts the workers: this command line, without --nproc-per-node, in each. */
+    int launch(CommandLine.Model.CommandSpec spec, String command, java.io.PrintWriter err) throws Exception {
+        List<String> all = spec.commandLine().getParseResult().originalArgs();
+        List<String> args = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            String a = all.get(i);
+            if (a.equals("--nproc-per-node")) {
+                i++;
+            } else if (!a.startsWith("--nproc-per-node=")) {
+                args.add(a);
+            }
+        }
+        return Launcher.run(nprocPerNode, command, args, spec.commandLine().getOut(), err);
+    }
+
+    /** Joins the run's process group over Gloo, or NCCL when the workers compute on CUDA devices. */
+    ProcessGroup join(WorldEnv world, ComputeDevice on) {
+        // One code path for both: c10d's Gloo for CPU tensors, NCCL for CUDA ones.
+        ProcessGroup.Backend backend = on.kind() == ComputeDevice.Kind.CUDA ? ProcessGroup.Backend.NCCL
+                : ProcessGroup.Backend.GLOO;
+        return ProcessGroup.join(world, Duration.ofSeconds(distTimeout), backend);
+    }
+
+    /** The ZeRO stage a run of {@code group} uses (none for one process). */
+    int zeroStage(ProcessGroup group) {
+        return group == null ? 0 : zero;
+    }
+}
