@@ -1,6 +1,7 @@
 package org.driftml.parallel;
 
 import java.time.Duration;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllgatherOptions;
@@ -117,13 +118,62 @@ public final class ProcessGroup implements AutoCloseable {
     }
 
     /**
+     * Starts summing {@code t} over every rank, in place, and returns at once: the sum runs on the backend's own
+     * threads while this one computes (a layer's gradients while the backward goes on below it).
+     * {@link Pending#await} waits for it.
+     */
+    public Pending allreduceSumStart(Tensor t) {
+        return pending(collectives.allreduce(new TensorVector(t), new AllreduceOptions()), "all-reduce");
+    }
+
+    /** As {@link #reduceScatterSum}, started: {@link Pending#await} waits for it. */
+    public Pending reduceScatterSumStart(Tensor out, Tensor in) {
+        return pending(collectives._reduce_scatter_base(out, in, new ReduceScatterOptions()), "reduce-scatter");
+    }
+
+    private Pending pending(Work w, String what) {
+        // Started inside a step's native-memory scope (a layer's backward), the handle would be freed when that
+        // scope closes, before anyone waits on it: the Pending owns it until await().
+        PointerScope inner = PointerScope.getInnerScope();
+        if (inner != null) {
+            w.retainReference();
+            inner.detach(w);
+        }
+        return new Pending(w, what);
+    }
+
+    /** A collective in flight. */
+    public final class Pending {
+        private final Work work;
+        private final String what;
+
+        private Pending(Work work, String what) {
+            this.work = work;
+            this.what = what;
+        }
+
+        /**
+         * Waits until it is done on this rank.
+         *
+         * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
+         */
+        public void await() {
+            try {
+                ProcessGroup.this.await(work, what);
+            } finally {
+                work.close();
+            }
+        }
+    }
+
+    /**
      * Sums {@code in} over every rank and leaves this rank's slice of the sum in {@code out} ({@code in} holds
      * world-size slices of {@code out}'s length, rank r's at r times that length): ZeRO's gradient reduce-scatter.
      *
      * @throws IllegalStateException naming this rank when a peer is gone or the timeout passes
      */
     public void reduceScatterSum(Tensor out, Tensor in) {
-        await(collectives._reduce_scatter_base(out, in, new ReduceScatterOptions()), "reduce-scatter");
+        reduceScatterSumStart(out, in).await();
     }
 
     /**

@@ -542,7 +542,11 @@ public final class DpoTrainer implements AutoCloseable {
                     Scalar share = new Scalar((double) ids.size() / globalSize);
                     r.loss().mul(share).backward();
                     if (layers != null) {  // the layers, recomputed one at a time, and the embedding
-                        layers.backward(sharded != null ? sharded::layerDone : l -> {});
+                        boolean last = start + micro >= batch.size();
+                        // Data parallel: ZeRO 2 reduces each finished layer; stages 0 and 1 start its all-reduce
+                        // (reduce-scatter) in the last micro-batch, overlapping the layers below.
+                        layers.backward(sharded != null ? l -> sharded.layerDone(l, last)
+                                : group != null && last ? l -> optimizer.allreduceLayerStart(l, group) : l -> {});
                     }
                     if (sharded != null) {
                         sharded.microBatchDone();
@@ -558,6 +562,11 @@ public final class DpoTrainer implements AutoCloseable {
                 for (int k = parts; k < rounds; k++) {
                     sharded.microBatchDone();
                 }
+            }
+            if (sharded != null) {  // every rank's layers before the metrics: one sequence of collectives
+                sharded.layersStart();
+            } else if (group != null) {
+                optimizer.allreduceLayersStart(group);
             }
             if (group != null) {
                 // Metrics and token counts in one all-reduce (counts are exact in fp64); a rank without pairs in

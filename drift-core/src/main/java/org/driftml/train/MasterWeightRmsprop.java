@@ -46,6 +46,9 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private final double weightDecay;
     private final GradientBuffer gradients;
     private final List<Tensor> handedOver = new ArrayList<>();  // weights whose gradient autograd hands over
+    private final List<Integer> bucketLayers = new ArrayList<>();  // the decoder layer of each gradient buffer
+    private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();
+    private final java.util.Set<Integer> started = new java.util.HashSet<>();  // buffers whose all-reduce has begun
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this(weights, Map.of(), weightDecay);
@@ -101,11 +104,26 @@ final class MasterWeightRmsprop implements AutoCloseable {
                             new MemoryFormatOptional())));
                 }
             }
-            List<Tensor> buffered = new ArrayList<>();
+            // One buffer per decoder layer (and per run of weights outside the layers): a data-parallel step
+            // all-reduces each layer's as soon as the checkpointed backward has finished it.
+            List<List<Tensor>> buckets = new ArrayList<>();
+            int lastLayer = Integer.MIN_VALUE;
             for (int i = 0; i < names.size(); i++) {
-                (bufferedGradients.contains(names.get(i)) ? buffered : handedOver).add(compute.get(i));
+                if (!bufferedGradients.contains(names.get(i))) {
+                    handedOver.add(compute.get(i));
+                    continue;
+                }
+                int layer = ShardLayout.layerOf(names.get(i));
+                if (buckets.isEmpty() || layer != lastLayer
+                        || compute.get(i).scalar_type().value != buckets.get(buckets.size() - 1).get(0)
+                                .scalar_type().value) {
+                    buckets.add(new ArrayList<>());
+                    bucketLayers.add(layer);
+                }
+                buckets.get(buckets.size() - 1).add(compute.get(i));
+                lastLayer = layer;
             }
-            gradients = new GradientBuffer(buffered);
+            gradients = new GradientBuffer(buckets, null);
         } finally {
             noGrad.close();
         }
@@ -281,23 +299,57 @@ final class MasterWeightRmsprop implements AutoCloseable {
     }
 
     /**
-     * Sums every gradient over the ranks of {@code group}, in place: one all-reduce per gradient buffer, or per
-     * gradient where autograd handed it over. A weight without a gradient on this rank (no pairs here this step)
-     * takes part with zeros.
+     * Starts summing decoder layer {@code layer}'s gradient buffers over the ranks of {@code group}, without
+     * waiting: called once the last micro-batch's backward has finished that layer, so the sum overlaps the
+     * backward of the layers below. {@link #allreduceGradients} waits for it.
+     */
+    public void allreduceLayerStart(int layer, ProcessGroup group) {
+        for (int b = bucketLayers.size() - 1; b >= 0; b--) {
+            if (bucketLayers.get(b) == layer && started.add(b)) {
+                inFlight.add(group.allreduceSumStart(gradients.buffers().get(b)));
+            }
+        }
+    }
+
+    /**
+     * Starts the all-reduce of every layer's buffers not yet started, last layer first: the order the backward's
+     * {@link #allreduceLayerStart} calls make, so that every rank issues the same sequence whether its backward made
+     * them (its last micro-batch, checkpointed) or not (no pairs here this step, or no checkpointing).
+     */
+    public void allreduceLayersStart(ProcessGroup group) {
+        for (int layer : bucketLayers.stream().filter(l -> l >= 0).distinct().sorted(
+                java.util.Comparator.reverseOrder()).toList()) {
+            allreduceLayerStart(layer, group);
+        }
+    }
+
+    /**
+     * Sums every gradient over the ranks of {@code group}, in place: the layers' buffers not yet started
+     * ({@link #allreduceLayersStart}), then the other buffers last to first, then each gradient autograd handed
+     * over, then waits for all. A weight without a gradient on this rank (no pairs here this step) takes part with
+     * zeros.
      */
     public void allreduceGradients(ProcessGroup group) {
         NoGradGuard noGrad = new NoGradGuard();
         try {
-            gradients.buffers().forEach(group::allreduceSum);
+            allreduceLayersStart(group);
+            for (int b = bucketLayers.size() - 1; b >= 0; b--) {
+                if (started.add(b)) {
+                    inFlight.add(group.allreduceSumStart(gradients.buffers().get(b)));
+                }
+            }
             for (Tensor w : handedOver) {
                 if (!w.grad().defined()) {
                     try (StepScope scope = StepScope.open()) {
                         w.mutable_grad().put(torch.zeros_like(w));
                     }
                 }
-                group.allreduceSum(w.grad());
+                inFlight.add(group.allreduceSumStart(w.grad()));
             }
+            inFlight.forEach(ProcessGroup.Pending::await);
         } finally {
+            inFlight.clear();
+            started.clear();
             noGrad.close();
         }
     }

@@ -51,6 +51,8 @@ final class ShardedRmsprop implements AutoCloseable {
     private final GradientBuffer full;  // stage 1: every gradient, one padded buffer per bucket
     private final boolean[] reduced;  // stage 2: the buckets reduce-scattered in this micro-batch
     private long reduceNanos;  // stage 2: time in reduce-scatters during backward, since last taken
+    private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();  // stage 1: started reduce-scatters
+    private final java.util.Set<Integer> started = new java.util.HashSet<>();
 
     /**
      * @param weights        the weights to train, by name, all of one dtype (fp32 or bf16) and device
@@ -177,17 +179,45 @@ final class ShardedRmsprop implements AutoCloseable {
     // --- gradients -------------------------------------------------------------------------------------------------
 
     /**
-     * Stage 2, after the backward has finished decoder layer {@code layer} in a micro-batch: reduce-scatters its
-     * buckets into this rank's slices and frees their gradients. Stage 1: nothing (one reduce-scatter per step).
+     * After the backward has finished decoder layer {@code layer} in a micro-batch ({@code last}: the step's last
+     * here). Stage 2: reduce-scatters its buckets into this rank's slices and frees their gradients. Stage 1, in
+     * the last micro-batch: starts their reduce-scatter, which runs while the layers below are recomputed.
      */
-    void layerDone(int layer) {
+    void layerDone(int layer, boolean last) {
+        if (stage == 1 && last) {
+            startLayer(layer);
+            return;
+        }
         if (stage != 2) {
             return;
         }
-        List<Integer> order = layout.reduceOrder();
-        for (int b : order) {
+        for (int b : layout.reduceOrder()) {
             if (layout.buckets().get(b).layer() == layer) {
                 reduceBucket(b);
+            }
+        }
+    }
+
+    /** Stage 1: starts layer {@code layer}'s buckets' reduce-scatter unless started. */
+    private void startLayer(int layer) {
+        for (int b : layout.reduceOrder()) {
+            if (layout.buckets().get(b).layer() == layer && started.add(b)) {
+                inFlight.add(group.reduceScatterSumStart(gradSlice.get(b), full.buffers().get(b)));
+            }
+        }
+    }
+
+    /**
+     * Stage 1, before the step's metrics are summed: starts every layer's reduce-scatter not started by the
+     * backward, last layer first, so every rank issues one sequence whether its backward started them or not.
+     */
+    void layersStart() {
+        if (stage != 1) {
+            return;
+        }
+        for (int b : layout.reduceOrder()) {
+            if (layout.buckets().get(b).layer() >= 0) {
+                startLayer(layout.buckets().get(b).layer());
             }
         }
     }
@@ -216,17 +246,26 @@ final class ShardedRmsprop implements AutoCloseable {
         return s;
     }
 
-    /** Stage 1, once per optimiser step after every micro-batch: reduce-scatters every gradient buffer. */
+    /**
+     * Stage 1, once per optimiser step after every micro-batch: reduce-scatters the gradient buffers not yet
+     * started (the layers' first, then the others in {@link ShardLayout#reduceOrder}) and waits for all.
+     */
     void stepGradientsDone() {
         if (stage != 1) {
             return;
         }
         NoGradGuard noGrad = new NoGradGuard();
         try {
+            layersStart();
             for (int b : layout.reduceOrder()) {
-                group.reduceScatterSum(gradSlice.get(b), full.buffers().get(b));
+                if (started.add(b)) {
+                    inFlight.add(group.reduceScatterSumStart(gradSlice.get(b), full.buffers().get(b)));
+                }
             }
+            inFlight.forEach(ProcessGroup.Pending::await);
         } finally {
+            inFlight.clear();
+            started.clear();
             noGrad.close();
         }
     }
