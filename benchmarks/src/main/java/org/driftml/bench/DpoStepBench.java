@@ -94,7 +94,7 @@ public final class DpoStepBench {
         ProcessGroup group = world.worldSize() > 1 ? ProcessGroup.join(world, java.time.Duration.ofMinutes(5)) : null;
         DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0, java.util.Map.of(), group,
                 group == null ? 0 : zero);
-        double[] allreduce = new double[steps];
+        double[] allreduce = new double[steps], allgather = new double[steps];
         if (heap != null) heap.mark("trainer (masters, optimizer state)");
         LinearSchedule schedule = LinearSchedule.of(5e-7, steps, 0.1);
         double[] seconds = new double[steps];
@@ -108,6 +108,7 @@ public final class DpoStepBench {
             var m = trainer.optimizerStep(pairs, idx, s, lr);
             seconds[s] = (System.nanoTime() - t0) / 1e9;
             allreduce[s] = m.getOrDefault("allreduce_seconds", 0.0);
+            allgather[s] = m.getOrDefault("allgather_seconds", 0.0);
             if (heap != null) heap.mark("step " + (s + 1));
             System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
                     m.get("loss"), m.get("grad_norm"), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
@@ -119,11 +120,13 @@ public final class DpoStepBench {
         long tokens = (long) batch * 2 * (promptLength + completionLength);
         double[] reduce = Arrays.copyOfRange(allreduce, warmup, steps);
         Arrays.sort(reduce);
+        double[] gather = Arrays.copyOfRange(allgather, warmup, steps);
+        Arrays.sort(gather);
         System.out.printf("DRIFT_DPO median_step_s=%.3f tokens_per_s=%.0f peak_rss_mb=%d dtype=%s%s%s%n", median,
                 tokens / median, PeakMemory.status("VmHWM:") / 1024, bf16 ? "bf16-compute-fp32-master" : "fp32",
                 loraRank > 0 ? " lora_r=" + loraRank : "", group == null ? "" : String.format(
-                        " rank=%d world=%d zero=%d median_allreduce_s=%.3f", group.rank(), group.worldSize(), zero,
-                        reduce[reduce.length / 2]));
+                        " rank=%d world=%d zero=%d median_allreduce_s=%.3f median_allgather_s=%.3f", group.rank(),
+                        group.worldSize(), zero, reduce[reduce.length / 2], gather[gather.length / 2]));
         System.out.printf("DRIFT_DPO_STATE optimizer_mb=%.1f gradient_mb=%.1f%n", trainer.optimizerBytes() / 1048576.0,
                 trainer.gradientBytes() / 1048576.0);
         if (group != null) {

@@ -493,6 +493,7 @@ public final class DpoTrainer implements AutoCloseable {
         }
         if (sharded != null) {
             sharded.step(lr, config.maxGradNorm(), norm);
+            metrics.put("allgather_seconds", sharded.takeGatherSeconds());  // the updated weights' all-gather
         } else {
             optimizer.step(lr, config.maxGradNorm(), norm);
         }

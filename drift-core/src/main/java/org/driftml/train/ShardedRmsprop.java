@@ -51,6 +51,7 @@ final class ShardedRmsprop implements AutoCloseable {
     private final GradientBuffer full;  // stage 1: every gradient, one padded buffer per bucket
     private final boolean[] reduced;  // stage 2: the buckets reduce-scattered in this micro-batch
     private long reduceNanos;  // stage 2: time in reduce-scatters during backward, since last taken
+    private long gatherNanos;  // time in the all-gathers of updated weights, since last taken
     private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();  // stage 1: started reduce-scatters
     private final java.util.Set<Integer> started = new java.util.HashSet<>();
 
@@ -246,6 +247,13 @@ final class ShardedRmsprop implements AutoCloseable {
         return s;
     }
 
+    /** Seconds spent waiting for the all-gathers of updated weights since the last call. */
+    double takeGatherSeconds() {
+        double s = gatherNanos / 1e9;
+        gatherNanos = 0;
+        return s;
+    }
+
     /**
      * Stage 1, once per optimiser step after every micro-batch: reduce-scatters the gradient buffers not yet
      * started (the layers' first, then the others in {@link ShardLayout#reduceOrder}) and waits for all.
@@ -338,7 +346,9 @@ final class ShardedRmsprop implements AutoCloseable {
                     }
                     Tensor all = full != null ? full.buffers().get(b)
                             : zeros(bucket.padded(group.worldSize()), grads.scalar_type(), grads);
+                    long t0 = System.nanoTime();
                     group.allGather(all, grads);
+                    gatherNanos += System.nanoTime() - t0;
                     for (int k = 0; k < bucket.weights().size(); k++) {
                         Tensor w = compute.get(bucket.weights().get(k));
                         w.view(-1).copy_(all.narrow(0, bucket.starts()[k], w.numel()));
