@@ -81,6 +81,21 @@ class ProcessGroupTest {
         assertTrue(seconds < 60, "gave up after " + seconds + " s");
     }
 
+    /** A master nobody opened (rank 0 never started, or a wrong MASTER_ADDR:MASTER_PORT): an error naming it. */
+    @Test
+    void anUnreachableMasterIsAnErrorNamingIt() throws Exception {
+        int port = freePort();
+        long start = System.nanoTime();
+        Process p = rank(1, 2, port, 3);
+        String out = output(p);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(1, p.exitValue(), out);
+        assertTrue(out.contains("error: rank 1: the rendezvous at 127.0.0.1:" + port
+                + " (MASTER_ADDR:MASTER_PORT) failed within 3 s"), out);
+        assertTrue(seconds < 60, "gave up after " + seconds + " s");
+        System.out.printf("an unreachable master: rank 1 stopped after %.1f s: %s%n", seconds, out.strip());
+    }
+
     /** MASTER_PORT taken by another program: a clear error naming the address, not a hang. */
     @Test
     void aPortInUseIsAnErrorNamingIt() throws Exception {
