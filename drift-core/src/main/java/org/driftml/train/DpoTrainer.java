@@ -249,7 +249,7 @@ public final class DpoTrainer implements AutoCloseable {
             java.nio.file.Files.createDirectories(scratch);
         }
         group.barrier();
-        sharded.writeShard(null, scratch.resolve(TrainingCheckpoint.MASTER_PIECES.replace("*", String.valueOf(group.rank()))));
+        sharded.writeShard(null, scratch.resolve(TrainingCheckpoint.masterPieces(group.rank())));
         group.barrier();
         if (group.rank() == 0) {
             Map<String, Tensor> masters = sharded.masters(StatePieces.in(scratch, TrainingCheckpoint.MASTER_PIECES));

@@ -373,8 +373,8 @@ final class ShardedRmsprop implements AutoCloseable {
 
     /**
      * Writes this rank's squared averages to {@code optimizerFile} (unless null) and, for bf16 weights, its fp32
-     * master pieces to {@code mastersFile} (an fp32 weight is its own master, whole on every rank), named {@code KEY.NAME@OFFSET}
-     * ({@link StatePieces}).
+     * master pieces to {@code mastersFile} (an fp32 weight is its own master, whole on every rank), named
+     * {@code KEY.NAME@OFFSET} ({@link StatePieces}).
      */
     void writeShard(Path optimizerFile, Path mastersFile) throws IOException {
         try (StepScope scope = StepScope.open()) {

@@ -71,12 +71,12 @@ final class TrainingCheckpoint {
         }
         group.barrier();
         optimizer.writeShard(tmp.resolve("optimizer.rank-" + group.rank() + ".safetensors"),
-                tmp.resolve(MASTER_PIECES.replace("*", String.valueOf(group.rank()))));
+                tmp.resolve(masterPieces(group.rank())));
         group.barrier();
         if (writer) {
             policy.save(tmp, optimizer.masters(StatePieces.in(tmp, MASTER_PIECES)), 2L << 30);
             for (int r = 0; r < group.worldSize(); r++) {
-                Files.deleteIfExists(tmp.resolve(MASTER_PIECES.replace("*", String.valueOf(r))));
+                Files.deleteIfExists(tmp.resolve(masterPieces(r)));
             }
             Files.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(
                     Map.of("global_step", step, "seed", seed, "zero_stage", optimizer.stage(),
@@ -90,6 +90,11 @@ final class TrainingCheckpoint {
 
     /** The scratch files a ZeRO checkpoint's ranks write their fp32 master pieces to, rank for the star. */
     static final String MASTER_PIECES = "masters.rank-*.safetensors";
+
+    /** Rank {@code rank}'s file of {@link #MASTER_PIECES}. */
+    static String masterPieces(int rank) {
+        return MASTER_PIECES.replace("*", String.valueOf(rank));
+    }
 
     /**
      * Deletes all but the newest {@code keep} checkpoints in {@code output} (transformers' save_total_limit): each

@@ -3,17 +3,16 @@ package org.driftml.drift;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.SafetensorsFile;
+import org.driftml.parallel.LocalRanks;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -67,22 +66,9 @@ class DistributedDriftTest {
      * rank's 137), else 0.
      */
     private static Ranks twoRanks(Path output, int zero, String... fault) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<Process> ranks = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
-            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                    .toString(), "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-                    System.getProperty("java.class.path"), DistributedDriftProbe.class.getName(), output.toString(),
-                    String.valueOf(zero)));
-            cmd.addAll(List.of(fault));
-            ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
-            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
-                    "MASTER_PORT", String.valueOf(port)));
-            ranks.add(b.start());
-        }
+        List<String> args = new ArrayList<>(List.of(output.toString(), String.valueOf(zero)));
+        args.addAll(List.of(fault));
+        List<Process> ranks = LocalRanks.startAll(DistributedDriftProbe.class, 2, args);
         int code = 0;
         StringBuilder out = new StringBuilder();
         for (Process p : ranks) {

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,19 +19,11 @@ import org.junit.jupiter.api.Test;
 /** c10d through the presets: Gloo process groups of separate JVMs over loopback, as CI can run them. */
 class ProcessGroupTest {
     private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return LocalRanks.freePort();
     }
 
     private static Process rank(int rank, int worldSize, int port, int timeoutSeconds) throws IOException {
-        ProcessBuilder b = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-                System.getProperty("java.class.path"), AllreduceProbe.class.getName(), String.valueOf(timeoutSeconds))
-                .redirectErrorStream(true);
-        b.environment().putAll(Map.of("RANK", String.valueOf(rank), "WORLD_SIZE", String.valueOf(worldSize),
-                "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", String.valueOf(port)));
-        return b.start();
+        return LocalRanks.start(AllreduceProbe.class, rank, worldSize, port, List.of(String.valueOf(timeoutSeconds)));
     }
 
     private static String output(Process p) throws Exception {

@@ -3,16 +3,15 @@ package org.driftml.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.SafetensorsFile;
+import org.driftml.parallel.LocalRanks;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -109,22 +108,7 @@ class DataParallelTest {
 
     /** Two DataParallelProbe ranks over loopback on a free port, with {@code args}. */
     private static List<Process> twoRanks(String... args) throws java.io.IOException {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<Process> ranks = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
-            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                    .toString(), "-Xmx256m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-                    System.getProperty("java.class.path"), DataParallelProbe.class.getName()));
-            cmd.addAll(List.of(args));
-            ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true);
-            b.environment().putAll(Map.of("RANK", String.valueOf(r), "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1",
-                    "MASTER_PORT", String.valueOf(port)));
-            ranks.add(b.start());
-        }
-        return ranks;
+        return LocalRanks.startAll(DataParallelProbe.class, 2, List.of(args));
     }
 
     private static double maxDifference(Path one, Path two) throws java.io.IOException {

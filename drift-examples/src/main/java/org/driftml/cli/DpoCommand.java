@@ -205,7 +205,7 @@ final class DpoCommand implements Callable<Integer> {
         }
         WorldEnv world;
         try {
-            world = workers.world(loraConfig != null || adapter != null);
+            world = workers.world(loraConfig != null || adapter != null, on);
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;

@@ -49,7 +49,7 @@ final class LoopCommand {
                         + "a prompt in the model's " + model.maxPositionEmbeddings() + " positions "
                         + "(max_position_embeddings in " + o.model + ")");
             }
-            world = o.workers.world(config.lora() != null);
+            world = o.workers.world(config.lora() != null, on);
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
             err.println(name + ": " + OptionNames.named(e.getMessage(), "--accumulation"));
             err.flush();

@@ -31,12 +31,17 @@ final class WorkerOptions {
     int distTimeout = 300;
 
     /**
-     * This process's place in the run (torchrun's variables; none: the only process), checked with the options.
+     * This process's place in the run (torchrun's variables; none: the only process), checked with the options and
+     * the device the workers would compute on.
      *
      * @throws IllegalArgumentException naming the option or variable
      */
-    WorldEnv world(boolean lora) {
+    WorldEnv world(boolean lora, ComputeDevice on) {
         WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
+        if ((nprocPerNode > 1 || world.worldSize() > 1) && on.kind() == ComputeDevice.Kind.TEST) {
+            throw new IllegalArgumentException("--device " + on + ": several processes need cpu (Gloo) or cuda "
+                    + "(NCCL) tensors");
+        }
         if (nprocPerNode < 1) {
             throw new IllegalArgumentException("--nproc-per-node must be at least 1, got " + nprocPerNode);
         }

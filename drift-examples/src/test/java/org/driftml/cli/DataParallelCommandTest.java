@@ -128,6 +128,14 @@ class DataParallelCommandTest {
         CliRun bad = CliRun.of("", DriftCommandsTest.args("train", mined, dir.resolve("bad"), "--zero", "3"));
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--zero must be 0, 1 or 2, got 3"), bad.err());
+        CliRun lora = CliRun.of("", DriftCommandsTest.args("train", mined, dir.resolve("bad"), "--zero", "1",
+                "--lora-r", "4"));
+        assertEquals(2, lora.code());
+        assertTrue(lora.err().contains("--zero 1 with LoRA"), lora.err());
+        CliRun device = CliRun.of("", DriftCommandsTest.args("train", mined, dir.resolve("bad"), "--device",
+                "testdevice", "--nproc-per-node", "2"));
+        assertEquals(2, device.code());
+        assertTrue(device.err().contains("several processes need cpu (Gloo) or cuda (NCCL) tensors"), device.err());
         assertTrue(Files.notExists(dir.resolve("bad")));
     }
 
