@@ -20,7 +20,8 @@ class DissatisfactionDetectorTest {
     void rulesAreVisibleAndEachDecisionNamesWhatFired() {
         var d = DissatisfactionDetector.defaults();
         assertEquals(Satisfaction.DSAT, d.judge("No, that's wrong.", null).label());
-        assertEquals(List.of("says-wrong", "leading-no"), d.judge("No, that's wrong.", null).firedRules());
+        assertEquals(List.of("correct-leading-no", "aware-says-wrong"), d.judge("No, that's wrong.", null)
+                .firedRules());
         assertEquals(List.of("thanks"), d.judge("thanks a lot", null).firedRules());
         assertEquals(Satisfaction.NEUTRAL, d.judge("And what about Paris?", null).label());
         assertEquals(List.of("repeats-request"),
@@ -29,6 +30,32 @@ class DissatisfactionDetectorTest {
                 .judge("write a haiku about the rain please", "please write a haiku about the rain").label());
         var custom = d.withRule(DissatisfactionDetector.Rule.of("meh", "\\bmeh\\b"), true);
         assertEquals(List.of("meh"), custom.judge("meh.", null).firedRules());
+    }
+
+    /** The turn in its context: the system's turn before, quotes, and what the user negates. */
+    @Test
+    void rulesReadTheTurnInContext() {
+        var d = DissatisfactionDetector.defaults();
+        // A "no" that answers the system's question is an answer; after a statement it corrects it.
+        assertEquals(Satisfaction.SAT, d.judge("No, that's all, thanks.", null, "Anything else I can help with?")
+                .label());
+        assertEquals(List.of("correct-leading-no"), d.judge("No, it's 12.", null, "15% of 80 is 10.").firedRules());
+        // Quoted text is the user naming something, not saying it.
+        assertEquals(Satisfaction.NEUTRAL, d.judge("Is \"that's wrong\" a good song title?", null, "Sure.").label());
+        // "X, not Y" corrects only what the system said.
+        assertEquals(List.of("correct-not-this"), d.judge("Sunday, not Saturday.", null, "We open at 9 on Saturday.")
+                .firedRules());
+        assertEquals(Satisfaction.NEUTRAL, d.judge("June then, not May.", null, "June is warmer.").label());
+        // Checking what the system said is not complaining about it.
+        assertEquals(Satisfaction.NEUTRAL, d.judge("You said you like hiking, right?", null, "I do.").label());
+        assertEquals(List.of("aware-you-said"), d.judge("you just said you walked your dog", null, "I have no pets.")
+                .firedRules());
+        // Asking what the system means, or why it said that.
+        assertEquals(List.of("clarify-what-mean"), d.judge("what are you talking about", null, "I like autumn.")
+                .firedRules());
+        assertEquals(Satisfaction.NEUTRAL, d.judge("But what about a cake?", null, "That covers food.").label());
+        assertEquals(List.of("repeat-but-which"), d.judge("Yes but which month?", null, "It ended in 1945.")
+                .firedRules());
     }
 
     @Test
@@ -50,7 +77,9 @@ class DissatisfactionDetectorTest {
         assertEquals(2.0 / 3, e.recall(), 1e-12);
         assertEquals(1.0, e.satPrecision(), 1e-12);
         assertEquals(1.0, e.satRecall(), 1e-12);
-        assertEquals(0, e.perRule().get("leading-no")[1]);  // the false alarm is the leading "No"
+        assertEquals(0, e.perRule().get("correct-leading-no")[1]);  // the false alarm is the leading "No"
+        assertEquals(List.of("b: No, I also need the date [correct-leading-no]"), e.falseAlarms());
+        assertEquals(List.of("b: hmm, maybe shorter sentences"), e.misses());
 
         // Relabelling unlabelled logs: the first user turn is never judged.
         Conversation relabelled = DissatisfactionDetector.defaults().label(labelled.get(0));

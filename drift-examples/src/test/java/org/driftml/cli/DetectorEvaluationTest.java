@@ -1,0 +1,47 @@
+package org.driftml.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The rule detector on the labelled dialogs shipped in {@code data/detector} (issue 16), through {@code drift mine
+ * --evaluate-detector}: DSAT precision at least 0.5 (a false DSAT turn teaches the model to avoid a good reply) and
+ * F1 at least 0.5, on the development part and on the held-out one, and every rule that fires at least 0.5 precise.
+ */
+class DetectorEvaluationTest {
+    private static final Pattern OVERALL = Pattern.compile("DSAT precision ([0-9.]+) recall ([0-9.]+) F1 ([0-9.]+)");
+    private static final Pattern RULE = Pattern.compile("^ {2}([a-z-]+) +(\\d+) +(\\d+) +([0-9.]+)$",
+            Pattern.MULTILINE);
+
+    @ParameterizedTest
+    @ValueSource(strings = {"dev", "heldout"})
+    void theRulesArePreciseAndFindMostComplaints(String part, @TempDir Path dir) {
+        CliRun run = CliRun.of("", "mine", "--logs", Path.of("data/detector/" + part + ".jsonl").toString(),
+                "--output", dir.resolve("mined").toString(), "--evaluate-detector");
+        assertEquals(0, run.code(), run.err());
+        Matcher m = OVERALL.matcher(run.out());
+        assertTrue(m.find(), run.out());
+        double precision = Double.parseDouble(m.group(1)), f1 = Double.parseDouble(m.group(3));
+        System.out.printf("detector on %s: precision %s recall %s F1 %s%n", part, m.group(1), m.group(2), m.group(3));
+        assertTrue(precision >= 0.5, part + ": precision " + precision);
+        assertTrue(f1 >= 0.5, part + ": F1 " + f1);
+        Matcher rules = RULE.matcher(run.out());
+        int checked = 0;
+        while (rules.find()) {
+            String rule = rules.group(1);
+            boolean dsat = rule.matches("(repeat|correct|aware|clarify)-.*");
+            if (dsat && part.equals("dev")) {  // tuned there: every DSAT rule that fires must be right half the time
+                assertTrue(Double.parseDouble(rules.group(4)) >= 0.5, rule + " on " + part + ": " + rules.group(0));
+                checked++;
+            }
+        }
+        assertTrue(!part.equals("dev") || checked >= 8, "rules read from the table: " + checked + "\n" + run.out());
+    }
+}
