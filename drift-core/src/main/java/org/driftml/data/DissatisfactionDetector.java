@@ -99,40 +99,43 @@ public final class DissatisfactionDetector {
     public static DissatisfactionDetector defaults() {
         List<Rule> dsat = List.of(
                 // Repeat or rephrase: the user points back at what they asked.
-                Rule.of("repeat-i-said", "\\b(i (already |just )?(said|told you|asked( for| about)?)|as i (said|mentioned)"
-                        + "|like i said|i meant|i was (asking|talking) about|i'?m asking( for| about)?|my question (is|was))\\b"),
+                Rule.of("repeat-i-said", "\\b(i (already |just )?(said|told you|asked( for| about)?)"
+                        + "|as i (said|mentioned)|like i said|i meant|i was (asking|talking) about"
+                        + "|i'?m asking( for| about)?|my question (is|was))\\b"),
                 // "But what about X?" opens a new topic; "ok but which month?" says the answer missed the question.
-                Rule.afterStatement("repeat-but-which", "^\\W*(ok(ay)?|yes|yeah|sure|right|fine)?\\W*but (what|which|when"
-                        + "|where|how|is|are|does|do|can|did)\\b(?! about)"),
+                Rule.afterStatement("repeat-but-which", "^\\W*(ok(ay)?|yes|yeah|sure|right|fine)?\\W*"
+                        + "but (what|which|when|where|how|is|are|does|do|can|did)\\b(?! about)"),
                 // Correction: a "no" to a statement, or "X, not Y".
-                Rule.afterStatement("correct-leading-no", "^\\W*(no|nope|nah)\\b(?!\\W*(thanks|thank you|problem|worries"
-                        + "|need|preference|that'?s (all|it|everything|fine)|just|i don'?t|not yet|first|$))"),
+                Rule.afterStatement("correct-leading-no", "^\\W*(no|nope|nah)\\b(?!\\W*(thanks|thank you|problem"
+                        + "|worries|need|preference|that'?s (all|it|everything|fine)|just|i don'?t|not yet|first|$))"),
                 Rule.echoing("correct-not-this", "\\w,? not (a |an |the )?(?<echo>[\\w'-]+( [\\w'-]+)?)\\W*$"),
                 Rule.of("correct-other-way", "\\bthe other way (a)?round\\b"),
-                Rule.of("correct-isnt-right", "\\b(isn'?t|is not|wasn'?t|was not|aren'?t|are not) (right|correct|true|prime"
-                        + "|accurate)\\b"),
+                Rule.of("correct-isnt-right", "\\b(isn'?t|is not|wasn'?t|was not|aren'?t|are not) "
+                        + "(right|correct|true|prime|accurate)\\b"),
                 // Aware without a correction: the reply is wrong, off, the same again, or contradicts itself.
-                Rule.of("aware-says-wrong", "\\b(that'?s|this is|it'?s|is|was|are|you'?re|you are) (still |just )?(wrong"
-                        + "|incorrect|not (right|correct|true|accurate|helpful))\\b"),
+                Rule.of("aware-says-wrong", "\\b(that'?s|this is|it'?s|is|was|are|you'?re|you are) (still |just )?"
+                        + "(wrong|incorrect|not (right|correct|true|accurate|helpful))\\b"),
                 Rule.of("aware-wrong-answer", "\\b(wrong|incorrect) (answer|again|result|number|code|format)\\b"),
-                Rule.of("aware-not-what-asked", "\\b(not what i (asked|wanted|meant|said|need(ed)?)|i didn'?t (ask|say|want)"
-                        + "|(that'?s|it'?s|this is) not (a|an|my) (answer|summary|response|question)|not an answer|"
-                        + "(doesn'?t|does not|didn'?t|did not) answer)\\b"),
+                Rule.of("aware-not-what-asked", "\\b(not what i (asked|wanted|meant|said|need(ed)?)"
+                        + "|i didn'?t (ask|say|want)|(that'?s|it'?s|this is) not (a|an|my) "
+                        + "(answer|summary|response|question)|not an answer|(doesn'?t|does not|didn'?t|did not) answer)"
+                        + "\\b"),
                 // Not "You said you like hiking, right?": checking what was said is not a complaint about it.
-                Rule.of("aware-you-said", "^(?!.*\\?\\W*$).*\\byou (just |already |literally just )?(said|told me"
-                        + "|asked( me)?|found|gave)\\b"),
-                Rule.of("aware-same-again", "\\b(the same (thing|answer|one|again|\\w+ again)|you didn'?t change|"
-                        + "you already told|you keep (saying|asking|repeating))\\b"),
+                Rule.of("aware-you-said", "^(?!.*\\?\\W*$).*\\byou (just |already |literally just )?"
+                        + "(said|told me|asked( me)?|found|gave)\\b"),
+                Rule.of("aware-same-again", "\\b(the same (thing|answer|one|again|\\w+ again)|you didn'?t change"
+                        + "|you already told|you keep (saying|asking|repeating))\\b"),
                 Rule.of("aware-you-failed", "\\byou (didn'?t|did not|forgot|missed|ignored|failed to)\\b"),
-                Rule.of("aware-does-not-work", "\\b(doesn'?t|does not|didn'?t|did not|won'?t) (work|compile|run|help)\\b"),
+                Rule.of("aware-does-not-work", "\\b(doesn'?t|does not|didn'?t|did not|won'?t) "
+                        + "(work|compile|run|help)\\b"),
                 Rule.of("aware-frustration", "\\b(useless|nonsense|stupid|ridiculous|that'?s not helpful|unhelpful"
                         + "|irrelevant|off topic)\\b"),
                 // Clarification: what the system means, or what its turn has to do with the talk.
-                Rule.of("clarify-what-mean", "\\b(what do you mean|what are you talking about|what does (that|this|it|\\w+)"
-                        + " (have to do|mean)|why are you telling me|what\\?? why)\\b"),
+                Rule.of("clarify-what-mean", "\\b(what do you mean|what are you talking about"
+                        + "|what does (that|this|it|\\w+) (have to do|mean)|why are you telling me|what\\?? why)\\b"),
                 Rule.of("clarify-huh", "^\\W*(huh|what|wait,? what|um+,? what|excuse me)\\W*($|\\?)"),
-                Rule.of("clarify-no-sense", "\\b((doesn'?t|does not|don'?t|do not) make (any )?sense|makes no sense|"
-                        + "i don'?t (understand|follow|get it)|you'?re not making sense)\\b"));
+                Rule.of("clarify-no-sense", "\\b((doesn'?t|does not|don'?t|do not) make (any )?sense|makes no sense"
+                        + "|i don'?t (understand|follow|get it)|you'?re not making sense)\\b"));
         List<Rule> sat = List.of(
                 Rule.of("thanks", "\\b(thanks|thank you|thx|ty)\\b"),
                 Rule.of("praise", "\\b(great|perfect|excellent|awesome|exactly|nice|well done|good job|lovely)\\b"),
