@@ -115,7 +115,8 @@ public final class DissatisfactionDetector {
                 // Aware without a correction: the reply is wrong, off, the same again, or contradicts itself.
                 Rule.of("aware-says-wrong", "\\b(that'?s|this is|it'?s|is|was|are|you'?re|you are) (still |just )?"
                         + "(wrong|incorrect|not (right|correct|true|accurate|helpful))\\b"),
-                Rule.of("aware-wrong-answer", "\\b(wrong|incorrect) (answer|again|result|number|code|format)\\b"),
+                Rule.of("aware-wrong-answer", "\\b(wrong|incorrect) (answer|again|result|number|code|format)\\b"
+                        + "|^\\W*(wrong|incorrect)\\b"),
                 Rule.of("aware-not-what-asked", "\\b(not what i (asked|wanted|meant|said|need(ed)?)"
                         + "|i didn'?t (ask|say|want)|(that'?s|it'?s|this is) not (a|an|my) "
                         + "(answer|summary|response|question)|not an answer|(doesn'?t|does not|didn'?t|did not) answer)"
@@ -128,8 +129,8 @@ public final class DissatisfactionDetector {
                 Rule.of("aware-you-failed", "\\byou (didn'?t|did not|forgot|missed|ignored|failed to)\\b"),
                 Rule.of("aware-does-not-work", "\\b(doesn'?t|does not|didn'?t|did not|won'?t) "
                         + "(work|compile|run|help)\\b"),
-                Rule.of("aware-frustration", "\\b(useless|nonsense|stupid|ridiculous|that'?s not helpful|unhelpful"
-                        + "|irrelevant|off topic)\\b"),
+                Rule.of("aware-frustration", "\\b(useless|nonsense|stupid|ridiculous|rude|that'?s not helpful"
+                        + "|unhelpful|irrelevant|off topic)\\b"),
                 // Clarification: what the system means, or what its turn has to do with the talk.
                 Rule.of("clarify-what-mean", "\\b(what do you mean|what are you talking about"
                         + "|what does (that|this|it|\\w+) (have to do|mean)|why are you telling me|what\\?? why)\\b"),

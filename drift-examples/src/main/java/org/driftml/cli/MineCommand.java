@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.data.Conversation;
 import org.driftml.data.DissatisfactionDetector;
+import org.driftml.data.DissatisfactionJudge;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.DsatRecords;
 import org.driftml.data.MinedFolder;
@@ -17,8 +18,13 @@ import org.driftml.data.ReadReport;
 import org.driftml.data.UltraFeedbackRecords;
 import org.driftml.data.WildFeedbackAnnotations;
 import org.driftml.data.WildFeedbackPreferences;
+import org.driftml.model.ComputeDevice;
+import org.driftml.model.Policy;
+import org.driftml.model.Precision;
+import org.driftml.output.OutputLock;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code drift mine}: chat logs in, DSAT items and seed pairs out. */
@@ -53,9 +59,25 @@ final class MineCommand implements Callable<Integer> {
                     "skip: leave bad records out and count them"})
     String onBadRecord;
 
-    @Option(names = "--detect", description = {"Label user turns with the rule-based dissatisfaction detector",
-            "instead of the logs' labels (for unlabelled wildfeedback-format logs)"})
-    boolean detect;
+    @Option(names = "--detect", arity = "0..1", fallbackValue = "rules", paramLabel = "rules|judge|rules+judge",
+            description = {"Label user turns instead of using the logs' labels (for unlabelled wildfeedback-format",
+                    "logs): rules (the default when given alone) with the rule detector, judge by asking the chat",
+                    "model --judge-model, rules+judge with the rules and the judge where they are silent"})
+    String detect;
+
+    @Option(names = "--judge-model", paramLabel = "DIR", description = "The chat model that judges (--detect judge)")
+    Path judgeModel;
+
+    @Option(names = "--judge-batch", defaultValue = "8", paramLabel = "N",
+            description = "Turns judged in one batched generation (default: ${DEFAULT-VALUE})")
+    int judgeBatch;
+
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
+            description = "The judge's compute precision (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Mixin
+    DeviceOption device = new DeviceOption();
 
     @Option(names = "--evaluate-detector", description = {"Compare the detector with the logs' own labels and print",
             "its precision and recall, overall and per rule"})
@@ -63,6 +85,26 @@ final class MineCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "FILE", description = "JSON or YAML settings (keys: these option names)")
     Path configFile;
+
+    /**
+     * Labels the logs with the judge model (and the rules first under rules+judge), holding the output folder, where
+     * the verdicts are cached so that an interrupted run resumes.
+     */
+    private List<Conversation> judge(List<Conversation> conversations, Precision precision, ComputeDevice on,
+            PrintWriter err) throws IOException {
+        try (OutputLock lock = OutputLock.acquire(output, "drift mine");
+                Policy model = Policy.load(judgeModel, precision, on)) {
+            DissatisfactionJudge judge = new DissatisfactionJudge(model, judgeBatch, 64);
+            boolean rulesFirst = detect.equalsIgnoreCase("rules+judge");
+            DissatisfactionJudge.Outcome outcome = judge.label(conversations,
+                    rulesFirst ? DissatisfactionDetector.defaults() : null,
+                    output.resolve(DissatisfactionJudge.CACHE_FILE), System.err);
+            err.println("drift mine: " + outcome);
+            outcome.unparsedExamples().forEach(x -> err.println("  unparsed verdict for " + x));
+            err.flush();
+            return outcome.labelled();
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -79,9 +121,24 @@ final class MineCommand implements Callable<Integer> {
             if (!java.nio.file.Files.exists(logs)) {
                 throw new IllegalArgumentException("--logs: " + logs + ": no such file or folder");
             }
-            if ((detect || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
+            if ((detect != null || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
                 throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
             }
+            boolean judged = detect != null && detect.toLowerCase(Locale.ROOT).contains("judge");
+            if (detect != null && !List.of("rules", "judge", "rules+judge").contains(detect.toLowerCase(Locale.ROOT))) {
+                throw new IllegalArgumentException("--detect must be rules, judge or rules+judge, got " + detect);
+            }
+            if (judged && judgeModel == null) {
+                throw new IllegalArgumentException("--detect " + detect + " needs --judge-model DIR, a chat model");
+            }
+            if (judged && !java.nio.file.Files.isRegularFile(judgeModel.resolve("config.json"))) {
+                throw new IllegalArgumentException("--judge-model: " + judgeModel + " has no config.json");
+            }
+            if (judgeBatch < 1) {
+                throw new IllegalArgumentException("--judge-batch must be at least 1, got " + judgeBatch);
+            }
+            Precision precision = Precision.parse(dtype);
+            ComputeDevice on = judged ? device.resolve() : null;
             DsatMiner.Mined mined;
             ReadReport report;
             switch (format.toLowerCase(Locale.ROOT)) {
@@ -92,7 +149,9 @@ final class MineCommand implements Callable<Integer> {
                     if (evaluate) {
                         out.println("detector vs the logs' labels: " + DissatisfactionDetector.defaults().evaluate(conversations));
                     }
-                    if (detect) {
+                    if (judged) {
+                        conversations = judge(conversations, precision, on, err);
+                    } else if (detect != null) {
                         conversations = DissatisfactionDetector.defaults().label(conversations);
                     }
                     mined = DsatMiner.mine(conversations);
@@ -128,7 +187,7 @@ final class MineCommand implements Callable<Integer> {
             out.printf("wrote %s%n", output);
             out.flush();
             return 0;
-        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+        } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException e) {
             err.println("drift mine: " + e.getMessage());
             err.flush();
             return 2;
