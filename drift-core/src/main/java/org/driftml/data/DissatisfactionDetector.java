@@ -267,21 +267,43 @@ public final class DissatisfactionDetector {
         }
     }
 
-    /** Compares the rules' labels with the gold labels of {@code labelled} (user turns after the first). */
+    /** Compares the rules' labels with the gold labels of {@code labelled} (user turns after a system turn). */
     public Evaluation evaluate(List<Conversation> labelled) {
+        return compare(labelled, (ci, ti, turn, previousUser, previousSystem) ->
+                judge(turn, previousUser, previousSystem));
+    }
+
+    /**
+     * Compares another labeller's labels ({@code predicted}: the same conversations relabelled, by the LLM judge
+     * say) with the gold labels of {@code gold}, counting a DSAT or SAT label under {@code name} in the table.
+     */
+    public static Evaluation compare(List<Conversation> gold, List<Conversation> predicted, String name) {
+        return compare(gold, (ci, ti, turn, previousUser, previousSystem) -> {
+            Satisfaction label = predicted.get(ci).turns().get(ti).label();
+            return new Decision(label, label == Satisfaction.NEUTRAL ? List.of() : List.of(name));
+        });
+    }
+
+    private interface Labeller {
+        Decision decide(int conversation, int turn, String text, String previousUser, String previousSystem);
+    }
+
+    private static Evaluation compare(List<Conversation> labelled, Labeller labeller) {
         int turns = 0, tp = 0, fp = 0, fn = 0, satAgreed = 0, satPredicted = 0, satGold = 0;
         Map<String, int[]> perRule = new LinkedHashMap<>();
         List<String> falseAlarms = new ArrayList<>(), misses = new ArrayList<>();
-        for (Conversation c : labelled) {
+        for (int ci = 0; ci < labelled.size(); ci++) {
+            Conversation c = labelled.get(ci);
             String previousUser = null, previousSystem = null;
-            for (Turn t : c.turns()) {
+            for (int ti = 0; ti < c.turns().size(); ti++) {
+                Turn t = c.turns().get(ti);
                 if (t.role() != Turn.Role.USER) {
                     previousSystem = t.role() == Turn.Role.ASSISTANT ? t.content() : previousSystem;
                     continue;
                 }
                 if (previousSystem != null) {
                     turns++;
-                    Decision d = judge(t.content(), previousUser, previousSystem);
+                    Decision d = labeller.decide(ci, ti, t.content(), previousUser, previousSystem);
                     boolean gold = t.label() == Satisfaction.DSAT, predicted = d.label() == Satisfaction.DSAT;
                     tp += gold && predicted ? 1 : 0;
                     fp += !gold && predicted ? 1 : 0;

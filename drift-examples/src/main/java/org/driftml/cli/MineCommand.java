@@ -79,8 +79,9 @@ final class MineCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device = new DeviceOption();
 
-    @Option(names = "--evaluate-detector", description = {"Compare the detector with the logs' own labels and print",
-            "its precision and recall, overall and per rule"})
+    @Option(names = "--evaluate-detector", description = {"Compare the detector (the rules, or with --detect judge",
+            "or rules+judge those labels) with the logs' own labels and print its precision and recall, overall",
+            "and per rule, and the turns it got wrong"})
     boolean evaluate;
 
     @Option(names = "--config", paramLabel = "FILE", description = "JSON or YAML settings (keys: these option names)")
@@ -146,13 +147,16 @@ final class MineCommand implements Callable<Integer> {
                     var read = WildFeedbackAnnotations.read(logs, policy);
                     report = read.report();
                     List<Conversation> conversations = read.conversations();
-                    if (evaluate) {
-                        out.println("detector vs the logs' labels: " + DissatisfactionDetector.defaults().evaluate(conversations));
-                    }
+                    List<Conversation> gold = conversations;
                     if (judged) {
                         conversations = judge(conversations, precision, on, err);
                     } else if (detect != null) {
                         conversations = DissatisfactionDetector.defaults().label(conversations);
+                    }
+                    if (evaluate) {  // the rules, or with --detect judge|rules+judge what labelled the turns
+                        out.println("detector vs the logs' labels: " + (judged
+                                ? DissatisfactionDetector.compare(gold, conversations, detect.toLowerCase(Locale.ROOT))
+                                : DissatisfactionDetector.defaults().evaluate(gold)));
                     }
                     mined = DsatMiner.mine(conversations);
                 }

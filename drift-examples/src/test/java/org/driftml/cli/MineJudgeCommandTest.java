@@ -14,6 +14,12 @@ import org.junit.jupiter.api.io.TempDir;
  * every turn from the cache in the output folder.
  */
 class MineJudgeCommandTest {
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     @Test
     void theJudgeReportsWhatItCouldNotReadAndResumesFromItsCache(@TempDir Path dir) throws Exception {
         Path logs = dir.resolve("logs.jsonl"), out = dir.resolve("mined");
@@ -28,9 +34,12 @@ class MineJudgeCommandTest {
         assertTrue(first.err().contains("unparsed verdict for "), first.err());
         assertTrue(first.out().matches("(?s).*DSAT +0\\n.*"), first.out());  // nothing guessed
         assertTrue(Files.exists(out.resolve("judge-verdicts.jsonl")));
-        CliRun again = CliRun.of("", args);
+        CliRun again = CliRun.of("", concat(args, "--evaluate-detector"));
         assertEquals(0, again.code(), again.err());
         assertTrue(again.err().matches("(?s).*judge: (\\d+) turns judged \\(\\1 from the cache\\).*"), again.err());
+        // Measured against the logs' own labels: the judge found none of their DSAT turns.
+        assertTrue(again.out().contains("detector vs the logs' labels: DSAT precision NaN recall 0.000 F1"),
+                again.out());
 
         CliRun rules = CliRun.of("", "mine", "--logs", logs.toString(), "--output", dir.resolve("r").toString(),
                 "--detect", "rules+judge", "--judge-model", model);
