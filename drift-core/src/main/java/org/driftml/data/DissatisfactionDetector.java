@@ -134,9 +134,10 @@ public final class DissatisfactionDetector {
                 // Clarification: what the system means, or what its turn has to do with the talk.
                 Rule.of("clarify-what-mean", "\\b(what do you mean|what are you talking about"
                         + "|what does (that|this|it|\\w+) (have to do|mean)|why are you telling me|what\\?? why)\\b"),
-                Rule.of("clarify-huh", "^\\W*(huh|what|wait,? what|um+,? what|excuse me)\\W*($|\\?)"),
+                Rule.of("clarify-huh", "^\\W*(lol |haha |um+,? |wait,? )?(huh|what|excuse me)\\W*($|\\?)"),
                 Rule.of("clarify-no-sense", "\\b((doesn'?t|does not|don'?t|do not) make (any )?sense|makes no sense"
-                        + "|i don'?t (understand|follow|get it)|you'?re not making sense)\\b"));
+                        + "|i don'?t (understand|follow|get it)|(you'?re|you are) not making (any )?sense"
+                        + "|(that'?s|that is|so) random|(has|had) nothing to do with)\\b"));
         List<Rule> sat = List.of(
                 Rule.of("thanks", "\\b(thanks|thank you|thx|ty)\\b"),
                 Rule.of("praise", "\\b(great|perfect|excellent|awesome|exactly|nice|well done|good job|lovely)\\b"),
