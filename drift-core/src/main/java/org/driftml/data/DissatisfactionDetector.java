@@ -126,7 +126,9 @@ public final class DissatisfactionDetector {
                         + "(said|told me|asked( me)?|found|gave)\\b"),
                 Rule.of("aware-same-again", "\\b(the same (thing|answer|one|again|\\w+ again)|you didn'?t change"
                         + "|you already told|you keep (saying|asking|repeating))\\b"),
-                Rule.of("aware-you-failed", "\\byou (didn'?t|did not|forgot|missed|ignored|failed to)\\b"),
+                // Negated praise is not blame: "you didn't do anything wrong", "you didn't have to".
+                Rule.of("aware-you-failed", "\\byou (didn'?t|did not|forgot|missed|ignored|failed to)\\b"
+                        + "(?! (do|say) anything wrong| have to| need to| mind)"),
                 Rule.of("aware-does-not-work", "\\b(doesn'?t|does not|didn'?t|did not|won'?t) "
                         + "(work|compile|run|help)\\b"),
                 Rule.of("aware-frustration", "\\b(useless|nonsense|stupid|ridiculous|rude|that'?s not helpful"

@@ -1,6 +1,7 @@
 package org.driftml.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -46,6 +47,11 @@ class DissatisfactionDetectorTest {
         assertEquals(List.of("correct-not-this"), d.judge("Sunday, not Saturday.", null, "We open at 9 on Saturday.")
                 .firedRules());
         assertEquals(Satisfaction.NEUTRAL, d.judge("June then, not May.", null, "June is warmer.").label());
+        // Negation: saying the reply is not wrong is not saying it is.
+        for (String fine : List.of("It's not wrong, just long.", "There's nothing wrong with it.",
+                "You didn't do anything wrong, it's fine.", "No problem, that works.")) {
+            assertNotEquals(Satisfaction.DSAT, d.judge(fine, null, "Here it is.").label(), fine);
+        }
         // Checking what the system said is not complaining about it.
         assertEquals(Satisfaction.NEUTRAL, d.judge("You said you like hiking, right?", null, "I do.").label());
         assertEquals(List.of("aware-you-said"), d.judge("you just said you walked your dog", null, "I have no pets.")
