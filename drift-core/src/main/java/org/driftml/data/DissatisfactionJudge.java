@@ -10,11 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,6 +19,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.driftml.data.internal.Sha256;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
@@ -240,7 +238,7 @@ public final class DissatisfactionJudge {
     }
 
     private String key(String prompt) {
-        return sha256(modelKey + "\n" + prompt);
+        return Sha256.hex(modelKey + "\n" + prompt);
     }
 
     /** What identifies the judge model for the cache: its folder, config and the weights' names and sizes. */
@@ -252,16 +250,7 @@ public final class DissatisfactionJudge {
                 s.append('\n').append(f.getFileName()).append(' ').append(Files.size(f));
             }
         }
-        return sha256(s.toString());
-    }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Sha256.hex(s.toString());
     }
 
     /** The cached verdicts by key (an unparsed reply: empty); a line torn by a kill is dropped. */

@@ -1,15 +1,12 @@
 package org.driftml.drift;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.driftml.data.PreferencePair;
+import org.driftml.data.internal.Sha256;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.RunRecord;
 
@@ -48,7 +45,7 @@ record RunIdentity(String model, String method, Map<String, Object> recipe, Stri
             data.append(first.id(i)).append('\n');
         }
         return new RunIdentity(model.toAbsolutePath().normalize().toString(), first.name(), recipe,
-                sha256(data.toString()));
+                Sha256.hex(data.toString()));
     }
 
     /**
@@ -67,14 +64,5 @@ record RunIdentity(String model, String method, Map<String, Object> recipe, Stri
         m.put("recipe", recipe);
         m.put("data_sha256", dataSha256);
         return m;
-    }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }
