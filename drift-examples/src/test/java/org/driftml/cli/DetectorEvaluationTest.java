@@ -3,7 +3,11 @@ package org.driftml.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,6 +23,35 @@ class DetectorEvaluationTest {
     private static final Pattern OVERALL = Pattern.compile("DSAT precision ([0-9.]+) recall ([0-9.]+) F1 ([0-9.]+)");
     private static final Pattern RULE = Pattern.compile("^ {2}([a-z-]+) +(\\d+) +(\\d+) +([0-9.]+)$",
             Pattern.MULTILINE);
+
+    /** The committed rows are the dialogs' source, converted (scripts/detector/to_wildfeedback.py): not stale. */
+    @ParameterizedTest
+    @ValueSource(strings = {"dev", "heldout"})
+    void theRowsAreTheirSourceConverted(String part) throws Exception {
+        List<String> source = Files.readAllLines(Path.of("data/detector/" + part + ".txt"));
+        List<String> rows = Files.readAllLines(Path.of("data/detector/" + part + ".jsonl"));
+        ObjectMapper json = new ObjectMapper();
+        int row = 0;
+        String conversation = null;
+        for (String line : source) {
+            if (line.isEmpty() || line.startsWith("# ")) {
+                continue;
+            }
+            if (line.startsWith("## ")) {
+                conversation = line.substring(3).strip();
+                continue;
+            }
+            Matcher m = Pattern.compile("^(A|U|U\\+|U!(\\w+)): (.*)$").matcher(line);
+            assertTrue(m.matches(), part + ".txt: " + line);
+            JsonNode r = json.readTree(rows.get(row++));
+            assertEquals(conversation, r.get("ConversationId").asText(), line);
+            assertEquals(m.group(1).equals("A") ? "Agent" : "User", r.get("Role").asText(), line);
+            assertEquals(m.group(3).replace("\\n", "\n"), r.get("Content").asText(), line);
+            assertEquals(m.group(1).equals("U+"), r.get("Satisfaction").asBoolean(), line);
+            assertEquals(m.group(2) == null ? "false" : m.group(2), r.get("Disatisfaction").asText(), line);
+        }
+        assertEquals(rows.size(), row, "rows beyond the source");
+    }
 
     @ParameterizedTest
     @ValueSource(strings = {"dev", "heldout"})
