@@ -142,14 +142,29 @@ public final class DissatisfactionJudge {
     public Outcome label(List<Conversation> conversations, DissatisfactionDetector rulesFirst, Path cacheFile,
             PrintStream progress) throws IOException {
         Map<String, Optional<Verdict>> cache = readCache(cacheFile);
-        // First pass: which turns the judge must be asked about, each under its cache key.
-        Map<String, String> prompts = new java.util.LinkedHashMap<>();
-        for (Conversation c : conversations) {
-            forEachJudged(c, rulesFirst, (index, before, turn) -> {
-                String prompt = prompt(before, turn);
-                prompts.put(key(prompt), prompt);
-            });
+        // One pass over the logs: each conversation's starting labels (the rules', or neutral) and the turns left to
+        // the judge, each under its cache key.
+        List<List<Turn>> labels = new ArrayList<>();
+        List<Asked> asked = new ArrayList<>();
+        for (int ci = 0; ci < conversations.size(); ci++) {
+            Conversation c = conversations.get(ci);
+            List<Turn> start = new ArrayList<>(rulesFirst != null ? rulesFirst.label(c).turns() : c.turns().stream()
+                    .map(t -> t.role() == Turn.Role.USER ? new Turn(t.role(), t.content(), Satisfaction.NEUTRAL) : t)
+                    .toList());
+            labels.add(start);
+            boolean replied = false;
+            for (int i = 0; i < start.size(); i++) {
+                Turn t = start.get(i);
+                if (t.role() != Turn.Role.USER) {
+                    replied |= t.role() == Turn.Role.ASSISTANT;
+                } else if (replied && t.label() == Satisfaction.NEUTRAL) {
+                    String prompt = prompt(c.turns().subList(0, i), t.content());
+                    asked.add(new Asked(ci, i, key(prompt), prompt));
+                }
+            }
         }
+        Map<String, String> prompts = new java.util.LinkedHashMap<>();
+        asked.forEach(q -> prompts.put(q.key(), q.prompt()));
         int fromCache = (int) prompts.keySet().stream().filter(cache::containsKey).count();
         List<Map.Entry<String, String>> todo = prompts.entrySet().stream()
                 .filter(e -> !cache.containsKey(e.getKey())).toList();
@@ -181,61 +196,32 @@ public final class DissatisfactionJudge {
                 }
             }
         }
-        // Second pass: the labels.
-        List<Conversation> labelled = new ArrayList<>();
-        int[] counts = new int[2];  // unparsed, dissatisfied
+        // The labels: DSAT where the judge said so; an unreadable verdict leaves its turn as it was.
+        int unparsed = 0, dissatisfied = 0;
         List<String> examples = new ArrayList<>();
-        for (Conversation c : conversations) {
-            List<Turn> turns = new ArrayList<>(c.turns());
-            List<Satisfaction> byRules = rulesFirst == null ? null : rulesFirst.label(c).turns().stream()
-                    .map(Turn::label).toList();
-            for (int i = 0; i < turns.size(); i++) {
-                Turn t = turns.get(i);
-                if (t.role() == Turn.Role.USER) {
-                    turns.set(i, new Turn(t.role(), t.content(), byRules != null ? byRules.get(i)
-                            : Satisfaction.NEUTRAL));
+        for (Asked q : asked) {
+            Optional<Verdict> v = cache.get(q.key());
+            Turn t = labels.get(q.conversation()).get(q.turn());
+            if (v.isEmpty()) {
+                unparsed++;
+                if (examples.size() < 3) {
+                    examples.add(conversations.get(q.conversation()).id() + ": " + cut(t.content()));
                 }
-            }
-            forEachJudged(c, rulesFirst, (index, before, turn) -> {
-                Optional<Verdict> v = cache.get(key(prompt(before, turn)));
-                if (v.isEmpty()) {
-                    counts[0]++;
-                    if (examples.size() < 3) {
-                        examples.add(c.id() + ": " + cut(turn));
-                    }
-                    return;
-                }
-                if (v.get().dissatisfied()) {
-                    counts[1]++;
-                    turns.set(index, new Turn(Turn.Role.USER, turn, Satisfaction.DSAT));
-                }
-            });
-            labelled.add(new Conversation(c.id(), turns, c.source()));
-        }
-        return new Outcome(labelled, prompts.size(), fromCache, counts[0], examples, counts[1]);
-    }
-
-    private interface JudgedTurn {
-        void on(int index, List<Turn> before, String turn);
-    }
-
-    /** Calls {@code action} for each user turn after a system turn that the judge is to decide. */
-    private static void forEachJudged(Conversation c, DissatisfactionDetector rulesFirst, JudgedTurn action) {
-        List<Turn> turns = c.turns();
-        List<Satisfaction> byRules = rulesFirst == null ? null : rulesFirst.label(c).turns().stream()
-                .map(Turn::label).toList();
-        boolean replied = false;
-        for (int i = 0; i < turns.size(); i++) {
-            Turn t = turns.get(i);
-            if (t.role() != Turn.Role.USER) {
-                replied |= t.role() == Turn.Role.ASSISTANT;
-                continue;
-            }
-            if (replied && (byRules == null || byRules.get(i) == Satisfaction.NEUTRAL)) {
-                action.on(i, turns.subList(0, i), t.content());
+            } else if (v.get().dissatisfied()) {
+                dissatisfied++;
+                labels.get(q.conversation()).set(q.turn(), new Turn(Turn.Role.USER, t.content(), Satisfaction.DSAT));
             }
         }
+        List<Conversation> labelled = new ArrayList<>();
+        for (int ci = 0; ci < conversations.size(); ci++) {
+            Conversation c = conversations.get(ci);
+            labelled.add(new Conversation(c.id(), labels.get(ci), c.source()));
+        }
+        return new Outcome(labelled, prompts.size(), fromCache, unparsed, examples, dissatisfied);
     }
+
+    /** A turn put to the judge: where it is, its question and the question's cache key. */
+    private record Asked(int conversation, int turn, String key, String prompt) {}
 
     private String key(String prompt) {
         return Sha256.hex(modelKey + "\n" + prompt);

@@ -248,15 +248,13 @@ public final class DpoTrainer implements AutoCloseable {
         if (group.rank() == 0) {
             java.nio.file.Files.createDirectories(scratch);
         }
-        group.barrier();
-        sharded.writeShard(null, scratch.resolve(TrainingCheckpoint.masterPieces(group.rank())));
-        group.barrier();
-        if (group.rank() == 0) {
-            Map<String, Tensor> masters = sharded.masters(StatePieces.in(scratch, TrainingCheckpoint.MASTER_PIECES));
+        sharded.writeGathered(scratch, null, masters -> {
             Map<String, java.util.function.Supplier<Tensor>> rounded = new java.util.LinkedHashMap<>();
             masters.keySet().forEach(name -> rounded.put(name, () -> masters.get(name).to(dtype)));
             policy.decoder().save(to, new org.driftml.model.internal.MadeWhenRead(rounded), 2L << 30);
             Policy.copyTokenizerFiles(policy.folder(), to);
+        });
+        if (group.rank() == 0) {
             TrainingCheckpoint.deleteTree(scratch);
         }
         group.barrier();

@@ -38,6 +38,7 @@ final class ShardLayout {
 
     private final List<Bucket> buckets = new ArrayList<>();
     private final int worldSize;
+    private final List<Integer> reduceOrder;
 
     /**
      * The layout of weights named {@code names} with {@code numels} elements each, for rank {@code rank} of
@@ -52,6 +53,14 @@ final class ShardLayout {
                 from = i;
             }
         }
+        List<Integer> order = new ArrayList<>();
+        for (int b = 0; b < buckets.size(); b++) {
+            order.add(b);
+        }
+        order.sort(Comparator.comparingInt((Integer b) -> buckets.get(b).layer() < 0 ? 1 : 0)
+                .thenComparing(b -> -buckets.get(b).layer())
+                .thenComparing(b -> -b));
+        this.reduceOrder = List.copyOf(order);
     }
 
     private static Bucket bucket(int layer, int from, int to, long[] numels, int rank, int worldSize) {
@@ -95,13 +104,6 @@ final class ShardLayout {
      * last to first (complete only when the whole backward is: the tied embedding's gradient comes last).
      */
     List<Integer> reduceOrder() {
-        List<Integer> order = new ArrayList<>();
-        for (int b = 0; b < buckets.size(); b++) {
-            order.add(b);
-        }
-        order.sort(Comparator.comparingInt((Integer b) -> buckets.get(b).layer() < 0 ? 1 : 0)
-                .thenComparing(b -> -buckets.get(b).layer())
-                .thenComparing(b -> -b));
-        return order;
+        return reduceOrder;
     }
 }

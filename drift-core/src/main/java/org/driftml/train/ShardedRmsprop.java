@@ -402,11 +402,37 @@ final class ShardedRmsprop implements AutoCloseable {
         }
     }
 
+    /** The scratch files the ranks write their fp32 master pieces to, rank for the star. */
+    static final String MASTER_PIECES = "masters.rank-*.safetensors";
+
+    /** What rank 0 does with the gathered masters: writes a model folder from them. */
+    interface MastersWriter {
+        void write(Map<String, Tensor> masters) throws IOException;
+    }
+
+    /**
+     * Every rank together, once rank 0 has made {@code folder}: each writes its shard there (its squared averages to
+     * {@code optimizerFile} unless null, its master pieces to a scratch file), then rank 0 hands {@code write} the
+     * whole fp32 masters, read back one weight at a time, and deletes the scratch files. The ranks must see one file
+     * system; they meet before the shards and after them, and the caller's own writing follows on rank 0.
+     */
+    void writeGathered(Path folder, Path optimizerFile, MastersWriter write) throws IOException {
+        group.barrier();  // rank 0 has made the folder
+        writeShard(optimizerFile, folder.resolve(MASTER_PIECES.replace("*", String.valueOf(group.rank()))));
+        group.barrier();  // every shard is on disk
+        if (group.rank() == 0) {
+            write.write(masters(StatePieces.in(folder, MASTER_PIECES)));
+            for (int r = 0; r < group.worldSize(); r++) {
+                java.nio.file.Files.deleteIfExists(folder.resolve(MASTER_PIECES.replace("*", String.valueOf(r))));
+            }
+        }
+    }
+
     /**
      * The whole fp32 masters by name, each made when read: from the master pieces every rank wrote (bf16 weights,
      * {@code masters} indexes their files) or the compute weights themselves (fp32).
      */
-    Map<String, Tensor> masters(StatePieces masters) {
+    private Map<String, Tensor> masters(StatePieces masters) {
         Map<String, Supplier<Tensor>> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
             Tensor w = compute.get(i);

@@ -69,15 +69,9 @@ final class TrainingCheckpoint {
             deleteTree(tmp);
             Files.createDirectories(tmp);
         }
-        group.barrier();
-        optimizer.writeShard(tmp.resolve("optimizer.rank-" + group.rank() + ".safetensors"),
-                tmp.resolve(masterPieces(group.rank())));
-        group.barrier();
+        optimizer.writeGathered(tmp, tmp.resolve("optimizer.rank-" + group.rank() + ".safetensors"),
+                masters -> policy.save(tmp, masters, 2L << 30));
         if (writer) {
-            policy.save(tmp, optimizer.masters(StatePieces.in(tmp, MASTER_PIECES)), 2L << 30);
-            for (int r = 0; r < group.worldSize(); r++) {
-                Files.deleteIfExists(tmp.resolve(masterPieces(r)));
-            }
             Files.writeString(tmp.resolve("trainer_state.json"), new ObjectMapper().writeValueAsString(
                     Map.of("global_step", step, "seed", seed, "zero_stage", optimizer.stage(),
                             "world_size", group.worldSize())));
@@ -86,14 +80,6 @@ final class TrainingCheckpoint {
         }
         group.barrier();  // every rank returns with the checkpoint in place
         return done;
-    }
-
-    /** The scratch files a ZeRO checkpoint's ranks write their fp32 master pieces to, rank for the star. */
-    static final String MASTER_PIECES = "masters.rank-*.safetensors";
-
-    /** Rank {@code rank}'s file of {@link #MASTER_PIECES}. */
-    static String masterPieces(int rank) {
-        return MASTER_PIECES.replace("*", String.valueOf(rank));
     }
 
     /**
