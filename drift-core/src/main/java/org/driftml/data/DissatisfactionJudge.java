@@ -4,12 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -19,6 +16,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.driftml.data.internal.AppendLog;
 import org.driftml.data.internal.Sha256;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
@@ -168,7 +166,7 @@ public final class DissatisfactionJudge {
         int fromCache = (int) prompts.keySet().stream().filter(cache::containsKey).count();
         List<Map.Entry<String, String>> todo = prompts.entrySet().stream()
                 .filter(e -> !cache.containsKey(e.getKey())).toList();
-        try (FileChannel out = openCache(cacheFile)) {
+        try (AppendLog out = AppendLog.open(cacheFile)) {
             Sampler.Settings greedy = Sampler.Settings.greedy(maxNewTokens, judge.endIds());
             for (int from = 0; from < todo.size(); from += batch) {
                 List<Map.Entry<String, String>> part = todo.subList(from, Math.min(todo.size(), from + batch));
@@ -185,11 +183,7 @@ public final class DissatisfactionJudge {
                             .put("reason", verdict.reason()));
                     lines.append(n).append('\n');
                 }
-                ByteBuffer bytes = ByteBuffer.wrap(lines.toString().getBytes(StandardCharsets.UTF_8));
-                while (bytes.hasRemaining()) {
-                    out.write(bytes);
-                }
-                out.force(false);  // a kill after this loses nothing already asked
+                out.append(lines.toString());  // a kill after this loses nothing already asked
                 if (progress != null) {
                     progress.printf("  judged %d/%d turns%n", Math.min(todo.size(), from + batch), todo.size());
                     progress.flush();
@@ -260,24 +254,5 @@ public final class DissatisfactionJudge {
                     : Optional.empty());
         }
         return cache;
-    }
-
-    /** Opens the cache for appending, first cutting a torn last line (no newline) that a kill left. */
-    private static FileChannel openCache(Path file) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
-        long end = ch.size();
-        while (end > 0) {
-            ByteBuffer one = ByteBuffer.allocate(1);
-            ch.read(one, end - 1);
-            if (one.get(0) == '\n') {
-                break;
-            }
-            end--;
-        }
-        ch.truncate(end);
-        ch.position(end);
-        return ch;
     }
 }

@@ -1,0 +1,241 @@
+package org.driftml.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.driftml.data.internal.Sha256;
+import org.driftml.drift.RewardModel;
+import org.driftml.model.ComputeDevice;
+import org.driftml.model.Policy;
+import org.driftml.model.Precision;
+import org.driftml.model.Sampler;
+import org.driftml.model.TextEmbedder;
+import org.driftml.output.OutputFolder;
+import org.driftml.text.ChatMessage;
+
+/**
+ * The paper's exploration analysis (Sec. 4.3): for each prompt, n replies sampled from each method's model (DRIFT,
+ * SPIN, IterDPO, ...), every reply embedded and rewarded, the prompt's replies projected to 2-D by UMAP, and the share
+ * of the high-reward region each method covers ({@link Coverage}), averaged over prompts. In two steps, so that one
+ * model is in memory at a time: {@link #sample} (each model loaded, used and freed in turn; replies journalled per
+ * method, so a killed run resumes) and {@link #analyse} (embedder and reward model), then {@link #write}.
+ */
+public final class Exploration {
+    /**
+     * @param samples   n, replies per prompt per method (the paper: 128)
+     * @param sampling  temperature, top-p, new tokens and the seed; the same for every method
+     * @param batch     replies generated together
+     * @param embedBatch replies embedded together
+     * @param umap      the projection's settings (its seed included)
+     * @param coverage  grid, quantile, z_high and bandwidth
+     */
+    public record Settings(int samples, Sampler.Settings sampling, int batch, int embedBatch, Umap.Settings umap,
+            Coverage.Settings coverage) {
+        public Settings {
+            if (samples < 2) {
+                throw new IllegalArgumentException("samples must be at least 2 per prompt and method (a kernel density"
+                        + " needs spread points; the paper samples 128), got " + samples);
+            }
+            if (batch < 1 || embedBatch < 1) {
+                throw new IllegalArgumentException("batch sizes must be >= 1");
+            }
+        }
+    }
+
+    /** A method's name (as the outputs label it) and its model folder. */
+    public record Method(String name, Path model) {}
+
+    /**
+     * One prompt's analysis.
+     *
+     * @param prompt  the conversation
+     * @param methods each reply's method
+     * @param replies the replies, methods in order, n each
+     * @param rewards each reply's reward
+     * @param points  each reply in 2-D
+     * @param coverage the surfaces and shares
+     */
+    public record PromptResult(List<ChatMessage> prompt, List<String> methods, List<String> replies, double[] rewards,
+            double[][] points, Coverage.Result coverage) {
+        /** The mean reward of a method's replies. */
+        public double meanReward(String method) {
+            double s = 0;
+            int c = 0;
+            for (int i = 0; i < methods.size(); i++) {
+                if (methods.get(i).equals(method)) {
+                    s += rewards[i];
+                    c++;
+                }
+            }
+            return s / c;
+        }
+
+        /** How many different replies a method gave. */
+        public long distinct(String method) {
+            List<String> mine = new ArrayList<>();
+            for (int i = 0; i < methods.size(); i++) {
+                if (methods.get(i).equals(method)) {
+                    mine.add(replies.get(i));
+                }
+            }
+            return mine.stream().distinct().count();
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Exploration() {}
+
+    /**
+     * Samples every method's replies, one model at a time (each freed before the next loads).
+     *
+     * @return per method name, replies.get(i): prompt i's n replies
+     * @throws IllegalArgumentException when the methods' models have different tokenizers (naming two), a name repeats,
+     *                                  or there are too few replies for UMAP
+     */
+    public static Map<String, List<List<String>>> sample(List<List<ChatMessage>> prompts, List<Method> methods,
+            Settings s, Precision precision, ComputeDevice device, Path output, PrintStream progress)
+            throws IOException {
+        if (methods.isEmpty() || prompts.isEmpty()) {
+            throw new IllegalArgumentException("need at least one method and one prompt");
+        }
+        if (methods.size() * s.samples() < 3) {
+            throw new IllegalArgumentException("UMAP needs at least 3 replies per prompt: " + methods.size()
+                    + " method(s) x " + s.samples() + " samples");
+        }
+        String tokenizer = null;
+        Path first = null;
+        List<String> names = new ArrayList<>();
+        for (Method m : methods) {
+            if (names.contains(m.name())) {
+                throw new IllegalArgumentException("method \"" + m.name() + "\" is given twice");
+            }
+            names.add(m.name());
+            Path file = m.model().resolve("tokenizer.json");
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("method " + m.name() + ": " + file + " not found");
+            }
+            String digest = Sha256.hex(Files.readString(file));
+            if (tokenizer != null && !tokenizer.equals(digest)) {
+                throw new IllegalArgumentException("the methods' models have different tokenizers (" + first + " and "
+                        + m.model() + "): compare models trained from one base");
+            }
+            tokenizer = digest;
+            first = m.model();
+        }
+        Map<String, List<List<String>>> out = new LinkedHashMap<>();
+        for (Method m : methods) {
+            if (progress != null) {
+                progress.printf("sampling %d replies to each of %d prompts from %s (%s)%n", s.samples(),
+                        prompts.size(), m.name(), m.model());
+            }
+            try (Policy policy = Policy.load(m.model(), precision, device)) {
+                Sampler.Settings sampling = new Sampler.Settings(false, s.sampling().temperature(),
+                        s.sampling().topP(), s.sampling().topK(), s.sampling().repetitionPenalty(),
+                        s.sampling().maxNewTokens(), policy.endIds(), s.sampling().seed());
+                out.put(m.name(), Replies.generate(policy, prompts, s.samples(), sampling, s.batch(),
+                        output.resolve("samples-" + m.name() + ".jsonl"), progress));
+            }
+        }
+        return out;
+    }
+
+    /** Rewards, embeddings, the projection and the coverage of each prompt. */
+    public static List<PromptResult> analyse(List<List<ChatMessage>> prompts, Map<String, List<List<String>>> replies,
+            RewardModel reward, TextEmbedder embedder, Settings s, PrintStream progress) {
+        List<PromptResult> out = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            List<String> methods = new ArrayList<>(), texts = new ArrayList<>();
+            for (Map.Entry<String, List<List<String>>> e : replies.entrySet()) {
+                for (String r : e.getValue().get(i)) {
+                    methods.add(e.getKey());
+                    texts.add(r);
+                }
+            }
+            double[] rewards = reward.score(prompts.get(i), texts);
+            float[][] vectors = embedder.embed(texts, s.embedBatch());
+            double[][] points = Umap.project(vectors, s.umap());
+            Coverage.Result coverage;
+            try {
+                coverage = Coverage.of(points, methods, rewards, s.coverage());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("prompt " + i + ": " + e.getMessage());
+            }
+            out.add(new PromptResult(prompts.get(i), methods, texts, rewards, points, coverage));
+            if (progress != null) {
+                progress.printf("  prompt %d/%d: shares %s%n", i + 1, prompts.size(), rounded(coverage.share()));
+                progress.flush();
+            }
+        }
+        return out;
+    }
+
+    /** Writes {@code coverage.json} (settings, the mean share per method, and per prompt its shares, mean rewards,
+     *  distinct replies and bandwidth), a Figure-3-like {@code coverage-prompt-I.png} per prompt (the first
+     *  {@code figures}) and the Figure-2-like {@code coverage.png}. */
+    public static Map<String, Double> write(List<PromptResult> results, Settings s, Path output, int figures)
+            throws IOException {
+        Map<String, Double> mean = Coverage.mean(results.stream().map(PromptResult::coverage).toList());
+        Map<String, Object> doc = new LinkedHashMap<>();
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("samples", s.samples());
+        settings.put("temperature", s.sampling().temperature());
+        settings.put("top_p", s.sampling().topP());
+        settings.put("max_new_tokens", s.sampling().maxNewTokens());
+        settings.put("seed", s.sampling().seed());
+        Map<String, Object> umap = new LinkedHashMap<>();
+        umap.put("n_neighbors", s.umap().neighbours());
+        umap.put("min_dist", s.umap().minDist());
+        umap.put("metric", s.umap().cosine() ? "cosine" : "euclidean");
+        umap.put("seed", s.umap().seed());
+        settings.put("umap", umap);
+        settings.put("grid", s.coverage().grid());
+        settings.put("quantile", s.coverage().quantile());
+        settings.put("z_high", s.coverage().zHigh());
+        settings.put("bandwidth", s.coverage().bandwidth() > 0 ? s.coverage().bandwidth() : "scott");
+        doc.put("settings", settings);
+        doc.put("mean_share", mean);
+        List<Map<String, Object>> prompts = new ArrayList<>();
+        for (int i = 0; i < results.size(); i++) {
+            PromptResult r = results.get(i);
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("index", i);
+            p.put("prompt", r.prompt().get(r.prompt().size() - 1).content());
+            p.put("share", r.coverage().share());
+            Map<String, Double> rewards = new LinkedHashMap<>();
+            Map<String, Long> distinct = new LinkedHashMap<>();
+            for (String m : r.coverage().share().keySet()) {
+                rewards.put(m, r.meanReward(m));
+                distinct.put(m, r.distinct(m));
+            }
+            p.put("mean_reward", rewards);
+            p.put("distinct_replies", distinct);
+            p.put("bandwidth", r.coverage().bandwidth());
+            p.put("high_region_threshold", r.coverage().threshold());
+            prompts.add(p);
+            if (i < figures) {
+                CoverageCharts.terrain(r, s.coverage(), "prompt " + i + ": "
+                        + r.prompt().get(r.prompt().size() - 1).content(), output.resolve("coverage-prompt-" + i + ".png"));
+            }
+        }
+        doc.put("prompts", prompts);
+        Files.createDirectories(output);
+        OutputFolder.writeAtomically(output.resolve("coverage.json"), JSON.writeValueAsString(doc) + "\n");
+        CoverageCharts.bars(mean, "share of the high-reward region covered (mean over " + results.size()
+                + " prompts)", output.resolve("coverage.png"));
+        return mean;
+    }
+
+    static Map<String, String> rounded(Map<String, Double> share) {
+        Map<String, String> r = new LinkedHashMap<>();
+        share.forEach((k, v) -> r.put(k, String.format(java.util.Locale.ROOT, "%.3f", v)));
+        return r;
+    }
+}
