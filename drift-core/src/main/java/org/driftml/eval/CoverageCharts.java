@@ -164,6 +164,7 @@ public final class CoverageCharts {
             }
         };
         renderer.setBarPainter(new StandardBarPainter());
+        renderer.setShadowVisible(false);
         plot.setRenderer(renderer);
         plot.setBackgroundPaint(Color.WHITE);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);

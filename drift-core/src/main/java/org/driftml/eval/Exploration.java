@@ -118,11 +118,7 @@ public final class Exploration {
                 throw new IllegalArgumentException("method \"" + m.name() + "\" is given twice");
             }
             names.add(m.name());
-            Path file = m.model().resolve("tokenizer.json");
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("method " + m.name() + ": " + file + " not found");
-            }
-            String digest = Sha256.hex(Files.readString(file));
+            String digest = tokenizerDigest(m);
             if (tokenizer != null && !tokenizer.equals(digest)) {
                 throw new IllegalArgumentException("the methods' models have different tokenizers (" + first + " and "
                         + m.model() + "): compare models trained from one base");
@@ -145,6 +141,22 @@ public final class Exploration {
             }
         }
         return out;
+    }
+
+    /** The files that define a tokenizer's vocabulary (tokenizer.json, or vocab.json with merges.txt), digested. */
+    private static String tokenizerDigest(Method m) throws IOException {
+        StringBuilder s = new StringBuilder();
+        for (String f : List.of("tokenizer.json", "vocab.json", "merges.txt")) {
+            Path file = m.model().resolve(f);
+            if (Files.isRegularFile(file)) {
+                s.append(f).append('\n').append(Files.readString(file)).append('\n');
+            }
+        }
+        if (s.length() == 0) {
+            throw new IllegalArgumentException("method " + m.name() + ": " + m.model() + " has no tokenizer "
+                    + "(tokenizer.json, or vocab.json and merges.txt)");
+        }
+        return Sha256.hex(s.toString());
     }
 
     /** Rewards, embeddings, the projection and the coverage of each prompt. */

@@ -11,7 +11,7 @@ class HelpTest {
     void everySubcommandHasHelpThatTeaches() {
         CommandLine root = Drift.commandLine();
         assertEquals(java.util.Set.of("env", "tokenize", "logprobs", "generate", "dpo", "mine", "warmstart", "train",
-                "quickstart"), root.getSubcommands().keySet());
+                "explore", "eval", "quickstart"), root.getSubcommands().keySet());
         for (String name : root.getSubcommands().keySet()) {
             CliRun run = CliRun.of("", name, "--help");
             assertEquals(0, run.code(), name);
@@ -19,6 +19,11 @@ class HelpTest {
             // A description of what the command does, beyond the option list.
             String[] description = root.getSubcommands().get(name).getCommandSpec().usageMessage().description();
             assertTrue(description.length > 0 && description[0].length() > 20, name);
+        }
+        for (String sub : java.util.List.of("generate", "compare")) {
+            CliRun run = CliRun.of("", "eval", sub, "--help");
+            assertEquals(0, run.code(), sub);
+            assertTrue(run.out().startsWith("Usage: drift eval " + sub), run.out());
         }
         CliRun top = CliRun.of("", "--help");
         assertEquals(0, top.code());

@@ -63,6 +63,23 @@ class QuickstartTest {
             }
         }
         assertTrue(table.contains("| DRIFT |"), table);
+        // The exploration study (Sec. 4.3): every method's share of the high-reward region, in [0, 1], the same in
+        // results.json and coverage/coverage.json, and the figures.
+        JsonNode coverage = new ObjectMapper().readTree(out.resolve("coverage/coverage.json").toFile());
+        assertEquals(6, coverage.get("prompts").size());
+        for (int i = 0; i < 3; i++) {
+            JsonNode row = results.get("coverage").get(i);
+            String m = new String[] {"drift", "spin", "iterdpo"}[i];
+            assertEquals(m, row.get("method").asText());
+            double share = row.get("share").asDouble();
+            assertTrue(share >= 0 && share <= 1, m + " share " + share);
+            assertEquals(coverage.get("mean_share").get(m).asDouble(), share, 1e-12);
+        }
+        for (String f : new String[] {"coverage/coverage.png", "coverage/coverage-prompt-0.png",
+                "coverage/samples-drift.jsonl"}) {
+            assertTrue(Files.exists(out.resolve(f)), f);
+        }
+        assertTrue(table.contains("Exploration (Sec. 4.3)") && table.contains("| spin |"), table);
     }
 
     @Test

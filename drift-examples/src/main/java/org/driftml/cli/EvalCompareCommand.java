@@ -1,0 +1,169 @@
+package org.driftml.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.driftml.drift.SequenceClassifierRewardModel;
+import org.driftml.eval.WinRate;
+import org.driftml.model.ComputeDevice;
+import org.driftml.model.Precision;
+import org.driftml.output.OutputFolder;
+import org.driftml.text.ChatMessage;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code drift eval compare}: model A's outputs against model B's, judged by a reward model. */
+@Command(name = "compare", mixinStandardHelpOptions = true,
+        description = {"Win rate of --a against --b (each an AlpacaEval model_outputs.json, as drift eval generate",
+                "writes): for every instruction in both, the reward model scores both outputs; A wins when its",
+                "reward is higher by more than --tie-margin, loses when lower by more, ties otherwise. The win rate",
+                "counts a tie as half (AlpacaEval's convention); its interval is the percentile bootstrap over",
+                "instructions. Prints the result and writes it to --output (JSON) when given."})
+final class EvalCompareCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--a", required = true, paramLabel = "FILE", description = "Model A's model_outputs.json")
+    Path a;
+
+    @Option(names = "--b", required = true, paramLabel = "FILE", description = "Model B's model_outputs.json")
+    Path b;
+
+    @Option(names = "--reward-model", required = true, paramLabel = "DIR", description = "The judge: a reward model")
+    Path rewardModel;
+
+    @Option(names = "--tie-margin", defaultValue = "0", paramLabel = "M",
+            description = "Reward differences up to M are ties (default: 0)")
+    double tieMargin;
+
+    @Option(names = "--resamples", defaultValue = "1000", paramLabel = "N",
+            description = "Bootstrap resamples (default: 1000)")
+    int resamples;
+
+    @Option(names = "--confidence", defaultValue = "0.95", paramLabel = "C",
+            description = "Interval level (default: 0.95)")
+    double confidence;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Bootstrap seed (default: 0)")
+    long seed;
+
+    @Option(names = "--output", paramLabel = "FILE", description = "Write the result here as JSON")
+    Path output;
+
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
+            description = "The judge's compute precision (default: ${DEFAULT-VALUE})")
+    String dtype;
+
+    @Mixin
+    DeviceOption device = new DeviceOption();
+
+    /** One model's outputs by instruction, in file order. */
+    static Map<String, String> outputs(Path file, String option) throws IOException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(option + ": " + file + ":" + (e.getLocation() == null ? "?"
+                    : e.getLocation().getLineNr()) + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isArray() || root.isEmpty()) {
+            throw new IllegalArgumentException(option + ": " + file + ": expected a non-empty JSON array of "
+                    + "{\"instruction\", \"output\"} (AlpacaEval's model_outputs.json)");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < root.size(); i++) {
+            JsonNode r = root.get(i);
+            if (!r.path("instruction").isTextual() || !r.path("output").isTextual()) {
+                throw new IllegalArgumentException(option + ": " + file + ": record " + i + " needs string "
+                        + "\"instruction\" and \"output\"");
+            }
+            if (out.put(r.get("instruction").asText(), r.get("output").asText()) != null) {
+                throw new IllegalArgumentException(option + ": " + file + ": record " + i + " repeats an instruction");
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr(), out = spec.commandLine().getOut();
+        Map<String, String> fromA, fromB;
+        Precision precision;
+        ComputeDevice on;
+        try {
+            ExploreCommand.modelFolder("--reward-model", rewardModel);
+            if (!(tieMargin >= 0) || resamples < 1 || !(confidence > 0 && confidence < 1)) {
+                throw new IllegalArgumentException("need --tie-margin >= 0, --resamples >= 1 and --confidence in "
+                        + "(0, 1)");
+            }
+            fromA = outputs(a, "--a");
+            fromB = outputs(b, "--b");
+            for (String instruction : fromA.keySet()) {
+                if (!fromB.containsKey(instruction)) {
+                    throw new IllegalArgumentException("--b: " + b + " has no output for the instruction \""
+                            + (instruction.length() > 60 ? instruction.substring(0, 57) + "..." : instruction)
+                            + "\" of --a; compare outputs for the same prompts");
+                }
+            }
+            precision = Precision.parse(dtype);
+            on = device.resolve();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("drift eval compare: " + OptionNames.named(e.getMessage()));
+            err.flush();
+            return 2;
+        }
+        List<String> instructions = new ArrayList<>(fromA.keySet());
+        double[] rewardA = new double[instructions.size()], rewardB = new double[instructions.size()];
+        try (SequenceClassifierRewardModel judge = new SequenceClassifierRewardModel(rewardModel, precision, on)) {
+            for (int i = 0; i < instructions.size(); i++) {
+                List<ChatMessage> prompt = List.of(ChatMessage.user(instructions.get(i)));
+                double[] r = judge.score(prompt, List.of(fromA.get(instructions.get(i)),
+                        fromB.get(instructions.get(i))));
+                rewardA[i] = r[0];
+                rewardB[i] = r[1];
+            }
+        }
+        WinRate.Result r = WinRate.of(rewardA, rewardB, tieMargin, resamples, confidence, seed);
+        out.printf(Locale.ROOT, "A (%s) against B (%s) on %d instructions, judged by %s:%n", a, b, r.prompts(),
+                rewardModel);
+        out.printf(Locale.ROOT, "win rate %.3f  (%.0f%% CI %.3f-%.3f, bootstrap of %d)%n", r.winRate(),
+                100 * r.confidence(), r.lower(), r.upper(), r.resamples());
+        out.printf(Locale.ROOT, "wins %d, losses %d, ties %d (%.1f%%)%n", r.wins(), r.losses(), r.ties(),
+                100 * r.tieShare());
+        out.flush();
+        if (output != null) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("a", a.toString());
+            doc.put("b", b.toString());
+            doc.put("judge", rewardModel.toString());
+            doc.put("tie_margin", tieMargin);
+            doc.put("seed", seed);
+            doc.put("instructions", r.prompts());
+            doc.put("win_rate", r.winRate());
+            doc.put("ci_lower", r.lower());
+            doc.put("ci_upper", r.upper());
+            doc.put("confidence", r.confidence());
+            doc.put("bootstrap_resamples", r.resamples());
+            doc.put("bootstrap_sd", r.spread());
+            doc.put("wins", r.wins());
+            doc.put("losses", r.losses());
+            doc.put("ties", r.ties());
+            doc.put("tie_share", r.tieShare());
+            OutputFolder.writeAtomically(output, JSON.writeValueAsString(doc) + "\n");
+        }
+        return 0;
+    }
+}
