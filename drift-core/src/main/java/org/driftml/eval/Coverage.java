@@ -12,10 +12,10 @@ import java.util.Map;
  *       methods' replies, K_all(g) = sum_i w_i exp(-|g - x_i|^2 / 2h^2), with weights w_i the rewards scaled to [0, 1]
  *       over the prompt's replies (min-max; all 1 when every reward is equal);</li>
  *   <li>Z_all = K_all / max_g K_all, in [0, 1], and for each method m its own replies' K_m with the same bandwidth on
- *       the same scale, D_m = K_m / max_g K_all (so D_m <= Z_all and a method whose replies all have the lowest reward
+ *       the same scale, D_m = K_m / max_g K_all (so D_m &lt;= Z_all and a method whose replies all have the lowest reward
  *       covers nothing);</li>
- *   <li>the high-reward region H = {g : Z_all(g) >= quantile(Z_all, q)}, q = 0.8 (the top 20% of the grid);</li>
- *   <li>S_m = {g in H : D_m(g) >= z_high}, and Share(m) = |S_m| / |H|.</li>
+ *   <li>the high-reward region H = {g : Z_all(g) &gt;= quantile(Z_all, q)}, q = 0.8 (the top 20% of the grid);</li>
+ *   <li>S_m = {g in H : D_m(g) &gt;= z_high}, and Share(m) = |S_m| / |H|.</li>
  * </ul>
  * The bandwidth h is Scott's rule for two dimensions, sigma n^(-1/6), with sigma the root mean of the two
  * coordinates' variances over all replies, unless one is given.

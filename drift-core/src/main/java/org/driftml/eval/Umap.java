@@ -104,7 +104,7 @@ public final class Umap {
     }
 
     /**
-     * a and b of 1 / (1 + a x^(2b)) fitted by least squares to 1 for x < minDist and exp(-(x - minDist) / spread)
+     * a and b of 1 / (1 + a x^(2b)) fitted by least squares to 1 for x &lt; minDist and exp(-(x - minDist) / spread)
      * beyond, on 300 points of [0, 3 spread] (umap-learn's {@code find_ab_params}), by Levenberg-Marquardt from (1, 1).
      */
     public static double[] curve(double minDist, double spread) {
