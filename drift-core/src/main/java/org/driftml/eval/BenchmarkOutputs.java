@@ -1,5 +1,6 @@
 package org.driftml.eval;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -22,12 +23,90 @@ import org.driftml.text.ChatMessage;
  *       {@code output} (a list of replies), {@code generator}, {@code configs} (temperature, top_p, max_tokens,
  *       repetition_penalty, engine), {@code dataset} and the prompt's other fields ({@code primary_tag}).</li>
  * </ul>
- * Both are written atomically (a temporary file renamed).
+ * Both are written atomically (a temporary file renamed), and read back by {@link #read} to compare two models.
  */
 public final class BenchmarkOutputs {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+    /**
+     * One reply read back from either file.
+     *
+     * @param key    what matches it to another model's reply to the same prompt: the instruction (AlpacaEval) or the
+     *               session id (WildBench)
+     * @param prompt the conversation it answers (WildBench's chat history, turns alternating from the user's)
+     * @param reply  the model's reply (WildBench's first output)
+     */
+    public record Output(String key, List<ChatMessage> prompt, String reply) {}
+
     private BenchmarkOutputs() {}
+
+    /**
+     * Reads a model's outputs back: AlpacaEval's {@code model_outputs.json} or a WildBench result file, told apart by
+     * their fields.
+     *
+     * @return the outputs by key, in file order
+     * @throws IllegalArgumentException naming the file, and the record that is malformed or repeats a key
+     */
+    public static Map<String, Output> read(Path file) throws IOException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? "?"
+                    : e.getLocation().getLineNr()) + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isArray() || root.isEmpty()) {
+            throw new IllegalArgumentException(file + ": expected a non-empty JSON array of AlpacaEval's "
+                    + "{\"instruction\", \"output\"} or WildBench's {\"session_id\", \"chat_history\", \"output\"}");
+        }
+        boolean wildBench = root.get(0).has("session_id") && root.get(0).has("chat_history");
+        Map<String, Output> out = new LinkedHashMap<>();
+        for (int i = 0; i < root.size(); i++) {
+            JsonNode r = root.get(i);
+            Output o = wildBench ? wildBench(r) : alpacaEval(r);
+            if (o == null) {
+                throw new IllegalArgumentException(file + ": record " + i + (wildBench
+                        ? " needs string \"session_id\", a non-empty list of strings \"chat_history\" and \"output\" "
+                        + "(a string or a non-empty list of strings)"
+                        : " needs string \"instruction\" and \"output\""));
+            }
+            if (out.put(o.key(), o) != null) {
+                throw new IllegalArgumentException(file + ": record " + i + " repeats " + (wildBench ? "session_id "
+                        : "the instruction ") + "\"" + cut(o.key()) + "\"");
+            }
+        }
+        return out;
+    }
+
+    private static Output alpacaEval(JsonNode r) {
+        if (!r.path("instruction").isTextual() || !r.path("output").isTextual()) {
+            return null;
+        }
+        return new Output(r.get("instruction").asText(), List.of(ChatMessage.user(r.get("instruction").asText())),
+                r.get("output").asText());
+    }
+
+    private static Output wildBench(JsonNode r) {
+        JsonNode history = r.path("chat_history"), output = r.path("output");
+        if (!r.path("session_id").isValueNode() || !history.isArray() || history.isEmpty()) {
+            return null;
+        }
+        List<ChatMessage> prompt = new ArrayList<>();
+        for (int t = 0; t < history.size(); t++) {
+            if (!history.get(t).isTextual()) {
+                return null;
+            }
+            prompt.add(t % 2 == 0 ? ChatMessage.user(history.get(t).asText())
+                    : ChatMessage.assistant(history.get(t).asText()));
+        }
+        String reply = output.isTextual() ? output.asText()
+                : output.isArray() && !output.isEmpty() && output.get(0).isTextual() ? output.get(0).asText() : null;
+        return reply == null ? null : new Output(r.get("session_id").asText(), prompt, reply);
+    }
+
+    static String cut(String s) {
+        return s.length() > 60 ? s.substring(0, 57) + "..." : s;
+    }
 
     public static void writeAlpacaEval(Path file, List<EvalPrompts.EvalPrompt> prompts, List<String> replies,
             String generator) throws IOException {

@@ -110,6 +110,30 @@ public final class Exploration {
             throw new IllegalArgumentException("UMAP needs at least 3 replies per prompt: " + methods.size()
                     + " method(s) x " + s.samples() + " samples");
         }
+        checkMethods(methods);
+        Map<String, List<List<String>>> out = new LinkedHashMap<>();
+        for (Method m : methods) {
+            if (progress != null) {
+                progress.printf("sampling %d replies to each of %d prompts from %s (%s)%n", s.samples(),
+                        prompts.size(), m.name(), m.model());
+            }
+            try (Policy policy = Policy.load(m.model(), precision, device)) {
+                Sampler.Settings sampling = new Sampler.Settings(false, s.sampling().temperature(),
+                        s.sampling().topP(), s.sampling().topK(), s.sampling().repetitionPenalty(),
+                        s.sampling().maxNewTokens(), policy.endIds(), s.sampling().seed());
+                out.put(m.name(), Replies.generate(policy, prompts, s.samples(), sampling, s.batch(),
+                        output.resolve("samples-" + m.name() + ".jsonl"), progress));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Checks the methods before any work: names unique, and one tokenizer for all (models trained from one base).
+     *
+     * @throws IllegalArgumentException naming the repeated name, or two model folders whose tokenizers differ
+     */
+    public static void checkMethods(List<Method> methods) throws IOException {
         String tokenizer = null;
         Path first = null;
         List<String> names = new ArrayList<>();
@@ -126,21 +150,6 @@ public final class Exploration {
             tokenizer = digest;
             first = m.model();
         }
-        Map<String, List<List<String>>> out = new LinkedHashMap<>();
-        for (Method m : methods) {
-            if (progress != null) {
-                progress.printf("sampling %d replies to each of %d prompts from %s (%s)%n", s.samples(),
-                        prompts.size(), m.name(), m.model());
-            }
-            try (Policy policy = Policy.load(m.model(), precision, device)) {
-                Sampler.Settings sampling = new Sampler.Settings(false, s.sampling().temperature(),
-                        s.sampling().topP(), s.sampling().topK(), s.sampling().repetitionPenalty(),
-                        s.sampling().maxNewTokens(), policy.endIds(), s.sampling().seed());
-                out.put(m.name(), Replies.generate(policy, prompts, s.samples(), sampling, s.batch(),
-                        output.resolve("samples-" + m.name() + ".jsonl"), progress));
-            }
-        }
-        return out;
     }
 
     /** The files that define a tokenizer's vocabulary (tokenizer.json, or vocab.json with merges.txt), digested. */

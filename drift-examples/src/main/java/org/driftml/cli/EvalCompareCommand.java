@@ -1,6 +1,5 @@
 package org.driftml.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -13,11 +12,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.drift.SequenceClassifierRewardModel;
+import org.driftml.eval.BenchmarkOutputs;
 import org.driftml.eval.WinRate;
 import org.driftml.model.ComputeDevice;
 import org.driftml.model.Precision;
 import org.driftml.output.OutputFolder;
-import org.driftml.text.ChatMessage;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,21 +24,22 @@ import picocli.CommandLine.Option;
 
 /** {@code drift eval compare}: model A's outputs against model B's, judged by a reward model. */
 @Command(name = "compare", mixinStandardHelpOptions = true,
-        description = {"Win rate of --a against --b (each an AlpacaEval model_outputs.json, as drift eval generate",
-                "writes): for every instruction in both, the reward model scores both outputs; A wins when its",
+        description = {"Win rate of --a against --b (each AlpacaEval's model_outputs.json or WildBench's result file,",
+                "as drift eval generate writes them): for every prompt of A's (matched by instruction, or by",
+                "session_id with the chat history as context), the reward model scores both outputs; A wins when its",
                 "reward is higher by more than --tie-margin, loses when lower by more, ties otherwise. The win rate",
                 "counts a tie as half (AlpacaEval's convention); its interval is the percentile bootstrap over",
-                "instructions. Prints the result and writes it to --output (JSON) when given."})
+                "prompts. Prints the result and writes it to --output (JSON) when given."})
 final class EvalCompareCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--a", required = true, paramLabel = "FILE", description = "Model A's model_outputs.json")
+    @Option(names = "--a", required = true, paramLabel = "FILE", description = "Model A's outputs")
     Path a;
 
-    @Option(names = "--b", required = true, paramLabel = "FILE", description = "Model B's model_outputs.json")
+    @Option(names = "--b", required = true, paramLabel = "FILE", description = "Model B's outputs")
     Path b;
 
     @Option(names = "--reward-model", required = true, paramLabel = "DIR", description = "The judge: a reward model")
@@ -70,37 +70,18 @@ final class EvalCompareCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device = new DeviceOption();
 
-    /** One model's outputs by instruction, in file order. */
-    static Map<String, String> outputs(Path file, String option) throws IOException {
-        JsonNode root;
+    private static Map<String, BenchmarkOutputs.Output> read(Path file, String option) throws IOException {
         try {
-            root = JSON.readTree(file.toFile());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(option + ": " + file + ":" + (e.getLocation() == null ? "?"
-                    : e.getLocation().getLineNr()) + ": not valid JSON: " + e.getOriginalMessage());
+            return BenchmarkOutputs.read(file);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(option + ": " + e.getMessage());
         }
-        if (root == null || !root.isArray() || root.isEmpty()) {
-            throw new IllegalArgumentException(option + ": " + file + ": expected a non-empty JSON array of "
-                    + "{\"instruction\", \"output\"} (AlpacaEval's model_outputs.json)");
-        }
-        Map<String, String> out = new LinkedHashMap<>();
-        for (int i = 0; i < root.size(); i++) {
-            JsonNode r = root.get(i);
-            if (!r.path("instruction").isTextual() || !r.path("output").isTextual()) {
-                throw new IllegalArgumentException(option + ": " + file + ": record " + i + " needs string "
-                        + "\"instruction\" and \"output\"");
-            }
-            if (out.put(r.get("instruction").asText(), r.get("output").asText()) != null) {
-                throw new IllegalArgumentException(option + ": " + file + ": record " + i + " repeats an instruction");
-            }
-        }
-        return out;
     }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr(), out = spec.commandLine().getOut();
-        Map<String, String> fromA, fromB;
+        Map<String, BenchmarkOutputs.Output> fromA, fromB;
         Precision precision;
         ComputeDevice on;
         try {
@@ -109,12 +90,12 @@ final class EvalCompareCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("need --tie-margin >= 0, --resamples >= 1 and --confidence in "
                         + "(0, 1)");
             }
-            fromA = outputs(a, "--a");
-            fromB = outputs(b, "--b");
-            for (String instruction : fromA.keySet()) {
-                if (!fromB.containsKey(instruction)) {
-                    throw new IllegalArgumentException("--b: " + b + " has no output for the instruction \""
-                            + (instruction.length() > 60 ? instruction.substring(0, 57) + "..." : instruction)
+            fromA = read(a, "--a");
+            fromB = read(b, "--b");
+            for (String key : fromA.keySet()) {
+                if (!fromB.containsKey(key)) {
+                    throw new IllegalArgumentException("--b: " + b + " has no output for \""
+                            + (key.length() > 60 ? key.substring(0, 57) + "..." : key)
                             + "\" of --a; compare outputs for the same prompts");
                 }
             }
@@ -125,19 +106,19 @@ final class EvalCompareCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        List<String> instructions = new ArrayList<>(fromA.keySet());
-        double[] rewardA = new double[instructions.size()], rewardB = new double[instructions.size()];
+        List<String> keys = new ArrayList<>(fromA.keySet());
+        double[] rewardA = new double[keys.size()], rewardB = new double[keys.size()];
         try (SequenceClassifierRewardModel judge = new SequenceClassifierRewardModel(rewardModel, precision, on)) {
-            for (int i = 0; i < instructions.size(); i++) {
-                List<ChatMessage> prompt = List.of(ChatMessage.user(instructions.get(i)));
-                double[] r = judge.score(prompt, List.of(fromA.get(instructions.get(i)),
-                        fromB.get(instructions.get(i))));
+            for (int i = 0; i < keys.size(); i++) {
+                // Both replies are judged as answers to A's record of the conversation (they are the same prompt).
+                BenchmarkOutputs.Output x = fromA.get(keys.get(i));
+                double[] r = judge.score(x.prompt(), List.of(x.reply(), fromB.get(keys.get(i)).reply()));
                 rewardA[i] = r[0];
                 rewardB[i] = r[1];
             }
         }
         WinRate.Result r = WinRate.of(rewardA, rewardB, tieMargin, resamples, confidence, seed);
-        out.printf(Locale.ROOT, "A (%s) against B (%s) on %d instructions, judged by %s:%n", a, b, r.prompts(),
+        out.printf(Locale.ROOT, "A (%s) against B (%s) on %d prompts, judged by %s:%n", a, b, r.prompts(),
                 rewardModel);
         out.printf(Locale.ROOT, "win rate %.3f  (%.0f%% CI %.3f-%.3f, bootstrap of %d)%n", r.winRate(),
                 100 * r.confidence(), r.lower(), r.upper(), r.resamples());
@@ -151,7 +132,7 @@ final class EvalCompareCommand implements Callable<Integer> {
             doc.put("judge", rewardModel.toString());
             doc.put("tie_margin", tieMargin);
             doc.put("seed", seed);
-            doc.put("instructions", r.prompts());
+            doc.put("prompts", r.prompts());
             doc.put("win_rate", r.winRate());
             doc.put("ci_lower", r.lower());
             doc.put("ci_upper", r.upper());

@@ -142,6 +142,7 @@ final class ExploreCommand implements Callable<Integer> {
             for (Exploration.Method m : named) {
                 modelFolder("--method " + m.name(), m.model());
             }
+            Exploration.checkMethods(named);
             modelFolder("--reward-model", rewardModel);
             Path embedWith = embedder != null ? embedder : named.get(0).model();
             modelFolder("--embedder", embedWith);

@@ -101,6 +101,45 @@ class EvalCommandsTest {
     }
 
     @Test
+    void compareReadsWildBenchResultsWithTheirChatHistory() throws Exception {
+        Path prompts = dir.resolve("wildbench.jsonl");
+        Files.writeString(prompts, "{\"session_id\": \"s1\", \"primary_tag\": \"Math\", \"conversation_input\":"
+                + " [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"},"
+                + " {\"role\": \"user\", \"content\": \"2+2?\"}]}\n{\"session_id\": \"s2\", \"conversation_input\":"
+                + " [{\"role\": \"user\", \"content\": \"name a colour\"}]}\n");
+        assertEquals(0, generate(prompts, dir.resolve("a"), "a").code());
+        assertEquals(0, generate(prompts, dir.resolve("b"), "b", "--seed", "1").code());
+        JsonNode wild = JSON.readTree(dir.resolve("a/wildbench.json").toFile());
+        assertEquals("s1", wild.get(0).get("session_id").asText());
+        assertEquals("Math", wild.get(0).get("primary_tag").asText());
+        assertEquals(3, wild.get(0).get("chat_history").size());
+        assertEquals("hello", wild.get(0).get("chat_history").get(1).asText());
+
+        Path out = dir.resolve("cmp.json");
+        CliRun r = CliRun.of("", "eval", "compare", "--a", dir.resolve("a/wildbench.json").toString(), "--b",
+                dir.resolve("b/wildbench.json").toString(), "--reward-model", judge, "--output", out.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode doc = JSON.readTree(out.toFile());
+        assertEquals(2, doc.get("prompts").asInt());
+
+        // The judge saw the whole conversation: scoring session s1's replies in context gives the recorded outcome.
+        try (var rm = new org.driftml.drift.SequenceClassifierRewardModel(CliRun.parity("tiny-qwen2-reward"),
+                org.driftml.model.Precision.FP32)) {
+            var context = List.of(org.driftml.text.ChatMessage.user("hi"),
+                    org.driftml.text.ChatMessage.assistant("hello"), org.driftml.text.ChatMessage.user("2+2?"));
+            var colour = List.of(org.driftml.text.ChatMessage.user("name a colour"));
+            double[] s1 = rm.score(context, List.of(wild.get(0).get("output").get(0).asText(),
+                    JSON.readTree(dir.resolve("b/wildbench.json").toFile()).get(0).get("output").get(0).asText()));
+            double[] s2 = rm.score(colour, List.of(wild.get(1).get("output").get(0).asText(),
+                    JSON.readTree(dir.resolve("b/wildbench.json").toFile()).get(1).get("output").get(0).asText()));
+            int wins = (s1[0] > s1[1] ? 1 : 0) + (s2[0] > s2[1] ? 1 : 0);
+            int losses = (s1[0] < s1[1] ? 1 : 0) + (s2[0] < s2[1] ? 1 : 0);
+            assertEquals(wins, doc.get("wins").asInt());
+            assertEquals(losses, doc.get("losses").asInt());
+        }
+    }
+
+    @Test
     void badPromptFilesAndOptionsExitTwoNamingTheInput() throws Exception {
         Path bad = dir.resolve("bad.jsonl");
         Files.writeString(bad, "{\"instruction\": \"ok\"}\n{\"messages\": [{\"role\": \"user\"}]}\n");
@@ -132,6 +171,22 @@ class EvalCommandsTest {
                 "--reward-model", judge, "--output", dir.resolve("e").toString());
         assertEquals(2, method.code());
         assertTrue(method.err().contains("NAME=DIR"), method.err());
+
+        Path other = dir.resolve("other-tokenizer");
+        Files.createDirectories(other);
+        try (var files = Files.list(Path.of(model))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, other.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(other.resolve("tokenizer.json"), Files.readString(other.resolve("tokenizer.json"))
+                .replace("\"<|im_end|>\"", "\"<|end|>\""));
+        CliRun tokenizers = CliRun.of("", "explore", "--prompts", alpaca().toString(), "--method", "a=" + model,
+                "--method", "b=" + other, "--reward-model", judge, "--output", dir.resolve("e").toString());
+        assertEquals(2, tokenizers.code());
+        assertTrue(tokenizers.err().contains("different tokenizers") && tokenizers.err().contains(other.toString()),
+                tokenizers.err());
+        assertFalse(Files.exists(dir.resolve("e")), "nothing written");
 
         CliRun missing = CliRun.of("", "eval", "compare", "--a", alpaca().toString(), "--b", alpaca().toString(),
                 "--reward-model", judge);
