@@ -61,7 +61,7 @@ class UmapTest {
         for (int i = 0; i < 10; i++) {
             p[i] = new float[] {i < 5 ? i * 0.1f : 100 + i * 0.1f, 0};
         }
-        int[] c = Umap.components(FuzzyGraph.of(p, 4, FuzzyGraph.Metric.EUCLIDEAN));
+        int[] c = SpectralLayout.components(FuzzyGraph.of(p, 4, FuzzyGraph.Metric.EUCLIDEAN));
         assertArrayEquals(new int[] {0, 0, 0, 0, 0, 1, 1, 1, 1, 1}, c);
     }
 

@@ -182,7 +182,7 @@ final class ExploreCommand implements Callable<Integer> {
                     output, progress);
             List<Exploration.PromptResult> results;
             try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(rewardModel, precision, on);
-                    TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, maxNewTokens + 8)) {
+                    TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, Integer.MAX_VALUE)) {
                 progress.printf("scoring, embedding and projecting %d prompts%n", conversations.size());
                 results = Exploration.analyse(conversations, replies, reward, embed, settings, progress);
             }
