@@ -47,6 +47,16 @@ public final class Exploration {
                 throw new IllegalArgumentException("batch sizes must be >= 1");
             }
         }
+
+        /**
+         * The paper's analysis with {@code samples} replies per prompt: DRIFT's sampling (temperature 0.7, top-p
+         * 0.9), 16 replies per batch, UMAP's defaults with cosine distance and the coverage defaults (grid 100, top
+         * 20%, z_high 0.1, Scott's bandwidth), everything seeded by {@code seed}.
+         */
+        public static Settings paper(int samples, int maxNewTokens, long seed) {
+            return new Settings(samples, Sampler.Settings.sampling(0.7, 0.9, maxNewTokens, java.util.Set.of(), seed),
+                    16, 16, Umap.Settings.defaults(seed).withCosine(true), Coverage.Settings.defaults());
+        }
     }
 
     /** A method's name (as the outputs label it) and its model folder. */

@@ -61,6 +61,23 @@ class ExamplesTest {
     }
 
     @Test
+    void exploreMethodsPrintsEachModelsShare(@TempDir Path dir) throws Exception {
+        String prompts = Path.of("data/prompts.jsonl").toAbsolutePath().toString();
+        String reward = Path.of("../drift-core/src/test/resources/parity/tiny-qwen2-reward").toAbsolutePath()
+                .normalize().toString();
+        String printed = run(ExploreMethods::main, prompts, reward, dir.resolve("out").toString(),
+                "a=" + model(), "b=" + model());
+        String[] lines = printed.strip().split("\n");
+        assertEquals(2, lines.length, printed);
+        for (int i = 0; i < 2; i++) {
+            assertTrue(lines[i].startsWith(i == 0 ? "a " : "b "), printed);
+            double share = Double.parseDouble(lines[i].substring(lines[i].lastIndexOf(' ') + 1));
+            assertTrue(share >= 0 && share <= 1, printed);
+        }
+        assertTrue(Files.exists(dir.resolve("out/coverage.json")));
+    }
+
+    @Test
     void mineLogsReportsTheDetectorAndWhatWasMined() throws Exception {
         String printed = run(MineLogs::main, LOGS);
         assertTrue(printed.contains("detector vs the logs' labels: "), printed);
