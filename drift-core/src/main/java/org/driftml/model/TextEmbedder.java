@@ -17,8 +17,8 @@ import org.driftml.text.Tokenizer;
 /**
  * Text to vectors with any decoder drift loads: the final (normed) hidden states of the text's tokens, pooled and
  * scaled to unit length. Mean pooling is what sentence-transformers does for a plain causal model; last-token
- * pooling is how Qwen2-based embedding models (gte-Qwen2) read their vector, at the end-of-text token their
- * tokenizer appends. The text is tokenised as it is, without a chat template.
+ * pooling with bidirectional attention is how Qwen2-based embedding models (gte-Qwen2) read their vector, at the
+ * end-of-text token their tokenizer appends. The text is tokenised as it is, without a chat template.
  */
 public final class TextEmbedder implements AutoCloseable {
     /** How the token states become one vector. */
@@ -35,15 +35,31 @@ public final class TextEmbedder implements AutoCloseable {
         }
     }
 
+    /** How tokens see each other: causally, as the decoder was trained, or all of them (gte-Qwen2's encoder). */
+    public enum Attention {
+        CAUSAL, BIDIRECTIONAL;
+
+        /** {@code causal} or {@code bidirectional}, as the command line spells them. */
+        public static Attention parse(String name) {
+            try {
+                return valueOf(name.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("attention must be causal or bidirectional, got \"" + name + "\"");
+            }
+        }
+    }
+
     private final Decoder decoder;
     private final Tokenizer tokenizer;
     private final Pooling pooling;
+    private final Attention attention;
     private final int maxTokens;
 
-    private TextEmbedder(Decoder decoder, Tokenizer tokenizer, Pooling pooling, int maxTokens) {
+    private TextEmbedder(Decoder decoder, Tokenizer tokenizer, Pooling pooling, Attention attention, int maxTokens) {
         this.decoder = decoder;
         this.tokenizer = tokenizer;
         this.pooling = pooling;
+        this.attention = attention;
         this.maxTokens = maxTokens;
     }
 
@@ -54,9 +70,15 @@ public final class TextEmbedder implements AutoCloseable {
      */
     public static TextEmbedder load(Path folder, Precision precision, ComputeDevice device, Pooling pooling,
             int maxTokens) throws IOException {
+        return load(folder, precision, device, pooling, Attention.CAUSAL, maxTokens);
+    }
+
+    /** As above, with the tokens attending causally or bidirectionally (gte-Qwen2: bidirectional, last token). */
+    public static TextEmbedder load(Path folder, Precision precision, ComputeDevice device, Pooling pooling,
+            Attention attention, int maxTokens) throws IOException {
         Decoder decoder = Decoder.load(folder, Torch.computeDtype(precision), Torch.device(device));
         int positions = decoder.config().maxPositionEmbeddings();
-        return new TextEmbedder(decoder, Tokenizer.load(folder), pooling, Math.min(maxTokens, positions));
+        return new TextEmbedder(decoder, Tokenizer.load(folder), pooling, attention, Math.min(maxTokens, positions));
     }
 
     public int dimension() {
@@ -106,11 +128,12 @@ public final class TextEmbedder implements AutoCloseable {
         float[] pooled;
         try (StepScope scope = StepScope.open(); NoGradGuard noGrad = new NoGradGuard()) {
             Tensor input = Tensorsj.fromLongs(flat, decoder.device()).view(n, width);
-            Tensor hidden = decoder.hiddenStates(input, null, null).to(torch.ScalarType.Float);  // [N, T, D]
+            Tensor keys = Tensorsj.fromLongs(mask, decoder.device()).view(n, width);
+            Tensor hidden = (attention == Attention.CAUSAL ? decoder.hiddenStates(input, null, null)
+                    : decoder.bidirectionalStates(input, keys)).to(torch.ScalarType.Float);  // [N, T, D]
             Tensor v;
             if (pooling == Pooling.MEAN) {
-                Tensor m = Tensorsj.fromLongs(mask, decoder.device()).view(n, width, 1)
-                        .to(torch.ScalarType.Float);
+                Tensor m = keys.view(n, width, 1).to(torch.ScalarType.Float);
                 v = hidden.mul(m).sum(new long[] {1}, false, new ScalarTypeOptional())
                         .div(m.sum(new long[] {1}, false, new ScalarTypeOptional()));
             } else {

@@ -30,8 +30,13 @@ class TextEmbedderTest {
     }
 
     private static void check(TextEmbedder.Pooling pooling, String key, int batch) throws Exception {
+        check(pooling, TextEmbedder.Attention.CAUSAL, key, batch);
+    }
+
+    private static void check(TextEmbedder.Pooling pooling, TextEmbedder.Attention attention, String key, int batch)
+            throws Exception {
         try (TextEmbedder e = TextEmbedder.load(ParityFixtures.folder("tiny-qwen2-chat"), Precision.FP32,
-                ComputeDevice.CPU, pooling, 512)) {
+                ComputeDevice.CPU, pooling, attention, 512)) {
             List<String> texts = texts();
             for (int i = 0; i < texts.size(); i++) {
                 long[] ids = e.tokenizer().encode(texts.get(i));
@@ -63,6 +68,19 @@ class TextEmbedderTest {
     @Test
     void lastTokenPoolingMatchesTransformers() throws Exception {
         check(TextEmbedder.Pooling.LAST, "last", 3);
+    }
+
+    @Test
+    void bidirectionalAttentionMatchesTransformersWithAFullMask() throws Exception {
+        // gte-Qwen2 reads text with every token seeing every other: last-token pooling then differs from causal.
+        check(TextEmbedder.Pooling.LAST, TextEmbedder.Attention.BIDIRECTIONAL, "last_bidirectional", 4);
+        check(TextEmbedder.Pooling.MEAN, TextEmbedder.Attention.BIDIRECTIONAL, "mean_bidirectional", 1);
+        double apart = 0;
+        for (int k = 0; k < EXPECTED.get("last").get(1).size(); k++) {
+            apart = Math.max(apart, Math.abs(EXPECTED.get("last").get(1).get(k).asDouble()
+                    - EXPECTED.get("last_bidirectional").get(1).get(k).asDouble()));
+        }
+        assertTrue(apart > 1e-3, "the fixture tells the two attentions apart");
     }
 
     @Test

@@ -34,7 +34,8 @@ import picocli.CommandLine.Option;
 @Command(name = "explore", mixinStandardHelpOptions = true,
         description = {"How much of the high-reward region of reply space each method's model reaches (the paper's",
                 "Sec. 4.3, Figures 2 and 3). For each prompt, --samples replies are sampled from every --method model",
-                "(temperature 0.7, top-p 0.9), embedded (--embedder, mean or last-token pooling), rewarded",
+                "(temperature 0.7, top-p 0.9), embedded (--embedder: mean or last-token pooling, causal or",
+                "bidirectional attention; gte-Qwen2 is --pooling last --embedder-attention bidirectional), rewarded",
                 "(--reward-model) and projected to 2-D by UMAP; on a grid, Z_all is the reward-weighted Gaussian",
                 "kernel density of all replies scaled to [0, 1] and D_m each method's on the same scale; H is where",
                 "Z_all is in its top 20% and Share(m) the part of H where D_m >= --z-high, averaged over prompts.",
@@ -63,6 +64,10 @@ final class ExploreCommand implements Callable<Integer> {
     @Option(names = "--pooling", defaultValue = "mean", paramLabel = "mean|last",
             description = "mean over tokens, or the last token (gte-Qwen2) (default: ${DEFAULT-VALUE})")
     String pooling;
+
+    @Option(names = "--embedder-attention", defaultValue = "causal", paramLabel = "causal|bidirectional",
+            description = "How the embedder's tokens attend: causal, or bidirectional for gte-Qwen2 (default: causal)")
+    String embedderAttention;
 
     @Option(names = "--samples", defaultValue = "128", paramLabel = "N",
             description = "Replies per prompt and method (default: ${DEFAULT-VALUE}, the paper's)")
@@ -135,6 +140,7 @@ final class ExploreCommand implements Callable<Integer> {
         Exploration.Settings settings;
         List<List<ChatMessage>> conversations;
         TextEmbedder.Pooling pool;
+        TextEmbedder.Attention attention;
         Precision precision;
         ComputeDevice on;
         try {
@@ -148,6 +154,7 @@ final class ExploreCommand implements Callable<Integer> {
             modelFolder("--embedder", embedWith);
             embedder = embedWith;
             pool = TextEmbedder.Pooling.parse(pooling);
+            attention = TextEmbedder.Attention.parse(embedderAttention);
             if (!metric.equals("cosine") && !metric.equals("euclidean")) {
                 throw new IllegalArgumentException("--metric must be cosine or euclidean, got " + metric);
             }
@@ -182,7 +189,8 @@ final class ExploreCommand implements Callable<Integer> {
                     output, progress);
             List<Exploration.PromptResult> results;
             try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(rewardModel, precision, on);
-                    TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, Integer.MAX_VALUE)) {
+                    TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, attention,
+                            Integer.MAX_VALUE)) {
                 progress.printf("scoring, embedding and projecting %d prompts%n", conversations.size());
                 results = Exploration.analyse(conversations, replies, reward, embed, settings, progress);
             }

@@ -199,7 +199,8 @@ class EvalCommandsTest {
         Path out = dir.resolve("explore");
         CliRun r = CliRun.of("", "explore", "--prompts", alpaca().toString(), "--method", "first=" + model,
                 "--method", "second=" + model, "--reward-model", judge, "--samples", "6", "--max-new-tokens", "5",
-                "--max-prompts", "2", "--figures", "1", "--grid", "40", "--output", out.toString());
+                "--max-prompts", "2", "--figures", "1", "--grid", "40", "--pooling", "last", "--embedder-attention",
+                "bidirectional", "--output", out.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode doc = JSON.readTree(out.resolve("coverage.json").toFile());
         assertEquals(2, doc.get("prompts").size());

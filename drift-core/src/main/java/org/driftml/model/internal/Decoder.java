@@ -187,16 +187,33 @@ public final class Decoder implements AutoCloseable {
     public Tensor hiddenStates(Tensor inputIds, Tensor keyMask, Tensor positionIds, KvCache cache) {
         long n = inputIds.size(0), t = inputIds.size(1);
         long past = cache == null ? 0 : cache.length();
-        Tensor x = embed(inputIds);
-        Tensor[] cosSin = rotary(positions(positionIds, n, t));
-        Tensor mask = maskFor(keyMask, n, t, past);
+        return layers(embed(inputIds), rotary(positions(positionIds, n, t)), maskFor(keyMask, n, t, past), cache);
+    }
+
+    /**
+     * The final hidden states [N, T, D] with every real token attending to every real token, no causal mask: how
+     * bidirectional embedding models built on a decoder (gte-Qwen2) read text. Positions are 0..T-1 in every row
+     * (right padding); padding keys are masked out, so real tokens' states do not depend on the padding.
+     *
+     * @param keyMask [N, T], 1 for real tokens and 0 for padding, or null when there is none
+     */
+    public Tensor bidirectionalStates(Tensor inputIds, Tensor keyMask) {
+        long n = inputIds.size(0), t = inputIds.size(1);
+        Tensor keys = keyMask != null ? keyMask.to(ScalarType.Bool)
+                : torch.ones(new long[] {n, t}, Tensorsj.options(ScalarType.Bool, device));
+        Tensor mask = keys.view(n, 1, 1, t).expand(n, 1, t, t).contiguous();
+        return layers(embed(inputIds), rotary(positions(null, n, t)), mask, null);
+    }
+
+    /** The decoder layers over embedded inputs, then the final norm; new keys and values go to {@code cache}. */
+    private Tensor layers(Tensor x, Tensor[] cosSin, Tensor mask, KvCache cache) {
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             try (StepScope scope = StepScope.open()) {  // the layer's intermediates go with it (autograd keeps its own)
                 x = scope.handBack(layer(l, x, cosSin, mask, cache));
             }
         }
         if (cache != null) {
-            cache.advance(t);
+            cache.advance(x.size(1));
         }
         return finalNorm(x);
     }
