@@ -88,6 +88,23 @@ public final class CoverageCharts {
                 }
             }
         }
+        // Each S_m's boundary in its method's colour (the shades blend where methods overlap).
+        g.setStroke(new BasicStroke(1.5f));
+        for (int m = 0; m < methods.size(); m++) {
+            g.setColor(methodColor(m));
+            for (int iy = 0; iy < ny; iy++) {
+                for (int ix = 0; ix < nx; ix++) {
+                    boolean in = c.covers(methods.get(m), iy, ix, zHigh);
+                    double x = left + ix * cw, y = top + plot - iy * ch;
+                    if (in != (ix + 1 < nx && c.covers(methods.get(m), iy, ix + 1, zHigh))) {
+                        g.drawLine((int) (x + cw), (int) (y - ch), (int) (x + cw), (int) y);
+                    }
+                    if (in != (iy + 1 < ny && c.covers(methods.get(m), iy + 1, ix, zHigh))) {
+                        g.drawLine((int) x, (int) (y - ch), (int) (x + cw), (int) (y - ch));
+                    }
+                }
+            }
+        }
         // H's boundary: the cell edges between a cell in H and one outside, every other one drawn (dashed).
         g.setColor(Color.BLACK);
         g.setStroke(new BasicStroke(2f));
@@ -122,6 +139,10 @@ public final class CoverageCharts {
         g.drawString(title.length() > 90 ? title.substring(0, 87) + "..." : title, left, 30);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.drawString("UMAP 1", left + plot / 2 - 20, top + plot + 22);
+        java.awt.geom.AffineTransform upright = g.getTransform();
+        g.rotate(-Math.PI / 2, left - 12, top + plot / 2 + 20);
+        g.drawString("UMAP 2", left - 12, top + plot / 2 + 20);
+        g.setTransform(upright);
         int ly = top + 10;
         for (int m = 0; m < methods.size(); m++) {
             g.setColor(methodColor(m));
@@ -134,8 +155,8 @@ public final class CoverageCharts {
         g.drawString("- - - high-reward", left + plot + 20, ly + 10);
         g.drawString(String.format(java.util.Locale.ROOT, "region H (top %.0f%%)", 100 * (1 - settings.quantile())),
                 left + plot + 20, ly + 26);
-        g.drawString("shade: S_m, where", left + plot + 20, ly + 52);
-        g.drawString(String.format(java.util.Locale.ROOT, "D_m >= %.2f in H", zHigh), left + plot + 20, ly + 68);
+        g.drawString("shade and line: S_m,", left + plot + 20, ly + 52);
+        g.drawString(String.format(java.util.Locale.ROOT, "where D_m >= %.2f in H", zHigh), left + plot + 20, ly + 68);
         // Z_all's colour bar
         for (int k = 0; k <= 100; k++) {
             g.setColor(terrain(k / 100.0));
