@@ -32,7 +32,7 @@ public final class Exploration {
      * @param samples   n, replies per prompt per method (the paper: 128)
      * @param sampling  temperature, top-p, new tokens and the seed; the same for every method
      * @param batch     replies generated together
-     * @param embedBatch replies embedded together
+     * @param embedBatch replies embedded together, and scored together by the reward model
      * @param umap      the projection's settings (its seed included)
      * @param coverage  grid, quantile, z_high and bandwidth
      */
@@ -190,7 +190,11 @@ public final class Exploration {
                     texts.add(r);
                 }
             }
-            double[] rewards = reward.score(prompts.get(i), texts);
+            double[] rewards = new double[texts.size()];
+            for (int from = 0; from < texts.size(); from += s.embedBatch()) {  // a reward model scores one batch at once
+                int to = Math.min(texts.size(), from + s.embedBatch());
+                System.arraycopy(reward.score(prompts.get(i), texts.subList(from, to)), 0, rewards, from, to - from);
+            }
             float[][] vectors = embedder.embed(texts, s.embedBatch());
             double[][] points = Umap.project(vectors, s.umap());
             Coverage.Result coverage;

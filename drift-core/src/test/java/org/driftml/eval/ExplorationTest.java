@@ -85,7 +85,7 @@ class ExplorationTest {
             }
             // the rewards are the reward model's own scores of each reply
             double[] direct = reward.score(PROMPTS.get(1), results.get(1).replies());
-            assertEquals(direct[5], results.get(1).rewards()[5], 0.0);
+            assertEquals(direct[5], results.get(1).rewards()[5], 1e-5);
         }
         Map<String, Double> mean = Exploration.write(results, s, out, 2);
         JsonNode doc = new ObjectMapper().readTree(out.resolve("coverage.json").toFile());
