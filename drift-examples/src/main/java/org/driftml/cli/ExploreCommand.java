@@ -39,8 +39,8 @@ import picocli.CommandLine.Option;
                 "(--reward-model) and projected to 2-D by UMAP; on a grid, Z_all is the reward-weighted Gaussian",
                 "kernel density of all replies scaled to [0, 1] and D_m each method's on the same scale; H is where",
                 "Z_all is in its top 20% and Share(m) the part of H where D_m >= --z-high, averaged over prompts.",
-                "Writes OUTPUT/coverage.json, coverage.png (the bars), coverage-prompt-I.png (the terrain of the",
-                "first --figures prompts) and the sampled replies (samples-NAME.jsonl); rerun to resume."})
+                "Writes OUTPUT/coverage.json, coverage.png (the bars), coverage-prompt-I.png (the terrain of each",
+                "prompt, or of the first --figures) and the sampled replies (samples-NAME.jsonl); rerun to resume."})
 final class ExploreCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -119,9 +119,9 @@ final class ExploreCommand implements Callable<Integer> {
             description = "UMAP's distance between embeddings (default: ${DEFAULT-VALUE})")
     String metric;
 
-    @Option(names = "--figures", defaultValue = "5", paramLabel = "N",
-            description = "Terrain figures for the first N prompts (default: ${DEFAULT-VALUE})")
-    int figures;
+    @Option(names = "--figures", paramLabel = "N",
+            description = "Terrain figures for the first N prompts only (default: one per prompt)")
+    Integer figures;
 
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
             description = "Compute precision of every model (default: ${DEFAULT-VALUE})")
@@ -158,7 +158,7 @@ final class ExploreCommand implements Callable<Integer> {
             if (!metric.equals("cosine") && !metric.equals("euclidean")) {
                 throw new IllegalArgumentException("--metric must be cosine or euclidean, got " + metric);
             }
-            if (maxPrompts < 1 || figures < 0) {
+            if (maxPrompts < 1 || (figures != null && figures < 0)) {
                 throw new IllegalArgumentException("--max-prompts must be >= 1 and --figures >= 0");
             }
             precision = Precision.parse(dtype);
@@ -194,7 +194,8 @@ final class ExploreCommand implements Callable<Integer> {
                 progress.printf("scoring, embedding and projecting %d prompts%n", conversations.size());
                 results = Exploration.analyse(conversations, replies, reward, embed, settings, progress);
             }
-            Map<String, Double> mean = Exploration.write(results, settings, output, figures);
+            Map<String, Double> mean = Exploration.write(results, settings, output,
+                    figures != null ? figures : results.size());
             out.printf("%-16s %s%n", "method", "share of the high-reward region (mean over " + results.size()
                     + " prompts)");
             mean.forEach((m, v) -> out.printf(Locale.ROOT, "%-16s %.3f%n", m, v));
