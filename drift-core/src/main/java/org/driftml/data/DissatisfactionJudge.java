@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -236,17 +235,8 @@ public final class DissatisfactionJudge {
     /** The cached verdicts by key (an unparsed reply: empty); a line torn by a kill is dropped. */
     private static Map<String, Optional<Verdict>> readCache(Path file) throws IOException {
         Map<String, Optional<Verdict>> cache = new HashMap<>();
-        if (!Files.exists(file)) {
-            return cache;
-        }
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            JsonNode n;
-            try {
-                n = LogFiles.JSON.readTree(line);
-            } catch (IOException e) {
-                continue;  // the torn last line of a killed run: asked again
-            }
-            if (n == null || !n.hasNonNull("key")) {
+        for (JsonNode n : AppendLog.read(file)) {  // a torn last line is left out: asked again
+            if (!n.hasNonNull("key")) {
                 continue;
             }
             cache.put(n.get("key").asText(), n.has("dissatisfied")

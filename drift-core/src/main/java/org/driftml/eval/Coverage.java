@@ -103,11 +103,16 @@ public final class Coverage {
                 continue;
             }
             double[][] mine = raw.get(methods.get(i));
+            // The 2-D Gaussian is a product of two 1-D ones: a grid's worth of kernel values from 2G exponentials.
+            double[] kx = new double[xs.length];
+            for (int ix = 0; ix < xs.length; ix++) {
+                double dx = xs[ix] - points[i][0];
+                kx[ix] = Math.exp(-dx * dx / (2 * h * h));
+            }
             for (int iy = 0; iy < ys.length; iy++) {
                 double dy = ys[iy] - points[i][1], ky = Math.exp(-dy * dy / (2 * h * h));
                 for (int ix = 0; ix < xs.length; ix++) {
-                    double dx = xs[ix] - points[i][0];
-                    double k = w[i] * ky * Math.exp(-dx * dx / (2 * h * h));
+                    double k = w[i] * ky * kx[ix];
                     all[iy][ix] += k;
                     mine[iy][ix] += k;
                 }
@@ -191,7 +196,11 @@ public final class Coverage {
 
     /** The q-quantile of the grid's values, linearly interpolated between order statistics (numpy's default). */
     static double quantile(double[][] grid, double q) {
-        double[] v = Arrays.stream(grid).flatMapToDouble(Arrays::stream).sorted().toArray();
+        return quantileOfSorted(Arrays.stream(grid).flatMapToDouble(Arrays::stream).sorted().toArray(), q);
+    }
+
+    /** As {@link #quantile(double[][], double)} of values already sorted ascending. */
+    static double quantileOfSorted(double[] v, double q) {
         double pos = q * (v.length - 1);
         int lo = (int) Math.floor(pos);
         int hi = Math.min(v.length - 1, lo + 1);

@@ -91,35 +91,14 @@ public final class CoverageCharts {
         // Each S_m's boundary in its method's colour (the shades blend where methods overlap).
         g.setStroke(new BasicStroke(1.5f));
         for (int m = 0; m < methods.size(); m++) {
+            String method = methods.get(m);
             g.setColor(methodColor(m));
-            for (int iy = 0; iy < ny; iy++) {
-                for (int ix = 0; ix < nx; ix++) {
-                    boolean in = c.covers(methods.get(m), iy, ix, zHigh);
-                    double x = left + ix * cw, y = top + plot - iy * ch;
-                    if (in != (ix + 1 < nx && c.covers(methods.get(m), iy, ix + 1, zHigh))) {
-                        g.drawLine((int) (x + cw), (int) (y - ch), (int) (x + cw), (int) y);
-                    }
-                    if (in != (iy + 1 < ny && c.covers(methods.get(m), iy + 1, ix, zHigh))) {
-                        g.drawLine((int) x, (int) (y - ch), (int) (x + cw), (int) (y - ch));
-                    }
-                }
-            }
+            outline(g, (iy, ix) -> c.covers(method, iy, ix, zHigh), nx, ny, left, top + plot, cw, ch, false);
         }
-        // H's boundary: the cell edges between a cell in H and one outside, every other one drawn (dashed).
+        // H's boundary, dashed.
         g.setColor(Color.BLACK);
         g.setStroke(new BasicStroke(2f));
-        for (int iy = 0; iy < ny; iy++) {
-            for (int ix = 0; ix < nx; ix++) {
-                boolean in = c.high()[iy][ix];
-                double x = left + ix * cw, y = top + plot - iy * ch;
-                if ((ix + iy) % 2 == 0 && in != (ix + 1 < nx && c.high()[iy][ix + 1])) {
-                    g.drawLine((int) (x + cw), (int) (y - ch), (int) (x + cw), (int) y);
-                }
-                if ((ix + iy) % 2 == 0 && in != (iy + 1 < ny && c.high()[iy + 1][ix])) {
-                    g.drawLine((int) x, (int) (y - ch), (int) (x + cw), (int) (y - ch));
-                }
-            }
-        }
+        outline(g, (iy, ix) -> c.high()[iy][ix], nx, ny, left, top + plot, cw, ch, true);
         double x0 = c.xs()[0] - (c.xs()[1] - c.xs()[0]) / 2, x1 = c.xs()[nx - 1] + (c.xs()[1] - c.xs()[0]) / 2;
         double y0 = c.ys()[0] - (c.ys()[1] - c.ys()[0]) / 2, y1 = c.ys()[ny - 1] + (c.ys()[1] - c.ys()[0]) / 2;
         g.setStroke(new BasicStroke(1f));
@@ -168,6 +147,34 @@ public final class CoverageCharts {
         g.dispose();
         Files.createDirectories(file.toAbsolutePath().getParent());
         ImageIO.write(img, "png", file.toFile());
+    }
+
+    /** A set of grid cells. */
+    private interface Region {
+        boolean has(int iy, int ix);
+    }
+
+    /**
+     * A region's outline: the edge between each cell in it and its right or upper neighbour that is not (or the grid's
+     * end); dashed, only every other cell's edges are drawn.
+     */
+    private static void outline(Graphics2D g, Region region, int nx, int ny, double left, double bottom, double cw,
+            double ch, boolean dashed) {
+        for (int iy = 0; iy < ny; iy++) {
+            for (int ix = 0; ix < nx; ix++) {
+                if (dashed && (ix + iy) % 2 != 0) {
+                    continue;
+                }
+                boolean in = region.has(iy, ix);
+                double x = left + ix * cw, y = bottom - iy * ch;
+                if (in != (ix + 1 < nx && region.has(iy, ix + 1))) {
+                    g.drawLine((int) (x + cw), (int) (y - ch), (int) (x + cw), (int) y);
+                }
+                if (in != (iy + 1 < ny && region.has(iy + 1, ix))) {
+                    g.drawLine((int) x, (int) (y - ch), (int) (x + cw), (int) (y - ch));
+                }
+            }
+        }
     }
 
     /** Figure 2: the mean share per method, one bar each, 640 x 420. */

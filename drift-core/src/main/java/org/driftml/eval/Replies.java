@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -72,10 +70,8 @@ public final class Replies {
                         chunk.add(encoded.get(t / perPrompt));
                         longest = Math.max(longest, encoded.get(t / perPrompt).length);
                     }
-                    Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(),
-                            settings.topP(), settings.topK(), settings.repetitionPenalty(),
-                            Math.min(settings.maxNewTokens(), positions - longest), settings.stopIds(),
-                            settings.seed() + k);
+                    Sampler.Settings s = settings.withMaxNewTokens(Math.min(settings.maxNewTokens(),
+                            positions - longest)).withSeed(settings.seed() + k);
                     try (StepScope scope = StepScope.open()) {
                         replies = policy.sample(chunk, s);
                     }
@@ -105,17 +101,8 @@ public final class Replies {
     /** The journal's finished chunks; a line a kill tore is left out (its chunk runs again). */
     private static Map<Integer, List<String>> read(Path journal) throws IOException {
         Map<Integer, List<String>> done = new HashMap<>();
-        if (!Files.exists(journal)) {
-            return done;
-        }
-        for (String line : Files.readAllLines(journal, StandardCharsets.UTF_8)) {
-            JsonNode n;
-            try {
-                n = JSON.readTree(line);
-            } catch (IOException e) {
-                continue;
-            }
-            if (n == null || !n.path("chunk").isInt() || !n.path("replies").isArray()) {
+        for (JsonNode n : AppendLog.read(journal)) {
+            if (!n.path("chunk").isInt() || !n.path("replies").isArray()) {
                 continue;
             }
             List<String> r = new ArrayList<>();

@@ -69,8 +69,7 @@ public final class WinRate {
         double mean = Arrays.stream(rates).average().orElse(0);
         double var = Arrays.stream(rates).map(r -> (r - mean) * (r - mean)).sum() / Math.max(1, resamples - 1);
         double alpha = (1 - confidence) / 2;
-        return new Result(n, wins, losses, ties, (wins + ties / 2.0) / n, Coverage.quantile(new double[][] {rates},
-                alpha), Coverage.quantile(new double[][] {rates}, 1 - alpha), Math.sqrt(var), ties / (double) n,
-                confidence, resamples);
+        return new Result(n, wins, losses, ties, (wins + ties / 2.0) / n, Coverage.quantileOfSorted(rates, alpha),
+                Coverage.quantileOfSorted(rates, 1 - alpha), Math.sqrt(var), ties / (double) n, confidence, resamples);
     }
 }

@@ -57,6 +57,16 @@ public final class Sampler {
             return new Settings(greedy, temperature, topP, topK, repetitionPenalty, n, stopIds, seed);
         }
 
+        /** These settings stopping at {@code ids} (a model's end-of-turn ids, known once it is loaded). */
+        public Settings withStopIds(Set<Long> ids) {
+            return new Settings(greedy, temperature, topP, topK, repetitionPenalty, maxNewTokens, ids, seed);
+        }
+
+        /** These settings sampling with {@code s} (a chunk of work's own seed). */
+        public Settings withSeed(long s) {
+            return new Settings(greedy, temperature, topP, topK, repetitionPenalty, maxNewTokens, stopIds, s);
+        }
+
         public static Settings greedy(int maxNewTokens, Set<Long> stopIds) {
             return new Settings(true, 1.0, 1.0, 0, 1.0, maxNewTokens, stopIds, 0);
         }

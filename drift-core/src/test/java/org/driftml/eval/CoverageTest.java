@@ -23,6 +23,14 @@ class CoverageTest {
         }
     }
 
+    /** A with 20 replies at each of (-5, 0) and (5, 0), B 20 at the left one, C 20 at the right one; reward 1. */
+    private void clustersABC() {
+        add("A", -5, 0, 20, 1);
+        add("A", 5, 0, 20, 1);
+        add("B", -5, 0, 20, 1);
+        add("C", 5, 0, 20, 1);
+    }
+
     private Coverage.Result run(double zHigh, int grid) {
         return Coverage.of(points.toArray(double[][]::new), methods,
                 rewards.stream().mapToDouble(Double::doubleValue).toArray(), new Coverage.Settings(grid, 0.8, zHigh, 1.0));
@@ -38,10 +46,7 @@ class CoverageTest {
      */
     @Test
     void twoClustersSplitTheHighRewardRegionInHalves() {
-        add("A", -5, 0, 20, 1);
-        add("A", 5, 0, 20, 1);
-        add("B", -5, 0, 20, 1);
-        add("C", 5, 0, 20, 1);
+        clustersABC();
         add("Z", -5, 0, 20, 0);
         add("Z", 5, 0, 20, 0);
         Coverage.Result r = run(0.1, 160);
@@ -62,10 +67,7 @@ class CoverageTest {
      */
     @Test
     void aHigherThresholdKeepsTheInnerDiscOnly() {
-        add("A", -5, 0, 20, 1);
-        add("A", 5, 0, 20, 1);
-        add("B", -5, 0, 20, 1);
-        add("C", 5, 0, 20, 1);
+        clustersABC();
         Coverage.Result r = run(0.15, 200);
         double want = 2 * Math.PI * Math.log(1 / 0.3) / 19.2;
         assertEquals(want, r.share().get("B"), 0.01);

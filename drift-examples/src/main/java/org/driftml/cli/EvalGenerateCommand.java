@@ -117,8 +117,7 @@ final class EvalGenerateCommand implements Callable<Integer> {
             RunRecord.claim(output, identity, "model");
             OutputFolder.removeStaleTemporaries(output);
             try (Policy policy = Policy.load(model, precision, on)) {
-                Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(), settings.topP(),
-                        0, 1.0, maxNewTokens, policy.endIds(), seed);
+                Sampler.Settings s = settings.withStopIds(policy.endIds());
                 List<List<ChatMessage>> conversations = set.stream().map(EvalPrompts.EvalPrompt::messages).toList();
                 List<String> replies = new ArrayList<>();
                 Replies.generate(policy, conversations, 1, s, batch, output.resolve("replies.jsonl"), System.err)
