@@ -12,6 +12,8 @@
 // turns it into G = g (onehot(t) - p) in place, and accumulates dH += G W_tile and dW_tile += G^T H. Each dW tile
 // is written by its own vocabulary slice, so with a single row block every entry of dW is written exactly once,
 // and a bf16 weight's gradient is rounded tile by tile. The forward's target term (w_{t_r} . h_r) is a gather.
+// sequence_logps_weight_grad runs the same sweep over a range of tiles for dW alone: an optimiser can update the
+// lm-head a range at a time and never hold its [V, D] gradient (260 MB in bf16 at Qwen2.5-0.5B's geometry).
 //
 // Only rows where the mask is set are touched: prompt and padding positions cost nothing.
 // In fp32 the per-tile passes are single sweeps: vectorized on the CPU (tile_kernels.h), one kernel each on CUDA
@@ -203,6 +205,153 @@ void add_target_term(at::Tensor& tile, const at::Tensor& neg_g, const at::Tensor
   tile.view({-1}).index_add_(0, flat, at::where(inside, neg_g.neg(), at::zeros_like(neg_g)));
 }
 
+// The backward's sweep over vocabulary rows [v_begin, v_end) for G = -g (softmax - onehot(target)): adds
+// G W_tile into dh when dh is defined ([M, D], acc dtype), and returns dW's rows [v_begin, v_end) in the weight's
+// dtype when want_weight (else an undefined tensor). v_begin is a multiple of vb, so the tiles are the whole
+// sweep's and a range's rows equal the whole gradient's bit for bit.
+at::Tensor backward_sweep(const at::Tensor& h_acc, const at::Tensor& weight, const at::Tensor& lse,
+                          const at::Tensor& neg_g, const at::Tensor& tgt, int64_t rb, int64_t vb, int64_t v_begin,
+                          int64_t v_end, at::Tensor dh, bool want_weight) {
+  const int64_t M = h_acc.size(0), D = h_acc.size(1), rows = v_end - v_begin;
+  const auto acc = h_acc.scalar_type();
+  const bool want_hidden = dh.defined();
+  if (M == 0) return want_weight ? at::zeros({rows, D}, weight.options()) : at::Tensor();
+  // With one row block (rb == M: every call at DRIFT's sizes) each dW tile is final after its GEMM, so a
+  // bf16 / fp16 weight's gradient is written tile by tile in its own dtype through one fp32 [vb, D] tile. Else
+  // the row blocks accumulate into an fp32 [rows, D] (544 MB at vocab 151,936, D 896: twice the bf16 gradient).
+  TileBuffers buf(weight, rb, vb, acc);
+  const at::Tensor h_gemm = buf.gemm_rows(h_acc);
+  const bool low_weight = weight.scalar_type() != acc;
+  const bool tile_final_dw = want_weight && rb == M;
+  at::Tensor dw, dw_tile_acc;
+  if (want_weight) {
+    if (tile_final_dw && low_weight) {
+      dw = at::empty({rows, D}, weight.options());
+      // CUDA's mixed-dtype GEMM rounds its fp32 accumulation into dw itself.
+      if (!buf.direct_mixed_gemm) dw_tile_acc = at::empty({vb, D}, h_acc.options());
+    } else {
+      // The first row block writes each dW tile (beta = 0), later ones accumulate: no memset and re-read.
+      dw = at::empty({rows, D}, h_acc.options());
+    }
+  }
+  // dW rows [v0, v0 + n) as the GEMMs write them: the rows of dw itself, or the fp32 tile rounded by finish_dw.
+  auto dw_out = [&](int64_t v0, int64_t n) {
+    return dw_tile_acc.defined() ? dw_tile_acc.narrow(0, 0, n) : dw.narrow(0, v0 - v_begin, n);
+  };
+  auto finish_dw = [&](int64_t v0, int64_t n) {
+    if (dw_tile_acc.defined()) dw.narrow(0, v0 - v_begin, n).copy_(dw_tile_acc.narrow(0, 0, n));
+  };
+
+  if (buf.amx) {
+    buf.amx_scratch = at::empty({amx_scratch_elements(std::min(rb, M), vb)}, weight.options());
+  }
+  at::Tensor low, dh_part, dw_part;  // the mixed-dtype path's G tile and GEMM outputs
+  if (buf.direct_mixed_gemm) {
+    low = at::empty({rb * vb}, weight.options());
+    dh_part = at::empty({rb, D}, h_acc.options());
+    dw_part = at::empty({vb, D}, h_acc.options());
+  }
+  for (int64_t r0 = 0; r0 < M; r0 += rb) {
+    const int64_t mr = std::min(rb, M - r0);
+    at::Tensor h = h_acc.narrow(0, r0, mr);
+    at::Tensor h_g = h_gemm.narrow(0, r0, mr);
+    at::Tensor dh_r = want_hidden ? dh.narrow(0, r0, mr) : at::Tensor();
+    at::Tensor lse_r = lse.narrow(0, r0, mr);
+    at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
+    at::Tensor tgt_r = tgt.narrow(0, r0, mr);
+    if (buf.amx) {
+      // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
+      PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
+      c10::BFloat16* scratch = buf.amx_scratch.mutable_data_ptr<c10::BFloat16>();
+      const c10::BFloat16* w_rows = weight.const_data_ptr<c10::BFloat16>();
+      for (int64_t v0 = v_begin; v0 < v_end; v0 += vb) {
+        const int64_t n = std::min(vb, v_end - v0);
+        at::Tensor tile = buf.logits_view(mr, n);
+        buf.amx_logits_of(tile, h_g, weight, v0, n);
+        tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
+                            neg_g_r.const_data_ptr<float>());
+        add_target_term(tile, neg_g_r, tgt_r, v0);
+        if (want_hidden) {
+          amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
+                          dh.mutable_data_ptr<float>() + r0 * D, scratch);
+        }
+        if (want_weight) {
+          amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed,
+                          dw_out(v0, n).mutable_data_ptr<float>(), r0 > 0, scratch);
+          finish_dw(v0, n);
+        }
+      }
+      continue;
+    }
+    for (int64_t v0 = v_begin; v0 < v_end; v0 += vb) {
+      const int64_t n = std::min(vb, v_end - v0);
+      at::Tensor w = buf.weight_rows(weight, v0, n);
+      at::Tensor tile = buf.logits_view(mr, n);
+      buf.logits_of(tile, h_g, w);
+      // G = -g (softmax - onehot(target)): in place, or (mixed-dtype GEMMs) into the weight's dtype.
+      at::Tensor g_low = buf.direct_mixed_gemm ? low.narrow(0, 0, mr * n).view({mr, n}) : at::Tensor();
+      if (cuda_tiles(tile)) {
+#ifdef DRIFT_WITH_CUDA
+        cuda_tile_scaled_softmax(tile, lse_r, neg_g_r, tgt_r, v0, buf.direct_mixed_gemm ? g_low : tile);
+#endif
+      } else {
+        if (vectorized_tiles(tile)) {
+          tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
+                              neg_g_r.const_data_ptr<float>());
+        } else {
+          tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
+        }
+        add_target_term(tile, neg_g_r, tgt_r, v0);
+        if (buf.direct_mixed_gemm) g_low.copy_(tile);
+      }
+      if (buf.direct_mixed_gemm) {
+        // CUDA, bf16/fp16 weights: both gradient GEMMs on tensor cores with G rounded to the weight's dtype,
+        // as autograd rounds the logits' gradient of a bf16 lm-head; fp32 GEMMs here measured 5.2x slower
+        // than the unfused bf16 composition on an H200.
+        if (want_hidden) {
+          at::Tensor part = dh_part.narrow(0, 0, mr);
+          at::mm_out(part, g_low, w, at::kFloat);
+          dh_r.add_(part);
+        }
+        if (want_weight) {
+          at::Tensor dw_tile = dw.narrow(0, v0 - v_begin, n);
+          if (tile_final_dw) {
+            at::mm_out(dw_tile, g_low.t(), h_g);  // fp32 accumulation, rounded once into the weight's dtype
+          } else if (r0 == 0) {
+            at::mm_out(dw_tile, g_low.t(), h_g, at::kFloat);
+          } else {
+            at::Tensor part = dw_part.narrow(0, 0, n);
+            at::mm_out(part, g_low.t(), h_g, at::kFloat);
+            dw_tile.add_(part);
+          }
+        }
+        continue;
+      }
+      if (want_hidden) {
+        at::Tensor w_acc = w.scalar_type() == acc ? w : w.to(acc);
+        dh_r.addmm_(tile, w_acc);
+      }
+      if (want_weight) {
+        at::Tensor dw_tile = dw_out(v0, n);
+        if (r0 == 0) {
+          at::mm_out(dw_tile, tile.t(), h);
+        } else {
+          dw_tile.addmm_(tile.t(), h);
+        }
+        finish_dw(v0, n);
+      }
+    }
+  }
+  if (want_weight && dw.scalar_type() != weight.scalar_type()) dw = dw.to(weight.scalar_type());
+  return dw;
+}
+
+// The clamped tile sizes forward and backward both use.
+int64_t clamp_row_block(int64_t row_block, int64_t M) {
+  return std::max<int64_t>(1, std::min(row_block, std::max<int64_t>(M, 1)));
+}
+int64_t clamp_vocab_block(int64_t vocab_block, int64_t V) { return std::max<int64_t>(1, std::min(vocab_block, V)); }
+
 struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& targets, const at::Tensor& mask, const at::Tensor& scored,
@@ -216,8 +365,7 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
     at::Tensor w_target = weight.index_select(0, sel.targets).to(acc);
     at::Tensor target_logit = (h_acc * w_target).sum(1);
 
-    const int64_t rb = std::max<int64_t>(1, std::min(row_block, std::max<int64_t>(M, 1)));
-    const int64_t vb = std::max<int64_t>(1, std::min(vocab_block, V));
+    const int64_t rb = clamp_row_block(row_block, M), vb = clamp_vocab_block(vocab_block, V);
     TileBuffers buf(weight, rb, vb, acc);
     at::Tensor lse = M > 0 ? tiled_logsumexp(h_acc, weight, rb, vb, buf) : at::empty({0}, h_acc.options());
 
@@ -230,8 +378,8 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
     ctx->saved_data["hidden_dtype"] = static_cast<int64_t>(hidden.scalar_type());
     ctx->saved_data["row_block"] = rb;
     ctx->saved_data["vocab_block"] = vb;
-    ctx->mark_non_differentiable({counts});
-    return {logps, counts};
+    ctx->mark_non_differentiable({counts, lse});
+    return {logps, counts, lse};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -247,146 +395,16 @@ struct SequenceLogpsFunction : public torch::autograd::Function<SequenceLogpsFun
       const auto acc = h_acc.scalar_type();
 
       at::Tensor grad_logps = grads[0].defined() ? grads[0].to(acc) : at::zeros({hidden_sizes[0]}, h_acc.options());
-      at::Tensor g = grad_logps.index_select(0, seq);  // [M] dL/dlogp of each scored row
-      at::Tensor neg_g = g.neg().contiguous();
+      at::Tensor neg_g = grad_logps.index_select(0, seq).neg().contiguous();  // -dL/dlogp of each scored row
 
-      at::Tensor dh = at::zeros({M, D}, h_acc.options());
-      // With one row block (rb == M: every call at DRIFT's sizes) each dW tile is final after its GEMM, so a
-      // bf16 / fp16 weight's gradient is written tile by tile in its own dtype through one fp32 [vb, D] tile. Else
-      // the row blocks accumulate into an fp32 [V, D] (544 MB at vocab 151,936, D 896: twice the bf16 gradient).
-      TileBuffers buf(weight, rb, vb, acc);
-      const at::Tensor h_gemm = buf.gemm_rows(h_acc);
-      const bool low_weight = weight.scalar_type() != acc;
-      const bool tile_final_dw = want_weight && M > 0 && rb == M;
-      at::Tensor dw, dw_tile_acc;
-      if (want_weight) {
-        if (M == 0) {
-          dw = at::zeros({V, D}, weight.options());
-        } else if (tile_final_dw && low_weight) {
-          dw = at::empty({V, D}, weight.options());
-          // CUDA's mixed-dtype GEMM rounds its fp32 accumulation into dw itself.
-          if (!buf.direct_mixed_gemm) dw_tile_acc = at::empty({vb, D}, h_acc.options());
-        } else {
-          // The first row block writes each dW tile (beta = 0), later ones accumulate: no memset and re-read.
-          dw = at::empty({V, D}, h_acc.options());
-        }
-      }
-      // dW rows [v0, v0 + n) as the GEMMs write them: the rows of dw itself, or the fp32 tile rounded by finish_dw.
-      auto dw_out = [&](int64_t v0, int64_t n) {
-        return dw_tile_acc.defined() ? dw_tile_acc.narrow(0, 0, n) : dw.narrow(0, v0, n);
-      };
-      auto finish_dw = [&](int64_t v0, int64_t n) {
-        if (dw_tile_acc.defined()) dw.narrow(0, v0, n).copy_(dw_tile_acc.narrow(0, 0, n));
-      };
-
-      if (buf.amx) {
-        buf.amx_scratch = at::empty({amx_scratch_elements(std::min(rb, M), vb)}, weight.options());
-      }
-      at::Tensor low, dh_part, dw_part;  // the mixed-dtype path's G tile and GEMM outputs
-      if (buf.direct_mixed_gemm) {
-        low = at::empty({rb * vb}, weight.options());
-        dh_part = at::empty({rb, D}, h_acc.options());
-        dw_part = at::empty({vb, D}, h_acc.options());
-      }
-      for (int64_t r0 = 0; r0 < M; r0 += rb) {
-        const int64_t mr = std::min(rb, M - r0);
-        at::Tensor h = h_acc.narrow(0, r0, mr);
-        at::Tensor h_g = h_gemm.narrow(0, r0, mr);
-        at::Tensor dh_r = dh.narrow(0, r0, mr);
-        at::Tensor lse_r = lse.narrow(0, r0, mr);
-        at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
-        at::Tensor tgt_r = tgt.narrow(0, r0, mr);
-        if (buf.amx) {
-          // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
-          PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
-          c10::BFloat16* scratch = buf.amx_scratch.mutable_data_ptr<c10::BFloat16>();
-          const c10::BFloat16* w_rows = weight.const_data_ptr<c10::BFloat16>();
-          for (int64_t v0 = 0; v0 < V; v0 += vb) {
-            const int64_t n = std::min(vb, V - v0);
-            at::Tensor tile = buf.logits_view(mr, n);
-            buf.amx_logits_of(tile, h_g, weight, v0, n);
-            tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
-                                neg_g_r.const_data_ptr<float>());
-            add_target_term(tile, neg_g_r, tgt_r, v0);
-            if (want_hidden) {
-              amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
-                              dh.mutable_data_ptr<float>() + r0 * D, scratch);
-            }
-            if (want_weight) {
-              amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed,
-                              dw_out(v0, n).mutable_data_ptr<float>(), r0 > 0, scratch);
-              finish_dw(v0, n);
-            }
-          }
-          continue;
-        }
-        for (int64_t v0 = 0; v0 < V; v0 += vb) {
-          const int64_t n = std::min(vb, V - v0);
-          at::Tensor w = buf.weight_rows(weight, v0, n);
-          at::Tensor tile = buf.logits_view(mr, n);
-          buf.logits_of(tile, h_g, w);
-          // G = -g (softmax - onehot(target)): in place, or (mixed-dtype GEMMs) into the weight's dtype.
-          at::Tensor g_low = buf.direct_mixed_gemm ? low.narrow(0, 0, mr * n).view({mr, n}) : at::Tensor();
-          if (cuda_tiles(tile)) {
-#ifdef DRIFT_WITH_CUDA
-            cuda_tile_scaled_softmax(tile, lse_r, neg_g_r, tgt_r, v0, buf.direct_mixed_gemm ? g_low : tile);
-#endif
-          } else {
-            if (vectorized_tiles(tile)) {
-              tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
-                                  neg_g_r.const_data_ptr<float>());
-            } else {
-              tile.sub_(lse_r.unsqueeze(1)).exp_().mul_(neg_g_r.unsqueeze(1));
-            }
-            add_target_term(tile, neg_g_r, tgt_r, v0);
-            if (buf.direct_mixed_gemm) g_low.copy_(tile);
-          }
-          if (buf.direct_mixed_gemm) {
-            // CUDA, bf16/fp16 weights: both gradient GEMMs on tensor cores with G rounded to the weight's dtype,
-            // as autograd rounds the logits' gradient of a bf16 lm-head; fp32 GEMMs here measured 5.2x slower
-            // than the unfused bf16 composition on an H200.
-            if (want_hidden) {
-              at::Tensor part = dh_part.narrow(0, 0, mr);
-              at::mm_out(part, g_low, w, at::kFloat);
-              dh_r.add_(part);
-            }
-            if (want_weight) {
-              at::Tensor dw_tile = dw.narrow(0, v0, n);
-              if (tile_final_dw) {
-                at::mm_out(dw_tile, g_low.t(), h_g);  // fp32 accumulation, rounded once into the weight's dtype
-              } else if (r0 == 0) {
-                at::mm_out(dw_tile, g_low.t(), h_g, at::kFloat);
-              } else {
-                at::Tensor part = dw_part.narrow(0, 0, n);
-                at::mm_out(part, g_low.t(), h_g, at::kFloat);
-                dw_tile.add_(part);
-              }
-            }
-            continue;
-          }
-          if (want_hidden) {
-            at::Tensor w_acc = w.scalar_type() == acc ? w : w.to(acc);
-            dh_r.addmm_(tile, w_acc);
-          }
-          if (want_weight) {
-            at::Tensor dw_tile = dw_out(v0, n);
-            if (r0 == 0) {
-              at::mm_out(dw_tile, tile.t(), h);
-            } else {
-              dw_tile.addmm_(tile.t(), h);
-            }
-            finish_dw(v0, n);
-          }
-        }
-      }
-
-      at::Tensor d_hidden, d_weight;
+      at::Tensor dh = want_hidden ? at::zeros({M, D}, h_acc.options()) : at::Tensor();
+      at::Tensor d_weight = backward_sweep(h_acc, weight, lse, neg_g, tgt, rb, vb, 0, V, dh, want_weight);
+      at::Tensor d_hidden;
       if (want_hidden) {
         d_hidden = at::zeros({hidden_sizes[0] * hidden_sizes[1], D}, h_acc.options().dtype(hidden_dtype));
         d_hidden.index_copy_(0, index, dh.to(hidden_dtype));
         d_hidden = d_hidden.view(hidden_sizes);
       }
-      if (want_weight) d_weight = dw.scalar_type() == weight.scalar_type() ? dw : dw.to(weight.scalar_type());
       return {d_hidden, d_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     });
   }
@@ -441,18 +459,57 @@ std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tenso
     // On a GPU this waits for the device: the number of scored positions sizes everything after it.
     at::Tensor flat_mask = mask.reshape({-1});
     if (flat_mask.scalar_type() != at::kBool) flat_mask = flat_mask.ne(0);
-    return SequenceLogpsFunction::apply(hidden, weight, targets, mask, flat_mask.nonzero().squeeze(1), row_block,
-                                        vocab_block);
+    auto out = SequenceLogpsFunction::apply(hidden, weight, targets, mask, flat_mask.nonzero().squeeze(1), row_block,
+                                            vocab_block);
+    return std::vector<at::Tensor>{out[0], out[1]};
   });
 }
 
 std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                                        const at::Tensor& mask, const at::Tensor& scored, int64_t row_block,
                                        int64_t vocab_block) {
+  auto out = sequence_logps_and_lse(hidden, weight, targets, mask, scored, row_block, vocab_block);
+  return {out[0], out[1]};
+}
+
+std::vector<at::Tensor> sequence_logps_and_lse(const at::Tensor& hidden, const at::Tensor& weight,
+                                               const at::Tensor& targets, const at::Tensor& mask,
+                                               const at::Tensor& scored, int64_t row_block, int64_t vocab_block) {
   return translate_errors([&] {
     TORCH_CHECK(scored.defined(), "sequence_logps: scored must be defined (or use the overload without it)");
     check_inputs(hidden, weight, targets, mask, scored, row_block, vocab_block);
     return SequenceLogpsFunction::apply(hidden, weight, targets, mask, scored, row_block, vocab_block);
+  });
+}
+
+at::Tensor sequence_logps_weight_grad(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                      const at::Tensor& mask, const at::Tensor& scored, const at::Tensor& lse,
+                                      const at::Tensor& grad_logps, int64_t row_block, int64_t vocab_block,
+                                      int64_t v_begin, int64_t rows) {
+  return translate_errors([&] {
+    TORCH_CHECK(scored.defined() && lse.defined() && grad_logps.defined(),
+                "sequence_logps_weight_grad: scored, lse and grad_logps must be defined");
+    check_inputs(hidden, weight, targets, mask, scored, row_block, vocab_block);
+    const int64_t V = weight.size(0), D = hidden.size(2);
+    const int64_t vb = clamp_vocab_block(vocab_block, V);
+    TORCH_CHECK(v_begin >= 0 && rows >= 0 && v_begin + rows <= V && v_begin % vb == 0 &&
+                    (rows % vb == 0 || v_begin + rows == V),
+                "sequence_logps_weight_grad: rows [", v_begin, ", ", v_begin + rows, ") must lie in [0, ", V,
+                ") and start and end on vocabulary tiles of ", vb);
+    const auto acc = accumulation_type(hidden);
+    Selection sel = select_scored_rows(targets, scored, V);
+    const int64_t M = sel.index.numel();
+    TORCH_CHECK(lse.dim() == 1 && lse.size(0) == M && lse.scalar_type() == acc,
+                "sequence_logps_weight_grad: lse must be the forward's [", M, "] ", acc, ", got ",
+                lse.scalar_type(), " ", lse.sizes());
+    TORCH_CHECK(grad_logps.dim() == 1 && grad_logps.size(0) == hidden.size(0),
+                "sequence_logps_weight_grad: grad_logps must be [N] = [", hidden.size(0), "], got shape ",
+                grad_logps.sizes());
+    at::NoGradGuard no_grad;
+    at::Tensor h_acc = hidden.reshape({-1, D}).index_select(0, sel.index).to(acc).contiguous();
+    at::Tensor neg_g = grad_logps.to(acc).index_select(0, sel.seq).neg().contiguous();
+    return backward_sweep(h_acc, weight, lse.contiguous(), neg_g, sel.targets, clamp_row_block(row_block, M), vb,
+                          v_begin, v_begin + rows, at::Tensor(), true);
   });
 }
 

@@ -26,4 +26,20 @@ std::vector<at::Tensor> sequence_logps(const at::Tensor& hidden, const at::Tenso
                                        const at::Tensor& mask, const at::Tensor& scored, int64_t row_block,
                                        int64_t vocab_block);
 
+// As above, and the log-sum-exp of each scored row's logits, lse [M] (not differentiable): what
+// sequence_logps_weight_grad needs besides the inputs.
+std::vector<at::Tensor> sequence_logps_and_lse(const at::Tensor& hidden, const at::Tensor& weight,
+                                               const at::Tensor& targets, const at::Tensor& mask,
+                                               const at::Tensor& scored, int64_t row_block, int64_t vocab_block);
+
+// Rows [v_begin, v_begin + rows) of the weight's gradient that the backward of sequence_logps with these arguments
+// computes for grad_logps [N] = dL/dlogps, bit for bit, in the weight's dtype: for a caller that updates a [V, D]
+// lm-head a range at a time instead of holding its whole gradient (pass a detached weight to the forward, so that
+// its backward computes dL/dhidden alone). lse is the third output of sequence_logps_and_lse. The range starts on a
+// vocabulary tile, and ends on one or at V.
+at::Tensor sequence_logps_weight_grad(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                      const at::Tensor& mask, const at::Tensor& scored, const at::Tensor& lse,
+                                      const at::Tensor& grad_logps, int64_t row_block, int64_t vocab_block,
+                                      int64_t v_begin, int64_t rows);
+
 }  // namespace drift

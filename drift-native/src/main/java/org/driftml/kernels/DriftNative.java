@@ -46,6 +46,15 @@ final class DriftNative {
             @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, @Const @ByRef Tensor scored, long rowBlock,
             long vocabBlock);
 
+    static native @ByVal TensorVector sequence_logps_and_lse(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
+            @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, @Const @ByRef Tensor scored, long rowBlock,
+            long vocabBlock);
+
+    static native @ByVal Tensor sequence_logps_weight_grad(@Const @ByRef Tensor hidden, @Const @ByRef Tensor weight,
+            @Const @ByRef Tensor targets, @Const @ByRef Tensor mask, @Const @ByRef Tensor scored,
+            @Const @ByRef Tensor lse, @Const @ByRef Tensor gradLogps, long rowBlock, long vocabBlock, long vBegin,
+            long rows);
+
     static native void rmsprop_step(@Const @ByRef Tensor weight, @Const @ByRef Tensor grad, @Const @ByRef Tensor master,
             @Const @ByRef Tensor squareAvg, double lr, double scale, double alpha, double eps, double weightDecay);
 

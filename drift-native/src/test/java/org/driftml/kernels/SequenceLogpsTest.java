@@ -151,6 +151,58 @@ class SequenceLogpsTest {
         assertTrue(relDiff(w.grad(), wf.grad(), 1e-3) < 1e-2, () -> "dweight " + maxAbsDiff(w.grad(), wf.grad()));
     }
 
+    /**
+     * The lm-head's gradient a range at a time, as an optimiser recomputes it: each range's rows equal the rows of
+     * the gradient backward gives the weight, bit for bit, and the backward of a detached weight gives the same
+     * dhidden. Vocabulary 300 in tiles of 64: ranges of one tile, of two, and the ragged last; fp32 in one row block
+     * and in several (accumulated in fp32), bf16 on AMX and promoted, fp64.
+     */
+    @ParameterizedTest(name = "{0}, AMX {1}, row block {2}")
+    @CsvSource({"Float, false, 4096", "Float, false, 7", "BFloat16, true, 4096", "BFloat16, false, 4096",
+            "BFloat16, true, 16", "Double, false, 4096"})
+    void weightGradRowsEqualTheBackwardsGradientBitForBit(String dtype, boolean amx, long rowBlock) {
+        boolean available = DriftNative.set_amx_tile_gemms(amx);
+        try {
+            long n = 3, t = 20, v = 300, d = 32, vb = 64;
+            ScalarType type = ScalarType.valueOf(dtype);
+            Tensor hidden = randn(ScalarType.Float, n, t, d).to(type);
+            Tensor weight = randn(ScalarType.Float, v, d).mul(new Scalar(0.3)).to(type);
+            Tensor targets = torch.randint(0, v, new long[] {n, t});
+            Tensor mask = completionMask(n, t);
+            Tensor scored = mask.reshape(-1).nonzero().squeeze(1);
+            Tensor upstream = torch.randn(n);
+
+            Tensor h1 = leaf(hidden), w1 = leaf(weight);
+            SequenceLogps.Output whole = SequenceLogps.compute(h1, w1, targets, mask, rowBlock, vb);
+            whole.logps().mul(upstream.to(whole.logps().scalar_type())).sum().backward();
+
+            Tensor h2 = leaf(hidden);
+            SequenceLogps.Scores ranged = SequenceLogps.computeWithLse(h2, weight, targets, mask, scored, rowBlock,
+                    vb);
+            assertTrue(torch.equal(whole.logps(), ranged.logps()), "the same logps");
+            Tensor gradLogps = upstream.to(ranged.logps().scalar_type());
+            ranged.logps().mul(gradLogps).sum().backward();
+            assertTrue(torch.equal(h1.grad(), h2.grad()), "the same dhidden without the weight's gradient");
+            long[][] ranges = {{0, 64}, {64, 128}, {192, 108}};
+            for (long[] r : ranges) {
+                Tensor rows = SequenceLogps.weightGradRows(h2, weight, targets, mask, scored, ranged.lse(), gradLogps,
+                        rowBlock, vb, r[0], r[1]);
+                assertEquals(dtype, Tensors.dtype(rows));
+                assertTrue(torch.equal(w1.grad().narrow(0, r[0], r[1]), rows),
+                        () -> "rows " + r[0] + "+" + r[1] + " differ by "
+                                + maxAbsDiff(w1.grad().narrow(0, r[0], r[1]), rows));
+            }
+            assertMessage("must lie in [0, 300) and start and end on vocabulary tiles of 64",
+                    () -> SequenceLogps.weightGradRows(h2, weight, targets, mask, scored, ranged.lse(), gradLogps,
+                            rowBlock, vb, 32, 64));
+        } finally {
+            DriftNative.set_amx_tile_gemms(true);
+        }
+        if (amx && !available) {
+            System.err.println("weightGradRows: no AMX on this CPU; the promoted path ran twice");
+        }
+    }
+
     @Test
     void gradientsMatchFiniteDifferencesInDouble() {
         long n = 2, t = 5, v = 11, d = 6;
