@@ -9,12 +9,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.data.PreferencePair;
+import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
 import org.driftml.model.internal.CheckpointedForward;
@@ -42,6 +45,11 @@ public final class DpoTrainer implements AutoCloseable {
     private final MasterWeightRmsprop optimizer;  // null under ZeRO
     private final ShardedRmsprop sharded;  // ZeRO stage 1 or 2, else null
     private final ProcessGroup group;  // null: one process
+    // Checkpointed, one process, a trained bf16 lm-head: its gradient is made a range at a time at the update
+    // (LmHeadGradient) instead of held from the loss's backward on; the step's peak is then the state, the other
+    // gradients and one layer's recomputation. Measured at Qwen2.5-0.5B's geometry: README, "Benchmarks".
+    private boolean lmHeadMadeAtUpdate;
+    private LmHeadGradient lmHeadGradient;  // this step's, from accumulate() to the update
     private java.util.function.IntConsumer afterStep = step -> {};
     private int keepCheckpoints;
 
@@ -121,6 +129,7 @@ public final class DpoTrainer implements AutoCloseable {
         if (zeroStage > 0) {
             this.sharded = new ShardedRmsprop(trainable, initialMasters, config.weightDecay(), zeroStage, group);
             this.optimizer = null;
+            this.lmHeadMadeAtUpdate = false;
             this.reference = reference.apply(policy);
             return;
         }
@@ -132,6 +141,8 @@ public final class DpoTrainer implements AutoCloseable {
         }
         this.optimizer = new MasterWeightRmsprop(trainable, lora ? Map.of() : initialMasters,
                 config.weightDecay(), buffered);
+        this.lmHeadMadeAtUpdate = config.gradientCheckpointing() && group == null
+                && trainable.containsKey(policy.lmHeadName()) && MasterWeightRmsprop.canMakeGradient(policy.lmHead());
         this.reference = reference.apply(policy);
     }
 
@@ -266,6 +277,7 @@ public final class DpoTrainer implements AutoCloseable {
      */
     @Override
     public void close() {
+        closeLmHeadGradient();
         if (sharded != null) {
             sharded.close();
         } else {
@@ -282,12 +294,15 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /**
-     * Bytes of gradients this process holds at the update: every trained weight's (ZeRO stage 0), every weight's
-     * and this rank's summed slice (stage 1), the slice alone (stage 2; one bucket's full gradients come and go
-     * during the backward).
+     * Bytes of gradients this process holds at the update: every trained weight's (ZeRO stage 0; but the
+     * lm-head's where it is made at the update, a range at a time), every weight's and this rank's summed slice
+     * (stage 1), the slice alone (stage 2; one bucket's full gradients come and go during the backward).
      */
     public long gradientBytes() {
-        return sharded != null ? sharded.gradientBytes() : optimizer.gradientBytes();
+        if (sharded != null) {
+            return sharded.gradientBytes();
+        }
+        return optimizer.gradientBytes() - (lmHeadMadeAtUpdate ? policy.lmHead().nbytes() : 0);
     }
 
     /**
@@ -483,21 +498,64 @@ public final class DpoTrainer implements AutoCloseable {
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
     public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
-        Map<String, Double> metrics = accumulate(pairs, batch, step);
-        double norm = sharded != null ? sharded.gradNorm() : optimizer.gradNorm();
-        if (!Double.isFinite(norm)) {
-            throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
-                    + "; stopping before it reaches the weights");
+        try {
+            Map<String, Double> metrics = accumulate(pairs, batch, step);
+            double norm = sharded != null ? sharded.gradNorm() : optimizer.gradNorm();
+            if (!Double.isFinite(norm)) {
+                throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
+                        + "; stopping before it reaches the weights");
+            }
+            if (sharded != null) {
+                sharded.step(lr, config.maxGradNorm(), norm);
+                metrics.put("allgather_seconds", sharded.takeGatherSeconds());  // the updated weights' all-gather
+            } else {
+                optimizer.step(lr, config.maxGradNorm(), norm);
+            }
+            metrics.put("grad_norm", norm);
+            metrics.put("learning_rate", lr);
+            return metrics;
+        } finally {
+            closeLmHeadGradient();
         }
-        if (sharded != null) {
-            sharded.step(lr, config.maxGradNorm(), norm);
-            metrics.put("allgather_seconds", sharded.takeGatherSeconds());  // the updated weights' all-gather
-        } else {
-            optimizer.step(lr, config.maxGradNorm(), norm);
+    }
+
+    /** Holds the lm-head's gradient whole from the loss's backward on: what tests compare the made one with. */
+    DpoTrainer holdingLmHeadGradient() {
+        lmHeadMadeAtUpdate = false;
+        return this;
+    }
+
+    /** Whether the lm-head's gradient is made at the update (see {@link LmHeadGradient}). */
+    boolean makesLmHeadGradientAtUpdate() {
+        return lmHeadMadeAtUpdate;
+    }
+
+    private void closeLmHeadGradient() {
+        if (lmHeadGradient != null) {
+            lmHeadGradient.close();
+            lmHeadGradient = null;
         }
-        metrics.put("grad_norm", norm);
-        metrics.put("learning_rate", lr);
-        return metrics;
+    }
+
+    /**
+     * One micro-batch's loss and its backward down to the final hidden states, with the lm-head's share of the
+     * gradient recorded in {@code lmHead} rather than made: the log-prob op sees a detached weight (its backward
+     * computes dL/dhidden alone), and dL/dlogps is taken at a leaf, from which the optimiser makes the weight's
+     * gradient a range at a time (SequenceLogps.weightGradRows). The same loss, dL/dhidden and gradient as
+     * {@link DpoLoss#score} and one backward, bit for bit.
+     */
+    private DpoLoss.Result lossMakingLmHeadGradientLater(Tensor hidden, PreferenceBatch b, List<Integer> ids,
+            Scalar share, LmHeadGradient lmHead) {
+        SequenceLogps.Scores s = SequenceLogps.computeWithLse(hidden, policy.lmHead().detach(), b.targets(),
+                b.completionMask(), b.scoredPositions());
+        Tensor logps = s.logps().detach().requires_grad_(true);
+        DpoLoss.Result r = DpoLoss.compute(new DpoLoss.Scores(logps, s.tokenCounts()), reference.score(b, ids),
+                ids.size(), config);
+        r.loss().mul(share).backward();
+        Tensor gradLogps = logps.grad().defined() ? logps.grad() : torch.zeros_like(logps);
+        s.logps().backward(gradLogps, new BoolOptional(), false, new TensorArrayRefOptional());
+        lmHead.addLogits(hidden, b.targets(), b.completionMask(), b.scoredPositions(), s.lse(), gradLogps);
+        return r;
     }
 
     /**
@@ -522,6 +580,12 @@ public final class DpoTrainer implements AutoCloseable {
         }
         try (StepScope all = StepScope.open()) {
             Tensor sums = null;
+            LmHeadGradient lmHeadGradient = null;
+            if (lmHeadMadeAtUpdate) {
+                closeLmHeadGradient();
+                this.lmHeadGradient = lmHeadGradient = new LmHeadGradient(policy.lmHead());
+                optimizer.gradientMadeBy(policy.lmHeadName(), lmHeadGradient);
+            }
             for (int start = 0; start < batch.size(); start += micro) {
                 try (StepScope scope = StepScope.open()) {
                     List<Integer> ids = batch.subList(start, Math.min(batch.size(), start + micro));
@@ -534,18 +598,28 @@ public final class DpoTrainer implements AutoCloseable {
                             ? policy.checkpointed(b.inputIds(), null, null) : null;  // right-padded: causal alone
                     Tensor hidden = layers != null ? layers.hidden()
                             : policy.hiddenStates(b.inputIds(), null, null);
-                    DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
-                    DpoLoss.Result r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
                     // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one
                     // big batch.
                     Scalar share = new Scalar((double) ids.size() / globalSize);
-                    r.loss().mul(share).backward();
+                    DpoLoss.Result r;
+                    if (lmHeadGradient != null) {
+                        r = lossMakingLmHeadGradientLater(hidden, b, ids, share, lmHeadGradient);
+                    } else {
+                        DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
+                        r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
+                        r.loss().mul(share).backward();
+                    }
                     if (layers != null) {  // the layers, recomputed one at a time, and the embedding
                         boolean last = start + micro >= batch.size();
                         // Data parallel: ZeRO 2 reduces each finished layer; stages 0 and 1 start its all-reduce
                         // (reduce-scatter) in the last micro-batch, overlapping the layers below.
-                        layers.backward(sharded != null ? l -> sharded.layerDone(l, last)
-                                : group != null && last ? l -> optimizer.allreduceLayerStart(l, group) : l -> {});
+                        java.util.function.IntConsumer layerDone = sharded != null ? l -> sharded.layerDone(l, last)
+                                : group != null && last ? l -> optimizer.allreduceLayerStart(l, group) : l -> {};
+                        if (lmHeadGradient != null && policy.config().tieWordEmbeddings()) {
+                            lmHeadGradient.addEmbeddingRows(b.inputIds(), layers.backwardExceptEmbedding(layerDone));
+                        } else {
+                            layers.backward(layerDone);
+                        }
                     }
                     if (sharded != null) {
                         sharded.microBatchDone();

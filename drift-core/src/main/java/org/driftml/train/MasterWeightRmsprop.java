@@ -38,6 +38,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
     static final double ALPHA = 0.99;
     static final double EPS = 1e-8;
     private static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient
+    private static final long RANGE_TILES = 4;  // vocabulary tiles per range of a made gradient (29 MB at 0.5B)
 
     private final List<String> names = new ArrayList<>();
     private final List<Tensor> compute = new ArrayList<>();
@@ -49,6 +50,8 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private final List<Integer> bucketLayers = new ArrayList<>();  // the decoder layer of each gradient buffer
     private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();
     private final java.util.Set<Integer> started = new java.util.HashSet<>();  // buffers whose all-reduce has begun
+    private int madeIndex = -1;  // the weight whose gradient this step is made a range at a time, or -1
+    private LmHeadGradient made;
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this(weights, Map.of(), weightDecay);
@@ -270,9 +273,11 @@ final class MasterWeightRmsprop implements AutoCloseable {
     public double gradNorm() {
         try (StepScope scope = StepScope.open()) {
             TensorVector norms = new TensorVector();
-            for (Tensor w : compute) {
-                Tensor g = w.grad();
-                if (g.defined()) {
+            for (int i = 0; i < compute.size(); i++) {
+                Tensor g = compute.get(i).grad();
+                if (i == madeIndex && !made.isEmpty()) {
+                    norms.push_back(norm(made));
+                } else if (g.defined()) {
                     norms.push_back(norm(g));
                 }
             }
@@ -291,6 +296,51 @@ final class MasterWeightRmsprop implements AutoCloseable {
             parts.push_back(fp32Norm(chunks.get(c)));
         }
         return torch.linalg_vector_norm(torch.stack(parts));
+    }
+
+    /**
+     * The norm of a gradient made a range at a time, reduced exactly as {@link #norm(Tensor)} reduces the whole
+     * tensor: cut at the same {@value #NORM_CHUNK}-element boundaries, so the partial norms and their norm are the
+     * same bits. A chunk inside a range is reduced where it lies; one that spans two ranges is gathered first.
+     */
+    private static Tensor norm(LmHeadGradient gradient) {
+        long rows = gradient.vocab(), width = gradient.width(), step = gradient.alignment() * RANGE_TILES;
+        try (StepScope scope = StepScope.open()) {
+            if (rows * width <= NORM_CHUNK) {
+                return scope.handBack(fp32Norm(gradient.rows(0, rows)));
+            }
+            Tensor carry = gradient.emptyElements(NORM_CHUNK);  // the chunk begun in an earlier range
+            long carried = 0;
+            TensorVector parts = new TensorVector();  // holds its own references to the partial norms
+            for (long start = 0; start < rows; start += step) {
+                try (StepScope range = StepScope.open()) {
+                    Tensor flat = gradient.rows(start, Math.min(step, rows - start)).reshape(-1);
+                    long length = flat.numel(), at = 0;
+                    if (carried > 0) {
+                        long take = Math.min(NORM_CHUNK - carried, length);
+                        carry.narrow(0, carried, take).copy_(flat.narrow(0, 0, take));
+                        carried += take;
+                        at = take;
+                        if (carried < NORM_CHUNK) {
+                            continue;
+                        }
+                        parts.push_back(fp32Norm(carry));
+                        carried = 0;
+                    }
+                    for (; length - at >= NORM_CHUNK; at += NORM_CHUNK) {
+                        parts.push_back(fp32Norm(flat.narrow(0, at, NORM_CHUNK)));
+                    }
+                    if (at < length) {
+                        carry.narrow(0, 0, length - at).copy_(flat.narrow(0, at, length - at));
+                        carried = length - at;
+                    }
+                }
+            }
+            if (carried > 0) {
+                parts.push_back(fp32Norm(carry.narrow(0, 0, carried)));
+            }
+            return scope.handBack(torch.linalg_vector_norm(torch.stack(parts)));
+        }
     }
 
     private static Tensor fp32Norm(Tensor t) {
@@ -362,6 +412,10 @@ final class MasterWeightRmsprop implements AutoCloseable {
             for (int i = 0; i < compute.size(); i++) {
                 Tensor w = compute.get(i);
                 try (StepScope scope = StepScope.open()) {
+                    if (i == madeIndex) {
+                        stepByRanges(i, lr, scale);
+                        continue;
+                    }
                     Tensor grad = w.grad();
                     if (!grad.defined()) {
                         continue;
@@ -375,7 +429,50 @@ final class MasterWeightRmsprop implements AutoCloseable {
             handedOver.forEach(w -> w.mutable_grad().reset());  // the next backward hands others over
             gradients.zero();
         } finally {
+            madeIndex = -1;
+            made = null;
             noGrad.close();
+        }
+    }
+
+    /**
+     * Weight {@code name}'s gradient for the coming step (its norm and its update) is made by {@code gradient} a
+     * range at a time; the caller closes it after {@link #step}. Its backward must have left the weight no
+     * gradient of its own. For bf16 weights, whose gradients' norms are reduced in chunks; an fp32 gradient's norm
+     * is one reduction over the whole tensor, as torch's clip_grad_norm_ takes it.
+     */
+    void gradientMadeBy(String name, LmHeadGradient gradient) {
+        int i = names.indexOf(name);
+        if (i < 0) {
+            throw new IllegalArgumentException("the optimiser does not update " + name);
+        }
+        if (!canMakeGradient(compute.get(i))) {
+            throw new IllegalArgumentException(name + " is " + compute.get(i).scalar_type()
+                    + ": a gradient made a range at a time needs a bf16 weight");
+        }
+        madeIndex = i;
+        made = gradient;
+    }
+
+    /** Whether {@link #gradientMadeBy} takes {@code weight}: a bf16 one. */
+    static boolean canMakeGradient(Tensor weight) {
+        return weight.scalar_type().value == ScalarType.BFloat16.value;
+    }
+
+    /** Weight i's update from its made gradient, range by range: the update is elementwise, so the same bits. */
+    private void stepByRanges(int i, double lr, double scale) {
+        if (made.isEmpty()) {
+            return;  // no gradient this step: skipped, as an undefined one is
+        }
+        Tensor w = compute.get(i), m = master.get(i), v = squareAvg.get(i);
+        long rows = w.size(0), step = made.alignment() * RANGE_TILES;
+        for (long start = 0; start < rows; start += step) {
+            try (StepScope range = StepScope.open()) {
+                long n = Math.min(step, rows - start);
+                Tensor wr = w.narrow(0, start, n);
+                RmspropStep.apply(wr, made.rows(start, n), m == w ? wr : m.narrow(0, start, n), v.narrow(0, start, n),
+                        lr, scale, ALPHA, EPS, weightDecay);
+            }
         }
     }
 }

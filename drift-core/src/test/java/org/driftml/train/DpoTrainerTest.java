@@ -20,6 +20,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The DPO engine on the tiny Qwen2 fixture with synthetic pairs of token ids. */
 class DpoTrainerTest {
@@ -178,6 +180,46 @@ class DpoTrainerTest {
             // The recomputed layers repeat the same fp32 operations: only the accumulation order of the
             // embedding's gradient (lm-head part and input part) may differ.
             kept.gradientDifferences(recomputed).forEach((name, d) -> assertTrue(d < 1e-5, name + ": " + d));
+        }
+    }
+
+    /**
+     * Checkpointed bf16 training makes the lm-head's gradient at the update (LmHeadGradient) and takes the steps of
+     * holding it, bit for bit: losses, gradient norms, every weight and master. A tied lm-head (Qwen2: the
+     * embedding's rows are made at the update too) and an untied one (Llama), two micro-batches per step.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-qwen2", "tiny-llama"})
+    void anLmHeadGradientMadeAtTheUpdateTakesTheStepsOfHoldingIt(String fixture) throws Exception {
+        Path model = Path.of(getClass().getResource("/parity/" + fixture).toURI());
+        try (StepScope scope = StepScope.open()) {
+            Map<String, Tensor> heldWeights = new LinkedHashMap<>(), madeWeights = new LinkedHashMap<>();
+            List<Map<String, Double>> held = checkpointedBf16(model, true, heldWeights);
+            List<Map<String, Double>> made = checkpointedBf16(model, false, madeWeights);
+            assertEquals(held.size(), made.size());
+            for (int i = 0; i < held.size(); i++) {
+                assertEquals(held.get(i).get("loss"), made.get(i).get("loss"), 0.0, "loss at step " + i);
+                assertEquals(held.get(i).get("grad_norm"), made.get(i).get("grad_norm"), 0.0, "norm at step " + i);
+            }
+            assertEquals(heldWeights.keySet(), madeWeights.keySet());
+            heldWeights.forEach((name, w) -> assertTrue(torch.equal(w, madeWeights.get(name)), name));
+        }
+    }
+
+    /** Four steps of checkpointed bf16 DPO; the weights and masters after them into {@code after}. */
+    private static List<Map<String, Double>> checkpointedBf16(Path model, boolean holdLmHead,
+            Map<String, Tensor> after) throws Exception {
+        Decoder policy = Decoder.load(model, ScalarType.BFloat16);
+        try (DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
+                fast(1e-4, 4, 2, 2).withGradientCheckpointing(true), 0, 1)) {
+            if (holdLmHead) {
+                t.holdingLmHeadGradient();
+            }
+            assertEquals(!holdLmHead, t.makesLmHeadGradientAtUpdate());
+            List<Map<String, Double>> log = t.train(pairs(8, 5));
+            policy.weights().forEach((name, w) -> after.put(name, w.clone()));
+            t.masters().forEach((name, m) -> after.put("master." + name, m.clone()));
+            return log;
         }
     }
 
