@@ -135,7 +135,7 @@ public final class DpoTrainer implements AutoCloseable {
         }
         this.sharded = null;
         Set<String> buffered = new java.util.HashSet<>();
-        if (config.gradientCheckpointing()) {  // the lm-head's gradient is written whole: handed over (optimizer)
+        if (config.gradientCheckpointing()) {  // not the lm-head's: handed over whole, or made at the update
             buffered.addAll(trainable.keySet());
             buffered.remove(policy.lmHeadName());
         }
