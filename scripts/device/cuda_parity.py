@@ -102,6 +102,21 @@ def sequence_logps_checks(device):
             scale = lambda r: 1.0 if dtype not in (torch.bfloat16, torch.float16) else r.abs().max().item() * 4
             check(tag + " d hidden", h.grad, rh.grad, gtol * scale(rh.grad))
             check(tag + " d weight", w.grad, rw.grad, gtol * scale(rw.grad))
+            # The weight's gradient a range of tiles at a time (what the trainer's LmHeadGradient makes at the
+            # update), from a forward on the detached weight: the rows of w.grad, bitwise.
+            scored = mask.reshape(-1).nonzero().squeeze(1).to(device)
+            h2 = h0.to(device).detach().clone().requires_grad_()
+            logps2, _, lse = drift_ext.sequence_logps_and_lse(h2, w.detach(), targets.to(device), mask.to(device),
+                                                              scored, rb, vb)
+            grad_logps = wts.to(logps2.dtype)
+            (logps2 * grad_logps).sum().backward()
+            check(tag + " d hidden, weight detached", h2.grad, h.grad, 0)
+            tile = min(vb, v)
+            for start, rows in [(0, tile), (tile, v - tile)]:
+                part = drift_ext.sequence_logps_weight_grad(h2.detach(), w.detach(), targets.to(device),
+                                                            mask.to(device), scored, lse, grad_logps, rb, vb, start,
+                                                            rows)
+                check(tag + f" weight grad rows {start}+{rows}", part, w.grad[start:start + rows], 0)
 
 
 def bench_sequence_logps(dtype, score_only):
