@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.data.PreferencePair;
+import org.driftml.kernels.NativeHeap;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
@@ -38,7 +39,7 @@ import org.driftml.report.TrainingLog;
  */
 public final class DpoTrainer implements AutoCloseable {
     private final Decoder policy;
-    private final ReferencePolicy reference;
+    private ReferencePolicy reference;  // made once the masters are set (of(): once their seed is freed)
     private final DpoConfig config;
     private final long padId;
     private final long seed;
@@ -103,7 +104,8 @@ public final class DpoTrainer implements AutoCloseable {
      * The reference is made from the policy once the masters have set its weights: a bf16 weight then is its
      * master's high half, rounded to nearest with ties away from zero (SplitMaster), which differs from the load's
      * round-to-even cast at ties. Made before, the reference would start a few weights away from the policy (the
-     * first loss 0.6932 instead of ln 2 on the tiny fixture).
+     * first loss 0.6932 instead of ln 2 on the tiny fixture). A null {@code reference}: the caller sets it after
+     * (of(), once the masters' seed is freed).
      */
     private DpoTrainer(Decoder policy, java.util.function.Function<Decoder, ReferencePolicy> reference,
             DpoConfig config, long padId, long seed, Map<String, Tensor> initialMasters, ProcessGroup group,
@@ -130,7 +132,7 @@ public final class DpoTrainer implements AutoCloseable {
             this.sharded = new ShardedRmsprop(trainable, initialMasters, config.weightDecay(), zeroStage, group);
             this.optimizer = null;
             this.lmHeadMadeAtUpdate = false;
-            this.reference = reference.apply(policy);
+            this.reference = reference == null ? null : reference.apply(policy);
             return;
         }
         this.sharded = null;
@@ -143,7 +145,7 @@ public final class DpoTrainer implements AutoCloseable {
                 config.weightDecay(), buffered);
         this.lmHeadMadeAtUpdate = config.gradientCheckpointing() && group == null
                 && trainable.containsKey(policy.lmHeadName()) && MasterWeightRmsprop.canMakeGradient(policy.lmHead());
-        this.reference = reference.apply(policy);
+        this.reference = reference == null ? null : reference.apply(policy);
     }
 
     /**
@@ -221,10 +223,21 @@ public final class DpoTrainer implements AutoCloseable {
             return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, Map.of(), group,
                     zeroStage);
         }
-        try (Decoder full = Decoder.load(policy.folder(), org.bytedeco.pytorch.global.torch.ScalarType.Float)) {
-            return new DpoTrainer(policy.decoder(), reference, config, policy.padId(), seed, full.weights(), group,
+        // The fp32 weights are read one at a time as the optimiser seeds each master from them, and the reference is
+        // made (a frozen copy) or scored (DRIFT's stages) after, with malloc's freed pages returned: a whole fp32
+        // model read first stood beside the optimiser's state and the reference's copy or scoring activations
+        // (measured: benchmarks/stage-memory.sh, README).
+        DpoTrainer trainer;
+        try {
+            trainer = new DpoTrainer(policy.decoder(), (java.util.function.Function<Decoder, ReferencePolicy>) null,
+                    config, policy.padId(), seed, Decoder.weightsWhenRead(policy.folder(), ScalarType.Float), group,
                     zeroStage);
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         }
+        NativeHeap.trim();
+        trainer.reference = reference.apply(policy.decoder());
+        return trainer;
     }
 
     /**

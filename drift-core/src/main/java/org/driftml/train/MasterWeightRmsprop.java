@@ -81,9 +81,10 @@ final class MasterWeightRmsprop implements AutoCloseable {
         try {
             for (Map.Entry<String, Tensor> e : weights.entrySet()) {
                 Tensor w = e.getValue();
-                Tensor given = initialMasters.get(e.getKey());
-                // A scope per weight: detach()'s handles share the source's storage and would keep it alive.
+                // A scope per weight: detach()'s handles share the source's storage and would keep it alive, and a
+                // given master read when asked for (Decoder.weightsWhenRead) goes as soon as it is split.
                 try (StepScope scope = StepScope.open()) {
+                    Tensor given = initialMasters.get(e.getKey());
                     Tensor m;
                     if (w.scalar_type().value == ScalarType.Float.value) {
                         m = w;

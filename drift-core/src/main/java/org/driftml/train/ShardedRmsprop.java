@@ -102,9 +102,9 @@ final class ShardedRmsprop implements AutoCloseable {
             }
             if (split && !initialMasters.isEmpty()) {
                 for (int i = 0; i < names.size(); i++) {
-                    Tensor given = initialMasters.get(names.get(i));
-                    if (given != null) {
-                        try (StepScope one = StepScope.open()) {
+                    try (StepScope one = StepScope.open()) {  // a master read when asked for goes with its scope
+                        Tensor given = initialMasters.get(names.get(i));
+                        if (given != null) {
                             setMaster(i, given);
                         }
                     }
