@@ -40,6 +40,29 @@ class DecoderTest {
         }
     }
 
+    /**
+     * Weights read when asked for (what seeds fp32 masters one at a time) are load's, bit for bit, from an fp32 file
+     * and cast from a bf16 one; each read is a new tensor of its own, and the names need no read at all.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-qwen2", "tiny-qwen2-bf16"})
+    void weightsReadWhenAskedForAreLoadsWeights(String fixture) throws IOException {
+        try (StepScope step = StepScope.open()) {
+            Path folder = ParityFixtures.folder(fixture);
+            java.util.Map<String, Tensor> lazy = Decoder.weightsWhenRead(folder, ScalarType.Float);
+            java.util.Map<String, Tensor> loaded = Decoder.load(folder, ScalarType.Float).weights();
+            assertEquals(loaded.keySet(), lazy.keySet());
+            for (String name : loaded.keySet()) {
+                Tensor t = lazy.get(name);
+                assertEquals("Float", t.scalar_type().toString(), name);
+                assertTrue(torch.equal(loaded.get(name), t), name);
+            }
+            String name = "model.layers.0.mlp.up_proj.weight";
+            assertTrue(lazy.get(name).data_ptr().address() != lazy.get(name).data_ptr().address(),
+                    "read anew each time");
+        }
+    }
+
     /** A row without padding takes SDPA's causal path (no mask tensor): it must agree with transformers too. */
     @ParameterizedTest
     @ValueSource(strings = {"qwen2", "llama"})
