@@ -236,7 +236,12 @@ public final class DpoTrainer implements AutoCloseable {
             throw e.getCause();
         }
         NativeHeap.trim();
-        trainer.reference = reference.apply(policy.decoder());
+        try {
+            trainer.reference = reference.apply(policy.decoder());
+        } catch (RuntimeException | Error e) {
+            trainer.close();  // the optimiser's state, which no caller holds yet
+            throw e;
+        }
         return trainer;
     }
 

@@ -84,9 +84,10 @@ final class MasterWeightRmsprop implements AutoCloseable {
                 // A scope per weight: detach()'s handles share the source's storage and would keep it alive, and a
                 // given master read when asked for (Decoder.weightsWhenRead) goes as soon as it is split.
                 try (StepScope scope = StepScope.open()) {
-                    Tensor given = initialMasters.get(e.getKey());
+                    boolean fp32 = w.scalar_type().value == ScalarType.Float.value;  // its own master
+                    Tensor given = fp32 ? null : initialMasters.get(e.getKey());
                     Tensor m;
-                    if (w.scalar_type().value == ScalarType.Float.value) {
+                    if (fp32) {
                         m = w;
                     } else if (w.scalar_type().value == ScalarType.BFloat16.value) {
                         if (given != null) {  // split where the given master is (a CPU copy, say), kept on w's device
