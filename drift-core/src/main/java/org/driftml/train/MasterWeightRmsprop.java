@@ -38,7 +38,6 @@ final class MasterWeightRmsprop implements AutoCloseable {
     static final double ALPHA = 0.99;
     static final double EPS = 1e-8;
     private static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient
-    private static final long RANGE_TILES = 4;  // vocabulary tiles per range of a made gradient (29 MB at 0.5B)
 
     private final List<String> names = new ArrayList<>();
     private final List<Tensor> compute = new ArrayList<>();
@@ -306,7 +305,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
      * same bits. A chunk inside a range is reduced where it lies; one that spans two ranges is gathered first.
      */
     private static Tensor norm(LmHeadGradient gradient) {
-        long rows = gradient.vocab(), width = gradient.width(), step = gradient.alignment() * RANGE_TILES;
+        long rows = gradient.vocab(), width = gradient.width(), step = gradient.rangeRows();
         try (StepScope scope = StepScope.open()) {
             if (rows * width <= NORM_CHUNK) {
                 return scope.handBack(fp32Norm(gradient.rows(0, rows)));
@@ -467,7 +466,7 @@ final class MasterWeightRmsprop implements AutoCloseable {
             return;  // no gradient this step: skipped, as an undefined one is
         }
         Tensor w = compute.get(i), m = master.get(i), v = squareAvg.get(i);
-        long rows = w.size(0), step = made.alignment() * RANGE_TILES;
+        long rows = w.size(0), step = made.rangeRows();
         for (long start = 0; start < rows; start += step) {
             try (StepScope range = StepScope.open()) {
                 long n = Math.min(step, rows - start);
