@@ -8,7 +8,8 @@
 # LibTorch headers: $LIBTORCH_HOME/include if set, else extracted once from the official torch 2.13.0 CPU wheel
 # (`pip download torch==2.13.0 --no-deps`) into build/libtorch-2.13.0. CUDA kernels are built with --cuda (or
 # DRIFT_CUDA=1) when nvcc is on PATH; the gpu Maven profile passes it. Work already done is skipped: each output
-# carries a stamp of its inputs.
+# carries a stamp of its inputs. The compilers' and pip's output go to logs under drift-native/target/native/logs and
+# are shown only when a step fails, or always with DRIFT_VERBOSE_BUILD=1.
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
@@ -20,6 +21,19 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 
 die() { echo "cppbuild.sh: error: $*" >&2; exit 1; }
 say() { echo "cppbuild.sh: $*"; }
+LOGS="$OUT/logs"
+verbose="${DRIFT_VERBOSE_BUILD:-0}"
+# Runs a command with its output in the log $1: shown when it fails (then the step fails), or always when verbose.
+logged() {
+  local log="$1"; shift
+  mkdir -p "$(dirname "$log")"
+  if "$@" > "$log" 2>&1; then
+    if [ "$verbose" = 1 ]; then cat "$log" >&2; fi
+    return 0
+  fi
+  cat "$log" >&2
+  return 1
+}
 
 classpath="" classes="" cuda="${DRIFT_CUDA:-0}"
 while [ $# -gt 0 ]; do
@@ -48,7 +62,7 @@ headers_from_wheel() {
     command -v python3 >/dev/null || die "python3 is needed to fetch the torch $TORCH_VERSION wheel for its headers; or set LIBTORCH_HOME to a LibTorch $TORCH_VERSION folder"
     command -v unzip >/dev/null || die "unzip is needed to extract the LibTorch headers (apt-get install unzip)"
     rm -rf "$dest" "$wheels"; mkdir -p "$dest" "$wheels"
-    python3 -m pip download --quiet "torch==$TORCH_VERSION" --no-deps --only-binary=:all: -d "$wheels" \
+    logged "$LOGS/pip-download.log" python3 -m pip download --quiet "torch==$TORCH_VERSION" --no-deps --only-binary=:all: -d "$wheels" \
       || die "pip could not download torch==$TORCH_VERSION (needed only for its C++ headers); set LIBTORCH_HOME to a LibTorch $TORCH_VERSION folder instead"
     local whl; whl="$(ls "$wheels"/torch-"$TORCH_VERSION"*.whl 2>/dev/null | head -n 1)"
     [ -n "$whl" ] || die "pip saved no torch-$TORCH_VERSION wheel in $wheels"
@@ -99,7 +113,9 @@ LDFLAGS=(-shared -fopenmp -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
 # Vectorized<float>'s implementation; tile_kernels.cpp picks one at run time.
 isa_flags() {
   case "$1" in
-    *_avx512.cpp) echo -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -DCPU_CAPABILITY=AVX512 -DCPU_CAPABILITY_AVX512 ;;
+    # -Wno-maybe-uninitialized: GCC 12's own avx512fintrin.h trips it (_mm512_undefined_ps's `__m512 __Y = __Y;`
+    # inlined into Vectorized<float>'s max and shuffle; GCC bug 105593, fixed in GCC 13), pages of it per build.
+    *_avx512.cpp) echo -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -DCPU_CAPABILITY=AVX512 -DCPU_CAPABILITY_AVX512 -Wno-maybe-uninitialized ;;
     *_avx2.cpp) echo -mavx2 -mfma -mf16c -DCPU_CAPABILITY=AVX2 -DCPU_CAPABILITY_AVX2 ;;
     *_default.cpp) echo -DCPU_CAPABILITY=DEFAULT ;;
   esac
@@ -125,17 +141,17 @@ else
   for f in "${cpp_sources[@]}"; do
     o="$OUT/obj/$(basename "$f" .cpp).o"; objs+=("$o")
     # shellcheck disable=SC2046
-    g++ "${CXXFLAGS[@]}" $(isa_flags "$f") -c "$f" -o "$o" & pids+=($!)
+    logged "$LOGS/$(basename "$f").log" g++ "${CXXFLAGS[@]}" $(isa_flags "$f") -c "$f" -o "$o" & pids+=($!)
     if [ "${#pids[@]}" -ge "$JOBS" ]; then wait "${pids[0]}" || die "compiling failed (see above)"; pids=("${pids[@]:1}"); fi
   done
   for p in "${pids[@]}"; do wait "$p" || die "compiling failed (see above)"; done
   for f in "${cu_sources[@]}"; do
     o="$OUT/obj/$(basename "$f" .cu).cu.o"; objs+=("$o")
-    nvcc -std=c++20 -O3 --expt-relaxed-constexpr -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -DDRIFT_WITH_CUDA \
+    logged "$LOGS/$(basename "$f").log" nvcc -std=c++20 -O3 --expt-relaxed-constexpr -Xcompiler -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 -DDRIFT_WITH_CUDA \
       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
       -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include" -c "$f" -o "$o" || die "nvcc failed on $f"
   done
-  g++ -o "$OUT/libdrift_native.so" "${objs[@]}" "${LDFLAGS[@]}" || die "linking libdrift_native.so failed"
+  logged "$LOGS/link.log" g++ -o "$OUT/libdrift_native.so" "${objs[@]}" "${LDFLAGS[@]}" || die "linking libdrift_native.so failed"
   echo "$lib_stamp" > "$OUT/libdrift_native.so.stamp"
 fi
 

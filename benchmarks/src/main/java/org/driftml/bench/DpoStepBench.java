@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
-import org.driftml.model.LoraConfig;
+import org.driftml.model.spec.LoraConfig;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.driftml.parallel.ProcessGroup;

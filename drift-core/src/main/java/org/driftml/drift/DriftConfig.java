@@ -1,8 +1,8 @@
 package org.driftml.drift;
 
 import java.util.List;
-import org.driftml.model.LoraConfig;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.LoraConfig;
+import org.driftml.model.spec.Precision;
 import org.driftml.train.DpoConfig;
 
 /**

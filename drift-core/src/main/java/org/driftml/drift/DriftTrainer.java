@@ -15,7 +15,7 @@ import org.driftml.data.DsatMiner;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.SatReply;
 import org.driftml.kernels.NativeHeap;
-import org.driftml.model.ComputeDevice;
+import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.model.internal.Decoder;

@@ -6,6 +6,7 @@ import java.util.Map;
 import org.driftml.data.PreferencePair;
 import org.driftml.model.Policy;
 import org.driftml.text.ChatMessage;
+import org.driftml.model.RewardModel;
 
 /**
  * Iterative DPO on UltraFeedback-style prompts: two fresh samples per prompt, ranked by a reward model; the higher

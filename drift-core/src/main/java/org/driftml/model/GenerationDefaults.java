@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.Set;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * A model folder's {@code generation_config.json}, which transformers' generate() applies unless told otherwise

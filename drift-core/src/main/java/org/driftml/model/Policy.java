@@ -15,6 +15,9 @@ import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
+import org.driftml.model.spec.LoraConfig;
+import org.driftml.model.spec.Precision;
+import org.driftml.model.spec.ComputeDevice;
 
 /**
  * A model folder loaded for DRIFT: the decoder, its tokenizer and chat template, the ids that end an assistant

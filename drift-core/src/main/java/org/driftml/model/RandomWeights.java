@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.model.internal.SafetensorsWriter;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * Fresh weights for the config.json already in a folder, as transformers initialises a decoder: normal(0, std)

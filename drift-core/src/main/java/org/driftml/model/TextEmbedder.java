@@ -13,6 +13,8 @@ import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
 import org.driftml.text.Tokenizer;
+import org.driftml.model.spec.Precision;
+import org.driftml.model.spec.ComputeDevice;
 
 /**
  * Text to vectors with any decoder drift loads: the final (normed) hidden states of the text's tokens, pooled and

@@ -43,8 +43,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final DpoConfig config;
     private final long padId;
     private final long seed;
-    private final MasterWeightRmsprop optimizer;  // null under ZeRO
-    private final ShardedRmsprop sharded;  // ZeRO stage 1 or 2, else null
+    private final Optimizer optimizer;  // whole on every rank, or sharded (ZeRO): the ranks' sums are its own
     private final ProcessGroup group;  // null: one process
     // Checkpointed, one process, a trained bf16 lm-head: its gradient is made a range at a time at the update
     // (LmHeadGradient) instead of held from the loss's backward on; the step's peak is then the state, the other
@@ -129,22 +128,21 @@ public final class DpoTrainer implements AutoCloseable {
         }
         Map<String, Tensor> trainable = TrainableWeights.of(policy);
         if (zeroStage > 0) {
-            this.sharded = new ShardedRmsprop(trainable, initialMasters, config.weightDecay(), zeroStage, group);
-            this.optimizer = null;
+            this.optimizer = new ShardedRmsprop(trainable, initialMasters, config.weightDecay(), zeroStage, group);
             this.lmHeadMadeAtUpdate = false;
-            this.reference = reference == null ? null : reference.apply(policy);
-            return;
+        } else {
+            Set<String> buffered = new java.util.HashSet<>();
+            if (config.gradientCheckpointing()) {  // not the lm-head's: handed over whole, or made at the update
+                buffered.addAll(trainable.keySet());
+                buffered.remove(policy.lmHeadName());
+            }
+            MasterWeightRmsprop whole = new MasterWeightRmsprop(trainable, lora ? Map.of() : initialMasters,
+                    config.weightDecay(), buffered);
+            this.optimizer = group == null ? whole : whole.across(group);
+            this.lmHeadMadeAtUpdate = config.gradientCheckpointing() && group == null
+                    && trainable.containsKey(policy.lmHeadName())
+                    && MasterWeightRmsprop.canMakeGradient(policy.lmHead());
         }
-        this.sharded = null;
-        Set<String> buffered = new java.util.HashSet<>();
-        if (config.gradientCheckpointing()) {  // not the lm-head's: handed over whole, or made at the update
-            buffered.addAll(trainable.keySet());
-            buffered.remove(policy.lmHeadName());
-        }
-        this.optimizer = new MasterWeightRmsprop(trainable, lora ? Map.of() : initialMasters,
-                config.weightDecay(), buffered);
-        this.lmHeadMadeAtUpdate = config.gradientCheckpointing() && group == null
-                && trainable.containsKey(policy.lmHeadName()) && MasterWeightRmsprop.canMakeGradient(policy.lmHead());
         this.reference = reference == null ? null : reference.apply(policy);
     }
 
@@ -259,34 +257,7 @@ public final class DpoTrainer implements AutoCloseable {
             policy.save(to);
             return;
         }
-        ScalarType dtype = Torch.declaredDtype(policy.folder());
-        if (sharded != null) {
-            saveSharded(policy, to, dtype);
-            return;
-        }
-        policy.decoder().save(to, optimizer.masters(dtype), 2L << 30);
-        Policy.copyTokenizerFiles(policy.folder(), to);
-    }
-
-    /**
-     * ZeRO's save, by every rank: each writes its master pieces into a scratch folder beside the model, rank 0
-     * writes the model from them (one weight at a time) and deletes the scratch.
-     */
-    private void saveSharded(Policy policy, Path to, ScalarType dtype) throws IOException {
-        Path scratch = to.resolve("masters.tmp");  // a killed save's scratch is a stale temporary (OutputFolder)
-        if (group.rank() == 0) {
-            java.nio.file.Files.createDirectories(scratch);
-        }
-        sharded.writeGathered(scratch, null, masters -> {
-            Map<String, java.util.function.Supplier<Tensor>> rounded = new java.util.LinkedHashMap<>();
-            masters.keySet().forEach(name -> rounded.put(name, () -> masters.get(name).to(dtype)));
-            policy.decoder().save(to, new org.driftml.model.internal.MadeWhenRead(rounded), 2L << 30);
-            Policy.copyTokenizerFiles(policy.folder(), to);
-        });
-        if (group.rank() == 0) {
-            TrainingCheckpoint.deleteTree(scratch);
-        }
-        group.barrier();
+        optimizer.saveModel(policy.decoder(), to, Torch.declaredDtype(policy.folder()), policy.folder());
     }
 
     /**
@@ -296,11 +267,7 @@ public final class DpoTrainer implements AutoCloseable {
     @Override
     public void close() {
         closeLmHeadGradient();
-        if (sharded != null) {
-            sharded.close();
-        } else {
-            optimizer.close();
-        }
+        optimizer.close();
     }
 
     /**
@@ -308,7 +275,7 @@ public final class DpoTrainer implements AutoCloseable {
      * fp32 masters of bf16 weights (their 16-bit residuals), under ZeRO only this rank's slices.
      */
     public long optimizerBytes() {
-        return sharded != null ? sharded.stateBytes() : optimizer.stateBytes();
+        return optimizer.stateBytes();
     }
 
     /**
@@ -317,9 +284,6 @@ public final class DpoTrainer implements AutoCloseable {
      * (stage 1), the slice alone (stage 2; one bucket's full gradients come and go during the backward).
      */
     public long gradientBytes() {
-        if (sharded != null) {
-            return sharded.gradientBytes();
-        }
         return optimizer.gradientBytes() - (lmHeadMadeAtUpdate ? policy.lmHead().nbytes() : 0);
     }
 
@@ -343,35 +307,10 @@ public final class DpoTrainer implements AutoCloseable {
 
     /**
      * Batches for one epoch, drawn from the seed and the epoch (every run with the same seed sees the same batches):
-     * a new shuffle each epoch, grouped so that a batch holds pairs of similar lengths (little padding).
+     * a new shuffle each epoch, grouped so that a batch holds pairs of similar lengths ({@link EpochBatches}).
      */
     public List<List<Integer>> batches(List<PairTokenizer.TokenizedPair> pairs, int epoch) {
-        // Each epoch draws new batches, as TRL's shuffled sampler does, grouped by length the way transformers'
-        // group_by_length does it, in smaller groups: the epoch's shuffled order is cut into runs of 4 batches, each
-        // run sorted by length and cut into its batches, and the batches shuffled. (transformers' runs of 50
-        // batches would sort a DRIFT iteration's few thousand pairs as one run: the same batches every epoch, which
-        // is what drift did before.) Padding still falls: similar lengths meet within each run.
-        Random random = new Random(seed * 1_000_003L + epoch);
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < pairs.size(); i++) {
-            order.add(i);
-        }
-        Collections.shuffle(order, random);
-        int mega = 4 * config.batchSize();
-        List<List<Integer>> batches = new ArrayList<>();
-        for (int from = 0; from < order.size(); from += mega) {
-            List<Integer> group = new ArrayList<>(order.subList(from, Math.min(order.size(), from + mega)));
-            group.sort(Comparator.comparingInt(i -> length(pairs.get(i))));
-            for (int start = 0; start < group.size(); start += config.batchSize()) {
-                batches.add(List.copyOf(group.subList(start, Math.min(group.size(), start + config.batchSize()))));
-            }
-        }
-        Collections.shuffle(batches, random);
-        return batches;
-    }
-
-    private static int length(PairTokenizer.TokenizedPair p) {
-        return p.prompt().length + Math.max(p.chosen().length, p.rejected().length);
+        return EpochBatches.of(pairs, epoch, seed, config.batchSize());
     }
 
     /** Trains over every epoch in memory; returns each optimiser step's metrics (TRL's names plus padding_fraction). */
@@ -434,8 +373,7 @@ public final class DpoTrainer implements AutoCloseable {
         if (output != null) {
             var latest = TrainingCheckpoint.latest(output);
             if (latest.isPresent()) {
-                start = sharded != null ? TrainingCheckpoint.restore(latest.get(), sharded)
-                        : TrainingCheckpoint.restore(latest.get(), optimizer);
+                start = optimizer.restore(latest.get());
             }
         }
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
@@ -467,10 +405,8 @@ public final class DpoTrainer implements AutoCloseable {
                     }
                     boolean last = step + 1 == total;  // a run stopped by maxSteps ends with its checkpoint too
                     boolean due = output != null && ((saveEvery > 0 && (step + 1) % saveEvery == 0) || last);
-                    if (due && sharded != null) {  // every rank writes its shard
-                        TrainingCheckpoint.save(output, step + 1, policy, sharded, seed, group);
-                    } else if (due && writes) {
-                        TrainingCheckpoint.save(output, step + 1, policy, optimizer, seed);
+                    if (due) {  // under ZeRO every rank writes its shard
+                        optimizer.checkpoint(output, step + 1, policy, seed, writes);
                     }
                     if (due && writes && keepCheckpoints > 0) {
                         TrainingCheckpoint.prune(output, keepCheckpoints);
@@ -498,10 +434,10 @@ public final class DpoTrainer implements AutoCloseable {
 
     /** The fp32 master weights (what the checkpoints hold; tests read them); not under ZeRO, where ranks share them. */
     Map<String, Tensor> masters() {
-        if (optimizer == null) {
+        if (!(optimizer instanceof MasterWeightRmsprop whole)) {
             throw new IllegalStateException("under ZeRO the masters are sharded: save() gathers them");
         }
-        return optimizer.masters();
+        return whole.masters();
     }
 
     /** Every world-size-th pair of the batch, from this rank's place. */
@@ -518,16 +454,14 @@ public final class DpoTrainer implements AutoCloseable {
             double lr) {
         try {
             Map<String, Double> metrics = accumulate(pairs, batch, step);
-            double norm = sharded != null ? sharded.gradNorm() : optimizer.gradNorm();
+            double norm = optimizer.gradNorm();
             if (!Double.isFinite(norm)) {
                 throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
                         + "; stopping before it reaches the weights");
             }
-            if (sharded != null) {
-                sharded.step(lr, config.maxGradNorm(), norm);
-                metrics.put("allgather_seconds", sharded.takeGatherSeconds());  // the updated weights' all-gather
-            } else {
-                optimizer.step(lr, config.maxGradNorm(), norm);
+            optimizer.step(lr, config.maxGradNorm(), norm);
+            if (group != null) {
+                optimizer.addTimings(metrics);
             }
             metrics.put("grad_norm", norm);
             metrics.put("learning_rate", lr);
@@ -556,27 +490,6 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /**
-     * One micro-batch's loss and its backward down to the final hidden states, with the lm-head's share of the
-     * gradient recorded in {@code lmHead} rather than made: the log-prob op sees a detached weight (its backward
-     * computes dL/dhidden alone), and dL/dlogps is taken at a leaf, from which the optimiser makes the weight's
-     * gradient a range at a time (SequenceLogps.weightGradRows). The same loss, dL/dhidden and gradient as
-     * {@link DpoLoss#score} and one backward, bit for bit.
-     */
-    private DpoLoss.Result lossMakingLmHeadGradientLater(Tensor hidden, PreferenceBatch b, List<Integer> ids,
-            Scalar share, LmHeadGradient lmHead) {
-        SequenceLogps.Scores s = SequenceLogps.computeWithLse(hidden, policy.lmHead().detach(), b.targets(),
-                b.completionMask(), b.scoredPositions());
-        Tensor logps = s.logps().detach().requires_grad_(true);
-        DpoLoss.Result r = DpoLoss.compute(new DpoLoss.Scores(logps, s.tokenCounts()), reference.score(b, ids),
-                ids.size(), config);
-        r.loss().mul(share).backward();
-        Tensor gradLogps = logps.grad().defined() ? logps.grad() : torch.zeros_like(logps);
-        s.logps().backward(gradLogps, new BoolOptional(), false, new TensorArrayRefOptional());
-        lmHead.addLogits(hidden, b.targets(), b.completionMask(), b.scoredPositions(), s.lse(), gradLogps);
-        return r;
-    }
-
-    /**
      * Forward and backward of one batch in micro-batches, leaving the summed gradients on the policy's weights;
      * returns the batch's metrics (micro-batch metrics weighted by their share of the batch). The metrics stay on
      * the device until the batch is done and come back in one read: on a GPU each read waits for the device.
@@ -602,63 +515,26 @@ public final class DpoTrainer implements AutoCloseable {
             if (lmHeadMadeAtUpdate) {
                 closeLmHeadGradient();
                 this.lmHeadGradient = lmHeadGradient = new LmHeadGradient(policy.lmHead());
-                optimizer.gradientMadeBy(policy.lmHeadName(), lmHeadGradient);
+                ((MasterWeightRmsprop) optimizer).gradientMadeBy(policy.lmHeadName(), lmHeadGradient);
             }
+            MicroBatchStep microBatch = new MicroBatchStep(policy, reference, config, padId, optimizer, lmHeadGradient);
             for (int start = 0; start < batch.size(); start += micro) {
                 try (StepScope scope = StepScope.open()) {
                     List<Integer> ids = batch.subList(start, Math.min(batch.size(), start + micro));
-                    List<PairTokenizer.TokenizedPair> chunk = new ArrayList<>();
-                    ids.forEach(i -> chunk.add(pairs.get(i)));
-                    PreferenceBatch b = PreferenceBatch.of(chunk, padId, policy.device());
-                    real += b.realTokens();
-                    padded += b.paddedTokens();
-                    CheckpointedForward layers = config.gradientCheckpointing()
-                            ? policy.checkpointed(b.inputIds(), null, null) : null;  // right-padded: causal alone
-                    Tensor hidden = layers != null ? layers.hidden()
-                            : policy.hiddenStates(b.inputIds(), null, null);
                     // Each micro-batch's mean loss weighs by its share of the batch, so accumulation equals one
                     // big batch.
-                    Scalar share = new Scalar((double) ids.size() / globalSize);
-                    DpoLoss.Result r;
-                    if (lmHeadGradient != null) {
-                        r = lossMakingLmHeadGradientLater(hidden, b, ids, share, lmHeadGradient);
-                    } else {
-                        DpoLoss.Scores scores = DpoLoss.score(hidden, policy.lmHead(), b);
-                        r = DpoLoss.compute(scores, reference.score(b, ids), ids.size(), config);
-                        r.loss().mul(share).backward();
-                    }
-                    if (layers != null) {  // the layers, recomputed one at a time, and the embedding
-                        boolean last = start + micro >= batch.size();
-                        // Data parallel: ZeRO 2 reduces each finished layer; stages 0 and 1 start its all-reduce
-                        // (reduce-scatter) in the last micro-batch, overlapping the layers below.
-                        java.util.function.IntConsumer layerDone = sharded != null ? l -> sharded.layerDone(l, last)
-                                : group != null && last ? l -> optimizer.allreduceLayerStart(l, group) : l -> {};
-                        if (lmHeadGradient != null && policy.config().tieWordEmbeddings()) {
-                            lmHeadGradient.addEmbeddingRows(b.inputIds(), layers.backwardExceptEmbedding(layerDone));
-                        } else {
-                            layers.backward(layerDone);
-                        }
-                    }
-                    if (sharded != null) {
-                        sharded.microBatchDone();
-                    }
-                    Tensor weighted = r.metrics().mul(share);
+                    Tensor weighted = microBatch.run(pairs, ids, (double) ids.size() / globalSize,
+                            start + micro >= batch.size());
                     sums = scope.moveTo(all, sums == null ? weighted : sums.add(weighted));
                 }
             }
-            if (sharded != null) {
-                // ZeRO stage 2 reduce-scatters after every micro-batch: each rank as many times as the rank with the
-                // most (rank 0's share, ceil(G / N)), a rank with fewer taking part with zeros.
-                int rounds = ((globalSize + group.worldSize() - 1) / group.worldSize() + micro - 1) / micro;
-                for (int k = parts; k < rounds; k++) {
-                    sharded.microBatchDone();
-                }
-            }
-            if (sharded != null) {  // every rank's layers before the metrics: one sequence of collectives
-                sharded.layersStart();
-            } else if (group != null) {
-                optimizer.allreduceLayersStart(group);
-            }
+            real = microBatch.realTokens();
+            padded = microBatch.paddedTokens();
+            // ZeRO stage 2 reduce-scatters after every micro-batch: each rank as many times as the rank with the most
+            // (rank 0's share, ceil(G / N)), a rank with fewer taking part with zeros.
+            int most = group == null ? parts
+                    : ((globalSize + group.worldSize() - 1) / group.worldSize() + micro - 1) / micro;
+            optimizer.backwardsDone(parts, most);  // every rank's layers before the metrics: one order of collectives
             if (group != null) {
                 // Metrics and token counts in one all-reduce (counts are exact in fp64); a rank without pairs in
                 // this batch still takes part, with zeros.
@@ -667,14 +543,8 @@ public final class DpoTrainer implements AutoCloseable {
                 sums = torch.cat(new TensorVector(metrics, Tensorsj.fromLongs(new long[] {real, padded},
                         policy.device()).to(ScalarType.Double)));
                 group.allreduceSum(sums);
-                long t0 = System.nanoTime();
-                if (sharded != null) {
-                    sharded.stepGradientsDone();
-                } else {
-                    optimizer.allreduceGradients(group);
-                }
-                allreduceSeconds = (System.nanoTime() - t0) / 1e9 + (sharded != null ? sharded.takeReduceSeconds() : 0);
             }
+            allreduceSeconds = optimizer.gradientsSummed();
             values = Tensorsj.doubles(sums);
             if (group != null) {
                 real = (long) values[DpoLoss.METRICS.size()];

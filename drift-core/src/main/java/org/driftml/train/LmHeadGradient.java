@@ -132,4 +132,50 @@ final class LmHeadGradient implements AutoCloseable {
         owned.add(handle);
         return handle;
     }
+
+    /**
+     * The norm of a gradient made a range at a time, reduced exactly as {@link MasterWeightRmsprop#norm(Tensor)} reduces the whole
+     * tensor: cut at the same {@value MasterWeightRmsprop#NORM_CHUNK}-element boundaries, so the partial norms and their norm are the
+     * same bits. A chunk inside a range is reduced where it lies; one that spans two ranges is gathered first.
+     */
+    Tensor norm() {
+        LmHeadGradient gradient = this;
+        long rows = vocab(), width = width(), step = rangeRows(), NORM_CHUNK = MasterWeightRmsprop.NORM_CHUNK;
+        try (StepScope scope = StepScope.open()) {
+            if (rows * width <= NORM_CHUNK) {
+                return scope.handBack(MasterWeightRmsprop.fp32Norm(gradient.rows(0, rows)));
+            }
+            Tensor carry = gradient.emptyElements(NORM_CHUNK);  // the chunk begun in an earlier range
+            long carried = 0;
+            org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();  // holds its own references to the partial norms
+            for (long start = 0; start < rows; start += step) {
+                try (StepScope range = StepScope.open()) {
+                    Tensor flat = gradient.rows(start, Math.min(step, rows - start)).reshape(-1);
+                    long length = flat.numel(), at = 0;
+                    if (carried > 0) {
+                        long take = Math.min(NORM_CHUNK - carried, length);
+                        carry.narrow(0, carried, take).copy_(flat.narrow(0, 0, take));
+                        carried += take;
+                        at = take;
+                        if (carried < NORM_CHUNK) {
+                            continue;
+                        }
+                        parts.push_back(MasterWeightRmsprop.fp32Norm(carry));
+                        carried = 0;
+                    }
+                    for (; length - at >= NORM_CHUNK; at += NORM_CHUNK) {
+                        parts.push_back(MasterWeightRmsprop.fp32Norm(flat.narrow(0, at, NORM_CHUNK)));
+                    }
+                    if (at < length) {
+                        carry.narrow(0, 0, length - at).copy_(flat.narrow(0, at, length - at));
+                        carried = length - at;
+                    }
+                }
+            }
+            if (carried > 0) {
+                parts.push_back(MasterWeightRmsprop.fp32Norm(carry.narrow(0, 0, carried)));
+            }
+            return scope.handBack(torch.linalg_vector_norm(torch.stack(parts)));
+        }
+    }
 }

@@ -34,10 +34,10 @@ import org.driftml.parallel.ProcessGroup;
  *
  * <p>Update, per weight w with gradient g: g += wd w; v = alpha v + (1 - alpha) g^2; w -= lr g / (sqrt(v) + eps).
  */
-final class MasterWeightRmsprop implements AutoCloseable {
+final class MasterWeightRmsprop implements Optimizer {
     static final double ALPHA = 0.99;
     static final double EPS = 1e-8;
-    private static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient
+    static final long NORM_CHUNK = 1L << 22;  // elements per fp32 partial norm of a bf16 gradient
 
     private final List<String> names = new ArrayList<>();
     private final List<Tensor> compute = new ArrayList<>();
@@ -47,10 +47,9 @@ final class MasterWeightRmsprop implements AutoCloseable {
     private final GradientBuffer gradients;
     private final List<Tensor> handedOver = new ArrayList<>();  // weights whose gradient autograd hands over
     private final List<Integer> bucketLayers = new ArrayList<>();  // the decoder layer of each gradient buffer
-    private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();
-    private final java.util.Set<Integer> started = new java.util.HashSet<>();  // buffers whose all-reduce has begun
     private int madeIndex = -1;  // the weight whose gradient this step is made a range at a time, or -1
     private LmHeadGradient made;
+    private ReplicatedGradients ranks;  // a replicated data-parallel run's all-reduce; else null
 
     public MasterWeightRmsprop(Map<String, Tensor> weights, double weightDecay) {
         this(weights, Map.of(), weightDecay);
@@ -215,7 +214,8 @@ final class MasterWeightRmsprop implements AutoCloseable {
     }
 
     /** Bytes of state beyond the weights: squared averages and the masters of reduced-precision weights. */
-    long stateBytes() {
+    @Override
+    public long stateBytes() {
         long n = 0;
         for (int i = 0; i < compute.size(); i++) {
             n += squareAvg.get(i).nbytes() + (master.get(i) != compute.get(i) ? master.get(i).nbytes() : 0);
@@ -224,7 +224,8 @@ final class MasterWeightRmsprop implements AutoCloseable {
     }
 
     /** Bytes of the gradients at an update: one per weight, of its size and dtype. */
-    long gradientBytes() {
+    @Override
+    public long gradientBytes() {
         return compute.stream().mapToLong(Tensor::nbytes).sum();
     }
 
@@ -271,13 +272,14 @@ final class MasterWeightRmsprop implements AutoCloseable {
      * {@code linalg_vector_norm} with an fp32 result widens its whole input first, which for the tied [151,936, 896]
      * embedding was a 520 MB transient and the peak of the step (measured at Qwen2.5-0.5B's geometry).
      */
+    @Override
     public double gradNorm() {
         try (StepScope scope = StepScope.open()) {
             TensorVector norms = new TensorVector();
             for (int i = 0; i < compute.size(); i++) {
                 Tensor g = compute.get(i).grad();
                 if (i == madeIndex && !made.isEmpty()) {
-                    norms.push_back(norm(made));
+                    norms.push_back(made.norm());
                 } else if (g.defined()) {
                     norms.push_back(norm(g));
                 }
@@ -299,113 +301,71 @@ final class MasterWeightRmsprop implements AutoCloseable {
         return torch.linalg_vector_norm(torch.stack(parts));
     }
 
-    /**
-     * The norm of a gradient made a range at a time, reduced exactly as {@link #norm(Tensor)} reduces the whole
-     * tensor: cut at the same {@value #NORM_CHUNK}-element boundaries, so the partial norms and their norm are the
-     * same bits. A chunk inside a range is reduced where it lies; one that spans two ranges is gathered first.
-     */
-    private static Tensor norm(LmHeadGradient gradient) {
-        long rows = gradient.vocab(), width = gradient.width(), step = gradient.rangeRows();
-        try (StepScope scope = StepScope.open()) {
-            if (rows * width <= NORM_CHUNK) {
-                return scope.handBack(fp32Norm(gradient.rows(0, rows)));
-            }
-            Tensor carry = gradient.emptyElements(NORM_CHUNK);  // the chunk begun in an earlier range
-            long carried = 0;
-            TensorVector parts = new TensorVector();  // holds its own references to the partial norms
-            for (long start = 0; start < rows; start += step) {
-                try (StepScope range = StepScope.open()) {
-                    Tensor flat = gradient.rows(start, Math.min(step, rows - start)).reshape(-1);
-                    long length = flat.numel(), at = 0;
-                    if (carried > 0) {
-                        long take = Math.min(NORM_CHUNK - carried, length);
-                        carry.narrow(0, carried, take).copy_(flat.narrow(0, 0, take));
-                        carried += take;
-                        at = take;
-                        if (carried < NORM_CHUNK) {
-                            continue;
-                        }
-                        parts.push_back(fp32Norm(carry));
-                        carried = 0;
-                    }
-                    for (; length - at >= NORM_CHUNK; at += NORM_CHUNK) {
-                        parts.push_back(fp32Norm(flat.narrow(0, at, NORM_CHUNK)));
-                    }
-                    if (at < length) {
-                        carry.narrow(0, 0, length - at).copy_(flat.narrow(0, at, length - at));
-                        carried = length - at;
-                    }
-                }
-            }
-            if (carried > 0) {
-                parts.push_back(fp32Norm(carry.narrow(0, 0, carried)));
-            }
-            return scope.handBack(torch.linalg_vector_norm(torch.stack(parts)));
-        }
-    }
-
-    private static Tensor fp32Norm(Tensor t) {
+    static Tensor fp32Norm(Tensor t) {
         return torch.linalg_vector_norm(t, new Scalar(2.0), new LongArrayRefOptional(), false,
                 new ScalarTypeOptional(ScalarType.Float));
     }
 
-    /**
-     * Starts summing decoder layer {@code layer}'s gradient buffers over the ranks of {@code group}, without
-     * waiting: called once the last micro-batch's backward has finished that layer, so the sum overlaps the
-     * backward of the layers below. {@link #allreduceGradients} waits for it.
-     */
-    public void allreduceLayerStart(int layer, ProcessGroup group) {
-        for (int b = bucketLayers.size() - 1; b >= 0; b--) {
-            if (bucketLayers.get(b) == layer && started.add(b)) {
-                inFlight.add(group.allreduceSumStart(gradients.buffers().get(b)));
-            }
+    /** Every rank of {@code ranks} holds this state whole; their gradients are summed before each update. */
+    MasterWeightRmsprop across(ProcessGroup group) {
+        this.ranks = new ReplicatedGradients(gradients.buffers(), bucketLayers, handedOver, group);
+        return this;
+    }
+
+    // The stage-0 data-parallel overlap: a layer's all-reduce starts in the last micro-batch, while the layers
+    // below are recomputed.
+    @Override
+    public void layerDone(int layer, boolean last) {
+        if (ranks != null && last) {
+            ranks.layerStart(layer);
         }
     }
 
-    /**
-     * Starts the all-reduce of every layer's buffers not yet started, last layer first: the order the backward's
-     * {@link #allreduceLayerStart} calls make, so that every rank issues the same sequence whether its backward made
-     * them (its last micro-batch, checkpointed) or not (no pairs here this step, or no checkpointing).
-     */
-    public void allreduceLayersStart(ProcessGroup group) {
-        for (int layer : bucketLayers.stream().filter(l -> l >= 0).distinct().sorted(
-                java.util.Comparator.reverseOrder()).toList()) {
-            allreduceLayerStart(layer, group);
+    @Override
+    public void microBatchDone() {}
+
+    @Override
+    public void backwardsDone(int mine, int most) {
+        if (ranks != null) {
+            ranks.layersStart();
         }
     }
 
-    /**
-     * Sums every gradient over the ranks of {@code group}, in place: the layers' buffers not yet started
-     * ({@link #allreduceLayersStart}), then the other buffers last to first, then each gradient autograd handed
-     * over, then waits for all. A weight without a gradient on this rank (no pairs here this step) takes part with
-     * zeros.
-     */
-    public void allreduceGradients(ProcessGroup group) {
-        NoGradGuard noGrad = new NoGradGuard();
-        try {
-            allreduceLayersStart(group);
-            for (int b = bucketLayers.size() - 1; b >= 0; b--) {
-                if (started.add(b)) {
-                    inFlight.add(group.allreduceSumStart(gradients.buffers().get(b)));
-                }
-            }
-            for (Tensor w : handedOver) {
-                if (!w.grad().defined()) {
-                    try (StepScope scope = StepScope.open()) {
-                        w.mutable_grad().put(torch.zeros_like(w));
-                    }
-                }
-                inFlight.add(group.allreduceSumStart(w.grad()));
-            }
-            inFlight.forEach(ProcessGroup.Pending::await);
-        } finally {
-            inFlight.clear();
-            started.clear();
-            noGrad.close();
+    @Override
+    public double gradientsSummed() {
+        if (ranks == null) {
+            return 0;
         }
+        long t0 = System.nanoTime();
+        ranks.sumAll();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    @Override
+    public void addTimings(Map<String, Double> metrics) {}
+
+    @Override
+    public void checkpoint(java.nio.file.Path output, int step, org.driftml.model.internal.Decoder policy, long seed,
+            boolean writes) throws java.io.IOException {
+        if (writes) {
+            TrainingCheckpoint.save(output, step, policy, this, seed);
+        }
+    }
+
+    @Override
+    public int restore(TrainingCheckpoint.Restored from) throws java.io.IOException {
+        return TrainingCheckpoint.restore(from, this);
+    }
+
+    @Override
+    public void saveModel(org.driftml.model.internal.Decoder policy, java.nio.file.Path to, ScalarType dtype,
+            java.nio.file.Path tokenizerFrom) throws java.io.IOException {
+        policy.save(to, masters(dtype), 2L << 30);
+        org.driftml.model.Policy.copyTokenizerFiles(tokenizerFrom, to);
     }
 
     /** Clips to {@code maxGradNorm} (if > 0), applies one update at {@code lr}, clears the gradients (zeroes them). */
+    @Override
     public void step(double lr, double maxGradNorm, double gradNorm) {
         double scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1.0;
         NoGradGuard noGrad = new NoGradGuard();

@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.RmspropStep;
 import org.driftml.kernels.SplitMaster;
 import org.driftml.kernels.StepScope;
+import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.MadeWhenRead;
 import org.driftml.model.internal.SafetensorsWriter;
 import org.driftml.model.internal.Tensorsj;
@@ -37,7 +38,7 @@ import org.driftml.parallel.ProcessGroup;
  * reduce-scatter's, so a sharded run equals an unsharded one up to the order of sums: the gradient norm is summed
  * from slices instead of weights.
  */
-final class ShardedRmsprop implements AutoCloseable {
+final class ShardedRmsprop implements Optimizer {
     private final List<String> names = new ArrayList<>();
     private final List<Tensor> compute = new ArrayList<>();
     private final ShardLayout layout;
@@ -48,12 +49,8 @@ final class ShardedRmsprop implements AutoCloseable {
     private final List<Tensor> residual = new ArrayList<>();  // per bucket, this rank's slice (split only)
     private final List<Tensor> squareAvg = new ArrayList<>();  // per bucket, this rank's slice
     private final List<Tensor> gradSlice = new ArrayList<>();  // per bucket, this rank's slice of the summed gradient
-    private final GradientBuffer full;  // stage 1: every gradient, one padded buffer per bucket
-    private final boolean[] reduced;  // stage 2: the buckets reduce-scattered in this micro-batch
-    private long reduceNanos;  // stage 2: time in reduce-scatters during backward, since last taken
+    private final ShardedGradients gradients;  // how the gradients reach the slices
     private long gatherNanos;  // time in the all-gathers of updated weights, since last taken
-    private final List<ProcessGroup.Pending> inFlight = new ArrayList<>();  // stage 1: started reduce-scatters
-    private final java.util.Set<Integer> started = new java.util.HashSet<>();
 
     /**
      * @param weights        the weights to train, by name, all of one dtype (fp32 or bf16) and device
@@ -113,8 +110,8 @@ final class ShardedRmsprop implements AutoCloseable {
         } finally {
             noGrad.close();
         }
-        this.full = stage == 1 ? new GradientBuffer(groups, padded) : null;
-        this.reduced = new boolean[layout.buckets().size()];
+        this.gradients = new ShardedGradients(stage, layout, group, compute, gradSlice,
+                stage == 1 ? new GradientBuffer(groups, padded) : null);
     }
 
     private static Tensor zeros(long n, ScalarType dtype, Tensor like) {
@@ -137,7 +134,7 @@ final class ShardedRmsprop implements AutoCloseable {
     }
 
     private interface PieceAction {
-        void on(int bucket, ShardLayout.Piece piece);
+        void on(int bucket, ShardLayout.Piece piece) throws IOException;
     }
 
     /** Calls {@code action} for each of this rank's pieces of weight i. */
@@ -145,7 +142,11 @@ final class ShardedRmsprop implements AutoCloseable {
         for (int b = 0; b < layout.buckets().size(); b++) {
             for (ShardLayout.Piece p : layout.buckets().get(b).pieces()) {
                 if (p.weight() == weight) {
-                    action.on(b, p);
+                    try {
+                        action.on(b, p);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
                 }
             }
         }
@@ -160,7 +161,8 @@ final class ShardedRmsprop implements AutoCloseable {
     }
 
     /** Bytes of optimiser state this rank holds (masters beyond the weights, squared averages). */
-    long stateBytes() {
+    @Override
+    public long stateBytes() {
         long n = 0;
         for (int b = 0; b < squareAvg.size(); b++) {
             n += squareAvg.get(b).nbytes() + (split ? residual.get(b).nbytes() : 0);
@@ -169,145 +171,61 @@ final class ShardedRmsprop implements AutoCloseable {
     }
 
     /** Bytes of gradients this rank keeps between backward passes (stage 1: all of them, padded; and the slices). */
-    long gradientBytes() {
-        long n = gradSlice.stream().mapToLong(Tensor::nbytes).sum();
-        if (full != null) {
-            n += full.buffers().stream().mapToLong(Tensor::nbytes).sum();
-        }
-        return n;
+    @Override
+    public long gradientBytes() {
+        return gradSlice.stream().mapToLong(Tensor::nbytes).sum() + gradients.fullBytes();
     }
 
-    // --- gradients -------------------------------------------------------------------------------------------------
+    // --- gradients: reduce-scattered into this rank's slices (ShardedGradients) ---------------------------------------
 
-    /**
-     * After the backward has finished decoder layer {@code layer} in a micro-batch ({@code last}: the step's last
-     * here). Stage 2: reduce-scatters its buckets into this rank's slices and frees their gradients. Stage 1, in
-     * the last micro-batch: starts their reduce-scatter, which runs while the layers below are recomputed.
-     */
-    void layerDone(int layer, boolean last) {
-        if (stage == 1 && last) {
-            startLayer(layer);
-            return;
-        }
-        if (stage != 2) {
-            return;
-        }
-        for (int b : layout.reduceOrder()) {
-            if (layout.buckets().get(b).layer() == layer) {
-                reduceBucket(b);
-            }
-        }
+    @Override
+    public void layerDone(int layer, boolean last) {
+        gradients.layerDone(layer, last);
     }
 
-    /** Stage 1: starts layer {@code layer}'s buckets' reduce-scatter unless started. */
-    private void startLayer(int layer) {
-        for (int b : layout.reduceOrder()) {
-            if (layout.buckets().get(b).layer() == layer && started.add(b)) {
-                inFlight.add(group.reduceScatterSumStart(gradSlice.get(b), full.buffers().get(b)));
-            }
-        }
+    @Override
+    public void microBatchDone() {
+        gradients.microBatchDone();
     }
 
-    /**
-     * Stage 1, before the step's metrics are summed: starts every layer's reduce-scatter not started by the
-     * backward, last layer first, so every rank issues one sequence whether its backward started them or not.
-     */
-    void layersStart() {
-        if (stage != 1) {
-            return;
-        }
-        for (int b : layout.reduceOrder()) {
-            if (layout.buckets().get(b).layer() >= 0) {
-                startLayer(layout.buckets().get(b).layer());
-            }
-        }
+    @Override
+    public void backwardsDone(int mine, int most) {
+        gradients.backwardsDone(mine, most);
     }
 
-    /**
-     * Stage 2, after each micro-batch's backward, on every rank the same number of times per optimiser step (a rank
-     * with fewer micro-batches calls it with no gradients, taking part with zeros): reduce-scatters the buckets not
-     * yet reduced in this micro-batch, in {@link ShardLayout#reduceOrder}.
-     */
-    void microBatchDone() {
-        if (stage != 2) {
-            return;
-        }
-        for (int b : layout.reduceOrder()) {
-            if (!reduced[b]) {
-                reduceBucket(b);
-            }
-        }
-        java.util.Arrays.fill(reduced, false);
+    @Override
+    public double gradientsSummed() {
+        return gradients.gradientsSummed();
     }
 
-    /** Seconds spent in stage 2's reduce-scatters since the last call. */
-    double takeReduceSeconds() {
-        double s = reduceNanos / 1e9;
-        reduceNanos = 0;
-        return s;
-    }
-
-    /** Seconds spent waiting for the all-gathers of updated weights since the last call. */
-    double takeGatherSeconds() {
-        double s = gatherNanos / 1e9;
+    /** The all-gathers of updated weights, this rank's wait in the last step. */
+    @Override
+    public void addTimings(Map<String, Double> metrics) {
+        metrics.put("allgather_seconds", gatherNanos / 1e9);
         gatherNanos = 0;
-        return s;
     }
 
-    /**
-     * Stage 1, once per optimiser step after every micro-batch: reduce-scatters the gradient buffers not yet
-     * started (the layers' first, then the others in {@link ShardLayout#reduceOrder}) and waits for all.
-     */
-    void stepGradientsDone() {
-        if (stage != 1) {
-            return;
-        }
-        NoGradGuard noGrad = new NoGradGuard();
-        try {
-            layersStart();
-            for (int b : layout.reduceOrder()) {
-                if (started.add(b)) {
-                    inFlight.add(group.reduceScatterSumStart(gradSlice.get(b), full.buffers().get(b)));
-                }
-            }
-            inFlight.forEach(ProcessGroup.Pending::await);
-        } finally {
-            inFlight.clear();
-            started.clear();
-            noGrad.close();
-        }
+    @Override
+    public void checkpoint(Path output, int step, Decoder policy, long seed, boolean writes) throws IOException {
+        TrainingCheckpoint.save(output, step, policy, this, seed, group);  // every rank writes its shard
     }
 
-    /** Packs bucket b's gradients (zeros where none), reduce-scatters them, adds this rank's slice, frees them. */
-    private void reduceBucket(int b) {
-        ShardLayout.Bucket bucket = layout.buckets().get(b);
-        NoGradGuard noGrad = new NoGradGuard();
-        try (StepScope scope = StepScope.open()) {
-            Tensor packed = zeros(bucket.padded(group.worldSize()), gradSlice.get(b).scalar_type(), gradSlice.get(b));
-            for (int k = 0; k < bucket.weights().size(); k++) {
-                Tensor w = compute.get(bucket.weights().get(k));
-                Tensor g = w.grad();
-                if (g.defined()) {
-                    packed.narrow(0, bucket.starts()[k], w.numel()).copy_(g.reshape(-1));
-                    w.mutable_grad().reset();
-                }
-            }
-            Tensor mine = torch.empty_like(gradSlice.get(b), new TensorOptions(), new MemoryFormatOptional());
-            long t0 = System.nanoTime();
-            group.reduceScatterSum(mine, packed);
-            reduceNanos += System.nanoTime() - t0;
-            gradSlice.get(b).add_(mine);
-            reduced[b] = true;
-        } finally {
-            noGrad.close();
-        }
+    @Override
+    public int restore(TrainingCheckpoint.Restored from) throws IOException {
+        return TrainingCheckpoint.restore(from, this);
+    }
+
+    @Override
+    public void saveModel(Decoder policy, Path to, ScalarType dtype, Path tokenizerFrom) throws IOException {
+        TrainingCheckpoint.saveModel(to, policy, this, dtype, tokenizerFrom, group);
     }
 
     /**
      * The global L2 norm of the summed gradient (before clipping), from every rank's slices: torch's
      * clip_grad_norm_ over the whole model, summed in another order.
      */
-    double gradNorm() {
+    @Override
+    public double gradNorm() {
         try (StepScope scope = StepScope.open()) {
             Tensor sumSquares = zeros(1, ScalarType.Double, gradSlice.get(0));  // on the device: NCCL's tensors are
             for (Tensor g : gradSlice) {
@@ -324,7 +242,8 @@ final class ShardedRmsprop implements AutoCloseable {
      * Clips to {@code maxGradNorm} (if > 0), updates this rank's slices at {@code lr}, all-gathers the updated
      * compute weights (every rank's whole model again), and clears the gradients.
      */
-    void step(double lr, double maxGradNorm, double gradNorm) {
+    @Override
+    public void step(double lr, double maxGradNorm, double gradNorm) {
         double scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1.0;
         NoGradGuard noGrad = new NoGradGuard();
         try {
@@ -344,8 +263,8 @@ final class ShardedRmsprop implements AutoCloseable {
                     for (ShardLayout.Piece p : bucket.pieces()) {
                         grads.narrow(0, p.sliceOffset(), p.length()).copy_(piece(p));
                     }
-                    Tensor all = full != null ? full.buffers().get(b)
-                            : zeros(bucket.padded(group.worldSize()), grads.scalar_type(), grads);
+                    Tensor borrowed = gradients.fullBuffer(b);  // stage 1's gradient buffer, free until the backward
+                    Tensor all = borrowed != null ? borrowed : zeros(bucket.padded(group.worldSize()), grads.scalar_type(), grads);
                     long t0 = System.nanoTime();
                     group.allGather(all, grads);
                     gatherNanos += System.nanoTime() - t0;
@@ -354,7 +273,7 @@ final class ShardedRmsprop implements AutoCloseable {
                         w.view(-1).copy_(all.narrow(0, bucket.starts()[k], w.numel()));
                     }
                     grads.zero_();
-                    if (full != null) {
+                    if (borrowed != null) {
                         all.zero_();  // the gradient buffer it borrowed: zero for the next backward
                     }
                 }
@@ -459,14 +378,8 @@ final class ShardedRmsprop implements AutoCloseable {
                 try (StepScope scope = StepScope.open()) {
                     setMaster(i, masterOf.apply(names.get(i)));
                     String key = "square_avg." + names.get(i);
-                    for (int b = 0; b < layout.buckets().size(); b++) {
-                        for (ShardLayout.Piece p : layout.buckets().get(b).pieces()) {
-                            if (p.weight() == i) {
-                                squareAvg.get(b).narrow(0, p.sliceOffset(), p.length())
-                                        .copy_(state.read(key, p.weightOffset(), p.length()));
-                            }
-                        }
-                    }
+                    forPieces(i, (b, p) -> squareAvg.get(b).narrow(0, p.sliceOffset(), p.length())
+                            .copy_(state.read(key, p.weightOffset(), p.length())));
                 }
             }
         } finally {
@@ -477,9 +390,7 @@ final class ShardedRmsprop implements AutoCloseable {
     /** Frees the state and the gradients. */
     @Override
     public void close() {
-        if (full != null) {
-            full.close();
-        }
+        gradients.close();
         compute.forEach(w -> w.mutable_grad().reset());
         squareAvg.forEach(Tensor::close);
         gradSlice.forEach(Tensor::close);

@@ -83,6 +83,28 @@ final class TrainingCheckpoint {
     }
 
     /**
+     * ZeRO's final model, by every rank: each writes its master pieces into a scratch folder beside the model, rank 0
+     * writes the model from them (one weight at a time, rounded to {@code dtype}) and deletes the scratch.
+     */
+    static void saveModel(Path to, Decoder policy, ShardedRmsprop optimizer, org.bytedeco.pytorch.global.torch.ScalarType dtype,
+            Path tokenizerFrom, ProcessGroup group) throws IOException {
+        Path scratch = to.resolve("masters.tmp");  // a killed save's scratch is a stale temporary (OutputFolder)
+        if (group.rank() == 0) {
+            Files.createDirectories(scratch);
+        }
+        optimizer.writeGathered(scratch, null, masters -> {
+            Map<String, java.util.function.Supplier<Tensor>> rounded = new java.util.LinkedHashMap<>();
+            masters.keySet().forEach(name -> rounded.put(name, () -> masters.get(name).to(dtype)));
+            policy.save(to, new org.driftml.model.internal.MadeWhenRead(rounded), 2L << 30);
+            org.driftml.model.Policy.copyTokenizerFiles(tokenizerFrom, to);
+        });
+        if (group.rank() == 0) {
+            deleteTree(scratch);
+        }
+        group.barrier();
+    }
+
+    /**
      * Deletes all but the newest {@code keep} checkpoints in {@code output} (transformers' save_total_limit): each
      * holds the model in fp32 and the optimiser's state, 12 bytes per parameter, and a long run's would otherwise
      * fill the disk.

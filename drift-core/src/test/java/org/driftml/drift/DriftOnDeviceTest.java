@@ -13,9 +13,9 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.data.DsatMiner;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.ModelConfig;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.ModelConfig;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.driftml.model.SequenceClassifierRewardModel;
+import org.driftml.drift.RewardModelTest;
 
 /**
  * The DRIFT loop with every stage's models on the test device: warm start and an iteration for each method, the

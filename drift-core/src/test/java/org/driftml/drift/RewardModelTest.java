@@ -13,10 +13,11 @@ import java.util.ArrayList;
 import java.util.List;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.text.ChatMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.driftml.model.SequenceClassifierRewardModel;
 
 class RewardModelTest {
     static Path parity(String name) throws Exception {

@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.driftml.kernels.NativeHeap;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.RandomWeights;
 
 /**

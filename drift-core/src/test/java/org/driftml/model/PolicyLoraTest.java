@@ -21,6 +21,8 @@ import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.driftml.model.spec.LoraConfig;
+import org.driftml.model.spec.Precision;
 
 /** LoRA through the API: adapters on a policy, DPO on them in one call, saved as PEFT does, merged as PEFT does. */
 class PolicyLoraTest {

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.driftml.model.spec.ComputeDevice;
 
 /**
  * Generation with the model on the test device ({@link TestDevice}): every tensor it makes must be on the model's

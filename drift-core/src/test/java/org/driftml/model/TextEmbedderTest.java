@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.driftml.model.spec.Precision;
+import org.driftml.model.spec.ComputeDevice;
 
 /** Embeddings equal transformers' Qwen2Model hidden states pooled (scripts/parity/make_embedding_fixture.py). */
 class TextEmbedderTest {

@@ -14,7 +14,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.LoraConfig;
+import org.driftml.model.spec.LoraConfig;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.junit.jupiter.api.Test;

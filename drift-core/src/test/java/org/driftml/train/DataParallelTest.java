@@ -31,23 +31,35 @@ class DataParallelTest {
         Path one = dir.resolve("one"), two = dir.resolve("two");
         boolean bf16 = dtype.equals("bf16");
         List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing, 0, bf16);
+        // The same batches summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off of
+        // the kind two ranks add (each rank's half of a batch is another shape than one process's whole batch), on
+        // this CPU. In bf16 it sets the bounds: bf16 GEMMs round differently on every instruction set (AMX, AVX512-BF16,
+        // AVX2), and a fixed bound set on one CPU failed on another (1e-3 on the loss: Xeon with AMX against Zen 4).
+        Path other = dir.resolve("other");
+        List<Map<String, Double>> reordered = DataParallelProbe.run(null, other, 4, checkpointing, 0, bf16);
+        double orderLoss = 0, orderNorm = 0;
+        for (int i = 0; i < single.size(); i++) {
+            orderLoss = Math.max(orderLoss, Math.abs(reordered.get(i).get("loss") - single.get(i).get("loss")));
+            orderNorm = Math.max(orderNorm, Math.abs(reordered.get(i).get("grad_norm") - single.get(i).get("grad_norm"))
+                    / single.get(i).get("grad_norm"));
+        }
         String out = twoRanksSucceed(two, accumulation, checkpointing, zero, dtype);
         List<String> lines = out.lines().filter(l -> l.startsWith("step ")).toList();
         assertEquals(single.size(), lines.size(), out);  // 3 batches per epoch, 2 epochs; printed by rank 0 alone
         for (int i = 0; i < lines.size(); i++) {
             String[] f = lines.get(i).split(" ");
             double loss = Double.parseDouble(f[3]), norm = Double.parseDouble(f[5]);
-            // bf16 computes the loss in bf16 matmuls: two ranks' halves of a batch are other shapes than one batch.
-            double tolerance = bf16 ? 1e-3 : 1e-6;
-            assertEquals(single.get(i).get("loss"), loss, tolerance * Math.max(1, Math.abs(loss)), lines.get(i));
-            assertEquals(single.get(i).get("grad_norm"), norm, (bf16 ? 1e-2 : 1e-5) * norm, lines.get(i));
+            // fp32: round-off of a few ulps. bf16 computes the loss in bf16 matmuls: twice the other order's largest
+            // difference on this CPU, and no less than the bound that held on a Xeon with AMX.
+            double lossBound = bf16 ? Math.max(2 * orderLoss, 1e-3) : 1e-6;
+            double normBound = bf16 ? Math.max(2 * orderNorm, 1e-2) : 1e-5;
+            assertEquals(single.get(i).get("loss"), loss, lossBound * Math.max(1, Math.abs(loss)), lines.get(i)
+                    + " (another order in one process: loss within " + orderLoss + ")");
+            assertEquals(single.get(i).get("grad_norm"), norm, normBound * norm, lines.get(i)
+                    + " (another order in one process: grad_norm within " + orderNorm + " relative)");
         }
         // The fp32 masters of the last checkpoint: under ZeRO gathered from both ranks' pieces.
         double worst = maxDifference(masters(one), masters(two));
-        // The same batch summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off
-        // of the same size, for the record.
-        Path other = dir.resolve("other");
-        DataParallelProbe.run(null, other, 4, checkpointing, 0, bf16);
         double orders = maxDifference(masters(one), masters(other));
         System.out.printf("data parallel, accumulation %d, checkpointing %s, ZeRO %d, %s: max |master difference| "
                 + "%.3g (one process, micro-batches of 1 against %d: %.3g)%n", accumulation, checkpointing, zero,

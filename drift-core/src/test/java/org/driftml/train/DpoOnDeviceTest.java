@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
 import org.driftml.kernels.TestDevice;
-import org.driftml.model.ComputeDevice;
+import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -69,7 +69,11 @@ class DpoOnDeviceTest {
             Run cpu = train(Torch.device(ComputeDevice.CPU), ScalarType.Float, precompute);
             Run onDevice = train(device, ScalarType.Float, precompute);
             assertReadsAndClipping(onDevice);
-            assertEquals(cpu.steps().get(0).get("loss"), onDevice.steps().get(0).get("loss"), "the same first loss");
+            // The first loss to a few fp32 ulps: bit for bit where the CPU's tiles run on AVX-512, one ulp apart
+            // where they run on AVX2 (measured on an AMD EPYC without AVX-512, with the precomputed reference).
+            double first = cpu.steps().get(0).get("loss");
+            assertEquals(first, onDevice.steps().get(0).get("loss"), 4 * Math.ulp((float) first),
+                    "the same first loss, to 4 fp32 ulps");
             for (int s = 0; s < cpu.steps().size(); s++) {
                 for (String k : cpu.steps().get(s).keySet()) {
                     double a = cpu.steps().get(s).get(k), b = onDevice.steps().get(s).get(k);

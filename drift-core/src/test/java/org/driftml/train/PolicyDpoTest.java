@@ -13,7 +13,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 import org.junit.jupiter.api.Test;

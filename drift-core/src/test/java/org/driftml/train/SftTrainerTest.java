@@ -46,7 +46,7 @@ class SftTrainerTest {
             Decoder policy = DpoTrainerTest.policy();
             Decoder base = DpoTrainerTest.policy();
             policy.attach(org.driftml.model.internal.LoraAdapters.create(policy,
-                    new org.driftml.model.LoraConfig(8, 16, 0.1, List.of("all-linear"), false), 1));
+                    new org.driftml.model.spec.LoraConfig(8, 16, 0.1, List.of("all-linear"), false), 1));
             List<SftTrainer.Example> examples = examples();
             List<Map<String, Double>> steps;
             try (SftTrainer sft = new SftTrainer(policy, 1e-2, 4, 8, 0, 1)) {

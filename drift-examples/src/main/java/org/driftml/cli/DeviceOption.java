@@ -1,7 +1,7 @@
 package org.driftml.cli;
 
 import java.io.PrintWriter;
-import org.driftml.model.ComputeDevice;
+import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.internal.Torch;
 import picocli.CommandLine.Option;
 

@@ -34,7 +34,7 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         Throwable c = unwrap(e);
         if (c instanceof IllegalArgumentException || c instanceof NoSuchFileException
                 || c instanceof AccessDeniedException || c instanceof CharacterCodingException
-                || c instanceof org.driftml.model.MalformedCheckpointException
+                || c instanceof org.driftml.model.spec.MalformedCheckpointException
                 || c instanceof com.fasterxml.jackson.core.JsonProcessingException) {
             return BAD_INPUT;
         }

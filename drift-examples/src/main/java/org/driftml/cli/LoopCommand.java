@@ -8,7 +8,7 @@ import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
-import org.driftml.model.ComputeDevice;
+import org.driftml.model.spec.ComputeDevice;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
@@ -41,7 +41,7 @@ final class LoopCommand {
             config = o.config(choice.method(), choice.iterations());
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
-            org.driftml.model.ModelConfig model = org.driftml.model.ModelConfig.read(o.model.resolve("config.json"));
+            org.driftml.model.spec.ModelConfig model = org.driftml.model.spec.ModelConfig.read(o.model.resolve("config.json"));
             org.driftml.model.internal.Checkpoint.open(o.model).validate(model.expectedTensors());
             if (config.maxNewTokens() >= model.maxPositionEmbeddings()) {
                 // Each sample's KV cache is sized for prompt + max-new-tokens: 10^9 asked for 128 GB.

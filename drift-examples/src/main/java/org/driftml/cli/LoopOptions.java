@@ -3,7 +3,7 @@ package org.driftml.cli;
 import java.nio.file.Path;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.FeedbackPrompt;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.train.DpoConfig;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

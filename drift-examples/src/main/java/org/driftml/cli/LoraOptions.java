@@ -1,7 +1,7 @@
 package org.driftml.cli;
 
 import java.util.List;
-import org.driftml.model.LoraConfig;
+import org.driftml.model.spec.LoraConfig;
 import picocli.CommandLine.Option;
 
 /**

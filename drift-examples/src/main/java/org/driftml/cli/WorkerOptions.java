@@ -3,7 +3,7 @@ package org.driftml.cli;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.driftml.model.ComputeDevice;
+import org.driftml.model.spec.ComputeDevice;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
 import picocli.CommandLine;

@@ -6,7 +6,7 @@ import java.util.Map;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 

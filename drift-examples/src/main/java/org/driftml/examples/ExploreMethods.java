@@ -4,11 +4,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.driftml.drift.SequenceClassifierRewardModel;
+import org.driftml.model.SequenceClassifierRewardModel;
 import org.driftml.eval.EvalPrompts;
 import org.driftml.eval.Exploration;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.TextEmbedder;
 import org.driftml.text.ChatMessage;
 

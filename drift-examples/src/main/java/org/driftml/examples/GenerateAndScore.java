@@ -3,7 +3,7 @@ package org.driftml.examples;
 import java.nio.file.Path;
 import java.util.List;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 

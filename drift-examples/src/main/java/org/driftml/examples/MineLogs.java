@@ -3,7 +3,7 @@ package org.driftml.examples;
 import java.nio.file.Path;
 import java.util.List;
 import org.driftml.data.Conversation;
-import org.driftml.data.DissatisfactionDetector;
+import org.driftml.labelling.DissatisfactionDetector;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.OnBadRecord;
 import org.driftml.data.WildFeedbackAnnotations;

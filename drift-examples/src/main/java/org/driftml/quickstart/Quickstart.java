@@ -22,7 +22,7 @@ import org.driftml.drift.DriftTrainer;
 import org.driftml.drift.FeedbackPrompt;
 import org.driftml.drift.StageSummary;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.SftTrainer;

@@ -123,8 +123,8 @@ class EvalCommandsTest {
         assertEquals(2, doc.get("prompts").asInt());
 
         // The judge saw the whole conversation: scoring session s1's replies in context gives the recorded outcome.
-        try (var rm = new org.driftml.drift.SequenceClassifierRewardModel(CliRun.parity("tiny-qwen2-reward"),
-                org.driftml.model.Precision.FP32)) {
+        try (var rm = new org.driftml.model.SequenceClassifierRewardModel(CliRun.parity("tiny-qwen2-reward"),
+                org.driftml.model.spec.Precision.FP32)) {
             var context = List.of(org.driftml.text.ChatMessage.user("hi"),
                     org.driftml.text.ChatMessage.assistant("hello"), org.driftml.text.ChatMessage.user("2+2?"));
             var colour = List.of(org.driftml.text.ChatMessage.user("name a colour"));

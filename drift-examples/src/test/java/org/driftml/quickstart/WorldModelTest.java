@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.nio.file.Path;
 import java.util.List;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.text.ChatMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

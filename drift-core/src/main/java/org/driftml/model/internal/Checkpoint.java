@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
-import org.driftml.model.MalformedCheckpointException;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.MalformedCheckpointException;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * The weights of a Hugging Face model folder: {@code model.safetensors}, or shards listed by

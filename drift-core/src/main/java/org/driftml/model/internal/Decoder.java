@@ -23,8 +23,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * A Qwen2 / Llama decoder as transformers computes it, over weights held by their Hugging Face names:

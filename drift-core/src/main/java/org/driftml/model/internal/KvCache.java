@@ -5,7 +5,7 @@ import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * Keys and values of every layer for the positions decoded so far, preallocated to the longest sequence a

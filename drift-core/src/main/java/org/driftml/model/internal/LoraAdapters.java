@@ -23,8 +23,8 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.LoraConfig;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.LoraConfig;
+import org.driftml.model.spec.ModelConfig;
 import org.driftml.output.OutputFolder;
 
 /**

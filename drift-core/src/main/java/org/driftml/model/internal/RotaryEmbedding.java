@@ -8,7 +8,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * Rotary position embeddings in Hugging Face's rotate-half convention: dimension i of a head pairs with i + d/2

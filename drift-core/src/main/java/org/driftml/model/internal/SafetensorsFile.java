@@ -22,7 +22,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
-import org.driftml.model.MalformedCheckpointException;
+import org.driftml.model.spec.MalformedCheckpointException;
 
 /**
  * One {@code .safetensors} file: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
@@ -169,18 +169,28 @@ public final class SafetensorsFile {
      * process's RSS, and loading a model would otherwise keep a second copy of every weight resident.
      */
     private static void unmap(MappedByteBuffer buffer) {
-        if (UNSAFE != null) {
-            UNSAFE.invokeCleaner(buffer);
+        if (INVOKE_CLEANER != null) {
+            try {
+                INVOKE_CLEANER.invoke(buffer);
+            } catch (Throwable e) {
+                // left to the garbage collector, as when no cleaner could be found
+            }
         }
     }
 
-    private static final sun.misc.Unsafe UNSAFE = unsafe();
+    // sun.misc.Unsafe.invokeCleaner, looked up by reflection: named in the source, javac warns on every build that it
+    // is internal API (a warning no annotation silences).
+    private static final java.lang.invoke.MethodHandle INVOKE_CLEANER = invokeCleaner();
 
-    private static sun.misc.Unsafe unsafe() {
+    private static java.lang.invoke.MethodHandle invokeCleaner() {
         try {
-            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            Class<?> unsafe = Class.forName("sun.misc.Unsafe");
+            java.lang.reflect.Field f = unsafe.getDeclaredField("theUnsafe");
             f.setAccessible(true);
-            return (sun.misc.Unsafe) f.get(null);
+            return java.lang.invoke.MethodHandles.lookup()
+                    .findVirtual(unsafe, "invokeCleaner",
+                            java.lang.invoke.MethodType.methodType(void.class, java.nio.ByteBuffer.class))
+                    .bindTo(f.get(null));
         } catch (ReflectiveOperationException | RuntimeException e) {
             return null;  // mappings then go when the garbage collector frees their buffers
         }

@@ -14,8 +14,8 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.StepScope;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.ModelConfig;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.ModelConfig;
 
 /**
  * A transformers {@code *ForSequenceClassification} checkpoint (Qwen2, Llama, Mistral): the decoder without an lm

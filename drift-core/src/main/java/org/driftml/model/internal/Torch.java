@@ -9,8 +9,8 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.TestDevice;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 
 /**
  * drift's API types as LibTorch's: a {@link ComputeDevice} as a {@link Device}, a {@link Precision} as dtypes. Kept

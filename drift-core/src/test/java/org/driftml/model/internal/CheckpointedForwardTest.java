@@ -80,7 +80,7 @@ class CheckpointedForwardTest {
         SafetensorsFile ref = SafetensorsFile.open(ParityFixtures.folder("tiny-qwen2-logits.safetensors"));
         try (StepScope step = StepScope.open()) {
             Decoder d = Decoder.load(ParityFixtures.folder("tiny-qwen2"), ScalarType.Float);
-            LoraAdapters lora = LoraAdapters.create(d, new org.driftml.model.LoraConfig(4, 8, 0.5, java.util.List.of("all-linear"),
+            LoraAdapters lora = LoraAdapters.create(d, new org.driftml.model.spec.LoraConfig(4, 8, 0.5, java.util.List.of("all-linear"),
                     false), 2);
             d.attach(lora);
             Map<String, Tensor> adapters = lora.weights();

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 import org.driftml.data.PreferencePair;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
 import org.driftml.train.DpoConfig;

@@ -1,10 +1,14 @@
-package org.driftml.data;
+package org.driftml.labelling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.driftml.labelling.DissatisfactionDetector;
+import org.driftml.data.Conversation;
+import org.driftml.data.Satisfaction;
+import org.driftml.data.Turn;
 
 class DissatisfactionDetectorTest {
     static Conversation conv(String id, Object... turns) {

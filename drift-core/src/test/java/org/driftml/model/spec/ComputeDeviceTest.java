@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.spec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.bytedeco.pytorch.global.torch;
 import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.Test;
+import org.driftml.model.spec.ComputeDevice;
 
 class ComputeDeviceTest {
     @Test

@@ -1,6 +1,7 @@
-package org.driftml.data;
+package org.driftml.labelling;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,6 +21,10 @@ import org.driftml.data.internal.Sha256;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.text.ChatMessage;
+import org.driftml.labelling.DissatisfactionDetector;
+import org.driftml.data.Conversation;
+import org.driftml.data.Satisfaction;
+import org.driftml.data.Turn;
 
 /**
  * Labels user turns by asking a chat model, for the dissatisfaction that rules miss. Each user turn that follows a
@@ -34,6 +39,7 @@ import org.driftml.text.ChatMessage;
  * batch by batch: an interrupted run asks again only what it had not asked.
  */
 public final class DissatisfactionJudge {
+    private static final ObjectMapper JSON = new ObjectMapper();  // the judge's journal lines
     /** The file in the output folder that holds the verdicts. */
     public static final String CACHE_FILE = "judge-verdicts.jsonl";
     private static final int CONTEXT_TURNS = 4;  // turns shown before the judged one
@@ -176,7 +182,7 @@ public final class DissatisfactionJudge {
                 for (int i = 0; i < part.size(); i++) {
                     Optional<Verdict> v = parse(replies.get(i));
                     cache.put(part.get(i).getKey(), v);
-                    ObjectNode n = LogFiles.JSON.createObjectNode().put("key", part.get(i).getKey())
+                    ObjectNode n = JSON.createObjectNode().put("key", part.get(i).getKey())
                             .put("reply", replies.get(i));
                     v.ifPresent(verdict -> n.put("dissatisfied", verdict.dissatisfied())
                             .put("reason", verdict.reason()));

@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.spec;
 
 import java.util.Locale;
 import java.util.regex.Matcher;

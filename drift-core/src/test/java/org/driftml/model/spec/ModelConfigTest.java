@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.spec;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.driftml.Fixtures;
 import org.junit.jupiter.api.Test;
+import org.driftml.model.spec.ModelConfig;
+import org.driftml.model.ParityFixtures;
 
 class ModelConfigTest {
     @Test

@@ -1,16 +1,17 @@
-package org.driftml.drift;
+package org.driftml.model;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.driftml.model.ComputeDevice;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 import org.driftml.model.internal.SequenceClassifier;
 import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
+import org.driftml.model.RewardModel;
 
 /**
  * A reward model from a Hugging Face sequence-classification folder (num_labels 1, as UltraFeedback-era reward

@@ -1,4 +1,4 @@
-package org.driftml.data;
+package org.driftml.labelling;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -8,6 +8,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.driftml.data.Conversation;
+import org.driftml.data.Satisfaction;
+import org.driftml.data.Turn;
 
 /**
  * Labels user turns of unlabelled logs as DSAT, SAT or neutral with transparent rules: every rule is a named,

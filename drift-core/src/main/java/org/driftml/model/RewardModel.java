@@ -1,4 +1,4 @@
-package org.driftml.drift;
+package org.driftml.model;
 
 import java.util.List;
 import org.driftml.text.ChatMessage;

@@ -1,4 +1,4 @@
-package org.driftml.model;
+package org.driftml.model.spec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.model.internal.Torch;
 import org.junit.jupiter.api.Test;
+import org.driftml.model.spec.Precision;
 
 class PrecisionTest {
     @Test

@@ -1,4 +1,4 @@
-package org.driftml.data;
+package org.driftml.labelling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,9 +11,14 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
 import org.driftml.model.Policy;
-import org.driftml.model.Precision;
+import org.driftml.model.spec.Precision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.driftml.labelling.DissatisfactionDetector;
+import org.driftml.labelling.DissatisfactionJudge;
+import org.driftml.data.Conversation;
+import org.driftml.data.Satisfaction;
+import org.driftml.data.Turn;
 
 /**
  * The LLM judge's plumbing (issue 16): the question it asks, how its answer is read, the cache that lets a run
