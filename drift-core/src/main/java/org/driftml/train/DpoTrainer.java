@@ -3,25 +3,16 @@ package org.driftml.train;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
-import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorArrayRefOptional;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.NativeHeap;
-import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
-import org.driftml.model.internal.CheckpointedForward;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Tensorsj;
@@ -69,14 +60,7 @@ public final class DpoTrainer implements AutoCloseable {
 
     /**
      * As above, starting the fp32 masters of a reduced-precision policy from {@code initialMasters} (the model's
-     * full-precision weights, by name) instead of its bf16 copies.
-     *
-     * @param policy         the model to train
-     * @param reference      DPO's reference log-probs
-     * @param config         the hyper-parameters
-     * @param padId          the id batches are padded with
-     * @param seed           the data order's seed
-     * @param initialMasters fp32 weights by name, on any device; copied, then free to close
+     * full-precision weights, by name, on any device; copied, then free to close) instead of its bf16 copies.
      */
     public DpoTrainer(Decoder policy, ReferencePolicy reference, DpoConfig config, long padId, long seed,
             Map<String, Tensor> initialMasters) {
@@ -147,47 +131,18 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /**
-     * DPO on your own preference pairs, as TRL's DPOTrainer runs it, in one call: the pairs are tokenised through the
-     * policy's chat template (prompts cut to their last 1,024 tokens, sequences to 2,048), the reference is the
-     * policy as the call starts (scored once, so one model is in memory), the update is RMSprop over fp32 master
-     * weights, and every step runs in its own native-memory scope. In BF16 the masters start from the folder's fp32
-     * weights while the policy still holds them ({@link Policy#weightsAsLoaded()}), else from its current weights;
-     * they are freed when the call returns, leaving the trained weights in the policy. With LoRA adapters on the
-     * policy ({@link Policy#addAdapters}, {@link Policy#loadAdapters}) the adapters train, the base stays frozen and
-     * the reference is the base, the adapters switched off (TRL with a PEFT config).
+     * DPO on your own preference pairs, as TRL's DPOTrainer runs it, in one call: {@link PreferenceTraining#train},
+     * which says what it does.
      *
      * @param policy the model to train, in place
      * @param pairs  the preference pairs (at least one)
      * @param config the DPO settings ({@link DpoConfig#iteration()} is DRIFT's recipe)
      * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
      * @throws IOException when the fp32 master weights cannot be read from the folder
-     * @throws IllegalArgumentException when there are no pairs or a pair cannot be tokenised (named)
-     * @throws IllegalStateException when the loss or the gradient norm stops being finite
      */
     public static List<Map<String, Double>> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
             throws IOException {
-        java.util.Objects.requireNonNull(policy, "policy");
-        if (pairs == null || pairs.isEmpty()) {
-            throw new IllegalArgumentException("pairs: none given");
-        }
-        java.util.Objects.requireNonNull(config, "config");
-        try (StepScope scope = StepScope.open()) {
-            List<PairTokenizer.TokenizedPair> tokenized = PairTokenizer.of(policy, 1024, 2048).tokenize(pairs);
-            PrecomputedReference[] reference = new PrecomputedReference[1];
-            // Under LoRA the reference is the base (adapters off, as TRL with PEFT), scored as it trains.
-            java.util.function.Function<Decoder, ReferencePolicy> ref = d -> d.adapters() != null
-                    ? new BaseModelReference(d)
-                    : (reference[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized,
-                            policy.padId(), config.microBatch()));
-            try (DpoTrainer trainer = of(policy, ref, config, 0)) {
-                return trainer.train(tokenized);
-            } finally {
-                if (reference[0] != null) {
-                    reference[0].close();
-                }
-                policy.weightsChanged();
-            }
-        }
+        return PreferenceTraining.train(policy, pairs, config);
     }
 
     /**
@@ -270,19 +225,12 @@ public final class DpoTrainer implements AutoCloseable {
         optimizer.close();
     }
 
-    /**
-     * Bytes of optimiser state this process holds beyond the model's weights: RMSprop's squared averages and the
-     * fp32 masters of bf16 weights (their 16-bit residuals), under ZeRO only this rank's slices.
-     */
+    /** Bytes of optimiser state this process holds beyond the weights ({@link Optimizer#stateBytes}). */
     public long optimizerBytes() {
         return optimizer.stateBytes();
     }
 
-    /**
-     * Bytes of gradients this process holds at the update: every trained weight's (ZeRO stage 0; but the
-     * lm-head's where it is made at the update, a range at a time), every weight's and this rank's summed slice
-     * (stage 1), the slice alone (stage 2; one bucket's full gradients come and go during the backward).
-     */
+    /** Bytes of gradients this process holds at the update: the optimiser's, less a lm-head's made at the update. */
     public long gradientBytes() {
         return optimizer.gradientBytes() - (lmHeadMadeAtUpdate ? policy.lmHead().nbytes() : 0);
     }
@@ -377,13 +325,7 @@ public final class DpoTrainer implements AutoCloseable {
             }
         }
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
-            Tensor starts = Tensorsj.fromLongs(new long[] {start, (long) start * start}, policy.device());
-            group.allreduceSum(starts);
-            long[] sum = Tensorsj.longs(starts);
-            if (sum[0] * sum[0] != sum[1] * group.worldSize()) {  // equal starts: (N s)^2 = N (N s^2)
-                throw new IllegalStateException("rank " + group.rank() + ": the ranks would resume from different"
-                        + " steps (this one from " + start + "); is " + output + " the same folder for every rank?");
-            }
+            Ranks.requireSameStart(group, start, output, policy.device());
         }
         if (log != null) {
             log.truncateAfter(start);
@@ -440,15 +382,6 @@ public final class DpoTrainer implements AutoCloseable {
         return whole.masters();
     }
 
-    /** Every world-size-th pair of the batch, from this rank's place. */
-    private List<Integer> shareOf(List<Integer> batch) {
-        List<Integer> mine = new ArrayList<>();
-        for (int i = group.rank(); i < batch.size(); i += group.worldSize()) {
-            mine.add(batch.get(i));
-        }
-        return mine;
-    }
-
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
     public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
@@ -498,7 +431,7 @@ public final class DpoTrainer implements AutoCloseable {
         // Data parallel: this rank's share of the global batch, every world-size-th pair (DistributedSampler's
         // order); each micro-batch still weighs by its share of the global batch, so the all-reduced sum is the
         // global batch's mean.
-        List<Integer> batch = group == null ? batchAll : shareOf(batchAll);
+        List<Integer> batch = group == null ? batchAll : Ranks.shareOf(group, batchAll);
         int globalSize = batchAll.size();
         int micro = config.microBatch();
         int parts = (batch.size() + micro - 1) / micro;
@@ -532,17 +465,10 @@ public final class DpoTrainer implements AutoCloseable {
             padded = microBatch.paddedTokens();
             // ZeRO stage 2 reduce-scatters after every micro-batch: each rank as many times as the rank with the most
             // (rank 0's share, ceil(G / N)), a rank with fewer taking part with zeros.
-            int most = group == null ? parts
-                    : ((globalSize + group.worldSize() - 1) / group.worldSize() + micro - 1) / micro;
+            int most = group == null ? parts : Ranks.mostMicroBatches(group, globalSize, micro);
             optimizer.backwardsDone(parts, most);  // every rank's layers before the metrics: one order of collectives
             if (group != null) {
-                // Metrics and token counts in one all-reduce (counts are exact in fp64); a rank without pairs in
-                // this batch still takes part, with zeros.
-                Tensor metrics = sums != null ? sums : torch.zeros(new long[] {DpoLoss.METRICS.size()},
-                        Tensorsj.options(ScalarType.Double, policy.device()));
-                sums = torch.cat(new TensorVector(metrics, Tensorsj.fromLongs(new long[] {real, padded},
-                        policy.device()).to(ScalarType.Double)));
-                group.allreduceSum(sums);
+                sums = Ranks.sumMetrics(group, sums, real, padded, policy.device());
             }
             allreduceSeconds = optimizer.gradientsSummed();
             values = Tensorsj.doubles(sums);
