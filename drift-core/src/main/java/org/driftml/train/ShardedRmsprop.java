@@ -382,6 +382,8 @@ final class ShardedRmsprop implements Optimizer {
                             .copy_(state.read(key, p.weightOffset(), p.length())));
                 }
             }
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();  // a piece that could not be read, as before forPieces carried it
         } finally {
             noGrad.close();
         }
