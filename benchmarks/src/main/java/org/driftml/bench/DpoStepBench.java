@@ -12,8 +12,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.model.spec.LoraConfig;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.LoraAdapters;
+import org.driftml.model.Policy;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
 import org.driftml.train.BaseModelReference;
@@ -67,7 +68,7 @@ public final class DpoStepBench {
         NativeRuntime.load();
         HeapTrace heap = trace ? HeapTrace.start() : null;
         if (heap != null) heap.mark("runtime loaded");
-        Decoder policy = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float);
+        Policy policy = Policy.loadWeights(model, bf16 ? Precision.BF16 : Precision.FP32, ComputeDevice.CPU);
         int vocab = policy.config().vocabSize();
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
         DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1,
@@ -77,22 +78,21 @@ public final class DpoStepBench {
         ReferencePolicy reference;
         if (loraRank > 0) {
             // PEFT LoRA on every linear layer, alpha 2r; the base (adapters off) is the reference, as TRL with PEFT.
-            policy.attach(LoraAdapters.create(policy, LoraConfig.of(loraRank, 2.0 * loraRank, loraTargets),
-                    0));
-            reference = new BaseModelReference(policy);
+            policy.addAdapters(LoraConfig.of(loraRank, 2.0 * loraRank, loraTargets), 0);
+            reference = new BaseModelReference(policy.decoder());
         } else if (precompute) {
-            try (Decoder frozen = policy.frozenCopy()) {
+            try (var frozen = policy.decoder().frozenCopy()) {
                 reference = PrecomputedReference.compute(new FrozenReference(frozen), pairs, 0, batch);
             }
         } else {
-            reference = new FrozenReference(policy.frozenCopy());
+            reference = new FrozenReference(policy.decoder().frozenCopy());
         }
         if (heap != null) heap.mark("policy and reference");
         // Data parallel when started with torchrun's variables (benchmarks/data-parallel.sh): each rank its share,
         // the optimiser sharded at --zero.
         WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
         ProcessGroup group = world.worldSize() > 1 ? ProcessGroup.join(world, java.time.Duration.ofMinutes(5)) : null;
-        DpoTrainer trainer = new DpoTrainer(policy, reference, config, 0, 0, java.util.Map.of(), group,
+        DpoTrainer trainer = new DpoTrainer(policy.decoder(), reference, config, 0, 0, java.util.Map.of(), group,
                 group == null ? 0 : zero);
         double[] allreduce = new double[steps], allgather = new double[steps];
         if (heap != null) heap.mark("trainer (masters, optimizer state)");

@@ -11,12 +11,12 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Sampler;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.KvCache;
+import org.driftml.model.Policy;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -51,15 +51,15 @@ public class GenerationBenchmark {
     @Param({"256"})
     public int newTokens;
 
-    private Decoder decoder;
+    private Policy policy;
     private List<long[]> prompts;
-    private Tensor longPrompt;
+    private List<long[]> longPrompts;
 
     @Setup(Level.Trial)
     public void setup() throws IOException {
         NativeRuntime.load();
         Path dir = Files.createTempDirectory("drift-bench-qwen2");
-        decoder = Decoder.load(RandomQwen2.write(dir, 0), ScalarType.Float);
+        policy = Policy.loadWeights(RandomQwen2.write(dir, 0), Precision.FP32, ComputeDevice.CPU);
         torch.manual_seed(1);
         prompts = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
@@ -69,16 +69,22 @@ public class GenerationBenchmark {
             }
             prompts.add(p);
         }
-        longPrompt = torch.randint(3, 32000, new long[] {batch, 512});
+        Tensor longPrompt = torch.randint(3, 32000, new long[] {batch, 512});
+        longPrompts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            long[] row = new long[512];
+            for (int j = 0; j < row.length; j++) {
+                row[j] = longPrompt.get(i).get(j).item_long();
+            }
+            longPrompts.add(row);
+        }
     }
 
-    /** Prefill: one forward over a [batch, 512] prompt, filling a cache. */
+    /** Prefill: one forward over a [batch, 512] prompt filling the cache, and the first token it gives. */
     @Benchmark
     public long prefill512() {
         try (StepScope step = StepScope.open()) {
-            KvCache cache = new KvCache(decoder.config(), batch, 512, ScalarType.Float, decoder.device());
-            decoder.hiddenStates(longPrompt, null, null, cache);  // no padding
-            return cache.length();
+            return policy.generateIds(longPrompts, Sampler.Settings.greedy(1, Set.of())).get(0).outputIds().length;
         }
     }
 
@@ -87,7 +93,7 @@ public class GenerationBenchmark {
     public long decode() {
         try (StepScope step = StepScope.open()) {
             if ("cache".equals(decoding)) {
-                return new Sampler(decoder, 0).generate(prompts, Sampler.Settings.greedy(newTokens, Set.of()))
+                return policy.generateIds(prompts, Sampler.Settings.greedy(newTokens, Set.of()))
                         .get(0).outputIds().length;
             }
             return recompute();
@@ -104,8 +110,8 @@ public class GenerationBenchmark {
             Tensor ids = torch.tensor(flat).view(batch, 32);
             for (int s = 0; s < newTokens; s++) {
                 try (StepScope token = StepScope.open()) {
-                    Tensor hidden = decoder.hiddenStates(ids, null, null);  // no padding
-                    Tensor last = decoder.logits(hidden.narrow(1, hidden.size(1) - 1, 1)).squeeze(1);
+                    Tensor hidden = policy.decoder().hiddenStates(ids, null, null);  // no padding
+                    Tensor last = policy.decoder().logits(hidden.narrow(1, hidden.size(1) - 1, 1)).squeeze(1);
                     Tensor next = last.argmax(new LongOptional(-1), true);
                     ids = token.moveTo(generation, torch.cat(new TensorVector(ids, next), 1));
                 }

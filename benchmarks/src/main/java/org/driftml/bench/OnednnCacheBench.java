@@ -3,11 +3,12 @@ package org.driftml.bench;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
-import org.driftml.model.internal.Decoder;
+import org.driftml.model.Policy;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
@@ -36,14 +37,15 @@ public final class OnednnCacheBench {
             }
         }
         NativeRuntime.load();
-        Decoder policy = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float);
+        Policy policy = Policy.loadWeights(model, bf16 ? Precision.BF16 : Precision.FP32, ComputeDevice.CPU);
         int vocab = policy.config().vocabSize();
         List<PairTokenizer.TokenizedPair> pairs = new ArrayList<>();
         for (int k = 0; k < lengths; k++) {
             pairs.addAll(DpoStepBench.syntheticPairs(1, 32, completion + 8 * k, vocab));
         }
         DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, 1, 1, 1);
-        try (DpoTrainer trainer = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 0)) {
+        try (DpoTrainer trainer = new DpoTrainer(policy.decoder(),
+                new FrozenReference(policy.decoder().frozenCopy()), config, 0, 0)) {
             trainer.optimizerStep(pairs, List.of(0), 0, 5e-7);  // warm-up: optimizer state, first primitives
             long start = NativeHeap.bytesInUse();
             long[] heapAfterPass = new long[2];

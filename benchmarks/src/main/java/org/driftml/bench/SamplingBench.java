@@ -5,10 +5,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.model.Sampler;
-import org.driftml.model.internal.Decoder;
+import org.driftml.model.Policy;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
 
 /**
  * DRIFT's positive sampling (temperature 0.7, top-p 0.9) at one batch size, timed as {@code scripts/hf_sampling_bench.py}
@@ -33,16 +34,15 @@ public final class SamplingBench {
             }
         }
         NativeRuntime.load();
-        try (Decoder decoder = Decoder.load(model, bf16 ? ScalarType.BFloat16 : ScalarType.Float)) {
+        try (Policy policy = Policy.loadWeights(model, bf16 ? Precision.BF16 : Precision.FP32, ComputeDevice.CPU)) {
             Random r = new Random(0);
             List<long[]> prompts = new ArrayList<>();
             for (int i = 0; i < batch; i++) {
-                prompts.add(r.longs(promptLength, 4, decoder.config().vocabSize()).toArray());
+                prompts.add(r.longs(promptLength, 4, policy.config().vocabSize()).toArray());
             }
-            Sampler sampler = new Sampler(decoder, 0);
-            sampler.generate(prompts, Sampler.Settings.sampling(0.7, 0.9, 4, Set.of(), 1));
+            policy.generateIds(prompts, Sampler.Settings.sampling(0.7, 0.9, 4, Set.of(), 1));
             long t0 = System.nanoTime();
-            List<Sampler.Generation> out = sampler.generate(prompts, Sampler.Settings.sampling(0.7, 0.9, newTokens,
+            List<Sampler.Generation> out = policy.generateIds(prompts, Sampler.Settings.sampling(0.7, 0.9, newTokens,
                     Set.of(), 0));
             double seconds = (System.nanoTime() - t0) / 1e9;
             long tokens = out.stream().mapToLong(g -> g.outputIds().length).sum();

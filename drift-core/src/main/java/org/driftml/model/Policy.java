@@ -86,8 +86,78 @@ public final class Policy implements AutoCloseable {
         return new Policy(folder, decoder, tokenizer, template, ends, pad, precision);
     }
 
+    /**
+     * Loads a model folder's weights without a tokenizer, for work on token ids alone (scoring, generating and
+     * training on ids, benchmarks): the text methods ({@link #tokenizer()}, {@link #encodeChat}, {@link #sample},
+     * {@link #generate}, {@link #score}) refuse, naming the folder. The end ids are generation_config's.
+     *
+     * @param folder    config.json and safetensors weights (a tokenizer, if there, is not read)
+     * @param precision FP32, or BF16 compute over fp32 master weights when training
+     * @param device    the CPU, a CUDA device, or the test device
+     * @return the policy; close it to free its weights
+     * @throws IOException when the folder cannot be read
+     */
+    public static Policy loadWeights(Path folder, Precision precision, ComputeDevice device) throws IOException {
+        java.util.Objects.requireNonNull(folder, "folder");
+        Decoder decoder = Decoder.load(folder, Torch.computeDtype(precision), Torch.device(device));
+        Set<Long> ends = new HashSet<>(GenerationDefaults.read(folder, decoder.config()).eosTokenIds());
+        long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId()
+                : ends.stream().min(Long::compare).orElse(0L);
+        return new Policy(folder, decoder, null, null, ends, pad, precision);
+    }
+
+    /**
+     * Checks that {@code device} can be used by this build and host (and registers the test device before any
+     * backward), as loading on it would, without loading anything.
+     *
+     * @throws IllegalStateException when CUDA is asked for and not available
+     */
+    public static void checkDevice(ComputeDevice device) {
+        Torch.device(java.util.Objects.requireNonNull(device, "device"));
+    }
+
+    /**
+     * Checks a model folder before any work: config.json and every weight's name, shape and dtype in the safetensors
+     * headers (cheap: no tensor is read).
+     *
+     * @return the folder's config
+     * @throws IOException when a file cannot be read
+     * @throws IllegalArgumentException when config.json is malformed
+     * @throws org.driftml.model.spec.MalformedCheckpointException when a weight is missing, extra or mis-shaped
+     */
+    public static org.driftml.model.spec.ModelConfig checkFolder(Path folder) throws IOException {
+        org.driftml.model.spec.ModelConfig config = org.driftml.model.spec.ModelConfig.read(folder.resolve("config.json"));
+        org.driftml.model.internal.Checkpoint.open(folder).validate(config.expectedTensors());
+        return config;
+    }
+
+    /** The file that makes a folder a PEFT adapter folder ({@link #loadAdapters}). */
+    public static final String ADAPTER_CONFIG_FILE = LoraAdapters.CONFIG_FILE;
+
     public Path folder() {
         return folder;
+    }
+
+    /** The model's geometry and special ids (its config.json). */
+    public org.driftml.model.spec.ModelConfig config() {
+        return decoder.config();
+    }
+
+    /**
+     * The summed log-probability of {@code ids[t]} for every t from {@code start} on, each given the ids before it.
+     *
+     * @throws IllegalArgumentException when {@code start} is not in [1, ids.length)
+     */
+    public double completionLogprob(long[] ids, int start) {
+        if (start < 1 || start >= ids.length) {
+            throw new IllegalArgumentException("start " + start + " must be in [1, " + ids.length + ")");
+        }
+        return decoder.completionLogprob(ids, start);
+    }
+
+    /** Continues each prompt of token ids, batched ({@link Sampler#generate}). */
+    public List<Sampler.Generation> generateIds(List<long[]> prompts, Sampler.Settings settings) {
+        return new Sampler(decoder, padId).generate(prompts, settings);
     }
 
     /**
@@ -101,11 +171,18 @@ public final class Policy implements AutoCloseable {
     }
 
     public Tokenizer tokenizer() {
-        return tokenizer;
+        return requireText(tokenizer);
     }
 
     public ChatTemplate template() {
-        return template;
+        return requireText(template);
+    }
+
+    private <T> T requireText(T part) {
+        if (part == null) {
+            throw new IllegalStateException(folder + " was loaded without its tokenizer (Policy.loadWeights)");
+        }
+        return part;
     }
 
     public Set<Long> endIds() {
@@ -136,19 +213,19 @@ public final class Policy implements AutoCloseable {
 
     /** The conversation through the chat template, with the assistant's generation prompt. */
     public long[] encodeChat(List<ChatMessage> messages) {
-        return tokenizer.encode(template.render(messages, true));
+        return tokenizer().encode(template().render(messages, true));
     }
 
     /** Raw text, no template (DRIFT's released transcript prompts). */
     public long[] encodeText(String text) {
-        return tokenizer.encode(text, false);
+        return tokenizer().encode(text, false);
     }
 
     /** Samples one continuation per prompt and decodes it without special tokens. */
     public List<String> sample(List<long[]> prompts, Sampler.Settings settings) {
         List<String> out = new ArrayList<>();
         for (Sampler.Generation g : new Sampler(decoder, padId).generate(prompts, settings)) {
-            out.add(tokenizer.decode(g.outputIds(), true).strip());
+            out.add(tokenizer().decode(g.outputIds(), true).strip());
         }
         return out;
     }
@@ -191,7 +268,7 @@ public final class Policy implements AutoCloseable {
             throw new IllegalArgumentException("conversation: no messages");
         }
         long[] prompt = encodeChat(conversation);
-        long[] reply = tokenizer.encode(java.util.Objects.requireNonNull(completion, "completion"), false);
+        long[] reply = tokenizer().encode(java.util.Objects.requireNonNull(completion, "completion"), false);
         if (reply.length == 0) {
             throw new IllegalArgumentException("completion: no tokens");
         }
@@ -289,6 +366,8 @@ public final class Policy implements AutoCloseable {
     @Override
     public void close() {
         decoder.close();
-        tokenizer.close();
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
     }
 }

@@ -31,6 +31,13 @@ public final class SftTrainer implements AutoCloseable {
     private final long padId;
     private final long seed;
 
+    /**
+     * Full fine-tuning of {@code policy}'s weights (fp32: they are their own masters), padding with its pad id.
+     */
+    public SftTrainer(org.driftml.model.Policy policy, double learningRate, int batchSize, int epochs, long seed) {
+        this(policy.decoder(), learningRate, batchSize, epochs, policy.padId(), seed);
+    }
+
     public SftTrainer(Decoder policy, double learningRate, int batchSize, int epochs, long padId, long seed) {
         this.policy = policy;
         this.learningRate = learningRate;

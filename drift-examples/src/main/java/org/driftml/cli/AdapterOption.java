@@ -3,8 +3,7 @@ package org.driftml.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.LoraAdapters;
+import org.driftml.model.Policy;
 import picocli.CommandLine.Option;
 
 /** {@code --adapter DIR}: a PEFT LoRA adapter folder put on the loaded model (generate, logprobs). */
@@ -14,15 +13,15 @@ final class AdapterOption {
     Path adapter;
 
     /**
-     * Attaches the adapter to {@code decoder} if one was given; false after telling {@code err} why it cannot be
+     * Attaches the adapter to {@code policy} if one was given; false after telling {@code err} why it cannot be
      * read (exit 2), naming the option.
      */
-    boolean attach(Decoder decoder, PrintWriter err, String command) throws IOException {
+    boolean attach(Policy policy, PrintWriter err, String command) throws IOException {
         if (adapter == null) {
             return true;
         }
         try {
-            decoder.attach(LoraAdapters.load(adapter, decoder));
+            policy.loadAdapters(adapter);
             return true;
         } catch (IllegalArgumentException e) {
             err.println(command + ": --adapter: " + e.getMessage());

@@ -2,7 +2,7 @@ package org.driftml.cli;
 
 import java.io.PrintWriter;
 import org.driftml.model.spec.ComputeDevice;
-import org.driftml.model.internal.Torch;
+import org.driftml.model.Policy;
 import picocli.CommandLine.Option;
 
 /** {@code --device}, shared by every command that loads a model. */
@@ -25,7 +25,7 @@ final class DeviceOption {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--device: " + e.getMessage());
         }
-        Torch.device(d);
+        Policy.checkDevice(d);
         return d;
     }
 
@@ -38,7 +38,7 @@ final class DeviceOption {
             return resolved;
         }
         ComputeDevice bound = new ComputeDevice(ComputeDevice.Kind.CUDA, world.localRank());
-        Torch.device(bound);
+        Policy.checkDevice(bound);
         return bound;
     }
 

@@ -21,8 +21,6 @@ import org.driftml.model.spec.MalformedCheckpointException;
 import org.driftml.model.spec.ModelConfig;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
-import org.driftml.model.internal.Checkpoint;
-import org.driftml.model.internal.LoraAdapters;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
@@ -177,9 +175,9 @@ final class DpoCommand implements Callable<Integer> {
             if (merge && loraConfig == null && adapter == null) {
                 throw new IllegalArgumentException("--merge needs adapters: give --lora-r or --adapter");
             }
-            if (adapter != null && !Files.isRegularFile(adapter.resolve(LoraAdapters.CONFIG_FILE))) {
+            if (adapter != null && !Files.isRegularFile(adapter.resolve(Policy.ADAPTER_CONFIG_FILE))) {
                 throw new IllegalArgumentException("--adapter: " + adapter + " has no "
-                        + LoraAdapters.CONFIG_FILE + " (is it a PEFT adapter folder?)");
+                        + Policy.ADAPTER_CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: " + OptionNames.named(e.getMessage(), "--gradient-accumulation"));
@@ -197,8 +195,7 @@ final class DpoCommand implements Callable<Integer> {
             }
             // The weights' headers too (cheap: no tensor is read), so a broken folder is refused before the output
             // folder is made.
-            Checkpoint.open(model)
-                    .validate(ModelConfig.read(model.resolve("config.json")).expectedTensors());
+            Policy.checkFolder(model);
         } catch (IllegalArgumentException | MalformedCheckpointException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;

@@ -17,8 +17,7 @@ import org.driftml.model.GenerationDefaults;
 import org.driftml.model.spec.ModelConfig;
 import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.Torch;
+import org.driftml.model.Policy;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
 import picocli.CommandLine;
@@ -116,8 +115,8 @@ final class GenerateCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        Decoder decoder = Decoder.load(model, Torch.computeDtype(precision), Torch.device(on));
-        if (!adapter.attach(decoder, err, "drift generate")) {
+        Policy policy = Policy.loadWeights(model, precision, on);
+        if (!adapter.attach(policy, err, "drift generate")) {
             return 2;
         }
         Path tokDir = tokenizerDir != null ? tokenizerDir : model;
@@ -130,10 +129,8 @@ final class GenerateCommand implements Callable<Integer> {
             tokenizer.tokenId("<|im_end|>").ifPresent(stops::add);
         }
         Sampler.Settings settings = settings(defaults, stops);
-        long pad = decoder.config().padTokenId() != null ? decoder.config().padTokenId() : 0;
-        Sampler sampler = new Sampler(decoder, pad);
-        long vocab = decoder.config().vocabSize();
-        int positions = decoder.config().maxPositionEmbeddings();
+        long vocab = policy.config().vocabSize();
+        int positions = policy.config().maxPositionEmbeddings();
         // A chat prompt longer in bytes than this cannot fit the positions (0: not known for this tokenizer).
         long mostBytes = tokenizer == null ? 0 : (long) positions * tokenizer.maxBytesPerToken().orElse(0);
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
@@ -171,7 +168,7 @@ final class GenerateCommand implements Callable<Integer> {
             // Generation stops at the model's last position ("length"), whatever --max-new-tokens asks.
             Sampler.Settings line = settings.withMaxNewTokens(Math.min(settings.maxNewTokens(),
                     positions - prompt.length));
-            Sampler.Generation g = sampler.generate(List.of(prompt), line).get(0);
+            Sampler.Generation g = policy.generateIds(List.of(prompt), line).get(0);
             ObjectNode out = json.createObjectNode();
             out.set("output_ids", json.valueToTree(g.outputIds()));
             if (tokenizer != null) {

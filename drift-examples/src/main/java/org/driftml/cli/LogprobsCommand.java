@@ -6,8 +6,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.spec.Precision;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.Torch;
+import org.driftml.model.Policy;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -44,12 +43,12 @@ final class LogprobsCommand implements Callable<Integer> {
         if (on == null) {
             return 2;
         }
-        Decoder decoder = Decoder.load(model, Torch.computeDtype(Precision.parse(dtype)), Torch.device(on));
-        if (!adapter.attach(decoder, spec.commandLine().getErr(), "drift logprobs")) {
+        Policy policy = Policy.loadWeights(model, Precision.parse(dtype), on);
+        if (!adapter.attach(policy, spec.commandLine().getErr(), "drift logprobs")) {
             return 2;
         }
-        long vocab = decoder.config().vocabSize();
-        int positions = decoder.config().maxPositionEmbeddings();
+        long vocab = policy.config().vocabSize();
+        int positions = policy.config().maxPositionEmbeddings();
         int failed = JsonLines.run(input, spec.commandLine().getOut(), spec.commandLine().getErr(), (in, json) -> {
             long[] ids = JsonLines.ids(in, "input_ids", vocab, positions);
             JsonNode startNode = in.get("completion_start");
@@ -63,7 +62,7 @@ final class LogprobsCommand implements Callable<Integer> {
             if (start < 1 || start >= ids.length) {
                 throw new JsonLines.BadLine("completion_start " + start + " must be in [1, " + ids.length + ")");
             }
-            double logp = decoder.completionLogprob(ids, start);
+            double logp = policy.completionLogprob(ids, start);
             if (!Double.isFinite(logp)) {
                 // A NaN here is the model's, not the line's: report it rather than print "NaN" with exit 0.
                 throw new IllegalStateException("the model scored " + logp + ": its weights hold NaN or infinite "

@@ -41,8 +41,7 @@ final class LoopCommand {
             config = o.config(choice.method(), choice.iterations());
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
-            org.driftml.model.spec.ModelConfig model = org.driftml.model.spec.ModelConfig.read(o.model.resolve("config.json"));
-            org.driftml.model.internal.Checkpoint.open(o.model).validate(model.expectedTensors());
+            org.driftml.model.spec.ModelConfig model = org.driftml.model.Policy.checkFolder(o.model);
             if (config.maxNewTokens() >= model.maxPositionEmbeddings()) {
                 // Each sample's KV cache is sized for prompt + max-new-tokens: 10^9 asked for 128 GB.
                 throw new IllegalArgumentException("--max-new-tokens " + config.maxNewTokens() + " leaves no room for "

@@ -150,8 +150,8 @@ final class Quickstart {
                     new Random(settings.worldSeed() + 1));
             say("supervised fine-tuning on %d imperfect demonstrations", demos.size());
             List<Map<String, Double>> steps;
-            try (SftTrainer sft = new SftTrainer(policy.decoder(), settings.sftLearningRate(), 32,
-                    settings.sftEpochs(), policy.padId(), settings.worldSeed())) {
+            try (SftTrainer sft = new SftTrainer(policy, settings.sftLearningRate(), 32,
+                    settings.sftEpochs(), settings.worldSeed())) {
                 steps = sft.train(demos, progress);
             }
             policy.save(base);  // fp32: the trained weights are their own masters
