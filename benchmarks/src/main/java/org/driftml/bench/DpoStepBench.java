@@ -71,8 +71,8 @@ public final class DpoStepBench {
         Policy policy = Policy.loadWeights(model, bf16 ? Precision.BF16 : Precision.FP32, ComputeDevice.CPU);
         int vocab = policy.config().vocabSize();
         List<PairTokenizer.TokenizedPair> pairs = syntheticPairs(batch * steps, promptLength, completionLength, vocab);
-        DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, batch, 1, 1,
-                gradCkpt);
+        DpoConfig config = DpoConfig.iteration().with(DpoConfig.RPO_ALPHA, 0.0).withBatch(batch, 1)
+                .withGradientCheckpointing(gradCkpt);
         // TRL's default: a frozen copy scored every step. DRIFT's loop scores the reference once per stage instead
         // (TRL's precompute_ref_log_probs), so training holds one model: --precompute-reference.
         ReferencePolicy reference;

@@ -43,7 +43,7 @@ public final class OnednnCacheBench {
         for (int k = 0; k < lengths; k++) {
             pairs.addAll(DpoStepBench.syntheticPairs(1, 32, completion + 8 * k, vocab));
         }
-        DpoConfig config = new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, 5e-7, 0.1, 0.0, 1.0, 1, 1, 1);
+        DpoConfig config = DpoConfig.iteration().with(DpoConfig.RPO_ALPHA, 0.0).withBatch(1, 1);
         try (DpoTrainer trainer = new DpoTrainer(policy.decoder(),
                 new FrozenReference(policy.decoder().frozenCopy()), config, 0, 0)) {
             trainer.optimizerStep(pairs, List.of(0), 0, 5e-7);  // warm-up: optimizer state, first primitives

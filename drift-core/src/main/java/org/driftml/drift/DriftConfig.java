@@ -1,35 +1,22 @@
 package org.driftml.drift;
 
 import java.util.List;
+import java.util.Map;
 import org.driftml.model.spec.LoraConfig;
 import org.driftml.model.spec.Precision;
+import org.driftml.settings.InvalidSettingException;
+import org.driftml.settings.Setting;
+import org.driftml.settings.Settings;
 import org.driftml.train.DpoConfig;
+import org.driftml.train.PairTokenizer;
 
 /**
- * Everything a DRIFT run (or its SPIN and IterDPO baselines) needs beyond the data and the model.
- *
- * @param method          which pairs each iteration builds: DRIFT (logged y-, fresh y+), SPIN, ITERDPO
- * @param iterations      K, the number of sample-then-train iterations after the warm start (paper: 2)
- * @param reference       BASE: the input model, frozen (default); PREVIOUS: the policy at the iteration's start
- * @param promptStyle     how the positive's sampling prompt shows the feedback (released code: TRANSCRIPT)
- * @param temperature     sampling temperature for positives (paper: 0.7)
- * @param topP            nucleus mass (paper: 0.9)
- * @param maxNewTokens    longest sample (paper: 512)
- * @param generationBatch prompts sampled together; also the unit of crash-safe progress
- * @param maxPromptLength TRL's max_prompt_length (paper: 1024)
- * @param maxLength       TRL's max_length (paper: 2048)
- * @param warmStart       DPO settings on the DSAT-to-SAT seed pairs, or null to skip the warm start
- * @param iteration       DPO settings for each iteration's pairs (paper: 1 epoch)
- * @param precision       FP32 or BF16 compute over fp32 masters (paper: bf16; FP32 is the CPU default)
- * @param subsample       controlled setting: use this many items, drawn by seed (0: all of them, the full setting)
- * @param saveSteps       checkpoint every this many optimiser steps within a stage (and always at its end)
- * @param seed            data order, sampling and subsampling all derive from it
- * @param taus            thresholds for the diagnostic share of pairs with sigma(-s) >= tau
+ * Everything a DRIFT run (or its SPIN and IterDPO baselines) needs beyond the data and the model. Each setting is
+ * declared once below, in groups: the loop, sampling, lengths and the run; the DPO settings of the warm start and of
+ * each iteration are {@link DpoConfig}s; the LoRA settings a {@link LoraConfig}. {@link #paper()} is the paper's
+ * recipe, and each {@code with} returns a changed copy (checked by the setting's own declaration).
  */
-public record DriftConfig(Method method, int iterations, Reference reference, FeedbackPrompt.Style promptStyle,
-        double temperature, double topP, int maxNewTokens, int generationBatch, int maxPromptLength, int maxLength,
-        DpoConfig warmStart, DpoConfig iteration, Precision precision, int subsample, int saveSteps, long seed,
-        List<Double> taus, LoraConfig lora) {
+public final class DriftConfig {
     public enum Method {
         DRIFT,
         SPIN,
@@ -45,38 +32,108 @@ public record DriftConfig(Method method, int iterations, Reference reference, Fe
         PREVIOUS
     }
 
-    public DriftConfig {
+    public static final Setting<Method> METHOD = Setting.choice("method", Method.class,
+            "which pairs each iteration builds: drift (logged y-, fresh y+), spin, iterdpo", "paper Sec. 3");
+    public static final Setting<Integer> ITERATIONS = Setting.whole("iterations",
+            "K, the sample-then-train iterations after the warm start", "", ">= 0", v -> v >= 0, "paper Sec. 4: 2");
+    public static final Setting<Reference> REFERENCE = Setting.choice("reference", Reference.class,
+            "DPO reference: the frozen input model, or the policy at each iteration's start", "release: the base");
+    public static final Setting<FeedbackPrompt.Style> PROMPT_STYLE = Setting.choice("prompt_style",
+            FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: the released plain "
+                    + "transcript or the model's chat template", "release: transcript");
+    public static final Setting<Double> TEMPERATURE = Setting.real("temperature", "sampling temperature", "", "> 0",
+            v -> v > 0, "paper Sec. 4.1: 0.7");
+    public static final Setting<Double> TOP_P = Setting.real("top_p", "nucleus mass", "", "in (0, 1]",
+            v -> v > 0 && v <= 1, "paper Sec. 4.1: 0.9");
+    public static final Setting<Integer> MAX_NEW_TOKENS = Setting.whole("max_new_tokens", "longest sample", "tokens",
+            ">= 1", v -> v >= 1, "paper Sec. 4.1: 512");
+    public static final Setting<Integer> GENERATION_BATCH = Setting.whole("generation_batch",
+            "prompts sampled together; also the unit of crash-safe progress", "prompts", ">= 1", v -> v >= 1,
+            "drift's choice: 8 (the release: 16)");
+    public static final Setting<Precision> DTYPE = Setting.parsed("dtype", Precision.class,
+            "compute dtype over fp32 master weights", "float32|bfloat16", Precision::parse,
+            p -> p == Precision.BF16 ? "bfloat16" : "float32", "drift's CPU default: float32 (the paper: bfloat16)");
+    public static final Setting<Integer> SUBSAMPLE = Setting.whole("subsample",
+            "controlled setting: use this many items, drawn by seed (0: all of them, the full setting)", "items",
+            ">= 0", v -> v >= 0, "drift's choice: 0");
+    public static final Setting<Integer> SAVE_STEPS = Setting.whole("save_steps",
+            "checkpoint every this many optimiser steps within a stage (and always at its end)", "steps", ">= 0",
+            v -> v >= 0, "drift's choice: 50");
+    public static final Setting<Long> SEED = Setting.wide("seed",
+            "data order, sampling and subsampling all derive from it", "release config: 42");
+
+    public static final List<Setting<?>> LOOP = List.of(METHOD, ITERATIONS, REFERENCE);
+    public static final List<Setting<?>> SAMPLING = List.of(PROMPT_STYLE, TEMPERATURE, TOP_P, MAX_NEW_TOKENS,
+            GENERATION_BATCH);
+    public static final List<Setting<?>> LENGTHS = List.of(PairTokenizer.MAX_PROMPT_LENGTH, PairTokenizer.MAX_LENGTH);
+    public static final List<Setting<?>> RUN = List.of(DTYPE, SUBSAMPLE, SAVE_STEPS, SEED);
+    public static final List<Setting<?>> ALL = Settings.concat(LOOP, SAMPLING, LENGTHS, RUN);
+
+    private static final Settings PAPER = Settings.of(ALL, Map.ofEntries(Map.entry(METHOD, Method.DRIFT),
+            Map.entry(ITERATIONS, 2), Map.entry(REFERENCE, Reference.BASE),
+            Map.entry(PROMPT_STYLE, FeedbackPrompt.Style.TRANSCRIPT), Map.entry(TEMPERATURE, 0.7),
+            Map.entry(TOP_P, 0.9), Map.entry(MAX_NEW_TOKENS, 512), Map.entry(GENERATION_BATCH, 8),
+            Map.entry(PairTokenizer.MAX_PROMPT_LENGTH, 1024), Map.entry(PairTokenizer.MAX_LENGTH, 2048),
+            Map.entry(DTYPE, Precision.FP32), Map.entry(SUBSAMPLE, 0), Map.entry(SAVE_STEPS, 50),
+            Map.entry(SEED, 42L)));
+
+    private final Settings values;
+    private final DpoConfig warmStart;
+    private final DpoConfig iteration;
+    private final List<Double> taus;
+    private final LoraConfig lora;
+
+    /**
+     * @param warmStart DPO settings on the DSAT-to-SAT seed pairs, or null to skip the warm start
+     * @param iteration DPO settings for each iteration's pairs (paper: 1 epoch)
+     * @param taus      thresholds for the diagnostic share of pairs with sigma(-s) >= tau
+     * @param lora      LoRA adapters trained and merged at each stage, or null for full fine-tuning
+     */
+    private DriftConfig(Settings values, DpoConfig warmStart, DpoConfig iteration, List<Double> taus,
+            LoraConfig lora) {
         // Checked here, before a run starts: a sampling setting checked only when the first iteration samples
         // failed after the warm start had trained, with run.json already recording it.
-        require(method != null && reference != null && promptStyle != null && precision != null,
-                "method, reference, promptStyle and precision", "set", null);
-        require(iterations >= 0, "iterations", ">= 0", iterations);
-        require(Double.isFinite(temperature) && temperature > 0, "temperature", "a finite number > 0", temperature);
-        require(topP > 0 && topP <= 1, "topP", "in (0, 1]", topP);
-        require(maxNewTokens >= 1, "maxNewTokens", ">= 1", maxNewTokens);
-        require(generationBatch >= 1, "generationBatch", ">= 1", generationBatch);
-        require(maxPromptLength >= 1 && maxLength > maxPromptLength, "maxLength",
-                "greater than maxPromptLength (" + maxPromptLength + "), which must be >= 1", maxLength);
-        require(iteration != null, "iteration", "set", null);
-        require(subsample >= 0, "subsample", ">= 0 (0: all items)", subsample);
-        require(saveSteps >= 0, "saveSteps", ">= 0", saveSteps);
-        taus = List.copyOf(taus);
+        int prompt = values.get(PairTokenizer.MAX_PROMPT_LENGTH), total = values.get(PairTokenizer.MAX_LENGTH);
+        if (total <= prompt) {
+            throw new InvalidSettingException(PairTokenizer.MAX_LENGTH, total,
+                    "must be greater than max_prompt_length (" + prompt + ")");
+        }
+        if (iteration == null) {
+            throw new IllegalArgumentException("iteration: DPO settings must be set");
+        }
         for (double tau : taus) {
-            require(tau > 0 && tau < 1, "taus", "each in (0, 1)", taus);
+            if (!(tau > 0 && tau < 1)) {
+                throw new IllegalArgumentException("taus must be each in (0, 1), got " + taus);
+            }
         }
-    }
-
-    private static void require(boolean ok, String field, String expected, Object got) {
-        if (!ok) {
-            throw new IllegalArgumentException(field + " must be " + expected + (got == null ? "" : ", got " + got));
-        }
+        this.values = values;
+        this.warmStart = warmStart;
+        this.iteration = iteration;
+        this.taus = List.copyOf(taus);
+        this.lora = lora;
     }
 
     /** The paper's recipe: DRIFT, K = 2, frozen base reference, released prompt, T 0.7, top-p 0.9, 512 tokens. */
     public static DriftConfig paper() {
-        return new DriftConfig(Method.DRIFT, 2, Reference.BASE, FeedbackPrompt.Style.TRANSCRIPT, 0.7, 0.9, 512, 8,
-                1024, 2048, DpoConfig.warmStart(), DpoConfig.iteration(), Precision.FP32, 0, 50, 42,
-                List.of(0.1, 0.25, 0.5), null);
+        return new DriftConfig(PAPER, DpoConfig.warmStart(), DpoConfig.iteration(), List.of(0.1, 0.25, 0.5), null);
+    }
+
+    /**
+     * This config with {@code s} set to {@code value}.
+     *
+     * @throws InvalidSettingException naming the setting when it does not take the value
+     */
+    public <T> DriftConfig with(Setting<T> s, T value) {
+        return new DriftConfig(values.with(s, value), warmStart, iteration, taus, lora);
+    }
+
+    public <T> T get(Setting<T> s) {
+        return values.get(s);
+    }
+
+    /** Every setting of the loop, sampling, lengths and run under its key, in declared order. */
+    public Map<String, Object> settings() {
+        return values.recorded();
     }
 
     /**
@@ -86,47 +143,114 @@ public record DriftConfig(Method method, int iterations, Reference reference, Fe
      * trains (the paper's full fine-tuning).
      */
     public DriftConfig withLora(LoraConfig l) {
-        return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps,
-                seed, taus, l);
+        return new DriftConfig(values, warmStart, iteration, taus, l);
+    }
+
+    /** The DPO settings of the warm start (null: none) and of each iteration. */
+    public DriftConfig withDpo(DpoConfig warm, DpoConfig iter) {
+        return new DriftConfig(values, warm, iter, taus, lora);
     }
 
     public DriftConfig withMethod(Method m) {
-        return new DriftConfig(m, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps,
-                seed, taus, lora);
+        return with(METHOD, m);
     }
 
     public DriftConfig withIterations(int k) {
-        return new DriftConfig(method, k, reference, promptStyle, temperature, topP, maxNewTokens, generationBatch,
-                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
+        return with(ITERATIONS, k);
     }
 
-    public DriftConfig withReference(Reference r) {
-        return new DriftConfig(method, iterations, r, promptStyle, temperature, topP, maxNewTokens, generationBatch,
-                maxPromptLength, maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
-    }
-
+    /** The sampling group at once. */
     public DriftConfig withSampling(FeedbackPrompt.Style style, double t, double p, int newTokens, int batch) {
-        return new DriftConfig(method, iterations, reference, style, t, p, newTokens, batch, maxPromptLength,
-                maxLength, warmStart, iteration, precision, subsample, saveSteps, seed, taus, lora);
+        return with(PROMPT_STYLE, style).with(TEMPERATURE, t).with(TOP_P, p).with(MAX_NEW_TOKENS, newTokens)
+                .with(GENERATION_BATCH, batch);
     }
 
+    /** The lengths group at once (checked together: the total must exceed the prompt's). */
     public DriftConfig withLengths(int prompt, int total) {
-        return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, prompt, total, warmStart, iteration, precision, subsample, saveSteps, seed, taus,
-                lora);
+        return new DriftConfig(values.with(PairTokenizer.MAX_PROMPT_LENGTH, prompt).with(PairTokenizer.MAX_LENGTH,
+                total), warmStart, iteration, taus, lora);
     }
 
-    public DriftConfig withDpo(DpoConfig warm, DpoConfig iter) {
-        return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warm, iter, precision, subsample, saveSteps, seed, taus,
-                lora);
-    }
-
+    /** The run group at once. */
     public DriftConfig withRun(Precision p, int subsampleTo, int save, long s) {
-        return new DriftConfig(method, iterations, reference, promptStyle, temperature, topP, maxNewTokens,
-                generationBatch, maxPromptLength, maxLength, warmStart, iteration, p, subsampleTo, save, s, taus,
-                lora);
+        return with(DTYPE, p).with(SUBSAMPLE, subsampleTo).with(SAVE_STEPS, save).with(SEED, s);
+    }
+
+    public Method method() {
+        return get(METHOD);
+    }
+
+    public int iterations() {
+        return get(ITERATIONS);
+    }
+
+    public Reference reference() {
+        return get(REFERENCE);
+    }
+
+    public FeedbackPrompt.Style promptStyle() {
+        return get(PROMPT_STYLE);
+    }
+
+    public double temperature() {
+        return get(TEMPERATURE);
+    }
+
+    public double topP() {
+        return get(TOP_P);
+    }
+
+    public int maxNewTokens() {
+        return get(MAX_NEW_TOKENS);
+    }
+
+    public int generationBatch() {
+        return get(GENERATION_BATCH);
+    }
+
+    public int maxPromptLength() {
+        return get(PairTokenizer.MAX_PROMPT_LENGTH);
+    }
+
+    public int maxLength() {
+        return get(PairTokenizer.MAX_LENGTH);
+    }
+
+    public Precision precision() {
+        return get(DTYPE);
+    }
+
+    public int subsample() {
+        return get(SUBSAMPLE);
+    }
+
+    public int saveSteps() {
+        return get(SAVE_STEPS);
+    }
+
+    public long seed() {
+        return get(SEED);
+    }
+
+    public DpoConfig warmStart() {
+        return warmStart;
+    }
+
+    public DpoConfig iteration() {
+        return iteration;
+    }
+
+    public List<Double> taus() {
+        return taus;
+    }
+
+    public LoraConfig lora() {
+        return lora;
+    }
+
+    @Override
+    public String toString() {
+        return "DriftConfig" + values + " warmStart=" + warmStart + " iteration=" + iteration + " taus=" + taus
+                + " lora=" + lora;
     }
 }

@@ -19,21 +19,12 @@ import org.driftml.output.RunRecord;
 record RunIdentity(String model, String method, Map<String, Object> recipe, String dataSha256) {
 
     static RunIdentity of(Path model, PairMethod first, DriftConfig config, List<PreferencePair> seeds) {
-        Map<String, Object> recipe = new LinkedHashMap<>();
-        recipe.put("reference", config.reference().name());
-        recipe.put("prompt_style", config.promptStyle().name());
-        recipe.put("temperature", config.temperature());
-        recipe.put("top_p", config.topP());
-        recipe.put("max_new_tokens", config.maxNewTokens());
-        recipe.put("generation_batch", config.generationBatch());
-        recipe.put("max_prompt_length", config.maxPromptLength());
-        recipe.put("max_length", config.maxLength());
+        // Every declared setting but the method (recorded on its own) and K, then the DPO settings of both stages.
+        Map<String, Object> recipe = new LinkedHashMap<>(config.settings());
+        recipe.remove(DriftConfig.METHOD.key());
+        recipe.remove(DriftConfig.ITERATIONS.key());
         recipe.put("warm_start", config.warmStart() == null ? "none" : config.warmStart().settings());
         recipe.put("iteration", config.iteration().settings());
-        recipe.put("precision", config.precision().name());
-        recipe.put("subsample", config.subsample());
-        recipe.put("save_steps", config.saveSteps());
-        recipe.put("seed", config.seed());
         recipe.put("taus", config.taus());
         if (config.lora() != null) {  // absent for full fine-tuning, so runs recorded before LoRA still match
             recipe.put("lora", config.lora().settings());

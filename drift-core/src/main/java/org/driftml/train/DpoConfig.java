@@ -1,118 +1,192 @@
 package org.driftml.train;
 
+import java.util.List;
+import java.util.Map;
 import org.driftml.kernels.PreferenceLoss;
+import org.driftml.settings.InvalidSettingException;
+import org.driftml.settings.Setting;
+import org.driftml.settings.Settings;
 
 /**
- * The DPO hyper-parameters, with the paper's recipe as presets (the released DRIFT configs: RMSprop, lr 5e-7, linear
- * schedule with warmup ratio 0.1, beta 0.1, batch 4, rpo_alpha 0.001, 3 epochs for the warm start, 1 per iteration).
- *
- * @param beta           KL strength of Eq. 2 (0.1)
- * @param loss           sigmoid (DPO), ipo, hinge or robust
- * @param labelSmoothing cDPO / robust label-noise rate in [0, 0.5)
- * @param rpoAlpha       weight of the chosen responses' NLL added to the loss (TRL's rpo_alpha; 0 disables it)
- * @param learningRate   peak learning rate of the linear schedule
- * @param warmupRatio    share of steps spent warming up linearly from 0
- * @param weightDecay    RMSprop weight decay
- * @param maxGradNorm    clip the global gradient norm to this (&lt;= 0 disables clipping)
- * @param batchSize      pairs per optimiser step (micro-batch x accumulation)
- * @param accumulation   micro-batches per optimiser step
- * @param epochs         passes over the pairs
- * @param gradientCheckpointing keep only each layer's input in the forward and recompute the layer in the backward
- *                       (TRL's gradient_checkpointing; the released DRIFT configs turn it on): activation memory
- *                       of one layer instead of all, for one more forward of compute. Off in the presets.
+ * The DPO hyper-parameters, each declared once below (name, meaning, unit, values, source), with the paper's recipe as
+ * presets: the released DRIFT configs (RMSprop, lr 5e-7, linear schedule with warmup ratio 0.1, beta 0.1, batch 4,
+ * rpo_alpha 0.001, 3 epochs for the warm start, 1 per iteration). A new setting is one declaration in {@link #ALL};
+ * the command-line options, {@code --config} keys, {@code run.json} and error messages follow from it.
  */
-public record DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoothing, double rpoAlpha,
-        double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,
-        int accumulation, int epochs, boolean gradientCheckpointing) {
-    public DpoConfig {
-        // Every value checked before anything loads: NaN passes "x > 0" tests written the other way round, and a NaN
-        // or infinite setting trains to NaN weights only after the model has loaded and the reference has scored.
-        require(Double.isFinite(beta) && beta > 0, "beta", "a finite number > 0", beta);
-        require(loss != null, "loss", "sigmoid, ipo, hinge or robust", loss);
-        require(labelSmoothing >= 0 && labelSmoothing < 0.5, "labelSmoothing", "in [0, 0.5)", labelSmoothing);
-        require(Double.isFinite(rpoAlpha) && rpoAlpha >= 0, "rpoAlpha", "a finite number >= 0", rpoAlpha);
-        require(Double.isFinite(learningRate) && learningRate > 0, "learningRate", "a finite number > 0",
-                learningRate);
-        require(warmupRatio >= 0 && warmupRatio < 1, "warmupRatio", "in [0, 1)", warmupRatio);
-        require(Double.isFinite(weightDecay) && weightDecay >= 0, "weightDecay", "a finite number >= 0", weightDecay);
-        require(!Double.isNaN(maxGradNorm) && maxGradNorm != Double.POSITIVE_INFINITY, "maxGradNorm",
-                "a finite number (<= 0 turns clipping off)", maxGradNorm);
-        require(batchSize >= 1, "batchSize", "at least 1", batchSize);
-        require(accumulation >= 1 && batchSize % accumulation == 0, "accumulation",
-                "at least 1 and a divisor of batchSize (" + batchSize + ")", accumulation);
-        require(epochs >= 1, "epochs", "at least 1", epochs);
-    }
+public final class DpoConfig {
+    public static final Setting<Double> BETA = Setting.real("beta", "KL strength of Eq. 2", "", "> 0", v -> v > 0,
+            "paper Eq. 2; release config: 0.1");
+    public static final Setting<PreferenceLoss.Type> LOSS = Setting.choice("loss", PreferenceLoss.Type.class,
+            "the preference loss: sigmoid is DPO's (Eq. 2)", "paper Eq. 2");
+    public static final Setting<Double> LABEL_SMOOTHING = Setting.real("label_smoothing",
+            "cDPO / robust label-noise rate", "", "in [0, 0.5)", v -> v >= 0 && v < 0.5, "TRL's default: 0");
+    public static final Setting<Double> RPO_ALPHA = Setting.real("rpo_alpha",
+            "weight of the chosen replies' NLL added to the loss (0 turns it off)", "", ">= 0", v -> v >= 0,
+            "release config: 0.001");
+    public static final Setting<Double> LEARNING_RATE = Setting.real("learning_rate",
+            "peak learning rate of the linear schedule", "", "> 0", v -> v > 0, "release config: 5e-7");
+    public static final Setting<Double> WARMUP_RATIO = Setting.real("warmup_ratio",
+            "share of steps warming up linearly from 0", "", "in [0, 1)", v -> v >= 0 && v < 1,
+            "release config: 0.1");
+    public static final Setting<Double> WEIGHT_DECAY = Setting.real("weight_decay", "RMSprop weight decay", "",
+            ">= 0", v -> v >= 0, "TRL's default: 0");
+    public static final Setting<Double> MAX_GRAD_NORM = Setting.real("max_grad_norm",
+            "clip the global gradient norm to this (<= 0 turns clipping off)", "", "a finite number", v -> true,
+            "TRL's default: 1.0");
+    public static final Setting<Integer> BATCH_SIZE = Setting.whole("batch_size",
+            "pairs per optimiser step in one process (micro-batch x accumulation)", "pairs", ">= 1", v -> v >= 1,
+            "release config: per_device_train_batch_size 4");
+    public static final Setting<Integer> GRADIENT_ACCUMULATION = Setting.whole("gradient_accumulation",
+            "micro-batches per optimiser step (a divisor of batch_size)", "micro-batches", ">= 1", v -> v >= 1,
+            "release config: gradient_accumulation_steps 1").alsoCalled("accumulation");
+    public static final Setting<Integer> EPOCHS = Setting.whole("epochs", "passes over the pairs", "", ">= 1",
+            v -> v >= 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)");
+    /**
+     * Keep only each layer's input in the forward and recompute the layer in the backward (TRL's
+     * gradient_checkpointing; the released DRIFT configs turn it on): activation memory of one layer instead of all,
+     * for one more forward of compute. Off in the presets: on a CPU memory is rarely the limit.
+     */
+    public static final Setting<Boolean> GRADIENT_CHECKPOINTING = Setting.flag("gradient_checkpointing",
+            "recompute each layer in the backward instead of keeping its activations (less memory)",
+            "drift's choice: off (the release: on)");
 
-    private static void require(boolean ok, String field, String expected, Object got) {
-        if (!ok) {
-            throw new IllegalArgumentException(field + " must be " + expected + ", got " + got);
+    /** Every DPO setting, in the order {@code run.json} records them. */
+    public static final List<Setting<?>> ALL = List.of(BETA, LOSS, LABEL_SMOOTHING, RPO_ALPHA, LEARNING_RATE,
+            WARMUP_RATIO, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, GRADIENT_ACCUMULATION, EPOCHS,
+            GRADIENT_CHECKPOINTING);
+
+    private static final Settings ITERATION = Settings.of(ALL, Map.ofEntries(Map.entry(BETA, 0.1),
+            Map.entry(LOSS, PreferenceLoss.Type.SIGMOID), Map.entry(LABEL_SMOOTHING, 0.0), Map.entry(RPO_ALPHA, 0.001),
+            Map.entry(LEARNING_RATE, 5e-7), Map.entry(WARMUP_RATIO, 0.1), Map.entry(WEIGHT_DECAY, 0.0),
+            Map.entry(MAX_GRAD_NORM, 1.0), Map.entry(BATCH_SIZE, 4), Map.entry(GRADIENT_ACCUMULATION, 1),
+            Map.entry(EPOCHS, 1), Map.entry(GRADIENT_CHECKPOINTING, false)));
+
+    private final Settings values;
+
+    private DpoConfig(Settings values) {
+        int batch = values.get(BATCH_SIZE), accumulation = values.get(GRADIENT_ACCUMULATION);
+        if (batch % accumulation != 0) {
+            throw new InvalidSettingException(GRADIENT_ACCUMULATION, accumulation,
+                    "must be a divisor of batch_size (" + batch + ")");
         }
-    }
-
-    /** Every setting under TRL's name, in a fixed order: what a run's record (run.json) holds. */
-    public java.util.Map<String, Object> settings() {
-        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-        m.put("beta", beta);
-        m.put("loss", loss.name());
-        m.put("label_smoothing", labelSmoothing);
-        m.put("rpo_alpha", rpoAlpha);
-        m.put("learning_rate", learningRate);
-        m.put("warmup_ratio", warmupRatio);
-        m.put("weight_decay", weightDecay);
-        m.put("max_grad_norm", maxGradNorm);
-        m.put("batch_size", batchSize);
-        m.put("accumulation", accumulation);
-        m.put("epochs", epochs);
-        m.put("gradient_checkpointing", gradientCheckpointing);
-        return m;
-    }
-
-    /** As the canonical constructor, without gradient checkpointing. */
-    public DpoConfig(double beta, PreferenceLoss.Type loss, double labelSmoothing, double rpoAlpha,
-            double learningRate, double warmupRatio, double weightDecay, double maxGradNorm, int batchSize,
-            int accumulation, int epochs) {
-        this(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm, batchSize,
-                accumulation, epochs, false);
-    }
-
-    /** DRIFT's warm start on the seed (DSAT -> SAT) pairs: 3 epochs. */
-    public static DpoConfig warmStart() {
-        return new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.001, 5e-7, 0.1, 0.0, 1.0, 4, 1, 3);
+        this.values = values;
     }
 
     /** One DRIFT iteration on freshly built pairs: 1 epoch. */
     public static DpoConfig iteration() {
-        return new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.001, 5e-7, 0.1, 0.0, 1.0, 4, 1, 1);
+        return new DpoConfig(ITERATION);
+    }
+
+    /** DRIFT's warm start on the seed (DSAT -> SAT) pairs: 3 epochs. */
+    public static DpoConfig warmStart() {
+        return iteration().with(EPOCHS, 3);
+    }
+
+    /**
+     * This recipe with {@code s} set to {@code value}.
+     *
+     * @throws InvalidSettingException naming the setting when it does not take the value
+     */
+    public <T> DpoConfig with(Setting<T> s, T value) {
+        return new DpoConfig(values.with(s, value));
+    }
+
+    public <T> T get(Setting<T> s) {
+        return values.get(s);
+    }
+
+    /** Every setting under its key, in a fixed order: what a run's record (run.json) holds. */
+    public Map<String, Object> settings() {
+        return values.recorded();
+    }
+
+    public double beta() {
+        return get(BETA);
+    }
+
+    public PreferenceLoss.Type loss() {
+        return get(LOSS);
+    }
+
+    public double labelSmoothing() {
+        return get(LABEL_SMOOTHING);
+    }
+
+    public double rpoAlpha() {
+        return get(RPO_ALPHA);
+    }
+
+    public double learningRate() {
+        return get(LEARNING_RATE);
+    }
+
+    public double warmupRatio() {
+        return get(WARMUP_RATIO);
+    }
+
+    public double weightDecay() {
+        return get(WEIGHT_DECAY);
+    }
+
+    public double maxGradNorm() {
+        return get(MAX_GRAD_NORM);
+    }
+
+    public int batchSize() {
+        return get(BATCH_SIZE);
+    }
+
+    public int accumulation() {
+        return get(GRADIENT_ACCUMULATION);
+    }
+
+    public int epochs() {
+        return get(EPOCHS);
+    }
+
+    public boolean gradientCheckpointing() {
+        return get(GRADIENT_CHECKPOINTING);
+    }
+
+    public int microBatch() {
+        return batchSize() / accumulation();
     }
 
     public DpoConfig withLearningRate(double lr) {
-        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, lr, warmupRatio, weightDecay, maxGradNorm, batchSize,
-                accumulation, epochs, gradientCheckpointing);
+        return with(LEARNING_RATE, lr);
     }
 
+    /** This recipe with {@code batch} pairs per step in {@code accumulationSteps} micro-batches. */
     public DpoConfig withBatch(int batch, int accumulationSteps) {
-        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batch, accumulationSteps, epochs, gradientCheckpointing);
+        return new DpoConfig(values.with(BATCH_SIZE, batch).with(GRADIENT_ACCUMULATION, accumulationSteps));
     }
 
     public DpoConfig withEpochs(int n) {
-        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batchSize, accumulation, n, gradientCheckpointing);
+        return with(EPOCHS, n);
     }
 
     /** This recipe with another DPO beta and RPO weight. */
     public DpoConfig withBeta(double b, double rpo) {
-        return new DpoConfig(b, loss, labelSmoothing, rpo, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batchSize, accumulation, epochs, gradientCheckpointing);
+        return with(BETA, b).with(RPO_ALPHA, rpo);
     }
 
     /** This recipe with activation checkpointing on or off. */
     public DpoConfig withGradientCheckpointing(boolean on) {
-        return new DpoConfig(beta, loss, labelSmoothing, rpoAlpha, learningRate, warmupRatio, weightDecay, maxGradNorm,
-                batchSize, accumulation, epochs, on);
+        return with(GRADIENT_CHECKPOINTING, on);
     }
 
-    public int microBatch() {
-        return batchSize / accumulation;
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof DpoConfig other && values.equals(other.values);
+    }
+
+    @Override
+    public int hashCode() {
+        return values.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "DpoConfig" + values;
     }
 }

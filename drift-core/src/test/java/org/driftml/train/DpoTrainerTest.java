@@ -53,8 +53,8 @@ class DpoTrainerTest {
     }
 
     static DpoConfig fast(double lr, int batch, int accumulation, int epochs) {
-        return new DpoConfig(0.1, org.driftml.kernels.PreferenceLoss.Type.SIGMOID, 0.0, 0.0, lr, 0.0, 0.0, 1.0,
-                batch, accumulation, epochs);
+        return DpoConfig.iteration().with(DpoConfig.RPO_ALPHA, 0.0).withLearningRate(lr)
+                .with(DpoConfig.WARMUP_RATIO, 0.0).withBatch(batch, accumulation).withEpochs(epochs);
     }
 
     @Test

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** What a TRL user expects of a run's steps, schedule, batches and checkpoints. */
 class TrainingDetailsTest {
     private static DpoConfig config(double lr, double warmup, int batch, int epochs) {
-        return new DpoConfig(0.1, PreferenceLoss.Type.SIGMOID, 0.0, 0.0, lr, warmup, 0.0, 1.0, batch, 1, epochs);
+        return DpoConfig.iteration().with(DpoConfig.RPO_ALPHA, 0.0).with(DpoConfig.LEARNING_RATE, lr)
+                .with(DpoConfig.WARMUP_RATIO, warmup).withBatch(batch, 1).withEpochs(epochs);
     }
 
     @Test

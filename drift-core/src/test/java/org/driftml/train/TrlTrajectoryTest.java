@@ -54,10 +54,12 @@ class TrlTrajectoryTest {
             tokenized.add(new PairTokenizer.TokenizedPair(ids(p.get("prompt_ids")), ids(p.get("chosen_ids")),
                     ids(p.get("rejected_ids")), false));
         }
-        DpoConfig config = new DpoConfig(settings.get("beta").asDouble(), PreferenceLoss.Type.SIGMOID, 0.0,
-                settings.get("rpo_alpha").asDouble(), settings.get("learning_rate").asDouble(),
-                settings.get("warmup_ratio").asDouble(), 0.0, settings.get("max_grad_norm").asDouble(),
-                settings.get("batch_size").asInt(), 1, settings.get("steps").asInt());  // one batch per epoch
+        DpoConfig config = DpoConfig.iteration().withBeta(settings.get("beta").asDouble(),
+                settings.get("rpo_alpha").asDouble()).withLearningRate(settings.get("learning_rate").asDouble())
+                .with(DpoConfig.WARMUP_RATIO, settings.get("warmup_ratio").asDouble())
+                .with(DpoConfig.MAX_GRAD_NORM, settings.get("max_grad_norm").asDouble())
+                .withBatch(settings.get("batch_size").asInt(), 1)
+                .withEpochs(settings.get("steps").asInt());  // one batch per epoch
         Path model = Path.of(getClass().getResource("/parity/tiny-qwen2-chat").toURI());
         Map<String, int[]> watched = new LinkedHashMap<>();
         fixture.get("watched").fields().forEachRemaining(e -> watched.put(e.getKey(),

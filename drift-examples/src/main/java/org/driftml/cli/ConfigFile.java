@@ -51,7 +51,9 @@ final class ConfigFile {
             if (parsed != null && parsed.hasMatchedOption(option)) {
                 continue;  // the command line wins
             }
-            option.setValue(valueOf(spec, file, e.getKey(), e.getValue(), option.type()));
+            option.setValue(option.converters() != null && option.converters().length > 0
+                    ? converted(spec, file, e.getKey(), e.getValue(), option)
+                    : valueOf(spec, file, e.getKey(), e.getValue(), option.type()));
         }
     }
 
@@ -83,6 +85,18 @@ final class ConfigFile {
             return v.asText();
         } catch (NumberFormatException ex) {
             throw error(spec, file + ": \"" + key + "\" = " + v + " is not a valid " + type.getSimpleName());
+        }
+    }
+
+    /** A declared setting's value, read and checked by its own declaration (SettingOptions). */
+    private static Object converted(CommandSpec spec, Path file, String key, JsonNode v, OptionSpec option) {
+        if (v.isContainerNode() || v.isNull()) {
+            throw error(spec, file + ": \"" + key + "\" = " + v + " is not a single value");
+        }
+        try {
+            return option.converters()[0].convert(v.asText());
+        } catch (Exception ex) {
+            throw error(spec, file + ": \"" + key + "\" = " + v + ": " + ex.getMessage());
         }
     }
 

@@ -13,7 +13,10 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
-import org.driftml.kernels.PreferenceLoss;
+import org.driftml.drift.DriftConfig;
+import org.driftml.settings.InvalidSettingException;
+import org.driftml.settings.Setting;
+import org.driftml.settings.Settings;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.spec.LoraConfig;
@@ -42,13 +45,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code drift dpo}: DPO on preference pairs, TRL's DPOTrainer with DRIFT's recipe as presets. */
-@Command(name = "dpo", mixinStandardHelpOptions = true,
+@Command(name = "dpo", mixinStandardHelpOptions = true, modelTransformer = SettingOptions.class,
         description = {"Train a model with DPO on preference pairs (JSON Lines, TRL's conversational or plain format).",
                 "The output folder becomes a model folder (weights, config, tokenizer) that drift and transformers",
                 "load as they are, with metrics.jsonl, loss.png, rewards.png and checkpoint-N folders beside it.",
                 "Presets are DRIFT's released recipe: warm-start (3 epochs) and iteration (1 epoch), both RMSprop,",
                 "lr 5e-7, linear schedule with warmup 0.1, beta 0.1, batch 4, rpo_alpha 0.001."})
-final class DpoCommand implements Callable<Integer> {
+final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -65,13 +68,10 @@ final class DpoCommand implements Callable<Integer> {
             description = "Starting settings (default: ${DEFAULT-VALUE})")
     String preset;
 
-    @Option(names = "--learning-rate", paramLabel = "X") Double learningRate;
-    @Option(names = "--beta", paramLabel = "B") Double beta;
-    @Option(names = "--loss", paramLabel = "sigmoid|ipo|hinge|robust") String loss;
-    @Option(names = "--rpo-alpha", paramLabel = "A") Double rpoAlpha;
-    @Option(names = "--batch-size", paramLabel = "N", description = "Pairs per optimiser step") Integer batchSize;
-    @Option(names = "--gradient-accumulation", paramLabel = "N") Integer accumulation;
-    @Option(names = "--epochs", paramLabel = "N") Integer epochs;
+    // Every DPO setting (DpoConfig.ALL) and the two lengths are options too, added from their declarations
+    // (SettingOptions); their defaults are the iteration preset's and the paper's.
+    int maxPromptLength;
+    int maxLength;
 
     @Option(names = "--max-steps", defaultValue = "2147483647", paramLabel = "N",
             description = "Train exactly N steps: sizes the learning-rate schedule and overrides --epochs (TRL's max_steps)")
@@ -85,29 +85,19 @@ final class DpoCommand implements Callable<Integer> {
             description = "Keep only the newest N checkpoints (default: all)")
     int saveTotalLimit;
 
-    @Option(names = "--max-prompt-length", defaultValue = "1024", paramLabel = "N") int maxPromptLength;
-
     @Option(names = "--truncation-mode", defaultValue = "paper", paramLabel = "paper|keep_start",
             description = {"paper (default): the prompt keeps its last --max-prompt-length tokens, then completions",
                     "are cut to --max-length, as the TRL DRIFT used; keep_start: TRL 1.13's default, each prompt +",
                     "completion keeps its first --max-length tokens and a pair whose prompt fills it is dropped"})
     String truncationMode;
-    @Option(names = "--max-length", defaultValue = "2048", paramLabel = "N") int maxLength;
 
     @Mixin
     DeviceOption device = new DeviceOption();
 
-    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "float32|bfloat16",
-            description = "Compute dtype; master weights stay fp32 (default: ${DEFAULT-VALUE})")
-    String dtype;
 
     @Option(names = "--precompute-reference",
             description = "Score the reference once before training, so only one model is held while training")
     boolean precomputeReference;
-
-    @Option(names = "--gradient-checkpointing",
-            description = "Recompute each layer in the backward instead of keeping its activations (less memory)")
-    boolean gradientCheckpointing;
 
     @Mixin
     LoraOptions lora = new LoraOptions();
@@ -141,12 +131,29 @@ final class DpoCommand implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(spec.commandLine(),
                     "--preset must be warm-start or iteration, got '" + preset + "'");
         };
-        return new DpoConfig(beta != null ? beta : c.beta(), loss != null ? PreferenceLoss.Type.parse(loss) : c.loss(),
-                c.labelSmoothing(), rpoAlpha != null ? rpoAlpha : c.rpoAlpha(),
-                learningRate != null ? learningRate : c.learningRate(), c.warmupRatio(), c.weightDecay(),
-                c.maxGradNorm(), batchSize != null ? batchSize : c.batchSize(),
-                accumulation != null ? accumulation : c.accumulation(), epochs != null ? epochs : c.epochs(),
-                gradientCheckpointing);
+        for (Setting<?> s : DpoConfig.ALL) {
+            c = given(c, s);
+        }
+        return c;
+    }
+
+    private <T> DpoConfig given(DpoConfig c, Setting<T> s) {
+        T v = SettingOptions.given(spec, s);
+        return v == null ? c : c.with(s, v);
+    }
+
+    @Override
+    public List<Setting<?>> settings() {
+        return Settings.concat(DpoConfig.ALL, DriftConfig.LENGTHS, List.of(DriftConfig.DTYPE));
+    }
+
+    @Override
+    public Map<Setting<?>, Object> defaults() {
+        Map<Setting<?>, Object> m = new LinkedHashMap<>();
+        DpoConfig.ALL.forEach(s -> m.put(s, DpoConfig.iteration().get(s)));
+        DriftConfig.LENGTHS.forEach(s -> m.put(s, DriftConfig.paper().get(s)));
+        m.put(DriftConfig.DTYPE, DriftConfig.paper().get(DriftConfig.DTYPE));
+        return m;
     }
 
     @Override
@@ -166,7 +173,9 @@ final class DpoCommand implements Callable<Integer> {
         LoraConfig loraConfig;
         try {
             config = config();
-            precision = Precision.parse(dtype);
+            maxPromptLength = length(PairTokenizer.MAX_PROMPT_LENGTH);
+            maxLength = length(PairTokenizer.MAX_LENGTH);
+            precision = dtype();
             checkLimits();
             loraConfig = lora.config();
             if (adapter != null && loraConfig != null) {
@@ -180,7 +189,7 @@ final class DpoCommand implements Callable<Integer> {
                         + Policy.ADAPTER_CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
         } catch (IllegalArgumentException e) {
-            err.println("drift dpo: " + OptionNames.named(e.getMessage(), "--gradient-accumulation"));
+            err.println("drift dpo: " + (e instanceof InvalidSettingException i ? i.forOption() : e.getMessage()));
             return 2;
         }
         ComputeDevice on = device.resolve(err, "drift dpo");
@@ -275,6 +284,16 @@ final class DpoCommand implements Callable<Integer> {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private Precision dtype() {
+        Precision p = SettingOptions.given(spec, DriftConfig.DTYPE);
+        return p != null ? p : DriftConfig.paper().get(DriftConfig.DTYPE);
+    }
+
+    private int length(Setting<Integer> s) {
+        Integer v = SettingOptions.given(spec, s);
+        return v != null ? v : DriftConfig.paper().get(s);
     }
 
     /** Option values DpoConfig does not hold. */

@@ -20,14 +20,12 @@ import picocli.CommandLine;
 final class LoopCommand {
     private LoopCommand() {}
 
-    /** Settings picked after --config is applied (the file may set --method and --iterations too). */
-    interface Choice {
-        DriftConfig.Method method();
-
-        int iterations();
-    }
-
-    static int run(CommandLine.Model.CommandSpec spec, LoopOptions o, Choice choice) throws Exception {
+    /**
+     * Runs the loop with the settings {@code spec} was given (after {@code --config}, which may set every declared
+     * setting), changed last by {@code fixed} (drift warmstart: K = 0).
+     */
+    static int run(CommandLine.Model.CommandSpec spec, LoopOptions o, java.util.function.UnaryOperator<DriftConfig> fixed)
+            throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         String name = "drift " + spec.name();
         DriftConfig config;
@@ -38,7 +36,7 @@ final class LoopCommand {
             if (o.configFile != null) {
                 ConfigFile.apply(spec, o.configFile);
             }
-            config = o.config(choice.method(), choice.iterations());
+            config = fixed.apply(o.config(spec));
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
             org.driftml.model.spec.ModelConfig model = org.driftml.model.Policy.checkFolder(o.model);
@@ -50,7 +48,8 @@ final class LoopCommand {
             }
             world = o.workers.world(config.lora() != null, on);
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
-            err.println(name + ": " + OptionNames.named(e.getMessage(), "--accumulation"));
+            err.println(name + ": " + (e instanceof org.driftml.settings.InvalidSettingException i ? i.forOption()
+                    : e.getMessage()));
             err.flush();
             return 2;
         }

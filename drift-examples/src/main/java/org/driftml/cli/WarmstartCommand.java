@@ -1,18 +1,21 @@
 package org.driftml.cli;
 
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.driftml.settings.Setting;
 import org.driftml.drift.DriftConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 /** {@code drift warmstart}: DPO on the mined DSAT-to-SAT seed pairs, the paper's warm start. */
-@Command(name = "warmstart", defaultValueProvider = PaperDefaults.class, mixinStandardHelpOptions = true,
+@Command(name = "warmstart", mixinStandardHelpOptions = true, modelTransformer = SettingOptions.class,
         description = {"Warm start (the paper's first stage): DPO on the seed pairs drift mine found, where a user",
                 "was dissatisfied, the assistant revised, and the user was then satisfied (chosen = the revision,",
                 "rejected = the original reply). Writes OUTPUT/warmstart/, a model folder; drift train on the same",
                 "--output continues from it."})
-final class WarmstartCommand implements Callable<Integer> {
+final class WarmstartCommand implements Callable<Integer>, SettingOptions.Declared {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -21,16 +24,17 @@ final class WarmstartCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        return LoopCommand.run(spec, options, new LoopCommand.Choice() {
-            @Override
-            public DriftConfig.Method method() {
-                return DriftConfig.Method.DRIFT;
-            }
+        // K = 0: the warm start alone (drift train on the same folder continues from it).
+        return LoopCommand.run(spec, options, c -> c.withMethod(DriftConfig.Method.DRIFT).withIterations(0));
+    }
 
-            @Override
-            public int iterations() {
-                return 0;
-            }
-        });
+    @Override
+    public List<Setting<?>> settings() {
+        return LoopOptions.SETTINGS;
+    }
+
+    @Override
+    public Map<Setting<?>, Object> defaults() {
+        return LoopOptions.defaults(LoopOptions.SETTINGS);
     }
 }

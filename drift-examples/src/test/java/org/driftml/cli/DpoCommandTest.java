@@ -68,7 +68,7 @@ class DpoCommandTest {
         assertEquals(0, run.code(), run.err());
         // batch 1 x 2 pairs x 2 epochs = 4 steps, but the command line's --max-steps 3 wins over the file's 99.
         assertTrue(run.out().startsWith("trained 3 steps: loss 0.6931"), run.out());
-        assertTrue(run.err().contains("learningRate=0.001"), run.err());
+        assertTrue(run.err().contains("learning_rate=0.001"), run.err());
 
         Files.writeString(config, "{\"learning-rat\": 1e-3}");
         CliRun bad = CliRun.of("", "dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs",

@@ -84,7 +84,7 @@ class DriftCommandsTest {
         assertTrue(spin.err().contains("holds another run (its method (drift there, spin here) differs)"), spin.err());
         CliRun badMethod = CliRun.of("", args("train", mined, dir.resolve("x"), "--method", "dpo"));
         assertEquals(2, badMethod.code());
-        assertTrue(badMethod.err().contains("--method must be drift, spin or iterdpo, got dpo"), badMethod.err());
+        assertTrue(badMethod.err().contains("'--method': must be drift, spin or iterdpo, got dpo"), badMethod.err());
     }
 
     /** Kills a real `drift train` process (SIGKILL) mid-generation and mid-training; the resumed run's models equal an uninterrupted run's. */

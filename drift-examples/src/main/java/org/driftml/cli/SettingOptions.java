@@ -1,0 +1,76 @@
+package org.driftml.cli;
+
+import java.util.List;
+import java.util.Map;
+import org.driftml.settings.InvalidSettingException;
+import org.driftml.settings.Setting;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * The options a command takes from declared {@link Setting}s, added to its picocli model when it is built: one
+ * option per setting, named by it (with its older spellings as aliases), described by its meaning, unit, values,
+ * default and source, and read by its own parser, so a bad value is refused naming its option. {@code --config}
+ * keys are the same names ({@link ConfigFile}).
+ */
+final class SettingOptions implements CommandLine.IModelTransformer {
+    /** A command whose options include declared settings. */
+    interface Declared {
+        /** The settings it takes, in the order its help lists them. */
+        List<Setting<?>> settings();
+
+        /** What each takes when not given, for its help. */
+        Map<Setting<?>, Object> defaults();
+    }
+
+    @Override
+    public CommandSpec transform(CommandSpec spec) {
+        if (spec.userObject() instanceof Declared d) {
+            Map<Setting<?>, Object> defaults = d.defaults();
+            for (Setting<?> s : d.settings()) {
+                spec.addOption(option(s, defaults.get(s)));
+            }
+        }
+        return spec;
+    }
+
+    private static <T> OptionSpec option(Setting<T> s, Object shown) {
+        String[] names = new String[1 + s.aliases().size()];
+        names[0] = s.option();
+        for (int i = 0; i < s.aliases().size(); i++) {
+            names[i + 1] = s.aliases().get(i);
+        }
+        String unit = s.unit().isEmpty() ? "" : s.unit() + "; ";
+        String shownText = shown == null ? "" : "default " + recorded(s, shown) + ", ";
+        OptionSpec.Builder b = OptionSpec.builder(names).type(s.type()).description(
+                capitalised(s.meaning()) + " (" + unit + shownText + s.source() + ")");
+        if (s.type() != Boolean.class) {
+            b.paramLabel(s.range().contains("|") ? s.range() : s.key().toUpperCase(java.util.Locale.ROOT))
+                    .converters(text -> {
+                        try {
+                            return s.parse(text);
+                        } catch (InvalidSettingException e) {
+                            throw new CommandLine.TypeConversionException(e.forOption().substring(
+                                    s.option().length() + 2));
+                        }
+                    });
+        }
+        return b.build();
+    }
+
+    private static <T> Object recorded(Setting<T> s, Object value) {
+        return s.recorded(s.type().cast(value));
+    }
+
+    private static String capitalised(String text) {
+        return Character.toUpperCase(text.charAt(0)) + text.substring(1);
+    }
+
+    /** The value given for {@code s} on the command line or in {@code --config}, or null. */
+    static <T> T given(CommandSpec spec, Setting<T> s) {
+        OptionSpec o = spec.findOption(s.option());
+        Object v = o == null ? null : o.getValue();
+        return v == null ? null : s.check(s.type().cast(v));
+    }
+}
