@@ -14,7 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.driftml.output.OutputLock;
+import org.driftml.output.RunFolder;
 import org.driftml.text.ChatMessage;
 
 /**
@@ -38,7 +38,7 @@ public final class MinedFolder {
 
     /** Writes the folder for {@code drift mine}, holding its lock (one writer per output). */
     public static void write(Path dir, DsatMiner.Mined mined) throws IOException {
-        try (OutputLock lock = OutputLock.acquire(dir, "drift mine")) {
+        try (RunFolder run = RunFolder.at(dir).by("drift mine").claim()) {
             removeStaging(dir);  // left by a run killed while staging
             Path staging = Files.createTempDirectory(dir, STAGING);
             try {

@@ -2,6 +2,7 @@ package org.driftml.drift;
 
 import java.util.List;
 import java.util.Map;
+import org.driftml.model.Sampler;
 import org.driftml.model.spec.LoraConfig;
 import org.driftml.model.spec.Precision;
 import org.driftml.settings.InvalidSettingException;
@@ -41,18 +42,13 @@ public final class DriftConfig {
     public static final Setting<FeedbackPrompt.Style> PROMPT_STYLE = Setting.choice("prompt_style",
             FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: the released plain "
                     + "transcript or the model's chat template", "release: transcript");
-    public static final Setting<Double> TEMPERATURE = Setting.real("temperature", "sampling temperature", "", "> 0",
-            v -> v > 0, "paper Sec. 4.1: 0.7");
-    public static final Setting<Double> TOP_P = Setting.real("top_p", "nucleus mass", "", "in (0, 1]",
-            v -> v > 0 && v <= 1, "paper Sec. 4.1: 0.9");
-    public static final Setting<Integer> MAX_NEW_TOKENS = Setting.whole("max_new_tokens", "longest sample", "tokens",
-            ">= 1", v -> v >= 1, "paper Sec. 4.1: 512");
+    public static final Setting<Double> TEMPERATURE = Sampler.TEMPERATURE;
+    public static final Setting<Double> TOP_P = Sampler.TOP_P;
+    public static final Setting<Integer> MAX_NEW_TOKENS = Sampler.MAX_NEW_TOKENS;
     public static final Setting<Integer> GENERATION_BATCH = Setting.whole("generation_batch",
             "prompts sampled together; also the unit of crash-safe progress", "prompts", ">= 1", v -> v >= 1,
             "drift's choice: 8 (the release: 16)");
-    public static final Setting<Precision> DTYPE = Setting.parsed("dtype", Precision.class,
-            "compute dtype over fp32 master weights", "float32|bfloat16", Precision::parse,
-            p -> p == Precision.BF16 ? "bfloat16" : "float32", "drift's CPU default: float32 (the paper: bfloat16)");
+    public static final Setting<Precision> DTYPE = Precision.DTYPE;
     public static final Setting<Integer> SUBSAMPLE = Setting.whole("subsample",
             "controlled setting: use this many items, drawn by seed (0: all of them, the full setting)", "items",
             ">= 0", v -> v >= 0, "drift's choice: 0");

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.IntFunction;
+import org.driftml.output.RunFolder;
 import org.driftml.data.DsatItem;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.PreferencePair;
@@ -20,8 +21,6 @@ import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.Torch;
-import org.driftml.output.OutputFolder;
-import org.driftml.output.OutputLock;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
@@ -164,17 +163,10 @@ public final class DriftTrainer {
     /** The loop over any pair-building method (RewardRankedPairs for UltraFeedback prompts, say). */
     public Result train(Path model, List<PreferencePair> seeds, IntFunction<PairMethod> method, Path output)
             throws IOException {
-        if (!writer()) {
-            group.barrier();  // rank 0 has claimed the output and cleared what a killed run left
-            return stages(model, seeds, method, output);
-        }
-        OutputFolder.requireApart(output, model, "model folder");
-        try (OutputLock lock = OutputLock.acquire(output, "DriftTrainer " + config.method())) {
-            RunIdentity.of(model, method.apply(1), config, seeds).claim(output);
-            OutputFolder.removeStaleTemporaries(output);
-            if (group != null) {
-                group.barrier();
-            }
+        // Rank 0 claims the folder; the other ranks wait for it and write nothing.
+        try (RunFolder run = RunFolder.at(output).by("DriftTrainer " + config.method())
+                .apartFrom(model, "model folder").identity(RunIdentity.of(model, method.apply(1), config, seeds)
+                        .asJson(), "method").across(group).claim()) {
             return stages(model, seeds, method, output);
         }
     }

@@ -1,14 +1,12 @@
 package org.driftml.drift;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.output.RunFolder;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.internal.Sha256;
-import org.driftml.output.OutputConflictException;
-import org.driftml.output.RunRecord;
 
 /**
  * What makes an output folder one run (its {@code run.json}): the starting model, the method, every setting of the
@@ -39,16 +37,8 @@ record RunIdentity(String model, String method, Map<String, Object> recipe, Stri
                 Sha256.hex(data.toString()));
     }
 
-    /**
-     * Records this identity in {@code output/run.json}, or checks it against the one there.
-     *
-     * @throws OutputConflictException naming what differs when the folder holds another run
-     */
-    void claim(Path output) throws IOException {
-        RunRecord.claim(output, asJson(), "method");
-    }
-
-    private Map<String, Object> asJson() {
+    /** As run.json records it ({@link org.driftml.output.RunFolder.Claim#identity}). */
+    Map<String, Object> asJson() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", model);
         m.put("method", method);

@@ -16,6 +16,7 @@ import org.driftml.kernels.Generators;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.KvCache;
+import org.driftml.settings.Setting;
 import org.driftml.model.internal.Tensorsj;
 
 /**
@@ -28,27 +29,29 @@ import org.driftml.model.internal.Tensorsj;
  * 512 new tokens in the released code), so this loop is on the critical path.
  */
 public final class Sampler {
+    public static final Setting<Double> TEMPERATURE = Setting.real("temperature", "sampling temperature", "", "> 0",
+            v -> v > 0, "paper Sec. 4.1: 0.7");
+    public static final Setting<Double> TOP_P = Setting.real("top_p", "nucleus mass", "", "in (0, 1]",
+            v -> v > 0 && v <= 1, "paper Sec. 4.1: 0.9");
+    public static final Setting<Integer> TOP_K = Setting.whole("top_k", "keep the K most likely tokens (0: all)",
+            "tokens", ">= 0", v -> v >= 0, "transformers");
+    public static final Setting<Double> REPETITION_PENALTY = Setting.real("repetition_penalty",
+            "transformers' repetition penalty (1: none)", "", "> 0", v -> v > 0, "transformers");
+    public static final Setting<Integer> MAX_NEW_TOKENS = Setting.whole("max_new_tokens", "longest sample", "tokens",
+            ">= 1", v -> v >= 1, "paper Sec. 4.1: 512");
+
     /** How to pick tokens. {@code topK} 0 and {@code topP} 1 disable those filters; penalty 1 disables it. */
     public record Settings(boolean greedy, double temperature, double topP, int topK, double repetitionPenalty,
             int maxNewTokens, Set<Long> stopIds, long seed) {
+        /** Each value checked by its declaration ({@link Sampler#TEMPERATURE} ...), which a bad one names. */
         public Settings {
-            if (maxNewTokens < 1) {
-                throw new IllegalArgumentException("maxNewTokens must be >= 1, got " + maxNewTokens);
+            MAX_NEW_TOKENS.check(maxNewTokens);
+            if (!greedy) {
+                TEMPERATURE.check(temperature);
             }
-            if (!greedy && !(temperature > 0 && Double.isFinite(temperature))) {
-                throw new IllegalArgumentException("temperature must be a finite number > 0 when sampling, got "
-                        + temperature);
-            }
-            if (!(topP > 0 && topP <= 1)) {
-                throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
-            }
-            if (topK < 0) {
-                throw new IllegalArgumentException("topK must be >= 0 (0: all tokens), got " + topK);
-            }
-            if (!(repetitionPenalty > 0 && Double.isFinite(repetitionPenalty))) {
-                throw new IllegalArgumentException("repetitionPenalty must be a finite number > 0, got "
-                        + repetitionPenalty);
-            }
+            TOP_P.check(topP);
+            TOP_K.check(topK);
+            REPETITION_PENALTY.check(repetitionPenalty);
             stopIds = Set.copyOf(stopIds);
         }
 

@@ -9,6 +9,7 @@ import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.output.RunFolder;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.kernels.StepScope;
@@ -17,8 +18,6 @@ import org.driftml.model.internal.Decoder;
 import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
-import org.driftml.output.OutputFolder;
-import org.driftml.output.OutputLock;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.report.TrainingLog;
 
@@ -286,7 +285,7 @@ public final class DpoTrainer implements AutoCloseable {
             int saveEvery, int maxSteps, TrainingLog log) throws IOException {
         // One writer per output: a second run on this folder is refused while this one trains (re-entrant, so a
         // caller may hold it across the save that follows).
-        try (OutputLock lock = output == null ? null : OutputLock.acquire(output, "dpo")) {
+        try (RunFolder run = output == null ? null : RunFolder.at(output).by("dpo").claim()) {
             return trainHeld(pairs, output, saveEvery, maxSteps, log, true);
         }
     }
@@ -305,9 +304,6 @@ public final class DpoTrainer implements AutoCloseable {
             int saveEvery, int maxSteps, TrainingLog log, boolean writes) throws IOException {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to train on");
-        }
-        if (output != null && writes) {
-            OutputFolder.removeStaleTemporaries(output);  // a save killed midway: we hold the folder's lock
         }
         if (maxSteps < 1) {
             throw new IllegalArgumentException("maxSteps must be at least 1, got " + maxSteps);

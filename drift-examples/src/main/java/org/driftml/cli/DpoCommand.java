@@ -14,7 +14,6 @@ import java.util.concurrent.Callable;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.drift.DriftConfig;
-import org.driftml.settings.InvalidSettingException;
 import org.driftml.settings.Setting;
 import org.driftml.settings.Settings;
 import org.driftml.kernels.StepScope;
@@ -25,8 +24,8 @@ import org.driftml.model.spec.ModelConfig;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
 import org.driftml.output.OutputConflictException;
-import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
+import org.driftml.output.RunFolder;
 import org.driftml.output.RunRecord;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
@@ -189,7 +188,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
                         + Policy.ADAPTER_CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
         } catch (IllegalArgumentException e) {
-            err.println("drift dpo: " + (e instanceof InvalidSettingException i ? i.forOption() : e.getMessage()));
+            err.println("drift dpo: " + SettingOptions.message(e));
             return 2;
         }
         ComputeDevice on = device.resolve(err, "drift dpo");
@@ -223,7 +222,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             on = device.forWorker(on, world);
             try (ProcessGroup group = workers.join(world, on)) {
                 return group.rank() == 0 ? written(err, config, precision, on, pairs, loraConfig, group)
-                        : train(err, config, precision, on, pairs, loraConfig, group, false);
+                        : train(err, config, precision, on, pairs, loraConfig, group, null);
             }
         }
         return written(err, config, precision, on, pairs, loraConfig, null);
@@ -232,21 +231,19 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     /** Rank 0, or the only process: the output folder is this process's, locked while it trains. */
     private int written(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
             List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group) throws Exception {
+        RunFolder run;
         try {
-            OutputFolder.requireApart(output, model, "model folder (--model)");
+            run = RunFolder.at(output).by("drift dpo").apartFrom(model, "model folder (--model)")
+                    .onStaleLock(m -> err.println("drift dpo: " + m)).claim();
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: --output: " + e.getMessage());
             return 2;
-        }
-        OutputLock lock;
-        try {
-            lock = OutputLock.acquire(output, "drift dpo", m -> err.println("drift dpo: " + m));
         } catch (OutputLock.HeldException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;
         }
-        try (lock) {
-            return train(err, config, precision, on, pairs, loraConfig, group, true);
+        try (run) {
+            return train(err, config, precision, on, pairs, loraConfig, group, run);
         }
     }
 
@@ -318,7 +315,8 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     }
 
     /** Checks that --output may take this run (checkpoints only with --resume, of this run) and records it. */
-    private boolean claimOutput(PrintWriter err, DpoConfig config, Precision precision) throws IOException {
+    private boolean claimOutput(PrintWriter err, RunFolder run, DpoConfig config, Precision precision)
+            throws IOException {
         boolean hasCheckpoints;
         try (var entries = Files.list(output)) {
             hasCheckpoints = entries.anyMatch(p -> p.getFileName().toString().startsWith("checkpoint-"));
@@ -334,7 +332,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             return false;
         }
         try {
-            RunRecord.claim(output, identity(config, precision), "command");
+            run.record(identity(config, precision), "command");
         } catch (OutputConflictException e) {
             err.println("drift dpo: " + e.getMessage());
             return false;
@@ -343,12 +341,13 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     }
 
     /**
-     * Trains; with {@code writes} (rank 0 or the only process) checkpoints, metrics and the model go to --output,
-     * without (the other ranks) nothing is written.
+     * Trains; with {@code run} (rank 0 or the only process: the claimed --output) checkpoints, metrics and the model
+     * go to --output, without (null: the other ranks) nothing is written.
      */
     private int train(PrintWriter err, DpoConfig config, Precision precision, ComputeDevice on,
-            List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group, boolean writes) throws Exception {
-        if (writes && !claimOutput(err, config, precision)) {
+            List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group, RunFolder run) throws Exception {
+        boolean writes = run != null;
+        if (writes && !claimOutput(err, run, config, precision)) {
             return 2;
         }
         try (StepScope scope = StepScope.open(); Policy policy = Policy.load(model, precision, on)) {

@@ -99,10 +99,10 @@ final class EvalCompareCommand implements Callable<Integer> {
                             + "\" of --a; compare outputs for the same prompts");
                 }
             }
-            precision = Precision.parse(dtype);
+            precision = Precision.DTYPE.parse(dtype);
             on = device.resolve();
         } catch (IllegalArgumentException | IllegalStateException e) {
-            err.println("drift eval compare: " + OptionNames.named(e.getMessage()));
+            err.println("drift eval compare: " + SettingOptions.message(e));
             err.flush();
             return 2;
         }

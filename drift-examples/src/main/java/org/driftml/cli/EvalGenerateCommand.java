@@ -16,9 +16,7 @@ import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.output.OutputConflictException;
-import org.driftml.output.OutputFolder;
-import org.driftml.output.OutputLock;
-import org.driftml.output.RunRecord;
+import org.driftml.output.RunFolder;
 import org.driftml.text.ChatMessage;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -83,6 +81,7 @@ final class EvalGenerateCommand implements Callable<Integer> {
         Sampler.Settings settings;
         Precision precision;
         ComputeDevice on;
+        RunFolder.Claim folder;
         String name;
         try {
             ExploreCommand.modelFolder("--model", model);
@@ -92,30 +91,28 @@ final class EvalGenerateCommand implements Callable<Integer> {
             boolean sample = temperature != null || topP != null;
             settings = new Sampler.Settings(!sample, temperature != null ? temperature : 1.0,
                     topP != null ? topP : 1.0, 0, 1.0, maxNewTokens, java.util.Set.of(), seed);
-            precision = Precision.parse(dtype);
+            precision = Precision.DTYPE.parse(dtype);
             set = EvalPrompts.read(prompts);
             if (maxPrompts != null && set.size() > maxPrompts) {
                 set = set.subList(0, maxPrompts);
             }
             name = generator != null ? generator : model.toAbsolutePath().normalize().getFileName().toString();
             on = device.resolve();
-            OutputFolder.requireApart(output, model, "--model folder");
+            folder = RunFolder.at(output).by("drift eval generate").apartFrom(model, "--model folder").checkApart();
         } catch (IllegalArgumentException | IllegalStateException e) {
-            err.println("drift eval generate: " + OptionNames.named(e.getMessage()));
+            err.println("drift eval generate: " + SettingOptions.message(e));
             err.flush();
             return 2;
         }
-        try (OutputLock lock = OutputLock.acquire(output, "drift eval generate")) {
-            Map<String, Object> identity = new LinkedHashMap<>();
-            identity.put("model", model.toAbsolutePath().normalize().toString());
-            identity.put("prompts", Sha256.hex(set.toString()));
-            identity.put("settings", settings.greedy() ? "greedy" : settings.temperature() + "/" + settings.topP()
+        Map<String, Object> identity = new LinkedHashMap<>();
+        identity.put("model", model.toAbsolutePath().normalize().toString());
+        identity.put("prompts", Sha256.hex(set.toString()));
+        identity.put("settings", settings.greedy() ? "greedy" : settings.temperature() + "/" + settings.topP()
                     + "/" + seed);
-            identity.put("max_new_tokens", maxNewTokens);
-            identity.put("batch", batch);
-            identity.put("dtype", dtype);
-            RunRecord.claim(output, identity, "model");
-            OutputFolder.removeStaleTemporaries(output);
+        identity.put("max_new_tokens", maxNewTokens);
+        identity.put("batch", batch);
+        identity.put("dtype", dtype);
+        try (RunFolder run = folder.identity(identity, "model").claim()) {
             try (Policy policy = Policy.load(model, precision, on)) {
                 Sampler.Settings s = settings.withStopIds(policy.endIds());
                 List<List<ChatMessage>> conversations = set.stream().map(EvalPrompts.EvalPrompt::messages).toList();

@@ -21,9 +21,7 @@ import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
 import org.driftml.model.TextEmbedder;
 import org.driftml.output.OutputConflictException;
-import org.driftml.output.OutputFolder;
-import org.driftml.output.OutputLock;
-import org.driftml.output.RunRecord;
+import org.driftml.output.RunFolder;
 import org.driftml.text.ChatMessage;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -143,6 +141,7 @@ final class ExploreCommand implements Callable<Integer> {
         TextEmbedder.Attention attention;
         Precision precision;
         ComputeDevice on;
+        RunFolder.Claim folder;
         try {
             named = methods(methods);
             for (Exploration.Method m : named) {
@@ -161,7 +160,7 @@ final class ExploreCommand implements Callable<Integer> {
             if (maxPrompts < 1 || (figures != null && figures < 0)) {
                 throw new IllegalArgumentException("--max-prompts must be >= 1 and --figures >= 0");
             }
-            precision = Precision.parse(dtype);
+            precision = Precision.DTYPE.parse(dtype);
             settings = new Exploration.Settings(samples, Sampler.Settings.sampling(temperature, topP, maxNewTokens,
                     java.util.Set.of(), seed), batch, batch, new Umap.Settings(neighbours, 0.1, 1.0, 0, 5,
                     metric.equals("cosine"), seed), new Coverage.Settings(grid, quantile, zHigh, bandwidth));
@@ -173,17 +172,17 @@ final class ExploreCommand implements Callable<Integer> {
             conversations = new ArrayList<>();
             read.stream().limit(maxPrompts).forEach(p -> conversations.add(p.messages()));
             on = device.resolve();
+            folder = RunFolder.at(output).by("drift explore");
             for (Exploration.Method m : named) {
-                OutputFolder.requireApart(output, m.model(), "model folder of --method " + m.name());
+                folder.apartFrom(m.model(), "model folder of --method " + m.name());
             }
+            folder.checkApart();
         } catch (IllegalArgumentException | IllegalStateException e) {
-            err.println("drift explore: " + OptionNames.named(e.getMessage()));
+            err.println("drift explore: " + SettingOptions.message(e));
             err.flush();
             return 2;
         }
-        try (OutputLock lock = OutputLock.acquire(output, "drift explore")) {
-            RunRecord.claim(output, identity(named, conversations), null);
-            OutputFolder.removeStaleTemporaries(output);
+        try (RunFolder run = folder.identity(identity(named, conversations), null).claim()) {
             java.io.PrintStream progress = System.err;
             Map<String, List<List<String>>> replies = Exploration.sample(conversations, named, settings, precision, on,
                     output, progress);

@@ -77,8 +77,8 @@ final class GenerateCommand implements Callable<Integer> {
     InputStream input = System.in;
 
     Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
-        if (topK != null && topK < 0) {  // checked even when greedy, which ignores it
-            throw new IllegalArgumentException("topK must be >= 0 (0: all tokens), got " + topK);
+        if (topK != null) {  // checked even when greedy, which ignores it
+            Sampler.TOP_K.check(topK);
         }
         boolean sample = !greedy && (temperature != null || topP != null || d.doSample());
         if (!sample) {
@@ -102,7 +102,7 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationDefaults defaults;
         Precision precision;
         try {
-            precision = Precision.parse(dtype);
+            precision = Precision.DTYPE.parse(dtype);
             config = ModelConfig.read(model.resolve("config.json"));
             defaults = GenerationDefaults.read(model, config);
             if (maxNewTokens > config.maxPositionEmbeddings()) {
@@ -111,7 +111,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             settings(defaults, Set.of());
         } catch (IllegalArgumentException e) {
-            err.println("drift generate: " + OptionNames.named(e.getMessage()));
+            err.println("drift generate: " + SettingOptions.message(e));
             err.flush();
             return 2;
         }

@@ -43,7 +43,7 @@ final class LogprobsCommand implements Callable<Integer> {
         if (on == null) {
             return 2;
         }
-        Policy policy = Policy.loadWeights(model, Precision.parse(dtype), on);
+        Policy policy = Policy.loadWeights(model, Precision.DTYPE.parse(dtype), on);
         if (!adapter.attach(policy, spec.commandLine().getErr(), "drift logprobs")) {
             return 2;
         }

@@ -10,8 +10,8 @@ import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.output.OutputConflictException;
-import org.driftml.output.OutputFolder;
 import org.driftml.output.OutputLock;
+import org.driftml.output.RunFolder;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
 import picocli.CommandLine;
@@ -48,8 +48,7 @@ final class LoopCommand {
             }
             world = o.workers.world(config.lora() != null, on);
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
-            err.println(name + ": " + (e instanceof org.driftml.settings.InvalidSettingException i ? i.forOption()
-                    : e.getMessage()));
+            err.println(name + ": " + SettingOptions.message(e));
             err.flush();
             return 2;
         }
@@ -71,10 +70,10 @@ final class LoopCommand {
     private static int locked(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
             DsatMiner.Mined mined, LoopOptions o, ProcessGroup group) throws IOException {
         PrintWriter err = spec.commandLine().getErr();
-        OutputLock lock;
+        RunFolder lock;
         try {
-            OutputFolder.requireApart(o.output, o.model, "model folder (--model)");
-            lock = OutputLock.acquire(o.output, name, m -> err.println(name + ": " + m));
+            lock = RunFolder.at(o.output).by(name).apartFrom(o.model, "model folder (--model)")
+                    .onStaleLock(m -> err.println(name + ": " + m)).claim();
         } catch (IllegalArgumentException | OutputLock.HeldException e) {
             err.println(name + ": --output: " + e.getMessage());
             err.flush();

@@ -21,7 +21,7 @@ import org.driftml.data.WildFeedbackPreferences;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
-import org.driftml.output.OutputLock;
+import org.driftml.output.RunFolder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -93,7 +93,7 @@ final class MineCommand implements Callable<Integer> {
      */
     private List<Conversation> judge(List<Conversation> conversations, Precision precision, ComputeDevice on,
             PrintWriter err) throws IOException {
-        try (OutputLock lock = OutputLock.acquire(output, "drift mine");
+        try (RunFolder run = RunFolder.at(output).by("drift mine").claim();
                 Policy model = Policy.load(judgeModel, precision, on)) {
             DissatisfactionJudge judge = new DissatisfactionJudge(model, judgeBatch, 64);
             boolean rulesFirst = detect.equalsIgnoreCase("rules+judge");
@@ -138,7 +138,7 @@ final class MineCommand implements Callable<Integer> {
             if (judgeBatch < 1) {
                 throw new IllegalArgumentException("--judge-batch must be at least 1, got " + judgeBatch);
             }
-            Precision precision = Precision.parse(dtype);
+            Precision precision = Precision.DTYPE.parse(dtype);
             ComputeDevice on = judged ? device.resolve() : null;
             DsatMiner.Mined mined;
             ReadReport report;
@@ -192,7 +192,7 @@ final class MineCommand implements Callable<Integer> {
             out.flush();
             return 0;
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException e) {
-            err.println("drift mine: " + e.getMessage());
+            err.println("drift mine: " + SettingOptions.message(e));
             err.flush();
             return 2;
         } catch (IOException e) {

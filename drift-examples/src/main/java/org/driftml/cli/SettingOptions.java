@@ -67,6 +67,14 @@ final class SettingOptions implements CommandLine.IModelTransformer {
         return Character.toUpperCase(text.charAt(0)) + text.substring(1);
     }
 
+    /**
+     * What a command prints for a bad setting: a declared setting's problem after its option ({@code --beta: must be
+     * > 0, got -1.0}); any other message as it is (those name their option themselves).
+     */
+    static String message(Exception e) {
+        return e instanceof InvalidSettingException i ? i.forOption() : e.getMessage();
+    }
+
     /** The value given for {@code s} on the command line or in {@code --config}, or null. */
     static <T> T given(CommandSpec spec, Setting<T> s) {
         OptionSpec o = spec.findOption(s.option());
