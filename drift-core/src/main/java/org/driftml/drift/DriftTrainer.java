@@ -19,8 +19,6 @@ import org.driftml.kernels.NativeHeap;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
-import org.driftml.model.internal.Decoder;
-import org.driftml.model.internal.Torch;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
@@ -281,7 +279,7 @@ public final class DriftTrainer {
         // A separate reference model is scored first and freed before the masters load.
         PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
         boolean writer = writer();
-        PrecomputedReference[] atStart = new PrecomputedReference[1];
+        PrecomputedReference atStart;
         PrecomputedReference reference;
         MarginDiagnostics start;
         TrainingLog log;
@@ -289,12 +287,13 @@ public final class DriftTrainer {
         // loaded as (at lr 5e-7 the difference is most of an update), read into host memory and freed once copied.
         // The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for the warm
         // start, whose reference is the model it starts from).
-        try (DpoTrainer trainer = DpoTrainer.of(policy, d -> {
-            atStart[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro, group);
-            return separateReference ? separate : atStart[0];
-        }, dpo, config.seed(), group, zeroStage).afterStep(s -> listener.stepDone(name, s))) {
-            reference = separateReference ? separate : atStart[0];
-            start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart[0], reference, dpo.beta()), config.taus());
+        try (DpoTrainer trainer = DpoTrainer.of(policy, d -> separateReference ? separate
+                : PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro, group), dpo,
+                config.seed(), group, zeroStage).afterStep(s -> listener.stepDone(name, s))) {
+            reference = (PrecomputedReference) trainer.reference();
+            atStart = separateReference ? PrecomputedReference.compute(new FrozenReference(policy.decoder()),
+                    tokenized, pad, micro, group) : reference;
+            start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()), config.taus());
             int total = trainer.totalSteps(tokenized.size());
             progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
                     tokenized.size(), pairs.dropped(), pairs.truncated(), total);
@@ -315,7 +314,7 @@ public final class DriftTrainer {
                 tokenized, pad, micro, group)) {
             MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
                     config.taus());
-            atStart[0].close();
+            atStart.close();
             if (separateReference) {
                 reference.close();
             }
@@ -340,8 +339,8 @@ public final class DriftTrainer {
     /** Scores every pair with a frozen model folder, which is freed again before training loads anything. */
     private PrecomputedReference scoreWith(Path model, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro)
             throws IOException {
-        try (Decoder frozen = Decoder.load(model, Torch.computeDtype(config.precision()), Torch.device(device))) {
-            return PrecomputedReference.compute(new FrozenReference(frozen), pairs, pad, micro, group);
+        try (Policy frozen = Policy.loadWeights(model, config.precision(), device)) {
+            return PrecomputedReference.compute(new FrozenReference(frozen.decoder()), pairs, pad, micro, group);
         }
     }
 

@@ -224,6 +224,11 @@ public final class DpoTrainer implements AutoCloseable {
         optimizer.close();
     }
 
+    /** The reference this trainer scores against (made by the factory {@link #of} was given; its caller closes it). */
+    public ReferencePolicy reference() {
+        return reference;
+    }
+
     /** Bytes of optimiser state this process holds beyond the weights ({@link Optimizer#stateBytes}). */
     public long optimizerBytes() {
         return optimizer.stateBytes();

@@ -15,11 +15,6 @@ import org.driftml.model.internal.Tensorsj;
 record PreferenceBatch(Tensor inputIds, Tensor attentionMask, Tensor targets, Tensor completionMask,
         Tensor scoredPositions, int pairs, long realTokens, long paddedTokens) {
 
-    /** Share of the forward's positions that are padding (TRL users watch this; length-aware batching keeps it low). */
-    public double paddingFraction() {
-        return 1.0 - (double) realTokens / paddedTokens;
-    }
-
     /** The batch's tensors on {@code device}, copied there from host arrays (the mask's positions included). */
     public static PreferenceBatch of(List<PairTokenizer.TokenizedPair> pairs, long padId, Device device) {
         List<long[]> prompts = new java.util.ArrayList<>(), completions = new java.util.ArrayList<>();

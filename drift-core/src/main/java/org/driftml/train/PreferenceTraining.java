@@ -39,19 +39,21 @@ public final class PreferenceTraining {
         java.util.Objects.requireNonNull(config, "config");
         try (StepScope scope = StepScope.open()) {
             List<PairTokenizer.TokenizedPair> tokenized = PairTokenizer.of(policy, 1024, 2048).tokenize(pairs);
-            PrecomputedReference[] reference = new PrecomputedReference[1];
-            // Under LoRA the reference is the base (adapters off, as TRL with PEFT), scored as it trains.
+            // Under LoRA the reference is the base (adapters off, as TRL with PEFT), scored as it trains; else the
+            // policy as the masters leave it, scored once.
             java.util.function.Function<Decoder, ReferencePolicy> ref = d -> d.adapters() != null
                     ? new BaseModelReference(d)
-                    : (reference[0] = PrecomputedReference.compute(new FrozenReference(d), tokenized,
-                            policy.padId(), config.microBatch()));
+                    : PrecomputedReference.compute(new FrozenReference(d), tokenized, policy.padId(),
+                            config.microBatch());
             try (DpoTrainer trainer = DpoTrainer.of(policy, ref, config, 0)) {
-                return trainer.train(tokenized);
-            } finally {
-                if (reference[0] != null) {
-                    reference[0].close();
+                try {
+                    return trainer.train(tokenized);
+                } finally {
+                    if (trainer.reference() instanceof PrecomputedReference scored) {
+                        scored.close();
+                    }
+                    policy.weightsChanged();
                 }
-                policy.weightsChanged();
             }
         }
     }
