@@ -5,19 +5,15 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.data.Conversation;
 import org.driftml.labelling.DissatisfactionDetector;
 import org.driftml.labelling.DissatisfactionJudge;
 import org.driftml.data.DsatMiner;
-import org.driftml.data.DsatRecords;
+import org.driftml.data.LogFormat;
 import org.driftml.data.MinedFolder;
 import org.driftml.data.OnBadRecord;
 import org.driftml.data.ReadReport;
-import org.driftml.data.UltraFeedbackRecords;
-import org.driftml.data.WildFeedbackAnnotations;
-import org.driftml.data.WildFeedbackPreferences;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
@@ -122,7 +118,8 @@ final class MineCommand implements Callable<Integer> {
             if (!java.nio.file.Files.exists(logs)) {
                 throw new IllegalArgumentException("--logs: " + logs + ": no such file or folder");
             }
-            if ((detect != null || evaluate) && !format.equalsIgnoreCase("wildfeedback")) {
+            LogFormat logFormat = LogFormat.FORMAT.parse(format);
+            if ((detect != null || evaluate) && logFormat != LogFormat.WILDFEEDBACK) {
                 throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
             }
             boolean judged = detect != null && detect.toLowerCase(Locale.ROOT).contains("judge");
@@ -140,45 +137,23 @@ final class MineCommand implements Callable<Integer> {
             }
             Precision precision = Precision.DTYPE.parse(dtype);
             ComputeDevice on = judged ? device.resolve() : null;
-            DsatMiner.Mined mined;
-            ReadReport report;
-            switch (format.toLowerCase(Locale.ROOT)) {
-                case "wildfeedback" -> {
-                    var read = WildFeedbackAnnotations.read(logs, policy);
-                    report = read.report();
-                    List<Conversation> conversations = read.conversations();
-                    List<Conversation> gold = conversations;
-                    if (judged) {
-                        conversations = judge(conversations, precision, on, err);
-                    } else if (detect != null) {
-                        conversations = DissatisfactionDetector.defaults().label(conversations);
-                    }
+            // The logs' own labels, or the detector's or the judge's (compared with the logs' when asked).
+            LogFormat.Mining mining = logFormat.mine(logs, policy, gold -> {
+                try {
+                    List<Conversation> labelled = judged ? judge(gold, precision, on, err)
+                            : detect != null ? DissatisfactionDetector.defaults().label(gold) : gold;
                     if (evaluate) {  // the rules, or with --detect judge|rules+judge what labelled the turns
                         out.println("detector vs the logs' labels: " + (judged
-                                ? DissatisfactionDetector.compare(gold, conversations, detect.toLowerCase(Locale.ROOT))
+                                ? DissatisfactionDetector.compare(gold, labelled, detect.toLowerCase(Locale.ROOT))
                                 : DissatisfactionDetector.defaults().evaluate(gold)));
                     }
-                    mined = DsatMiner.mine(conversations);
+                    return labelled;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
                 }
-                case "dsat" -> {
-                    var read = DsatRecords.read(logs, policy);
-                    report = read.report();
-                    mined = new DsatMiner.Mined(read.items(), List.of(), List.of(),
-                            Map.of("DSAT items", read.items().size()));
-                }
-                case "wildfeedback-preferences" -> {
-                    var read = WildFeedbackPreferences.read(logs, policy);
-                    report = read.report();
-                    mined = new DsatMiner.Mined(List.of(), read.pairs(), List.of(), Map.of("seed pairs", read.pairs().size()));
-                }
-                case "ultrafeedback" -> {
-                    var read = UltraFeedbackRecords.read(logs, policy);
-                    report = read.report();
-                    mined = new DsatMiner.Mined(List.of(), read.pairs(), List.of(), Map.of("seed pairs", read.pairs().size()));
-                }
-                default -> throw new IllegalArgumentException("--format must be wildfeedback, dsat, "
-                        + "wildfeedback-preferences or ultrafeedback, got " + format);
-            }
+            });
+            DsatMiner.Mined mined = mining.mined();
+            ReadReport report = mining.report();
             MinedFolder.write(output, mined);
             err.println("drift mine: " + report);
             report.skipReasons().forEach(r -> err.println("  skipped " + r));
@@ -195,6 +170,10 @@ final class MineCommand implements Callable<Integer> {
             err.println("drift mine: " + SettingOptions.message(e));
             err.flush();
             return 2;
+        } catch (java.io.UncheckedIOException e) {  // the judge's, from inside the mining
+            err.println("drift mine: " + e.getCause().getMessage());
+            err.flush();
+            return 1;
         } catch (IOException e) {
             err.println("drift mine: " + e.getMessage());
             err.flush();
