@@ -191,6 +191,14 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             err.println("drift dpo: " + SettingOptions.message(e));
             return 2;
         }
+        Map<Setting<?>, Object> resolved = new LinkedHashMap<>();
+        DpoConfig.ALL.forEach(s -> resolved.put(s, config.get(s)));
+        resolved.put(PairTokenizer.MAX_PROMPT_LENGTH, maxPromptLength);
+        resolved.put(PairTokenizer.MAX_LENGTH, maxLength);
+        resolved.put(DriftConfig.DTYPE, precision);
+        if (SettingOptions.printConfig(spec, resolved, spec.commandLine().getOut())) {
+            return 0;
+        }
         ComputeDevice on = device.resolve(err, "drift dpo");
         if (on == null) {
             return 2;

@@ -37,6 +37,9 @@ final class LoopCommand {
                 ConfigFile.apply(spec, o.configFile);
             }
             config = fixed.apply(o.config(spec));
+            if (SettingOptions.printConfig(spec, resolved(spec, config), spec.commandLine().getOut())) {
+                return 0;  // before the model and the data are read: the settings alone
+            }
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
             org.driftml.model.spec.ModelConfig model = org.driftml.model.Policy.checkFolder(o.model);
@@ -67,6 +70,16 @@ final class LoopCommand {
     }
 
     /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */
+    /** Every declared setting the command takes, as {@code config} resolved it (DPO ones: an iteration's). */
+    private static java.util.Map<org.driftml.settings.Setting<?>, Object> resolved(CommandLine.Model.CommandSpec spec,
+            DriftConfig config) {
+        java.util.Map<org.driftml.settings.Setting<?>, Object> m = new java.util.LinkedHashMap<>();
+        for (var s : ((SettingOptions.Declared) spec.userObject()).settings()) {
+            m.put(s, DriftConfig.ALL.contains(s) ? config.get(s) : config.iteration().get(s));
+        }
+        return m;
+    }
+
     private static int locked(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
             DsatMiner.Mined mined, LoopOptions o, ProcessGroup group) throws IOException {
         PrintWriter err = spec.commandLine().getErr();

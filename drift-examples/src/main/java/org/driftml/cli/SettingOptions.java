@@ -31,8 +31,28 @@ final class SettingOptions implements CommandLine.IModelTransformer {
             for (Setting<?> s : d.settings()) {
                 spec.addOption(option(s, defaults.get(s)));
             }
+            spec.addOption(OptionSpec.builder(PRINT_CONFIG).type(Boolean.class).description(
+                    "Print the settings this command would run with, as a --config file, and exit").build());
         }
         return spec;
+    }
+
+    static final String PRINT_CONFIG = "--print-config";
+
+    /**
+     * With {@code --print-config}: prints {@code values} (every declared setting, resolved from the defaults, the
+     * command line and {@code --config}) as YAML that {@code --config} reads back, and returns true: the command
+     * then exits 0 without doing anything else.
+     */
+    static boolean printConfig(CommandSpec spec, Map<Setting<?>, Object> values, java.io.PrintWriter out) {
+        OptionSpec o = spec.findOption(PRINT_CONFIG);
+        if (o == null || !Boolean.TRUE.equals(o.getValue())) {
+            return false;
+        }
+        out.println("# " + spec.qualifiedName() + " settings (key: value, as --config reads them)");
+        values.forEach((s, v) -> out.println(s.key() + ": " + recorded(s, v)));
+        out.flush();
+        return true;
     }
 
     private static <T> OptionSpec option(Setting<T> s, Object shown) {

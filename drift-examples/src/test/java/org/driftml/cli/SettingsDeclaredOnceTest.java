@@ -84,4 +84,21 @@ class SettingsDeclaredOnceTest {
         CommandLine.Model.CommandSpec train = Drift.commandLine().getSubcommands().get("train").getCommandSpec();
         assertNotNull(train.findOption(DriftConfig.TEMPERATURE.option()));
     }
+
+    @Test
+    void printConfigWritesWhatConfigReadsBack(@TempDir Path dir) throws Exception {
+        CliRun printed = CliRun.of("", "train", "--model", "m", "--data", "d", "--output", "o", "--temperature", "0.9",
+                "--accumulation", "2", "--dtype", "bf16", "--print-config");
+        assertEquals(0, printed.code(), printed.err());
+        for (String line : List.of("method: drift", "iterations: 2", "temperature: 0.9", "gradient_accumulation: 2",
+                "dtype: bfloat16", "beta: 0.1", "max_length: 2048")) {
+            assertTrue(printed.out().lines().anyMatch(line::equals), line + " in\n" + printed.out());
+        }
+        Path config = dir.resolve("train.yaml");
+        Files.writeString(config, printed.out());
+        CliRun again = CliRun.of("", "train", "--model", "m", "--data", "d", "--output", "o", "--config",
+                config.toString(), "--print-config");
+        assertEquals(0, again.code(), again.err());
+        assertEquals(printed.out(), again.out(), "the printed settings, read back, are the same settings");
+    }
 }
