@@ -1,7 +1,6 @@
 package org.driftml.drift;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.IntFunction;
+import org.driftml.output.Progress;
 import org.driftml.output.RunFolder;
 import org.driftml.data.DsatItem;
 import org.driftml.data.DsatMiner;
@@ -43,16 +43,6 @@ import org.driftml.train.PrecomputedReference;
  */
 public final class DriftTrainer {
 
-    /** Hooks after each durable unit of work; progress bars and tests' simulated crashes use them. */
-    public interface Listener {
-        default void chunkDone(String stage, int chunk, int chunks) {}
-
-        default void stepDone(String stage, int step) {}
-
-        /** Before a stage that is not yet done loads its models (leak checks read native memory here). */
-        default void stageStarting(String stage) {}
-    }
-
     /** Each stage's summary (also its summary.json) and where the final model is. */
     public record Result(List<StageSummary> stages, Path finalModel) {
         private String share() {
@@ -82,8 +72,7 @@ public final class DriftTrainer {
 
     private final DriftConfig config;
     private ComputeDevice device = ComputeDevice.CPU;
-    private PrintStream progress = System.err;
-    private Listener listener = new Listener() {};
+    private Progress progress = Progress.printing(System.err);
     private ProcessGroup group;  // null: one process
     private int zeroStage;
 
@@ -101,13 +90,12 @@ public final class DriftTrainer {
         return this;
     }
 
-    public DriftTrainer progress(PrintStream out) {
-        this.progress = out;
-        return this;
-    }
-
-    public DriftTrainer listener(Listener l) {
-        this.listener = l;
+    /**
+     * Where the loop tells how it goes: its lines, and the hooks after each durable unit of work (a chunk of
+     * sampling, an optimiser step, a stage starting). Lines go to standard error unless told.
+     */
+    public DriftTrainer progress(Progress p) {
+        this.progress = p;
         return this;
     }
 
@@ -186,12 +174,12 @@ public final class DriftTrainer {
             long sampleSeed = config.seed() * 31 + k;
             Path reference = config.reference() == DriftConfig.Reference.BASE ? model : null;
             stages.add(stage(stage, m.name(), reference, current, folder, config.iteration(), policy -> {
-                progress.printf("%s (%s): sampling for %d items%n", stage, m.name(), m.size());
+                progress.line(String.format("%s (%s): sampling for %d items", stage, m.name(), m.size()));
                 // The paper's sampling (temperature 0.7, top-p 0.9), stopping at the policy's end-of-turn ids.
                 Sampler.Settings s = Sampler.Settings.sampling(config.temperature(), config.topP(),
                         config.maxNewTokens(), policy.endIds(), sampleSeed);
                 PairGeneration.Outcome out = PairGeneration.run(policy, m, folder, s, config.generationBatch(),
-                        sampleSeed, progress, (chunk, chunks, n) -> listener.chunkDone(stage, chunk, chunks), group);
+                        sampleSeed, stage, progress, group);
                 return new Generated(out.pairs(), out.dropped());
             }));
             current = folder;
@@ -214,15 +202,15 @@ public final class DriftTrainer {
             DpoConfig dpo, PairSource source) throws IOException {
         Path summaryFile = folder.resolve("summary.json");
         if (Files.exists(summaryFile)) {
-            progress.printf("%s: done earlier (%s)%n", name, summaryFile);
+            progress.line(String.format("%s: done earlier (%s)", name, summaryFile));
             return StageSummary.read(folder);
         }
         long started = System.nanoTime();
         Files.createDirectories(folder);
-        listener.stageStarting(name);
+        progress.stageStarting(name);
         // Each stage frees what it loaded, so these should not climb from stage to stage (benchmarks/stage-memory.sh).
-        progress.printf("%s: starting (resident %,d MB, native heap %,d MB)%n", name,
-                NativeHeap.residentBytes() / 1_000_000, NativeHeap.bytesInUse() / 1_000_000);
+        progress.line(String.format("%s: starting (resident %,d MB, native heap %,d MB)", name,
+                NativeHeap.residentBytes() / 1_000_000, NativeHeap.bytesInUse() / 1_000_000));
         // Everything a stage loads is freed when it ends (policy, reference scores, optimiser state): at 7B each
         // model is 15 GB, and the garbage collector, which sees only a handle per tensor, would keep them for long.
         try (Policy policy = Policy.load(from, config.precision(), device)) {
@@ -289,15 +277,15 @@ public final class DriftTrainer {
         // start, whose reference is the model it starts from).
         try (DpoTrainer trainer = DpoTrainer.of(policy, d -> separateReference ? separate
                 : PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro, group), dpo,
-                config.seed(), group, zeroStage).afterStep(s -> listener.stepDone(name, s))) {
+                config.seed(), group, zeroStage).progress(name, progress)) {
             reference = (PrecomputedReference) trainer.reference();
             atStart = separateReference ? PrecomputedReference.compute(new FrozenReference(policy.decoder()),
                     tokenized, pad, micro, group) : reference;
             start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()), config.taus());
             int total = trainer.totalSteps(tokenized.size());
-            progress.printf("%s (%s): %d pairs (%d dropped, %d truncated), %d steps%n", name, method,
-                    tokenized.size(), pairs.dropped(), pairs.truncated(), total);
-            log = writer ? new TrainingLog(folder.resolve("metrics.jsonl"), progress, false, total) : null;
+            progress.line(String.format("%s (%s): %d pairs (%d dropped, %d truncated), %d steps", name, method,
+                    tokenized.size(), pairs.dropped(), pairs.truncated(), total));
+            log = writer ? new TrainingLog(folder.resolve("metrics.jsonl"), progress, total) : null;
             if (writer) {
                 trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
             } else {  // its share of every step; under ZeRO its shard of each checkpoint too

@@ -3,7 +3,6 @@ package org.driftml.drift;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -12,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.driftml.output.Progress;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
@@ -31,29 +31,21 @@ import org.driftml.parallel.ProcessGroup;
 final class PairGeneration {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Called after each chunk is durable; a test's simulated crash throws from here. */
-    public interface Listener {
-        void chunkDone(int chunk, int chunks, int pairs);
-    }
-
     public record Outcome(List<PreferencePair> pairs, int dropped, int chunksResumed) {}
 
     private PairGeneration() {}
 
-    public static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
-            long seed, PrintStream progress, Listener listener) throws IOException {
-        return run(policy, method, folder, settings, chunkSize, seed, progress, listener, null);
-    }
-
     /**
-     * As above, sampled by every rank of {@code group} (null: this process alone): in rounds of world-size chunks,
+     * Samples each item's pairs in chunks, resuming after the last durable chunk; told to {@code progress} (a line
+     * per chunk, and {@link Progress#chunkDone} with {@code stage}). Sampled by every rank of {@code group} (null:
+     * this process alone): in rounds of world-size chunks,
      * rank r samples chunk {@code round + r} and leaves its lines in {@code pairs.chunk-K.tmp}; rank 0 appends the
      * round's chunks in order, forces the file and records the progress, as one process does chunk by chunk. Every
      * chunk keeps its own seed, so the pairs are one process's, byte for byte, and a run resumes at any world size.
      * The ranks must see one file system.
      */
     static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
-            long seed, PrintStream progress, Listener listener, ProcessGroup group) throws IOException {
+            long seed, String stage, Progress progress, ProcessGroup group) throws IOException {
         Files.createDirectories(folder);
         if (group != null) {
             group.barrier();  // every rank reads the progress rank 0 left, none of it being written
@@ -76,7 +68,7 @@ final class PairGeneration {
         }
         int resumed = done;
         if (group != null) {
-            sampleSharded(policy, method, folder, settings, chunkSize, seed, progress, listener, group, done, length,
+            sampleSharded(policy, method, folder, settings, chunkSize, seed, stage, progress, group, done, length,
                     dropped);
             return new Outcome(PreferencePairs.read(pairsFile), readDropped(progressFile), resumed);
         }
@@ -98,13 +90,8 @@ final class PairGeneration {
                 out.force(false);
                 length = out.position();
                 writeProgress(progressFile, chunk + 1, length, dropped, chunkSize, method.size());
-                if (progress != null) {
-                    progress.printf("  sampled %d/%d items (%s)%n", to, method.size(), method.name());
-                    progress.flush();
-                }
-                if (listener != null) {
-                    listener.chunkDone(chunk + 1, chunks, to - from);
-                }
+                progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
+                progress.chunkDone(stage, chunk + 1, chunks);  // a test's simulated crash throws from here
             }
         }
         return new Outcome(PreferencePairs.read(pairsFile), dropped, resumed);
@@ -142,7 +129,7 @@ final class PairGeneration {
 
     /** The sharded rounds (see the group form of run): every rank samples, rank 0 appends and records. */
     private static void sampleSharded(Policy policy, PairMethod method, Path folder, Sampler.Settings settings,
-            int chunkSize, long seed, PrintStream progress, Listener listener, ProcessGroup group, int done,
+            int chunkSize, long seed, String stage, Progress progress, ProcessGroup group, int done,
             long length, int dropped) throws IOException {
         Path pairsFile = folder.resolve("pairs.jsonl"), progressFile = folder.resolve("pairs.progress");
         int chunks = (method.size() + chunkSize - 1) / chunkSize, ranks = group.worldSize();
@@ -182,16 +169,10 @@ final class PairGeneration {
                 writeProgress(progressFile, last, out.position(), dropped, chunkSize, method.size());
                 for (int chunk = round; chunk < last; chunk++) {
                     Files.delete(folder.resolve("pairs.chunk-" + chunk + ".tmp"));
-                    if (listener != null) {
-                        listener.chunkDone(chunk + 1, chunks, Math.min(method.size(), (chunk + 1) * chunkSize)
-                                - chunk * chunkSize);
-                    }
+                    progress.chunkDone(stage, chunk + 1, chunks);
                 }
-                if (progress != null) {
-                    progress.printf("  sampled %d/%d items (%s, %d ranks)%n", Math.min(method.size(),
-                            last * chunkSize), method.size(), method.name(), ranks);
-                    progress.flush();
-                }
+                progress.line(String.format("  sampled %d/%d items (%s, %d ranks)", Math.min(method.size(),
+                        last * chunkSize), method.size(), method.name(), ranks));
             }
         }
         group.barrier();  // the pairs file is whole: every rank reads it

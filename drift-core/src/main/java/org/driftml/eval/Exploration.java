@@ -3,13 +3,13 @@ package org.driftml.eval;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.output.Progress;
 import org.driftml.data.internal.Sha256;
 import org.driftml.model.RewardModel;
 import org.driftml.model.spec.ComputeDevice;
@@ -111,7 +111,7 @@ public final class Exploration {
      *                                  or there are too few replies for UMAP
      */
     public static Map<String, List<List<String>>> sample(List<List<ChatMessage>> prompts, List<Method> methods,
-            Settings s, Precision precision, ComputeDevice device, Path output, PrintStream progress)
+            Settings s, Precision precision, ComputeDevice device, Path output, Progress progress)
             throws IOException {
         if (methods.isEmpty() || prompts.isEmpty()) {
             throw new IllegalArgumentException("need at least one method and one prompt");
@@ -123,10 +123,8 @@ public final class Exploration {
         checkMethods(methods);
         Map<String, List<List<String>>> out = new LinkedHashMap<>();
         for (Method m : methods) {
-            if (progress != null) {
-                progress.printf("sampling %d replies to each of %d prompts from %s (%s)%n", s.samples(),
-                        prompts.size(), m.name(), m.model());
-            }
+            progress.line(String.format("sampling %d replies to each of %d prompts from %s (%s)", s.samples(),
+                    prompts.size(), m.name(), m.model()));
             try (Policy policy = Policy.load(m.model(), precision, device)) {
                 Sampler.Settings sampling = new Sampler.Settings(false, s.sampling().temperature(),
                         s.sampling().topP(), s.sampling().topK(), s.sampling().repetitionPenalty(),
@@ -180,7 +178,7 @@ public final class Exploration {
 
     /** Rewards, embeddings, the projection and the coverage of each prompt. */
     public static List<PromptResult> analyse(List<List<ChatMessage>> prompts, Map<String, List<List<String>>> replies,
-            RewardModel reward, TextEmbedder embedder, Settings s, PrintStream progress) {
+            RewardModel reward, TextEmbedder embedder, Settings s, Progress progress) {
         List<PromptResult> out = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             List<String> methods = new ArrayList<>(), texts = new ArrayList<>();
@@ -204,10 +202,8 @@ public final class Exploration {
                 throw new IllegalArgumentException("prompt " + i + ": " + e.getMessage());
             }
             out.add(new PromptResult(prompts.get(i), methods, texts, rewards, points, coverage));
-            if (progress != null) {
-                progress.printf("  prompt %d/%d: shares %s%n", i + 1, prompts.size(), rounded(coverage.share()));
-                progress.flush();
-            }
+            progress.line(String.format("  prompt %d/%d: shares %s", i + 1, prompts.size(),
+                    rounded(coverage.share())));
         }
         return out;
     }

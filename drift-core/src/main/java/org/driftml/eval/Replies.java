@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.driftml.output.Progress;
 import org.driftml.data.internal.AppendLog;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
@@ -34,12 +34,12 @@ public final class Replies {
      * @param settings  greedy or sampling; its seed is the first chunk's
      * @param batch     items generated together
      * @param journal   the JSON Lines file of finished chunks (read, then appended to)
-     * @param progress  where a line per chunk goes, or null
+     * @param progress  told a line per chunk
      * @return replies.get(i).get(j): prompt i's j-th reply
      * @throws IllegalArgumentException when a prompt leaves no room for a reply in the model's positions (named)
      */
     public static List<List<String>> generate(Policy policy, List<List<ChatMessage>> prompts, int perPrompt,
-            Sampler.Settings settings, int batch, Path journal, PrintStream progress) throws IOException {
+            Sampler.Settings settings, int batch, Path journal, Progress progress) throws IOException {
         if (perPrompt < 1 || batch < 1) {
             throw new IllegalArgumentException("replies per prompt and batch must be >= 1");
         }
@@ -78,18 +78,15 @@ public final class Replies {
                     ObjectNode line = JSON.createObjectNode().put("chunk", k);
                     line.set("replies", JSON.valueToTree(replies));
                     log.append(line + "\n");
-                    if (progress != null) {
-                        progress.printf("  replies %d/%d%n", to, items);
-                        progress.flush();
-                    }
+                    progress.line(String.format("  replies %d/%d", to, items));
                 }
                 for (int t = from; t < to; t++) {
                     flat[t] = replies.get(t - from);
                 }
             }
         }
-        if (progress != null && resumed > 0) {
-            progress.printf("  %d of %d chunks were in %s%n", resumed, chunks, journal);
+        if (resumed > 0) {
+            progress.line(String.format("  %d of %d chunks were in %s", resumed, chunks, journal));
         }
         List<List<String>> out = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {

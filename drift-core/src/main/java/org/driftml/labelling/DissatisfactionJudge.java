@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,6 +15,7 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.driftml.output.Progress;
 import org.driftml.data.internal.AppendLog;
 import org.driftml.data.internal.Sha256;
 import org.driftml.model.Policy;
@@ -139,11 +139,11 @@ public final class DissatisfactionJudge {
      * @param conversations the logs
      * @param rulesFirst    the rule detector to try first, or null for the judge alone
      * @param cacheFile     the verdict cache (created if missing; an interrupted run's is read and extended)
-     * @param progress      where a line per batch goes, or null
+     * @param progress      told a line per batch
      * @throws IOException when the cache cannot be read or written
      */
     public Outcome label(List<Conversation> conversations, DissatisfactionDetector rulesFirst, Path cacheFile,
-            PrintStream progress) throws IOException {
+            Progress progress) throws IOException {
         Map<String, Optional<Verdict>> cache = readCache(cacheFile);
         // One pass over the logs: each conversation's starting labels (the rules', or neutral) and the turns left to
         // the judge, each under its cache key.
@@ -189,10 +189,8 @@ public final class DissatisfactionJudge {
                     lines.append(n).append('\n');
                 }
                 out.append(lines.toString());  // a kill after this loses nothing already asked
-                if (progress != null) {
-                    progress.printf("  judged %d/%d turns%n", Math.min(todo.size(), from + batch), todo.size());
-                    progress.flush();
-                }
+                progress.line(String.format("  judged %d/%d turns", Math.min(todo.size(), from + batch),
+                        todo.size()));
             }
         }
         // The labels: DSAT where the judge said so; an unreadable verdict leaves its turn as it was.

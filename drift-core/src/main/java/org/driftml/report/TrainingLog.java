@@ -3,7 +3,6 @@ package org.driftml.report;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,22 +12,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.driftml.output.OutputFolder;
+import org.driftml.output.Progress;
 
 /**
  * Where each optimiser step's metrics go: appended to {@code metrics.jsonl} (one JSON object per step, TRL's names),
- * and shown as a progress bar on a terminal or as plain lines otherwise (logs, CI).
+ * and told to a {@link Progress} as counted work (a bar on a terminal, plain lines otherwise: logs, CI).
  */
 public final class TrainingLog {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final Path file;
-    private final PrintStream progress;
-    private final boolean terminal;
+    private final Progress progress;
     private final int totalSteps;
 
-    public TrainingLog(Path file, PrintStream progress, boolean terminal, int totalSteps) {
+    /** @param progress told each step as counted work ({@link Progress#terminal} shows a bar) */
+    public TrainingLog(Path file, Progress progress, int totalSteps) {
         this.file = file;
         this.progress = progress;
-        this.terminal = terminal;
         this.totalSteps = totalSteps;
     }
 
@@ -81,16 +80,7 @@ public final class TrainingLog {
         String summary = String.format("step %d/%d  loss %.4f  margin %.4f  acc %.2f  lr %.2e  grad %.3f", step,
                 totalSteps, metrics.get("loss"), metrics.get("rewards/margins"), metrics.get("rewards/accuracies"),
                 metrics.get("learning_rate"), metrics.get("grad_norm"));
-        if (terminal) {
-            int width = 30, filled = (int) Math.round(width * (double) step / totalSteps);
-            progress.print("\r[" + "#".repeat(filled) + " ".repeat(width - filled) + "] " + summary);
-            if (step == totalSteps) {
-                progress.println();
-            }
-        } else {
-            progress.println(summary);
-        }
-        progress.flush();
+        progress.counted(step, totalSteps, summary);
     }
 
     /** Every step recorded so far, in order. */

@@ -40,7 +40,8 @@ public final class DpoTrainer implements AutoCloseable {
     // gradients and one layer's recomputation. Measured at Qwen2.5-0.5B's geometry: README, "Benchmarks".
     private boolean lmHeadMadeAtUpdate;
     private LmHeadGradient lmHeadGradient;  // this step's, from accumulate() to the update
-    private java.util.function.IntConsumer afterStep = step -> {};
+    private org.driftml.output.Progress progress = org.driftml.output.Progress.SILENT;
+    private String stage = "dpo";
     private int keepCheckpoints;
 
     /**
@@ -251,9 +252,10 @@ public final class DpoTrainer implements AutoCloseable {
         return this;
     }
 
-    /** Called with the step number (1-based) after each optimiser step and its checkpoint, if one was due. */
-    public DpoTrainer afterStep(java.util.function.IntConsumer callback) {
-        this.afterStep = callback;
+    /** Told {@link org.driftml.output.Progress#stepDone} (1-based) after each step and its checkpoint, if due. */
+    public DpoTrainer progress(String stageName, org.driftml.output.Progress p) {
+        this.stage = stageName;
+        this.progress = p;
         return this;
     }
 
@@ -354,7 +356,7 @@ public final class DpoTrainer implements AutoCloseable {
                     if (due && writes && keepCheckpoints > 0) {
                         TrainingCheckpoint.prune(output, keepCheckpoints);
                     }
-                    afterStep.accept(step + 1);
+                    progress.stepDone(stage, step + 1);
                 }
                 step++;
             }

@@ -1,6 +1,5 @@
 package org.driftml.train;
 
-import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -9,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.output.Progress;
 import org.driftml.kernels.SequenceLogps;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
@@ -49,7 +49,7 @@ public final class SftTrainer implements AutoCloseable {
     }
 
     /** Trains every epoch; returns each step's loss, tokens and learning rate. Progress every 10% when given. */
-    public List<Map<String, Double>> train(List<Example> examples, PrintStream progress) {
+    public List<Map<String, Double>> train(List<Example> examples, Progress progress) {
         int stepsPerEpoch = (examples.size() + batchSize - 1) / batchSize;
         int total = stepsPerEpoch * epochs;
         LinearSchedule schedule = LinearSchedule.of(learningRate, total, 0.1);
@@ -93,9 +93,8 @@ public final class SftTrainer implements AutoCloseable {
                 m.put("step", (double) step + 1);
                 out.add(m);
                 step++;
-                if (progress != null && (step % Math.max(1, total / 10) == 0 || step == total)) {
-                    progress.printf("  sft step %d/%d  loss %.4f%n", step, total, m.get("loss"));
-                    progress.flush();
+                if (step % Math.max(1, total / 10) == 0 || step == total) {
+                    progress.line(String.format("  sft step %d/%d  loss %.4f", step, total, m.get("loss")));
                 }
             }
         }

@@ -1,9 +1,8 @@
 package org.driftml.drift;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.driftml.output.Progress;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
 import org.driftml.train.DpoConfig;
@@ -28,7 +27,7 @@ public final class DistributedDriftProbe {
             if (args.length > 2 && Integer.parseInt(args[3]) == env.rank()) {
                 String kind = args[2], stage = args[4];
                 int n = Integer.parseInt(args[5]);
-                trainer.listener(new DriftTrainer.Listener() {
+                trainer.progress(new Progress() {
                     @Override
                     public void chunkDone(String s, int chunk, int chunks) {
                         if (kind.equals("chunk") && s.equals(stage) && chunk == n) {
@@ -58,6 +57,6 @@ public final class DistributedDriftProbe {
         DpoConfig iter = DpoConfig.iteration().withLearningRate(1e-3).withBatch(2, 1);
         DriftConfig config = DriftTrainerTest.config().withIterations(1)
                 .withSampling(FeedbackPrompt.Style.TRANSCRIPT, 0.7, 0.9, 6, 1).withDpo(warm, iter);
-        return new DriftTrainer(config).progress(new PrintStream(new ByteArrayOutputStream()));
+        return new DriftTrainer(config).progress(Progress.SILENT);
     }
 }

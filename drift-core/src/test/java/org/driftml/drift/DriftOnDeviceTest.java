@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.output.Progress;
 import org.driftml.data.DsatMiner;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.spec.ComputeDevice;
@@ -74,7 +75,7 @@ class DriftOnDeviceTest {
         DriftTrainerTest.quiet(c).device(ComputeDevice.TEST).train(DriftTrainerTest.model(), mined, whole);
         class Crash extends RuntimeException {}
         assertThrows(Crash.class, () -> DriftTrainerTest.quiet(c).device(ComputeDevice.TEST)
-                .listener(new DriftTrainer.Listener() {
+                .progress(new Progress() {
                     @Override
                     public void stepDone(String stage, int step) {
                         if (stage.equals("iteration-1") && step == 1) {

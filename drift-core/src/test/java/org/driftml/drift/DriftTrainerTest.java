@@ -6,11 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.driftml.output.Progress;
 import org.driftml.data.Conversation;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.PreferencePair;
@@ -52,7 +51,7 @@ class DriftTrainerTest {
     }
 
     static DriftTrainer quiet(DriftConfig c) {
-        return new DriftTrainer(c).progress(new PrintStream(new ByteArrayOutputStream()));
+        return new DriftTrainer(c).progress(Progress.SILENT);
     }
 
     @Test
@@ -93,7 +92,7 @@ class DriftTrainerTest {
         // finish: the final model and every pair equal the uninterrupted run's.
         Path b = dir.resolve("b");
         class Crash extends RuntimeException {}
-        assertThrows(Crash.class, () -> quiet(config()).listener(new DriftTrainer.Listener() {
+        assertThrows(Crash.class, () -> quiet(config()).progress(new Progress() {
             @Override
             public void chunkDone(String stage, int chunk, int chunks) {
                 if (stage.equals("iteration-2") && chunk == 1) {
@@ -102,7 +101,7 @@ class DriftTrainerTest {
             }
         }).train(model(), mined, b));
         assertFalse(Files.exists(b.resolve("iteration-2/summary.json")));
-        assertThrows(Crash.class, () -> quiet(config()).listener(new DriftTrainer.Listener() {
+        assertThrows(Crash.class, () -> quiet(config()).progress(new Progress() {
             @Override
             public void stepDone(String stage, int step) {
                 if (stage.equals("iteration-2") && step == 1) {
@@ -161,7 +160,7 @@ class DriftTrainerTest {
         }
         Path b = dir.resolve("b");
         class Crash extends RuntimeException {}
-        assertThrows(Crash.class, () -> quiet(lora).listener(new DriftTrainer.Listener() {
+        assertThrows(Crash.class, () -> quiet(lora).progress(new Progress() {
             @Override
             public void stepDone(String stage, int step) {
                 if (stage.equals("iteration-1") && step == 1) {

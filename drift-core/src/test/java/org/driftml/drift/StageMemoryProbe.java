@@ -3,6 +3,7 @@ package org.driftml.drift;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.driftml.output.Progress;
 import org.driftml.kernels.NativeHeap;
 import org.driftml.model.spec.Precision;
 import org.driftml.model.RandomWeights;
@@ -42,7 +43,7 @@ public final class StageMemoryProbe {
         DriftConfig base = DriftTrainerTest.config();
         DriftConfig c = base.withDpo(base.warmStart().withLearningRate(1e-5), base.iteration().withLearningRate(1e-5))
                 .withIterations(3).withRun(Precision.BF16, 0, 1, 7);
-        DriftTrainer trainer = DriftTrainerTest.quiet(c).listener(new DriftTrainer.Listener() {
+        DriftTrainer trainer = DriftTrainerTest.quiet(c).progress(new Progress() {
             @Override
             public void stageStarting(String stage) {
                 System.out.println("heap " + stage + " " + NativeHeap.bytesInUse());

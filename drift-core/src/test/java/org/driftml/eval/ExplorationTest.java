@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
+import org.driftml.output.Progress;
 import org.driftml.model.SequenceClassifierRewardModel;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.ParityFixtures;
@@ -58,7 +59,7 @@ class ExplorationTest {
         Path out = dir.resolve("out");
         Exploration.Settings s = settings(8);
         Map<String, List<List<String>>> replies = Exploration.sample(PROMPTS, methods, s, Precision.FP32,
-                ComputeDevice.CPU, out, null);
+                ComputeDevice.CPU, out, Progress.SILENT);
         assertEquals(List.of("base", "fresh"), List.copyOf(replies.keySet()));
         assertEquals(8, replies.get("fresh").get(2).size());
 
@@ -69,7 +70,7 @@ class ExplorationTest {
         String torn = String.join("\n", lines.subList(0, 2)) + "\n" + lines.get(2).substring(0, 20);
         Files.writeString(journal, torn);
         Map<String, List<List<String>>> again = Exploration.sample(PROMPTS, methods, s, Precision.FP32,
-                ComputeDevice.CPU, out, null);
+                ComputeDevice.CPU, out, Progress.SILENT);
         assertEquals(replies, again);
         assertEquals(3, Files.readAllLines(journal, StandardCharsets.UTF_8).size());
 
@@ -78,8 +79,8 @@ class ExplorationTest {
                 ParityFixtures.folder("tiny-qwen2-reward"), Precision.FP32);
                 TextEmbedder embedder = TextEmbedder.load(ParityFixtures.folder("tiny-qwen2-chat"), Precision.FP32,
                         ComputeDevice.CPU, TextEmbedder.Pooling.MEAN, 128)) {
-            results = Exploration.analyse(PROMPTS, replies, reward, embedder, s, null);
-            List<Exploration.PromptResult> twice = Exploration.analyse(PROMPTS, replies, reward, embedder, s, null);
+            results = Exploration.analyse(PROMPTS, replies, reward, embedder, s, Progress.SILENT);
+            List<Exploration.PromptResult> twice = Exploration.analyse(PROMPTS, replies, reward, embedder, s, Progress.SILENT);
             for (int i = 0; i < results.size(); i++) {
                 assertEquals(results.get(i).coverage().share(), twice.get(i).coverage().share(), "deterministic");
             }
@@ -115,7 +116,7 @@ class ExplorationTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Exploration.sample(PROMPTS,
                 List.of(new Exploration.Method("a", ParityFixtures.folder("tiny-qwen2-chat")),
                         new Exploration.Method("b", other)), settings(4), Precision.FP32, ComputeDevice.CPU,
-                dir.resolve("o"), null));
+                dir.resolve("o"), Progress.SILENT));
         assertTrue(e.getMessage().contains("different tokenizers") && e.getMessage().contains(other.toString()),
                 e.getMessage());
         assertTrue(!Files.exists(dir.resolve("o")), "nothing written");

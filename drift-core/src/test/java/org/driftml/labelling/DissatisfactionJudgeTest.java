@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
+import org.driftml.output.Progress;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
 import org.junit.jupiter.api.Test;
@@ -66,7 +67,7 @@ class DissatisfactionJudgeTest {
         try (Policy tiny = Policy.load(model, Precision.FP32)) {
             DissatisfactionJudge judge = new DissatisfactionJudge(tiny, 2, 8);
             // The judge alone: the 4 user turns after a system turn are asked about; noise answers parse to nothing.
-            DissatisfactionJudge.Outcome first = judge.label(logs(), null, cache, null);
+            DissatisfactionJudge.Outcome first = judge.label(logs(), null, cache, Progress.SILENT);
             assertEquals(4, first.judged());
             assertEquals(0, first.fromCache());
             assertEquals(4, first.unparsed());
@@ -77,19 +78,19 @@ class DissatisfactionJudgeTest {
                         .forEach(t -> assertEquals(Satisfaction.NEUTRAL, t.label(), t.content()));
             }
             // Again: every verdict from the cache, nothing appended.
-            DissatisfactionJudge.Outcome again = judge.label(logs(), null, cache, null);
+            DissatisfactionJudge.Outcome again = judge.label(logs(), null, cache, Progress.SILENT);
             assertEquals(4, again.fromCache());
             assertEquals(4, Files.readAllLines(cache).size());
             // A kill that tore the last line: that turn is asked again, the others come from the cache.
             List<String> lines = Files.readAllLines(cache);
             Files.writeString(cache, String.join("\n", lines.subList(0, 3)) + "\n" + lines.get(3).substring(0, 20),
                     StandardCharsets.UTF_8);
-            DissatisfactionJudge.Outcome resumed = judge.label(logs(), null, cache, null);
+            DissatisfactionJudge.Outcome resumed = judge.label(logs(), null, cache, Progress.SILENT);
             assertEquals(3, resumed.fromCache());
             assertEquals(lines, Files.readAllLines(cache));  // greedy: the same answer, the torn line replaced
             // Rules first: "that's wrong" (DSAT) and "thanks" (SAT) are the rules'; the judge gets the other two.
             Files.writeString(cache, "", StandardOpenOption.TRUNCATE_EXISTING);
-            DissatisfactionJudge.Outcome rules = judge.label(logs(), DissatisfactionDetector.defaults(), cache, null);
+            DissatisfactionJudge.Outcome rules = judge.label(logs(), DissatisfactionDetector.defaults(), cache, Progress.SILENT);
             assertEquals(2, rules.judged());
             List<Satisfaction> a = rules.labelled().get(0).turns().stream().filter(t -> t.role() == Turn.Role.USER)
                     .map(Turn::label).toList();

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.output.Progress;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.spec.LoraConfig;
 import org.driftml.model.internal.Decoder;
@@ -97,9 +98,12 @@ class CheckpointResumeTest {
     static void killedAfter(DpoTrainer t, int n, List<PairTokenizer.TokenizedPair> data, Path output)
             throws Exception {
         final class Killed extends RuntimeException {}
-        t.afterStep(step -> {
-            if (step == n) {
-                throw new Killed();
+        t.progress("dpo", new Progress() {
+            @Override
+            public void stepDone(String stage, int step) {
+                if (step == n) {
+                    throw new Killed();
+                }
             }
         });
         try {

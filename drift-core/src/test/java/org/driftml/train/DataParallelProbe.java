@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.output.Progress;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.driftml.parallel.ProcessGroup;
@@ -50,9 +51,12 @@ public final class DataParallelProbe {
             if (full != null) {
                 full.close();
             }
-            trainer.afterStep(step -> {
-                if (step == dying) {
-                    Runtime.getRuntime().halt(137);  // no shutdown hooks, no goodbye: as SIGKILL
+            trainer.progress("dpo", new Progress() {
+                @Override
+                public void stepDone(String stage, int step) {
+                    if (step == dying) {
+                        Runtime.getRuntime().halt(137);  // no shutdown hooks, no goodbye: as SIGKILL
+                    }
                 }
             });
             List<PairTokenizer.TokenizedPair> pairs = DpoTrainerTest.pairs(12, 5);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.driftml.output.Progress;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
@@ -29,7 +30,7 @@ class SftTrainerTest {
             // step 0 of the warm-up): near ln(vocab) = ln 256 for a random model.
             List<Map<String, Double>> steps;
             try (SftTrainer sft = new SftTrainer(policy, 3e-3, 4, 8, 0, 1)) {
-                steps = sft.train(examples, null);
+                steps = sft.train(examples, Progress.SILENT);
             }
             assertEquals(32, steps.size());
             assertEquals(Math.log(256), steps.get(0).get("loss"), 0.3);
@@ -50,7 +51,7 @@ class SftTrainerTest {
             List<SftTrainer.Example> examples = examples();
             List<Map<String, Double>> steps;
             try (SftTrainer sft = new SftTrainer(policy, 1e-2, 4, 8, 0, 1)) {
-                steps = sft.train(examples, null);
+                steps = sft.train(examples, Progress.SILENT);
             }
             double first = steps.subList(0, 4).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();
             double last = steps.subList(28, 32).stream().mapToDouble(m -> m.get("loss")).average().orElseThrow();

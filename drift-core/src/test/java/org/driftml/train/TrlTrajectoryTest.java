@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.output.Progress;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.spec.ComputeDevice;
@@ -77,7 +78,12 @@ class TrlTrajectoryTest {
             java.util.function.Function<Decoder, ReferencePolicy> reference = initialAdapters != null
                     ? BaseModelReference::new : d -> new FrozenReference(d.frozenCopy());
             try (DpoTrainer trainer = DpoTrainer.of(policy, reference, config, 0)) {
-                trainer.afterStep(step -> params.add(values(policy, watched)));
+                trainer.progress("dpo", new Progress() {
+                    @Override
+                    public void stepDone(String stage, int step) {
+                        params.add(values(policy, watched));
+                    }
+                });
                 steps = trainer.train(tokenized);
             }
         }

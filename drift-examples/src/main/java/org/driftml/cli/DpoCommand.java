@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.driftml.output.Progress;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.drift.DriftConfig;
@@ -400,8 +401,8 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),
                     pt.truncatedCount(), pt.droppedCount(), total, config);
             err.flush();
-            TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.err, System.console() != null,
-                    total);
+            TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.console() != null
+                    ? Progress.terminal(System.err) : Progress.printing(System.err), total);
             trainer.keepCheckpoints(saveTotalLimit).train(tokenized, output, saveSteps, maxSteps, log);
             trainer.save(policy, output);
             if (merge) {

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.driftml.output.Progress;
 import org.driftml.data.internal.Sha256;
 import org.driftml.eval.BenchmarkOutputs;
 import org.driftml.eval.EvalPrompts;
@@ -117,7 +118,8 @@ final class EvalGenerateCommand implements Callable<Integer> {
                 Sampler.Settings s = settings.withStopIds(policy.endIds());
                 List<List<ChatMessage>> conversations = set.stream().map(EvalPrompts.EvalPrompt::messages).toList();
                 List<String> replies = new ArrayList<>();
-                Replies.generate(policy, conversations, 1, s, batch, output.resolve("replies.jsonl"), System.err)
+                Replies.generate(policy, conversations, 1, s, batch, output.resolve("replies.jsonl"),
+                        Progress.printing(System.err))
                         .forEach(r -> replies.add(r.get(0)));
                 List<String> inputs = conversations.stream().map(c -> policy.template().render(c, true)).toList();
                 BenchmarkOutputs.writeAlpacaEval(output.resolve("model_outputs.json"), set, replies, name);

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.driftml.output.Progress;
 import org.driftml.data.internal.Sha256;
 import org.driftml.model.SequenceClassifierRewardModel;
 import org.driftml.eval.Coverage;
@@ -183,14 +184,14 @@ final class ExploreCommand implements Callable<Integer> {
             return 2;
         }
         try (RunFolder run = folder.identity(identity(named, conversations), null).claim()) {
-            java.io.PrintStream progress = System.err;
+            Progress progress = Progress.printing(System.err);
             Map<String, List<List<String>>> replies = Exploration.sample(conversations, named, settings, precision, on,
                     output, progress);
             List<Exploration.PromptResult> results;
             try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(rewardModel, precision, on);
                     TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, attention,
                             Integer.MAX_VALUE)) {
-                progress.printf("scoring, embedding and projecting %d prompts%n", conversations.size());
+                progress.line(String.format("scoring, embedding and projecting %d prompts", conversations.size()));
                 results = Exploration.analyse(conversations, replies, reward, embed, settings, progress);
             }
             Map<String, Double> mean = Exploration.write(results, settings, output,

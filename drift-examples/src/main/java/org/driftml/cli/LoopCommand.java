@@ -1,9 +1,8 @@
 package org.driftml.cli;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.io.PrintWriter;
+import org.driftml.output.Progress;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
@@ -109,7 +108,7 @@ final class LoopCommand {
         DriftTrainer.Result result;
         try {
             DriftTrainer trainer = new DriftTrainer(config).device(on)
-                    .progress(writer ? System.err : new PrintStream(OutputStream.nullOutputStream()));
+                    .progress(writer ? Progress.printing(System.err) : Progress.SILENT);
             if (group != null) {
                 trainer.distributed(group, o.workers.zeroStage(group));
             }

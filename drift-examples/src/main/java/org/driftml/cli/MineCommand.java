@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.driftml.output.Progress;
 import org.driftml.data.Conversation;
 import org.driftml.labelling.DissatisfactionDetector;
 import org.driftml.labelling.DissatisfactionJudge;
@@ -95,7 +96,7 @@ final class MineCommand implements Callable<Integer> {
             boolean rulesFirst = detect.equalsIgnoreCase("rules+judge");
             DissatisfactionJudge.Outcome outcome = judge.label(conversations,
                     rulesFirst ? DissatisfactionDetector.defaults() : null,
-                    output.resolve(DissatisfactionJudge.CACHE_FILE), System.err);
+                    output.resolve(DissatisfactionJudge.CACHE_FILE), Progress.printing(System.err));
             err.println("drift mine: " + outcome);
             outcome.unparsedExamples().forEach(x -> err.println("  unparsed verdict for " + x));
             err.flush();

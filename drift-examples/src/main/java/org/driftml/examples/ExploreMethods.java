@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.driftml.output.Progress;
 import org.driftml.model.SequenceClassifierRewardModel;
 import org.driftml.eval.EvalPrompts;
 import org.driftml.eval.Exploration;
@@ -35,13 +36,13 @@ public final class ExploreMethods {
         Path out = Path.of(args[2]);
         Exploration.Settings settings = Exploration.Settings.paper(16, 64, 7);  // n = 16 replies, 64 new tokens
         Map<String, List<List<String>>> replies = Exploration.sample(prompts, methods, settings, Precision.FP32,
-                ComputeDevice.CPU, out, System.err);
+                ComputeDevice.CPU, out, Progress.printing(System.err));
         try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(Path.of(args[1]),
                 Precision.FP32);
                 TextEmbedder embedder = TextEmbedder.load(methods.get(0).model(), Precision.FP32, ComputeDevice.CPU,
                         TextEmbedder.Pooling.MEAN, Integer.MAX_VALUE)) {
             List<Exploration.PromptResult> results = Exploration.analyse(prompts, replies, reward, embedder,
-                    settings, null);
+                    settings, Progress.SILENT);
             Exploration.write(results, settings, out, 3).forEach((m, share) ->
                     System.out.printf("%-12s share of the high-reward region %.3f%n", m, share));
         }

@@ -1,7 +1,6 @@
 package org.driftml.quickstart;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -9,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import org.driftml.output.Progress;
 import org.driftml.drift.DriftConfig;
 import org.driftml.model.RewardModel;
 import org.driftml.eval.Coverage;
@@ -44,7 +44,7 @@ final class ExplorationStudy {
     private ExplorationStudy() {}
 
     static List<Row> run(Path base, Path seedDir, int iterations, int maxNewTokens, long seed, Path out,
-            PrintStream progress) throws IOException {
+            Progress progress) throws IOException {
         Random r = new Random(seed + 31_337);
         Map<String, WordTask> tasks = new HashMap<>();
         List<List<ChatMessage>> prompts = new ArrayList<>();
@@ -63,11 +63,11 @@ final class ExplorationStudy {
                 java.util.Set.of(), seed), 64, 64, Umap.Settings.defaults(seed).withCosine(true),
                 Coverage.Settings.defaults());
         Map<String, List<List<String>>> replies = Exploration.sample(prompts, methods, s, Precision.FP32,
-                ComputeDevice.CPU, out, null);
+                ComputeDevice.CPU, out, Progress.SILENT);
         List<Exploration.PromptResult> results;
         try (TextEmbedder embedder = TextEmbedder.load(base, Precision.FP32, ComputeDevice.CPU,
                 TextEmbedder.Pooling.MEAN, 64)) {
-            results = Exploration.analyse(prompts, replies, new GoldReward(tasks), embedder, s, null);
+            results = Exploration.analyse(prompts, replies, new GoldReward(tasks), embedder, s, Progress.SILENT);
         }
         Map<String, Double> mean = Exploration.write(results, s, out, FIGURES);
         List<Row> rows = new ArrayList<>();
@@ -76,9 +76,7 @@ final class ExplorationStudy {
             double distinct = results.stream().mapToDouble(p -> p.distinct(m.name())).average().orElse(0);
             rows.add(new Row(m.name(), mean.get(m.name()), reward, distinct));
         }
-        if (progress != null) {
-            progress.printf("exploration: shares of the high-reward region %s%n", rows);
-        }
+        progress.line("exploration: shares of the high-reward region " + rows);
         return rows;
     }
 }

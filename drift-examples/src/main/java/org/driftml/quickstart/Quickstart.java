@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import org.driftml.output.Progress;
 import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
 import org.driftml.data.OnBadRecord;
@@ -82,7 +83,7 @@ final class Quickstart {
             Path warm = base;
             if (!mined.seeds().isEmpty()) {
                 DriftTrainer.Result w = new DriftTrainer(config(DriftConfig.Method.DRIFT, 0, seed, true))
-                        .progress(progress).train(base, mined, seedDir.resolve("warm"));
+                        .progress(Progress.printing(progress)).train(base, mined, seedDir.resolve("warm"));
                 warm = w.finalModel();
                 summaries.computeIfAbsent("warm start", k -> new ArrayList<>()).add(w.stages().get(0));
             }
@@ -92,7 +93,7 @@ final class Quickstart {
             for (DriftConfig.Method m : METHODS) {
                 String name = m.name().toLowerCase(Locale.ROOT);
                 DriftTrainer.Result r = new DriftTrainer(config(m, settings.iterations(), seed, false))
-                        .progress(progress).train(warm, mined, seedDir.resolve(name));
+                        .progress(Progress.printing(progress)).train(warm, mined, seedDir.resolve(name));
                 for (int k = 1; k <= settings.iterations(); k++) {
                     double g = gold(eval, seedDir.resolve(name).resolve("iteration-" + k));
                     gold.computeIfAbsent(name + "/iteration-" + k, x -> new ArrayList<>()).add(g);
@@ -107,7 +108,7 @@ final class Quickstart {
                 ExplorationStudy.SAMPLES, ExplorationStudy.PROMPTS, settings.iterations(), first);
         List<ExplorationStudy.Row> coverage = settings.iterations() < 1 ? List.of() : ExplorationStudy.run(base,
                 out.resolve("seed-" + first), settings.iterations(), settings.maxNewTokens(), first,
-                out.resolve("coverage"), progress);
+                out.resolve("coverage"), Progress.printing(progress));
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("settings", settings.toString());
         results.put("counts", mined.counts());
@@ -152,7 +153,7 @@ final class Quickstart {
             List<Map<String, Double>> steps;
             try (SftTrainer sft = new SftTrainer(policy, settings.sftLearningRate(), 32,
                     settings.sftEpochs(), settings.worldSeed())) {
-                steps = sft.train(demos, progress);
+                steps = sft.train(demos, Progress.printing(progress));
             }
             policy.save(base);  // fp32: the trained weights are their own masters
             TrainingPlots.lines(steps, List.of("loss"), null, "SFT loss", base.resolve("sft-loss.png"));
