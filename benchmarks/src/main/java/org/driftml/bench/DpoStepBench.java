@@ -107,11 +107,11 @@ public final class DpoStepBench {
             long t0 = System.nanoTime();
             var m = trainer.optimizerStep(pairs, idx, s, lr);
             seconds[s] = (System.nanoTime() - t0) / 1e9;
-            allreduce[s] = m.getOrDefault("allreduce_seconds", 0.0);
-            allgather[s] = m.getOrDefault("allgather_seconds", 0.0);
+            allreduce[s] = Double.isNaN(m.allreduceSeconds()) ? 0 : m.allreduceSeconds();
+            allgather[s] = Double.isNaN(m.allgatherSeconds()) ? 0 : m.allgatherSeconds();
             if (heap != null) heap.mark("step " + (s + 1));
             System.out.printf("step %d/%d loss=%.6f grad_norm=%.4g lr=%.3g step_s=%.3f rss_mb=%d%n", s + 1, steps,
-                    m.get("loss"), m.get("grad_norm"), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
+                    m.loss(), m.gradNorm(), lr, seconds[s], PeakMemory.status("VmRSS:") / 1024);
         }
         double[] timed = Arrays.copyOfRange(seconds, warmup, steps);
         Arrays.sort(timed);

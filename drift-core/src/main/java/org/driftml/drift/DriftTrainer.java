@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.IntFunction;
+import org.driftml.report.StepMetrics;
 import org.driftml.output.Progress;
 import org.driftml.output.RunFolder;
 import org.driftml.data.DsatItem;
@@ -240,7 +241,7 @@ public final class DriftTrainer {
     private record StagePairs(List<PairTokenizer.TokenizedPair> tokenized, int dropped, int truncated) {}
 
     /** What a stage's training left: the margins s before and after (Lemma 1's diagnostics) and each step's metrics. */
-    private record Trained(MarginDiagnostics start, MarginDiagnostics end, List<Map<String, Double>> steps,
+    private record Trained(MarginDiagnostics start, MarginDiagnostics end, List<StepMetrics> steps,
             boolean separateReference) {}
 
     private StagePairs pairs(String name, Policy policy, PairSource source) throws IOException {
@@ -306,9 +307,9 @@ public final class DriftTrainer {
             if (separateReference) {
                 reference.close();
             }
-            List<Map<String, Double>> steps = writer ? log.read() : List.of();
+            List<StepMetrics> steps = writer ? log.read() : List.of();
             if (writer) {
-                TrainingPlots.write(steps, folder);
+                TrainingPlots.write(StepMetrics.trl(steps), folder);
             }
             return new Trained(start, end, steps, separateReference);
         }
@@ -316,10 +317,10 @@ public final class DriftTrainer {
 
     private StageSummary summarise(String name, String method, StagePairs pairs, Trained trained, Path referenceModel,
             long started) {
-        List<Map<String, Double>> steps = trained.steps();
+        List<StepMetrics> steps = trained.steps();
         return new StageSummary(name, method, pairs.tokenized().size(), pairs.dropped(), pairs.truncated(),
-                steps.size(), steps.get(0).get("loss"), steps.get(steps.size() - 1).get("loss"),
-                steps.stream().mapToDouble(m -> m.get("rewards/accuracies")).average().orElse(Double.NaN),
+                steps.size(), steps.get(0).loss(), steps.get(steps.size() - 1).loss(),
+                steps.stream().mapToDouble(StepMetrics::accuracy).average().orElse(Double.NaN),
                 trained.separateReference() ? "base: " + referenceModel : "start of stage", trained.start().summary(),
                 trained.end().summary(), (System.nanoTime() - started) / 1e9);
     }

@@ -72,24 +72,26 @@ public final class TrainingLog {
         }
     }
 
-    public void record(Map<String, Double> metrics) throws IOException {
+    /** Appends the step under TRL's names and tells it to the progress. */
+    public void record(StepMetrics metrics) throws IOException {
         Files.createDirectories(file.getParent());
-        Files.writeString(file, JSON.writeValueAsString(metrics) + "\n", StandardCharsets.UTF_8,
+        Files.writeString(file, JSON.writeValueAsString(metrics.trl()) + "\n", StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        int step = metrics.get("step").intValue();
+        int step = metrics.step();
         String summary = String.format("step %d/%d  loss %.4f  margin %.4f  acc %.2f  lr %.2e  grad %.3f", step,
-                totalSteps, metrics.get("loss"), metrics.get("rewards/margins"), metrics.get("rewards/accuracies"),
-                metrics.get("learning_rate"), metrics.get("grad_norm"));
+                totalSteps, metrics.loss(), metrics.margin(), metrics.accuracy(), metrics.learningRate(),
+                metrics.gradNorm());
         progress.counted(step, totalSteps, summary);
     }
 
     /** Every step recorded so far, in order. */
-    public List<Map<String, Double>> read() throws IOException {
-        List<Map<String, Double>> out = new ArrayList<>();
+    public List<StepMetrics> read() throws IOException {
+        List<StepMetrics> out = new ArrayList<>();
         if (Files.exists(file)) {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (!line.isBlank()) {
-                    out.add(JSON.readValue(line, new com.fasterxml.jackson.core.type.TypeReference<>() {}));
+                    out.add(StepMetrics.fromTrl(JSON.readValue(line,
+                            new com.fasterxml.jackson.core.type.TypeReference<Map<String, Double>>() {})));
                 }
             }
         }

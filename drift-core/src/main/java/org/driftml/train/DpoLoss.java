@@ -1,8 +1,6 @@
 package org.driftml.train;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -38,15 +36,6 @@ final class DpoLoss {
      * loss's device: a trainer reads them back once per step, not once per value (on a GPU each read waits).
      */
     public record Result(Tensor loss, Tensor metrics) {}
-
-    /** {@code values} in {@link #METRICS}' order, by name. */
-    static Map<String, Double> named(double[] values) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        for (int i = 0; i < METRICS.size(); i++) {
-            m.put(METRICS.get(i), values[i]);
-        }
-        return m;
-    }
 
     private DpoLoss() {}
 

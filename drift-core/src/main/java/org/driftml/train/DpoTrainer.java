@@ -19,6 +19,7 @@ import org.driftml.model.internal.LoraAdapters;
 import org.driftml.model.internal.Tensorsj;
 import org.driftml.model.internal.Torch;
 import org.driftml.parallel.ProcessGroup;
+import org.driftml.report.StepMetrics;
 import org.driftml.report.TrainingLog;
 
 /**
@@ -140,7 +141,7 @@ public final class DpoTrainer implements AutoCloseable {
      * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
      * @throws IOException when the fp32 master weights cannot be read from the folder
      */
-    public static List<Map<String, Double>> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
+    public static List<StepMetrics> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
             throws IOException {
         return PreferenceTraining.train(policy, pairs, config);
     }
@@ -268,7 +269,7 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /** Trains over every epoch in memory; returns each optimiser step's metrics (TRL's names plus padding_fraction). */
-    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs) {
+    public List<StepMetrics> train(List<PairTokenizer.TokenizedPair> pairs) {
         try {
             return train(pairs, null, 0, Integer.MAX_VALUE);
         } catch (IOException e) {
@@ -282,13 +283,13 @@ public final class DpoTrainer implements AutoCloseable {
      * one that never stopped (the data order is a function of seed and epoch, and no other randomness is used).
      * {@code maxSteps} stops early (after that many steps in total).
      */
-    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
+    public List<StepMetrics> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps) throws IOException {
         return train(pairs, output, saveEvery, maxSteps, null);
     }
 
     /** As above, recording each step in {@code log} (metrics.jsonl and progress) when one is given. */
-    public List<Map<String, Double>> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
+    public List<StepMetrics> train(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps, TrainingLog log) throws IOException {
         // One writer per output: a second run on this folder is refused while this one trains (re-entrant, so a
         // caller may hold it across the save that follows).
@@ -302,12 +303,12 @@ public final class DpoTrainer implements AutoCloseable {
      * checkpoint there, as rank 0 does, and writes nothing but, under ZeRO, its shard of each checkpoint (every
      * {@code saveEvery} steps and at the end, as rank 0 saves).
      */
-    public List<Map<String, Double>> trainAlongside(List<PairTokenizer.TokenizedPair> pairs, Path output,
+    public List<StepMetrics> trainAlongside(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps) throws IOException {
         return trainHeld(pairs, output, saveEvery, maxSteps, null, false);
     }
 
-    private List<Map<String, Double>> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
+    private List<StepMetrics> trainHeld(List<PairTokenizer.TokenizedPair> pairs, Path output,
             int saveEvery, int maxSteps, TrainingLog log, boolean writes) throws IOException {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to train on");
@@ -333,7 +334,7 @@ public final class DpoTrainer implements AutoCloseable {
         if (log != null) {
             log.truncateAfter(start);
         }
-        List<Map<String, Double>> steps = new ArrayList<>();
+        List<StepMetrics> steps = new ArrayList<>();
         int step = 0;
         for (int epoch = 0; step < total; epoch++) {
             for (List<Integer> batch : batches(pairs, epoch)) {
@@ -341,9 +342,8 @@ public final class DpoTrainer implements AutoCloseable {
                     break;
                 }
                 if (step >= start) {
-                    Map<String, Double> m = optimizerStep(pairs, batch, step, schedule.at(step));
-                    m.put("step", (double) step + 1);
-                    m.put("epoch", epoch + (double) (step % stepsPerEpoch + 1) / stepsPerEpoch);
+                    StepMetrics m = optimizerStep(pairs, batch, step, schedule.at(step))
+                            .at(step + 1, epoch + (double) (step % stepsPerEpoch + 1) / stepsPerEpoch);
                     steps.add(m);
                     if (log != null) {
                         log.record(m);
@@ -386,22 +386,17 @@ public final class DpoTrainer implements AutoCloseable {
     }
 
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
-    public Map<String, Double> optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
+    public StepMetrics optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
         try {
-            Map<String, Double> metrics = accumulate(pairs, batch, step);
+            StepMetrics measured = accumulate(pairs, batch, step);
             double norm = optimizer.gradNorm();
             if (!Double.isFinite(norm)) {
                 throw new IllegalStateException("step " + step + ": the gradient norm is " + norm
                         + "; stopping before it reaches the weights");
             }
             optimizer.step(lr, config.maxGradNorm(), norm);
-            if (group != null) {
-                optimizer.addTimings(metrics);
-            }
-            metrics.put("grad_norm", norm);
-            metrics.put("learning_rate", lr);
-            return metrics;
+            return measured.updated(step + 1, norm, lr, optimizer.gatherSeconds());
         } finally {
             closeLmHeadGradient();
         }
@@ -430,7 +425,7 @@ public final class DpoTrainer implements AutoCloseable {
      * returns the batch's metrics (micro-batch metrics weighted by their share of the batch). The metrics stay on
      * the device until the batch is done and come back in one read: on a GPU each read waits for the device.
      */
-    Map<String, Double> accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batchAll, int step) {
+    StepMetrics accumulate(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batchAll, int step) {
         // Data parallel: this rank's share of the global batch, every world-size-th pair (DistributedSampler's
         // order); each micro-batch still weighs by its share of the global batch, so the all-reduced sum is the
         // global batch's mean.
@@ -484,17 +479,11 @@ public final class DpoTrainer implements AutoCloseable {
                 lora.training(false);
             }
         }
-        Map<String, Double> metrics = DpoLoss.named(values);
-        if (!Double.isFinite(metrics.get("loss"))) {  // the gradients are summed, but no weight has moved
-            throw new IllegalStateException("step " + step + ": the loss is " + metrics.get("loss")
+        if (!Double.isFinite(values[0])) {  // the gradients are summed, but no weight has moved
+            throw new IllegalStateException("step " + step + ": the loss is " + values[0]
                     + "; stopping before it reaches the weights");
         }
-        metrics.put("padding_fraction", 1.0 - (double) real / padded);
-        if (group != null) {
-            // the gradients' all-reduce (ZeRO: reduce-scatter), this rank's wait
-            metrics.put("allreduce_seconds", allreduceSeconds);
-        }
-        metrics.put("micro_batches", (double) parts);
-        return metrics;
+        return StepMetrics.beforeUpdate(values, 1.0 - (double) real / padded, parts,
+                group != null ? allreduceSeconds : Double.NaN);  // the all-reduce (ZeRO: reduce-scatter): this rank's wait
     }
 }

@@ -342,7 +342,9 @@ final class MasterWeightRmsprop implements Optimizer {
     }
 
     @Override
-    public void addTimings(Map<String, Double> metrics) {}
+    public double gatherSeconds() {
+        return Double.NaN;
+    }
 
     @Override
     public void checkpoint(java.nio.file.Path output, int step, org.driftml.model.internal.Decoder policy, long seed,

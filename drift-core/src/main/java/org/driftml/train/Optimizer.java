@@ -36,8 +36,8 @@ interface Optimizer extends AutoCloseable {
     /** Clips to {@code maxGradNorm} (if > 0), updates at {@code lr}, clears the gradients. */
     void step(double lr, double maxGradNorm, double gradNorm);
 
-    /** Adds the last step's timings that are worth a metric, by name (ZeRO's all-gather of the updated weights). */
-    void addTimings(Map<String, Double> metrics);
+    /** The last step's wait in ZeRO's all-gather of the updated weights, in seconds (NaN: none, not sharded). */
+    double gatherSeconds();
 
     /** Bytes of state this process holds beyond the weights (squared averages, the masters' residuals). */
     long stateBytes();

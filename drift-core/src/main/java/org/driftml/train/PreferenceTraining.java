@@ -2,7 +2,7 @@ package org.driftml.train;
 
 import java.io.IOException;
 import java.util.List;
-import java.util.Map;
+import org.driftml.report.StepMetrics;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
@@ -25,12 +25,13 @@ public final class PreferenceTraining {
      * @param policy the model to train, in place
      * @param pairs  the preference pairs (at least one)
      * @param config the DPO settings ({@link DpoConfig#iteration()} is DRIFT's recipe)
-     * @return each optimiser step's metrics under TRL's names (loss, rewards/..., logps/..., grad_norm, ...)
+     * @return each optimiser step's metrics (loss, implicit rewards, log-probs, gradient norm, ...;
+     *         {@link StepMetrics#trl()} gives them under TRL's names)
      * @throws IOException when the fp32 master weights cannot be read from the folder
      * @throws IllegalArgumentException when there are no pairs or a pair cannot be tokenised (named)
      * @throws IllegalStateException when the loss or the gradient norm stops being finite
      */
-    public static List<Map<String, Double>> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
+    public static List<StepMetrics> train(Policy policy, List<PreferencePair> pairs, DpoConfig config)
             throws IOException {
         java.util.Objects.requireNonNull(policy, "policy");
         if (pairs == null || pairs.isEmpty()) {

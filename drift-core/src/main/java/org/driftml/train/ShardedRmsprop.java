@@ -200,9 +200,10 @@ final class ShardedRmsprop implements Optimizer {
 
     /** The all-gathers of updated weights, this rank's wait in the last step. */
     @Override
-    public void addTimings(Map<String, Double> metrics) {
-        metrics.put("allgather_seconds", gatherNanos / 1e9);
+    public double gatherSeconds() {
+        double seconds = gatherNanos / 1e9;
         gatherNanos = 0;
+        return seconds;
     }
 
     @Override

@@ -11,6 +11,7 @@ import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.report.StepMetrics;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
@@ -58,7 +59,7 @@ class PolicyLoraTest {
                     "fresh adapters leave the policy as it was (B is zero)");
             DpoConfig config = DpoConfig.iteration().withLearningRate(1e-3).withBeta(0.1, 0.0)  // no RPO term
                     .withBatch(1, 1).withEpochs(3);  // 6 steps: the first has lr 0 (warm-up)
-            List<Map<String, Double>> steps = DpoTrainer.train(policy, pairs, config);
+            List<StepMetrics> steps = DpoTrainer.train(policy, pairs, config);
             // Step 1's policy is the reference (the base: adapters off), so its loss is ln 2 exactly.
             assertEquals(Math.log(2), steps.get(0).get("loss"), 1e-6);
             policy.save(dir.resolve("adapter"));

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.report.StepMetrics;
 import org.driftml.output.Progress;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.spec.LoraConfig;
@@ -33,7 +34,7 @@ class CheckpointResumeTest {
         List<PairTokenizer.TokenizedPair> data = DpoTrainerTest.pairs(12, 6);  // 3 steps per epoch, 6 in all
         try (StepScope scope = StepScope.open()) {
             Decoder uninterrupted = DpoTrainerTest.policy();
-            List<Map<String, Double>> full = trainer(uninterrupted).train(data, dir.resolve("a"), 2, Integer.MAX_VALUE);
+            List<StepMetrics> full = trainer(uninterrupted).train(data, dir.resolve("a"), 2, Integer.MAX_VALUE);
             assertEquals(6, full.size());
 
             Decoder first = DpoTrainerTest.policy();
@@ -42,7 +43,7 @@ class CheckpointResumeTest {
             assertFalse(Files.exists(dir.resolve("b/checkpoint-4")));
 
             Decoder resumed = DpoTrainerTest.policy();
-            List<Map<String, Double>> rest = trainer(resumed).train(data, dir.resolve("b"), 2, Integer.MAX_VALUE);
+            List<StepMetrics> rest = trainer(resumed).train(data, dir.resolve("b"), 2, Integer.MAX_VALUE);
             assertEquals(4, rest.size(), "resumes at step 3 of 6");
             assertEquals(full.get(5).get("loss"), rest.get(3).get("loss"));
             for (String name : uninterrupted.weights().keySet()) {
@@ -70,13 +71,13 @@ class CheckpointResumeTest {
         try (StepScope scope = StepScope.open()) {
             Decoder base = DpoTrainerTest.policy();
             Decoder uninterrupted = DpoTrainerTest.policy();
-            List<Map<String, Double>> full = loraTrainer(uninterrupted).train(data, dir.resolve("a"), 2,
+            List<StepMetrics> full = loraTrainer(uninterrupted).train(data, dir.resolve("a"), 2,
                     Integer.MAX_VALUE);
             killedAfter(loraTrainer(DpoTrainerTest.policy()), 3, data, dir.resolve("b"));
             assertTrue(Files.exists(dir.resolve("b/checkpoint-2/" + LoraAdapters.WEIGHTS_FILE)));
             assertFalse(Files.exists(dir.resolve("b/checkpoint-2/model.safetensors")), "no full model under LoRA");
             Decoder resumed = DpoTrainerTest.policy();
-            List<Map<String, Double>> rest = loraTrainer(resumed).train(data, dir.resolve("b"), 2,
+            List<StepMetrics> rest = loraTrainer(resumed).train(data, dir.resolve("b"), 2,
                     Integer.MAX_VALUE);
             assertEquals(4, rest.size(), "resumes at step 3 of 6");
             assertEquals(full.get(5).get("loss"), rest.get(3).get("loss"));

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.report.StepMetrics;
 import org.driftml.output.Progress;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
@@ -40,7 +41,7 @@ public final class DataParallelProbe {
 
     private static int dying;
 
-    static List<Map<String, Double>> run(ProcessGroup group, Path output, int accumulation, boolean checkpointing,
+    static List<StepMetrics> run(ProcessGroup group, Path output, int accumulation, boolean checkpointing,
             int zero, boolean bf16) throws Exception {
         try (StepScope scope = StepScope.open()) {
             Decoder policy = Decoder.load(DpoTrainerTest.tinyQwen2(), bf16 ? ScalarType.BFloat16 : ScalarType.Float);
@@ -60,7 +61,7 @@ public final class DataParallelProbe {
                 }
             });
             List<PairTokenizer.TokenizedPair> pairs = DpoTrainerTest.pairs(12, 5);
-            List<Map<String, Double>> steps = group == null || group.rank() == 0
+            List<StepMetrics> steps = group == null || group.rank() == 0
                     ? trainer.train(pairs, output, 0, Integer.MAX_VALUE)
                     : trainer.trainAlongside(pairs, output, 0, Integer.MAX_VALUE);
             if (group == null || group.rank() == 0) {

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.report.StepMetrics;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.SafetensorsFile;
 import org.driftml.parallel.LocalRanks;
@@ -30,13 +31,13 @@ class DataParallelTest {
             String dtype, @TempDir Path dir) throws Exception {
         Path one = dir.resolve("one"), two = dir.resolve("two");
         boolean bf16 = dtype.equals("bf16");
-        List<Map<String, Double>> single = DataParallelProbe.run(null, one, accumulation, checkpointing, 0, bf16);
+        List<StepMetrics> single = DataParallelProbe.run(null, one, accumulation, checkpointing, 0, bf16);
         // The same batches summed in another order by one process (micro-batches of 1 instead of 2 or 4): round-off of
         // the kind two ranks add (each rank's half of a batch is another shape than one process's whole batch), on
         // this CPU. In bf16 it sets the bounds: bf16 GEMMs round differently on every instruction set (AMX, AVX512-BF16,
         // AVX2), and a fixed bound set on one CPU failed on another (1e-3 on the loss: Xeon with AMX against Zen 4).
         Path other = dir.resolve("other");
-        List<Map<String, Double>> reordered = DataParallelProbe.run(null, other, 4, checkpointing, 0, bf16);
+        List<StepMetrics> reordered = DataParallelProbe.run(null, other, 4, checkpointing, 0, bf16);
         double orderLoss = 0, orderNorm = 0;
         for (int i = 0; i < single.size(); i++) {
             orderLoss = Math.max(orderLoss, Math.abs(reordered.get(i).get("loss") - single.get(i).get("loss")));

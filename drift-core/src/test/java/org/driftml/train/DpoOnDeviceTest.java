@@ -9,6 +9,7 @@ import java.util.Map;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.report.StepMetrics;
 import org.driftml.kernels.StepScope;
 import org.driftml.kernels.TestDevice;
 import org.driftml.model.spec.ComputeDevice;
@@ -34,7 +35,7 @@ class DpoOnDeviceTest {
     }
 
     /** Steps' metrics and the final weights (copied to the CPU) of a short run. */
-    record Run(List<Map<String, Double>> steps, Map<String, Tensor> weights, long hostReads) {}
+    record Run(List<StepMetrics> steps, Map<String, Tensor> weights, long hostReads) {}
 
     static Run train(Device on, ScalarType dtype, boolean precompute) throws Exception {
         List<PairTokenizer.TokenizedPair> data = DpoTrainerTest.pairs(8, 11);
@@ -47,7 +48,7 @@ class DpoOnDeviceTest {
             // Batches of 4 pairs in two micro-batches, clipped at norm 1: two steps.
             try (DpoTrainer trainer = new DpoTrainer(policy, reference, DpoTrainerTest.fast(1e-3, 4, 2, 1), 0, 3)) {
                 TestDevice.resetHostReads();
-                List<Map<String, Double>> steps = trainer.train(data);
+                List<StepMetrics> steps = trainer.train(data);
                 long reads = TestDevice.hostReads();
                 Map<String, Tensor> weights = new java.util.LinkedHashMap<>();
                 policy.weights().forEach((name, w) -> weights.put(name, w.detach().cpu().to(ScalarType.Double)));
@@ -75,7 +76,7 @@ class DpoOnDeviceTest {
             assertEquals(first, onDevice.steps().get(0).get("loss"), 4 * Math.ulp((float) first),
                     "the same first loss, to 4 fp32 ulps");
             for (int s = 0; s < cpu.steps().size(); s++) {
-                for (String k : cpu.steps().get(s).keySet()) {
+                for (String k : cpu.steps().get(s).trl().keySet()) {
                     double a = cpu.steps().get(s).get(k), b = onDevice.steps().get(s).get(k);
                     assertTrue(Math.abs(a - b) <= 5e-4 * Math.max(1e-3, Math.abs(a)), "step " + s + " " + k + ": "
                             + a + " vs " + b);
@@ -103,7 +104,7 @@ class DpoOnDeviceTest {
             Run cpu = train(Torch.device(ComputeDevice.CPU), ScalarType.BFloat16, precompute);
             Run onDevice = train(device, ScalarType.BFloat16, precompute);
             assertReadsAndClipping(onDevice);
-            Map<String, Double> first = cpu.steps().get(0), firstOnDevice = onDevice.steps().get(0);
+            StepMetrics first = cpu.steps().get(0), firstOnDevice = onDevice.steps().get(0);
             for (String k : List.of("loss", "logps/chosen", "logps/rejected")) {
                 assertEquals(first.get(k), firstOnDevice.get(k), 1e-6 * Math.abs(first.get(k)), k);
             }

@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.driftml.report.StepMetrics;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
 import org.junit.jupiter.api.Test;
@@ -62,7 +63,7 @@ class DpoTrainerTest {
         try (StepScope scope = StepScope.open()) {
             Decoder policy = policy();
             DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), fast(1e-3, 4, 1, 1), 0, 1);
-            Map<String, Double> m = t.train(pairs(4, 1)).get(0);
+            StepMetrics m = t.train(pairs(4, 1)).get(0);
             assertEquals(Math.log(2), m.get("loss"), 1e-6);
             assertEquals(0.0, m.get("rewards/margins"), 1e-6);
         }
@@ -72,7 +73,7 @@ class DpoTrainerTest {
     void lossFallsAndMarginsRiseOverSteps() throws Exception {
         try (StepScope scope = StepScope.open()) {
             Decoder policy = policy();
-            List<Map<String, Double>> log = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
+            List<StepMetrics> log = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
                     fast(2e-4, 4, 1, 6), 0, 1).train(pairs(8, 2));
             assertEquals(12, log.size());
             double firstLoss = log.get(0).get("loss"), lastLoss = (log.get(10).get("loss") + log.get(11).get("loss")) / 2;
@@ -93,7 +94,7 @@ class DpoTrainerTest {
                 Decoder policy = policy();
                 ReferencePolicy frozen = new FrozenReference(policy.frozenCopy());
                 ReferencePolicy ref = precompute ? PrecomputedReference.compute(frozen, data, 0, 3) : frozen;
-                for (Map<String, Double> m : new DpoTrainer(policy, ref, fast(1e-4, 4, 1, 2), 0, 5).train(data)) {
+                for (StepMetrics m : new DpoTrainer(policy, ref, fast(1e-4, 4, 1, 2), 0, 5).train(data)) {
                     losses.add(m.get("loss"));
                 }
             }
@@ -105,7 +106,7 @@ class DpoTrainerTest {
     }
 
     /** One batch's forward and backward from a fresh policy: its metrics and every weight's gradient. */
-    private record OneBatch(Map<String, Double> metrics, Map<String, Tensor> grads) {
+    private record OneBatch(StepMetrics metrics, Map<String, Tensor> grads) {
         /** Largest gradient difference to {@code other}, relative to this gradient's largest entry, by weight. */
         Map<String, Double> gradientDifferences(OneBatch other) {
             Map<String, Double> out = new LinkedHashMap<>();
@@ -123,7 +124,7 @@ class DpoTrainerTest {
             throws Exception {
         Decoder policy = policy();
         DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config, 0, 1);
-        Map<String, Double> metrics = t.accumulate(data, batch, 0);
+        StepMetrics metrics = t.accumulate(data, batch, 0);
         Map<String, Tensor> g = new LinkedHashMap<>();
         policy.weights().forEach((name, w) -> g.put(name, w.grad().detach().clone()));
         return new OneBatch(metrics, g);
@@ -194,8 +195,8 @@ class DpoTrainerTest {
         Path model = Path.of(getClass().getResource("/parity/" + fixture).toURI());
         try (StepScope scope = StepScope.open()) {
             Map<String, Tensor> heldWeights = new LinkedHashMap<>(), madeWeights = new LinkedHashMap<>();
-            List<Map<String, Double>> held = checkpointedBf16(model, true, heldWeights);
-            List<Map<String, Double>> made = checkpointedBf16(model, false, madeWeights);
+            List<StepMetrics> held = checkpointedBf16(model, true, heldWeights);
+            List<StepMetrics> made = checkpointedBf16(model, false, madeWeights);
             assertEquals(held.size(), made.size());
             for (int i = 0; i < held.size(); i++) {
                 assertEquals(held.get(i).get("loss"), made.get(i).get("loss"), 0.0, "loss at step " + i);
@@ -207,7 +208,7 @@ class DpoTrainerTest {
     }
 
     /** Four steps of checkpointed bf16 DPO; the weights and masters after them into {@code after}. */
-    private static List<Map<String, Double>> checkpointedBf16(Path model, boolean holdLmHead,
+    private static List<StepMetrics> checkpointedBf16(Path model, boolean holdLmHead,
             Map<String, Tensor> after) throws Exception {
         Decoder policy = Decoder.load(model, ScalarType.BFloat16);
         try (DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()),
@@ -216,7 +217,7 @@ class DpoTrainerTest {
                 t.holdingLmHeadGradient();
             }
             assertEquals(!holdLmHead, t.makesLmHeadGradientAtUpdate());
-            List<Map<String, Double>> log = t.train(pairs(8, 5));
+            List<StepMetrics> log = t.train(pairs(8, 5));
             policy.weights().forEach((name, w) -> after.put(name, w.clone()));
             t.masters().forEach((name, m) -> after.put("master." + name, m.clone()));
             return log;
@@ -231,7 +232,7 @@ class DpoTrainerTest {
             Map<String, Tensor> before = new LinkedHashMap<>();
             policy.weights().forEach((n, w) -> before.put(n, w.to(ScalarType.Float).clone()));
             DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), fast(1e-5, 4, 1, 3), 0, 1);
-            List<Map<String, Double>> log = t.train(pairs(8, 9));
+            List<StepMetrics> log = t.train(pairs(8, 9));
             assertTrue(log.get(log.size() - 1).get("loss") < log.get(0).get("loss"), "loss falls in bf16 too");
             int moved = 0;
             for (Map.Entry<String, Tensor> e : t.masters().entrySet()) {

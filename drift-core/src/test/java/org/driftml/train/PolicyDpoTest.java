@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.driftml.report.StepMetrics;
 import org.driftml.data.PreferencePair;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.Policy;
@@ -44,7 +45,7 @@ class PolicyDpoTest {
         try (Policy policy = Policy.load(model(), precision);
                 StepScope scope = StepScope.open()) {
             Tensor before = policy.decoder().weights().get("model.norm.weight").detach().clone();
-            List<Map<String, Double>> steps = DpoTrainer.train(policy, PAIRS, config());
+            List<StepMetrics> steps = DpoTrainer.train(policy, PAIRS, config());
             assertEquals(6, steps.size());
             // The reference is the policy once its masters are set (in BF16 from the folder's fp32 weights).
             assertEquals(Math.log(2), steps.get(0).get("loss"), 1e-6);
@@ -52,7 +53,7 @@ class PolicyDpoTest {
             assertTrue(steps.get(5).get("rewards/margins") > 0, "the chosen replies gained: " + steps.get(5));
             assertFalse(torch.equal(before, policy.decoder().weights().get("model.norm.weight")), "weights moved");
             // A second call starts from where the first ended: its reference is the trained policy.
-            List<Map<String, Double>> again = DpoTrainer.train(policy, PAIRS, config());
+            List<StepMetrics> again = DpoTrainer.train(policy, PAIRS, config());
             assertEquals(Math.log(2), again.get(0).get("loss"), 1e-6);
         }
     }

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.driftml.report.StepMetrics;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
 import org.driftml.model.internal.Decoder;
@@ -35,7 +36,7 @@ class TrainingDetailsTest {
             // steps instead, the third would be 1e-3 x 2/3.
             DpoTrainer t = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config(1e-3, 0.1, 2, 1),
                     0, 1);
-            List<Map<String, Double>> steps = t.train(DpoTrainerTest.pairs(8, 3), dir, 0, 3);
+            List<StepMetrics> steps = t.train(DpoTrainerTest.pairs(8, 3), dir, 0, 3);
             assertEquals(3, steps.size());
             assertEquals(0.0, steps.get(0).get("learning_rate"), 1e-15);
             assertEquals(1e-3, steps.get(1).get("learning_rate"), 1e-15);
@@ -97,7 +98,7 @@ class TrainingDetailsTest {
     @Test
     void aResumeRestoresTheMastersFromTheCheckpointsModel(@TempDir Path dir) throws Exception {
         List<PairTokenizer.TokenizedPair> data = DpoTrainerTest.pairs(8, 9);
-        Map<String, Double> whole, resumed;
+        StepMetrics whole, resumed;
         try (StepScope scope = StepScope.open()) {
             Decoder policy = DpoTrainerTest.policy();
             whole = new DpoTrainer(policy, new FrozenReference(policy.frozenCopy()), config(1e-3, 0, 2, 1), 0, 1)
@@ -111,7 +112,7 @@ class TrainingDetailsTest {
         try (StepScope scope = StepScope.open()) {
             Decoder policy = DpoTrainerTest.policy();
             Decoder reference = policy.frozenCopy();  // the initial policy, as the first run's
-            List<Map<String, Double>> rest = new DpoTrainer(policy, new FrozenReference(reference),
+            List<StepMetrics> rest = new DpoTrainer(policy, new FrozenReference(reference),
                     config(1e-3, 0, 2, 1), 0, 1).train(data, dir, 1, Integer.MAX_VALUE);
             resumed = rest.get(rest.size() - 1);
         }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Tensor;
+import org.driftml.report.StepMetrics;
 import org.driftml.output.Progress;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.StepScope;
@@ -67,7 +68,7 @@ class TrlTrajectoryTest {
                 new int[] {e.getValue().get(0).asInt(), e.getValue().get(1).asInt(), e.getValue().get(2).asInt()}));
 
         List<Map<String, double[]>> params = new ArrayList<>();
-        List<Map<String, Double>> steps;
+        List<StepMetrics> steps;
         try (StepScope scope = StepScope.open();
                 Policy policy = Policy.load(model, Precision.FP32, ComputeDevice.CPU)) {
             if (initialAdapters != null) {
@@ -93,7 +94,7 @@ class TrlTrajectoryTest {
         StringBuilder report = new StringBuilder();
         for (int i = 0; i < trl.size(); i++) {
             JsonNode t = trl.get(i);
-            Map<String, Double> d = steps.get(i);
+            StepMetrics d = steps.get(i);
             report.append(String.format("step %d: loss %.6f / trl %.6f, grad_norm %.5f / %.5f, lr %.3e / %.3e, logps %.5f %.5f / %.5f %.5f%n",
                     i + 1, d.get("loss"), t.get("loss").asDouble(), d.get("grad_norm"), t.get("grad_norm").asDouble(),
                     d.get("learning_rate"), t.get("learning_rate_used").asDouble(), d.get("logps/chosen"), d.get("logps/rejected"), t.get("logps/chosen").asDouble(), t.get("logps/rejected").asDouble()));
@@ -101,7 +102,7 @@ class TrlTrajectoryTest {
         System.out.print(report);  // as llm.c's test prints its steps
         for (int i = 0; i < trl.size(); i++) {
             JsonNode t = trl.get(i);
-            Map<String, Double> d = steps.get(i);
+            StepMetrics d = steps.get(i);
             String at = "step " + (i + 1) + "\n" + report;
             assertEquals(t.get("learning_rate_used").asDouble(), d.get("learning_rate"), 1e-12, "learning rate, " + at);
             // fp32 through two stacks (summation orders, fused kernels): measured within 1e-6 relative at every

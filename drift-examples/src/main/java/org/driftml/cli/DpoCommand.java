@@ -30,6 +30,7 @@ import org.driftml.output.RunFolder;
 import org.driftml.output.RunRecord;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
+import org.driftml.report.StepMetrics;
 import org.driftml.report.TrainingLog;
 import org.driftml.report.TrainingPlots;
 import org.driftml.train.BaseModelReference;
@@ -408,11 +409,11 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             if (merge) {
                 policy.saveMerged(output.resolve("merged"));
             }
-            List<Map<String, Double>> steps = log.read();
-            TrainingPlots.write(steps, output);
-            Map<String, Double> last = steps.get(steps.size() - 1);
+            List<StepMetrics> steps = log.read();
+            TrainingPlots.write(StepMetrics.trl(steps), output);
+            StepMetrics last = steps.get(steps.size() - 1);
             spec.commandLine().getOut().printf("trained %d steps: loss %.4f -> %.4f, margin %.4f; %s in %s%n",
-                    steps.size(), steps.get(0).get("loss"), last.get("loss"), last.get("rewards/margins"),
+                    steps.size(), steps.get(0).loss(), last.loss(), last.margin(),
                     policy.adapters().isPresent() ? "adapters (PEFT)" : "model", output);
             spec.commandLine().getOut().flush();
             return 0;

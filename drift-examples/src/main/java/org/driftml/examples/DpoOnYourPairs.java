@@ -2,11 +2,11 @@ package org.driftml.examples;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
+import org.driftml.report.StepMetrics;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 
@@ -24,11 +24,11 @@ public final class DpoOnYourPairs {
         }
         List<PreferencePair> pairs = PreferencePairs.read(Path.of(args[1]));
         try (Policy policy = Policy.load(Path.of(args[0]), Precision.FP32)) {
-            List<Map<String, Double>> steps = DpoTrainer.train(policy, pairs, DpoConfig.iteration());
+            List<StepMetrics> steps = DpoTrainer.train(policy, pairs, DpoConfig.iteration());
             policy.save(Path.of(args[2]));
-            Map<String, Double> last = steps.get(steps.size() - 1);
+            StepMetrics last = steps.get(steps.size() - 1);
             System.out.printf("%d pairs, %d steps: loss %.4f, reward margin %.4f; model in %s%n", pairs.size(),
-                    steps.size(), last.get("loss"), last.get("rewards/margins"), args[2]);
+                    steps.size(), last.loss(), last.margin(), args[2]);
         }
     }
 
