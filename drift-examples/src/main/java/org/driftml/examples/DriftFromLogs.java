@@ -2,8 +2,8 @@ package org.driftml.examples;
 
 import java.nio.file.Path;
 import org.driftml.data.DsatMiner;
+import org.driftml.data.LogFormat;
 import org.driftml.data.OnBadRecord;
-import org.driftml.data.WildFeedbackAnnotations;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
 
@@ -20,8 +20,9 @@ public final class DriftFromLogs {
             System.err.println("usage: DriftFromLogs MODEL_DIR LOGS.jsonl OUTPUT_DIR");
             System.exit(2);
         }
-        WildFeedbackAnnotations.Result logs = WildFeedbackAnnotations.read(Path.of(args[1]), OnBadRecord.FAIL);
-        DsatMiner.Mined mined = DsatMiner.mine(logs.conversations());
+        // The logs' own satisfaction labels (a detector or a judge could relabel them here).
+        DsatMiner.Mined mined = LogFormat.WILDFEEDBACK.mine(Path.of(args[1]), OnBadRecord.FAIL, labels -> labels)
+                .mined();
         DriftTrainer.Result result = new DriftTrainer(DriftConfig.paper().withIterations(1))
                 .train(Path.of(args[0]), mined, Path.of(args[2]));
         System.out.print(result.table());
