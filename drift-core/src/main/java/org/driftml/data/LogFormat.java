@@ -23,7 +23,7 @@ public enum LogFormat {
 
     /** {@code --format}: which reader the logs go through. */
     public static final Setting<LogFormat> FORMAT = Setting.choice("format", LogFormat.class,
-            "the logs' format", "drift's choice: wildfeedback");
+            "the logs' format", WILDFEEDBACK, "drift's choice: wildfeedback");
 
     /** What mining a log file or folder gave, and what its reader skipped or refused. */
     public record Mining(DsatMiner.Mined mined, ReadReport report) {}

@@ -34,29 +34,31 @@ public final class DriftConfig {
     }
 
     public static final Setting<Method> METHOD = Setting.choice("method", Method.class,
-            "which pairs each iteration builds: drift (logged y-, fresh y+), spin, iterdpo", "paper Sec. 3");
+            "which pairs each iteration builds: drift (logged y-, fresh y+), spin, iterdpo", Method.DRIFT,
+            "paper Sec. 3");
     public static final Setting<Integer> ITERATIONS = Setting.whole("iterations",
-            "K, the sample-then-train iterations after the warm start", "", ">= 0", v -> v >= 0, "paper Sec. 4: 2");
+            "K, the sample-then-train iterations after the warm start", "", ">= 0", v -> v >= 0, 2, "paper Sec. 4: 2");
     public static final Setting<Reference> REFERENCE = Setting.choice("reference", Reference.class,
-            "DPO reference: the frozen input model, or the policy at each iteration's start", "release: the base");
+            "DPO reference: the frozen input model, or the policy at each iteration's start", Reference.BASE,
+            "release: the base");
     public static final Setting<FeedbackPrompt.Style> PROMPT_STYLE = Setting.choice("prompt_style",
             FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: the released plain "
-                    + "transcript or the model's chat template", "release: transcript");
+                    + "transcript or the model's chat template", FeedbackPrompt.Style.TRANSCRIPT, "release: transcript");
     public static final Setting<Double> TEMPERATURE = Sampler.TEMPERATURE;
     public static final Setting<Double> TOP_P = Sampler.TOP_P;
     public static final Setting<Integer> MAX_NEW_TOKENS = Sampler.MAX_NEW_TOKENS;
     public static final Setting<Integer> GENERATION_BATCH = Setting.whole("generation_batch",
-            "prompts sampled together; also the unit of crash-safe progress", "prompts", ">= 1", v -> v >= 1,
+            "prompts sampled together; also the unit of crash-safe progress", "prompts", ">= 1", v -> v >= 1, 8,
             "drift's choice: 8 (the release: 16)");
     public static final Setting<Precision> DTYPE = Precision.DTYPE;
     public static final Setting<Integer> SUBSAMPLE = Setting.whole("subsample",
             "controlled setting: use this many items, drawn by seed (0: all of them, the full setting)", "items",
-            ">= 0", v -> v >= 0, "drift's choice: 0");
+            ">= 0", v -> v >= 0, 0, "drift's choice: 0");
     public static final Setting<Integer> SAVE_STEPS = Setting.whole("save_steps",
             "checkpoint every this many optimiser steps within a stage (and always at its end)", "steps", ">= 0",
-            v -> v >= 0, "drift's choice: 50");
+            v -> v >= 0, 50, "drift's choice: 50");
     public static final Setting<Long> SEED = Setting.wide("seed",
-            "data order, sampling and subsampling all derive from it", "release config: 42");
+            "data order, sampling and subsampling all derive from it", 42, "release config: 42");
 
     public static final List<Setting<?>> LOOP = List.of(METHOD, ITERATIONS, REFERENCE);
     public static final List<Setting<?>> SAMPLING = List.of(PROMPT_STYLE, TEMPERATURE, TOP_P, MAX_NEW_TOKENS,
@@ -65,13 +67,8 @@ public final class DriftConfig {
     public static final List<Setting<?>> RUN = List.of(DTYPE, SUBSAMPLE, SAVE_STEPS, SEED);
     public static final List<Setting<?>> ALL = Settings.concat(LOOP, SAMPLING, LENGTHS, RUN);
 
-    private static final Settings PAPER = Settings.of(ALL, Map.ofEntries(Map.entry(METHOD, Method.DRIFT),
-            Map.entry(ITERATIONS, 2), Map.entry(REFERENCE, Reference.BASE),
-            Map.entry(PROMPT_STYLE, FeedbackPrompt.Style.TRANSCRIPT), Map.entry(TEMPERATURE, 0.7),
-            Map.entry(TOP_P, 0.9), Map.entry(MAX_NEW_TOKENS, 512), Map.entry(GENERATION_BATCH, 8),
-            Map.entry(PairTokenizer.MAX_PROMPT_LENGTH, 1024), Map.entry(PairTokenizer.MAX_LENGTH, 2048),
-            Map.entry(DTYPE, Precision.FP32), Map.entry(SUBSAMPLE, 0), Map.entry(SAVE_STEPS, 50),
-            Map.entry(SEED, 42L)));
+    /** The declared defaults: the paper's recipe. */
+    private static final Settings PAPER = Settings.defaults(ALL);
 
     private final Settings values;
     private final DpoConfig warmStart;

@@ -30,15 +30,15 @@ import org.driftml.model.internal.Tensorsj;
  */
 public final class Sampler {
     public static final Setting<Double> TEMPERATURE = Setting.real("temperature", "sampling temperature", "", "> 0",
-            v -> v > 0, "paper Sec. 4.1: 0.7");
+            v -> v > 0, 0.7, "paper Sec. 4.1: 0.7");
     public static final Setting<Double> TOP_P = Setting.real("top_p", "nucleus mass", "", "in (0, 1]",
-            v -> v > 0 && v <= 1, "paper Sec. 4.1: 0.9");
+            v -> v > 0 && v <= 1, 0.9, "paper Sec. 4.1: 0.9");
     public static final Setting<Integer> TOP_K = Setting.whole("top_k", "keep the K most likely tokens (0: all)",
-            "tokens", ">= 0", v -> v >= 0, "transformers");
+            "tokens", ">= 0", v -> v >= 0, 0, "transformers: 0 when sampling is not asked for");
     public static final Setting<Double> REPETITION_PENALTY = Setting.real("repetition_penalty",
-            "transformers' repetition penalty (1: none)", "", "> 0", v -> v > 0, "transformers");
+            "transformers' repetition penalty (1: none)", "", "> 0", v -> v > 0, 1.0, "transformers: 1");
     public static final Setting<Integer> MAX_NEW_TOKENS = Setting.whole("max_new_tokens", "longest sample", "tokens",
-            ">= 1", v -> v >= 1, "paper Sec. 4.1: 512");
+            ">= 1", v -> v >= 1, 512, "paper Sec. 4.1: 512");
 
     /** How to pick tokens. {@code topK} 0 and {@code topP} 1 disable those filters; penalty 1 disables it. */
     public record Settings(boolean greedy, double temperature, double topP, int topK, double repetitionPenalty,

@@ -24,9 +24,11 @@ public final class Setting<T> {
     private final Function<String, T> parser;
     private final Predicate<T> accepts;
     private final Function<T, Object> recorded;
+    private final T defaultValue;
 
     private Setting(String key, Class<T> type, String meaning, String unit, String range, String source,
-            List<String> aliases, Function<String, T> parser, Predicate<T> accepts, Function<T, Object> recorded) {
+            List<String> aliases, Function<String, T> parser, Predicate<T> accepts, Function<T, Object> recorded,
+            T defaultValue) {
         if (!key.matches("[a-z][a-z0-9_]*")) {
             throw new IllegalArgumentException("a setting's key is snake_case: " + key);
         }
@@ -40,36 +42,43 @@ public final class Setting<T> {
         this.parser = parser;
         this.accepts = accepts;
         this.recorded = recorded;
+        this.defaultValue = defaultValue == null ? null : check(defaultValue);
     }
 
-    /** A real number in {@code range} (described as {@code rangeText}); NaN and infinities never pass. */
+    /**
+     * A real number in {@code range} (described as {@code rangeText}); NaN and infinities never pass.
+     *
+     * @param def    the value when nothing sets it, as {@code source} gives it
+     * @param source where the default comes from: the paper's section, the release's config, TRL, or drift's choice
+     */
     public static Setting<Double> real(String key, String meaning, String unit, String rangeText,
-            Predicate<Double> range, String source) {
+            Predicate<Double> range, double def, String source) {
         return new Setting<>(key, Double.class, meaning, unit, rangeText, source, List.of(), Double::valueOf,
-                v -> Double.isFinite(v) && range.test(v), v -> v);
+                v -> Double.isFinite(v) && range.test(v), v -> v, def);
     }
 
     /** A whole number in {@code range}. */
     public static Setting<Integer> whole(String key, String meaning, String unit, String rangeText,
-            Predicate<Integer> range, String source) {
+            Predicate<Integer> range, int def, String source) {
         return new Setting<>(key, Integer.class, meaning, unit, rangeText, source, List.of(), Integer::valueOf, range,
-                v -> v);
+                v -> v, def);
     }
 
     /** A 64-bit whole number (seeds). */
-    public static Setting<Long> wide(String key, String meaning, String source) {
+    public static Setting<Long> wide(String key, String meaning, long def, String source) {
         return new Setting<>(key, Long.class, meaning, "", "any integer", source, List.of(), Long::valueOf, v -> true,
-                v -> v);
+                v -> v, def);
     }
 
     /** On or off: a flag on the command line. */
-    public static Setting<Boolean> flag(String key, String meaning, String source) {
+    public static Setting<Boolean> flag(String key, String meaning, boolean def, String source) {
         return new Setting<>(key, Boolean.class, meaning, "", "true or false", source, List.of(), Setting::bool,
-                v -> true, v -> v);
+                v -> true, v -> v, def);
     }
 
     /** One of {@code type}'s constants, written in lower case with {@code -} for {@code _}. */
-    public static <E extends Enum<E>> Setting<E> choice(String key, Class<E> type, String meaning, String source) {
+    public static <E extends Enum<E>> Setting<E> choice(String key, Class<E> type, String meaning, E def,
+            String source) {
         List<String> names = java.util.Arrays.stream(type.getEnumConstants()).map(Setting::spelling).toList();
         String words = names.size() == 1 ? names.get(0)
                 : String.join(", ", names.subList(0, names.size() - 1)) + " or " + names.get(names.size() - 1);
@@ -80,18 +89,19 @@ public final class Setting<T> {
                 }
             }
             throw new IllegalArgumentException("must be " + words);
-        }, v -> true, Setting::spelling);
+        }, v -> true, Setting::spelling, def);
     }
 
     /** A value read by {@code parser} (which names what is wrong), recorded by {@code recorded}. */
     public static <V> Setting<V> parsed(String key, Class<V> type, String meaning, String rangeText,
-            Function<String, V> parser, Function<V, Object> recorded, String source) {
-        return new Setting<>(key, type, meaning, "", rangeText, source, List.of(), parser, v -> true, recorded);
+            Function<String, V> parser, Function<V, Object> recorded, V def, String source) {
+        return new Setting<>(key, type, meaning, "", rangeText, source, List.of(), parser, v -> true, recorded, def);
     }
 
     /** This setting also answering to {@code --alias} on the command line (an older spelling). */
     public Setting<T> alsoCalled(String... alias) {
-        return new Setting<>(key, type, meaning, unit, range, source, List.of(alias), parser, accepts, recorded);
+        return new Setting<>(key, type, meaning, unit, range, source, List.of(alias), parser, accepts, recorded,
+                defaultValue);
     }
 
     private static String spelling(Enum<?> e) {
@@ -119,6 +129,11 @@ public final class Setting<T> {
     /** Older option spellings that still work. */
     public List<String> aliases() {
         return aliases.stream().map(a -> "--" + a).toList();
+    }
+
+    /** The value when nothing sets it ({@link #source()} says where it comes from). */
+    public T defaultValue() {
+        return defaultValue;
     }
 
     public Class<T> type() {

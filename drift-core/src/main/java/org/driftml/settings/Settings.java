@@ -20,21 +20,16 @@ public final class Settings {
         this.values = values;
     }
 
-    /** The declarations' defaults, in their order. */
-    public static Settings of(List<Setting<?>> declared, Map<Setting<?>, Object> defaults) {
+    /** Each of {@code declared} at its declared default, in their order. */
+    public static Settings defaults(List<Setting<?>> declared) {
         Map<Setting<?>, Object> v = new LinkedHashMap<>();
         for (Setting<?> s : declared) {
-            if (!defaults.containsKey(s)) {
-                throw new IllegalArgumentException("no default for " + s);
+            if (s.defaultValue() == null) {
+                throw new IllegalArgumentException("no default declared for " + s);
             }
-            v.put(s, checked(s, defaults.get(s)));
+            v.put(s, s.defaultValue());
         }
         return new Settings(List.copyOf(declared), Collections.unmodifiableMap(v));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T checked(Setting<T> s, Object value) {
-        return s.check(s.type().cast(value));
     }
 
     public List<Setting<?>> declared() {

@@ -10,44 +10,45 @@ import org.driftml.settings.Settings;
 /**
  * The DPO hyper-parameters, each declared once below (name, meaning, unit, values, source), with the paper's recipe as
  * presets: the released DRIFT configs (RMSprop, lr 5e-7, linear schedule with warmup ratio 0.1, beta 0.1, batch 4,
- * rpo_alpha 0.001, 3 epochs for the warm start, 1 per iteration). A new setting is one declaration in {@link #ALL};
+ * rpo_alpha 0.001, 3 epochs for the warm start, 1 per iteration). A new setting is one declaration (with its
+ * default and source) listed in {@link #ALL};
  * the command-line options, {@code --config} keys, {@code run.json} and error messages follow from it.
  */
 public final class DpoConfig {
-    public static final Setting<Double> BETA = Setting.real("beta", "KL strength of Eq. 2", "", "> 0", v -> v > 0,
+    public static final Setting<Double> BETA = Setting.real("beta", "KL strength of Eq. 2", "", "> 0", v -> v > 0, 0.1,
             "paper Eq. 2; release config: 0.1");
     public static final Setting<PreferenceLoss.Type> LOSS = Setting.choice("loss", PreferenceLoss.Type.class,
-            "the preference loss: sigmoid is DPO's (Eq. 2)", "paper Eq. 2");
+            "the preference loss: sigmoid is DPO's (Eq. 2)", PreferenceLoss.Type.SIGMOID, "paper Eq. 2");
     public static final Setting<Double> LABEL_SMOOTHING = Setting.real("label_smoothing",
-            "cDPO / robust label-noise rate", "", "in [0, 0.5)", v -> v >= 0 && v < 0.5, "TRL's default: 0");
+            "cDPO / robust label-noise rate", "", "in [0, 0.5)", v -> v >= 0 && v < 0.5, 0.0, "TRL's default: 0");
     public static final Setting<Double> RPO_ALPHA = Setting.real("rpo_alpha",
-            "weight of the chosen replies' NLL added to the loss (0 turns it off)", "", ">= 0", v -> v >= 0,
+            "weight of the chosen replies' NLL added to the loss (0 turns it off)", "", ">= 0", v -> v >= 0, 0.001,
             "release config: 0.001");
     public static final Setting<Double> LEARNING_RATE = Setting.real("learning_rate",
-            "peak learning rate of the linear schedule", "", "> 0", v -> v > 0, "release config: 5e-7");
+            "peak learning rate of the linear schedule", "", "> 0", v -> v > 0, 5e-7, "release config: 5e-7");
     public static final Setting<Double> WARMUP_RATIO = Setting.real("warmup_ratio",
-            "share of steps warming up linearly from 0", "", "in [0, 1)", v -> v >= 0 && v < 1,
+            "share of steps warming up linearly from 0", "", "in [0, 1)", v -> v >= 0 && v < 1, 0.1,
             "release config: 0.1");
     public static final Setting<Double> WEIGHT_DECAY = Setting.real("weight_decay", "RMSprop weight decay", "",
-            ">= 0", v -> v >= 0, "TRL's default: 0");
+            ">= 0", v -> v >= 0, 0.0, "TRL's default: 0");
     public static final Setting<Double> MAX_GRAD_NORM = Setting.real("max_grad_norm",
-            "clip the global gradient norm to this (<= 0 turns clipping off)", "", "a finite number", v -> true,
+            "clip the global gradient norm to this (<= 0 turns clipping off)", "", "a finite number", v -> true, 1.0,
             "TRL's default: 1.0");
     public static final Setting<Integer> BATCH_SIZE = Setting.whole("batch_size",
-            "pairs per optimiser step in one process (micro-batch x accumulation)", "pairs", ">= 1", v -> v >= 1,
+            "pairs per optimiser step in one process (micro-batch x accumulation)", "pairs", ">= 1", v -> v >= 1, 4,
             "release config: per_device_train_batch_size 4");
     public static final Setting<Integer> GRADIENT_ACCUMULATION = Setting.whole("gradient_accumulation",
-            "micro-batches per optimiser step (a divisor of batch_size)", "micro-batches", ">= 1", v -> v >= 1,
+            "micro-batches per optimiser step (a divisor of batch_size)", "micro-batches", ">= 1", v -> v >= 1, 1,
             "release config: gradient_accumulation_steps 1").alsoCalled("accumulation");
     public static final Setting<Integer> EPOCHS = Setting.whole("epochs", "passes over the pairs", "", ">= 1",
-            v -> v >= 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)");
+            v -> v >= 1, 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)");
     /**
      * Keep only each layer's input in the forward and recompute the layer in the backward (TRL's
      * gradient_checkpointing; the released DRIFT configs turn it on): activation memory of one layer instead of all,
      * for one more forward of compute. Off in the presets: on a CPU memory is rarely the limit.
      */
     public static final Setting<Boolean> GRADIENT_CHECKPOINTING = Setting.flag("gradient_checkpointing",
-            "recompute each layer in the backward instead of keeping its activations (less memory)",
+            "recompute each layer in the backward instead of keeping its activations (less memory)", false,
             "drift's choice: off (the release: on)");
 
     /** Every DPO setting, in the order {@code run.json} records them. */
@@ -55,11 +56,8 @@ public final class DpoConfig {
             WARMUP_RATIO, WEIGHT_DECAY, MAX_GRAD_NORM, BATCH_SIZE, GRADIENT_ACCUMULATION, EPOCHS,
             GRADIENT_CHECKPOINTING);
 
-    private static final Settings ITERATION = Settings.of(ALL, Map.ofEntries(Map.entry(BETA, 0.1),
-            Map.entry(LOSS, PreferenceLoss.Type.SIGMOID), Map.entry(LABEL_SMOOTHING, 0.0), Map.entry(RPO_ALPHA, 0.001),
-            Map.entry(LEARNING_RATE, 5e-7), Map.entry(WARMUP_RATIO, 0.1), Map.entry(WEIGHT_DECAY, 0.0),
-            Map.entry(MAX_GRAD_NORM, 1.0), Map.entry(BATCH_SIZE, 4), Map.entry(GRADIENT_ACCUMULATION, 1),
-            Map.entry(EPOCHS, 1), Map.entry(GRADIENT_CHECKPOINTING, false)));
+    /** The declared defaults: one DRIFT iteration's recipe. */
+    private static final Settings ITERATION = Settings.defaults(ALL);
 
     private final Settings values;
 

@@ -33,11 +33,11 @@ public final class PairTokenizer {
     /** TRL's max_prompt_length: the prompt keeps its last this many tokens. */
     public static final org.driftml.settings.Setting<Integer> MAX_PROMPT_LENGTH = org.driftml.settings.Setting.whole(
             "max_prompt_length", "the prompt keeps its last this many tokens (TRL's max_prompt_length)", "tokens",
-            ">= 1", v -> v >= 1, "release config: 1024");
+            ">= 1", v -> v >= 1, 1024, "release config: 1024");
     /** TRL's max_length: prompt and completion together. */
     public static final org.driftml.settings.Setting<Integer> MAX_LENGTH = org.driftml.settings.Setting.whole(
             "max_length", "prompt + completion, at most (TRL's max_length; more than max_prompt_length)", "tokens",
-            ">= 2", v -> v >= 2, "release config: 2048");
+            ">= 2", v -> v >= 2, 2048, "release config: 2048");
 
     private final int maxPromptLength;  // 0: TRL 1.13's keep_start, no prompt limit
     private final int maxLength;

@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Test;
 class SettingTest {
     enum Shape { ROUND, FLAT_TOP }
 
-    private static final Setting<Double> RATE = Setting.real("learning_rate", "peak rate", "", "> 0", v -> v > 0,
+    private static final Setting<Double> RATE = Setting.real("learning_rate", "peak rate", "", "> 0", v -> v > 0, 1e-3,
             "test").alsoCalled("lr");
-    private static final Setting<Shape> SHAPE = Setting.choice("shape", Shape.class, "a shape", "test");
+    private static final Setting<Shape> SHAPE = Setting.choice("shape", Shape.class, "a shape", Shape.ROUND, "test");
 
     @Test
     void aSettingIsNamedReadAndCheckedByItsDeclaration() {
@@ -39,12 +39,13 @@ class SettingTest {
 
     @Test
     void settingsHoldEveryDeclaredValueInOrder() {
-        Settings s = Settings.of(List.of(SHAPE, RATE), Map.of(RATE, 1e-3, SHAPE, Shape.ROUND));
+        Settings s = Settings.defaults(List.of(SHAPE, RATE));
         assertEquals("{shape=round, learning_rate=0.001}", s.recorded().toString());
         Settings t = s.with(RATE, 2e-3);
         assertEquals(1e-3, s.get(RATE));
         assertEquals(2e-3, t.get(RATE));
         assertThrows(InvalidSettingException.class, () -> s.with(RATE, 0.0));
-        assertThrows(IllegalArgumentException.class, () -> Settings.of(List.of(RATE), Map.of()));
+        assertThrows(InvalidSettingException.class, () -> Setting.real("rate", "a rate", "", "> 0", v -> v > 0, -1.0,
+                "test"), "a declared default is checked too");
     }
 }

@@ -149,15 +149,6 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     }
 
     @Override
-    public Map<Setting<?>, Object> defaults() {
-        Map<Setting<?>, Object> m = new LinkedHashMap<>();
-        DpoConfig.ALL.forEach(s -> m.put(s, DpoConfig.iteration().get(s)));
-        DriftConfig.LENGTHS.forEach(s -> m.put(s, DriftConfig.paper().get(s)));
-        m.put(DriftConfig.DTYPE, DriftConfig.paper().get(DriftConfig.DTYPE));
-        return m;
-    }
-
-    @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         if (configFile != null) {
@@ -295,12 +286,12 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
 
     private Precision dtype() {
         Precision p = SettingOptions.given(spec, DriftConfig.DTYPE);
-        return p != null ? p : DriftConfig.paper().get(DriftConfig.DTYPE);
+        return p != null ? p : DriftConfig.DTYPE.defaultValue();
     }
 
     private int length(Setting<Integer> s) {
         Integer v = SettingOptions.given(spec, s);
-        return v != null ? v : DriftConfig.paper().get(s);
+        return v != null ? v : s.defaultValue();
     }
 
     /** Option values DpoConfig does not hold. */

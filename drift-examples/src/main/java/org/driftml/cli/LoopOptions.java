@@ -1,9 +1,7 @@
 package org.driftml.cli;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.driftml.drift.DriftConfig;
 import org.driftml.settings.Setting;
 import org.driftml.settings.Settings;
@@ -56,16 +54,6 @@ final class LoopOptions {
      */
     static final List<Setting<?>> SETTINGS = Settings.concat(List.of(DriftConfig.REFERENCE), DriftConfig.SAMPLING,
             DriftConfig.LENGTHS, DriftConfig.RUN, DpoConfig.ALL.stream().filter(s -> s != DpoConfig.EPOCHS).toList());
-
-    /** The paper's value of each of {@code settings}, for help. */
-    static Map<Setting<?>, Object> defaults(List<Setting<?>> settings) {
-        DriftConfig paper = DriftConfig.paper();
-        Map<Setting<?>, Object> m = new LinkedHashMap<>();
-        for (Setting<?> s : settings) {
-            m.put(s, DriftConfig.ALL.contains(s) ? paper.get(s) : paper.iteration().get(s));
-        }
-        return m;
-    }
 
     /** The paper's recipe with what {@code spec}'s command line and {@code --config} gave. */
     DriftConfig config(CommandSpec spec) {

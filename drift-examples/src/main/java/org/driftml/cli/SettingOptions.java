@@ -17,19 +17,15 @@ import picocli.CommandLine.Model.OptionSpec;
 final class SettingOptions implements CommandLine.IModelTransformer {
     /** A command whose options include declared settings. */
     interface Declared {
-        /** The settings it takes, in the order its help lists them. */
+        /** The settings it takes, in the order its help lists them (each at its declared default unless given). */
         List<Setting<?>> settings();
-
-        /** What each takes when not given, for its help. */
-        Map<Setting<?>, Object> defaults();
     }
 
     @Override
     public CommandSpec transform(CommandSpec spec) {
         if (spec.userObject() instanceof Declared d) {
-            Map<Setting<?>, Object> defaults = d.defaults();
             for (Setting<?> s : d.settings()) {
-                spec.addOption(option(s, defaults.get(s)));
+                spec.addOption(option(s, s.defaultValue()));
             }
             spec.addOption(OptionSpec.builder(PRINT_CONFIG).type(Boolean.class).description(
                     "Print the settings this command would run with, as a --config file, and exit").build());

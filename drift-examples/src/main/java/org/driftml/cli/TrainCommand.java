@@ -1,7 +1,6 @@
 package org.driftml.cli;
 
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.drift.DriftConfig;
 import org.driftml.settings.Setting;
@@ -34,11 +33,6 @@ final class TrainCommand implements Callable<Integer>, SettingOptions.Declared {
     @Override
     public List<Setting<?>> settings() {
         return SETTINGS;
-    }
-
-    @Override
-    public Map<Setting<?>, Object> defaults() {
-        return LoopOptions.defaults(SETTINGS);
     }
 
     @Override

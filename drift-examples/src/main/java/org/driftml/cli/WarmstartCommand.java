@@ -1,7 +1,6 @@
 package org.driftml.cli;
 
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.settings.Setting;
 import org.driftml.drift.DriftConfig;
@@ -31,10 +30,5 @@ final class WarmstartCommand implements Callable<Integer>, SettingOptions.Declar
     @Override
     public List<Setting<?>> settings() {
         return LoopOptions.SETTINGS;
-    }
-
-    @Override
-    public Map<Setting<?>, Object> defaults() {
-        return LoopOptions.defaults(LoopOptions.SETTINGS);
     }
 }

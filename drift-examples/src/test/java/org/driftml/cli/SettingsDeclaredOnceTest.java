@@ -36,8 +36,8 @@ class SettingsDeclaredOnceTest {
                 OptionSpec o = option(command, s);
                 assertNotNull(o, command + " has no " + s.option());
                 String help = String.join(" ", o.description());
-                assertTrue(help.toLowerCase().contains(s.meaning().toLowerCase()) && help.contains(s.source()),
-                        command + " " + s.option() + ": " + help);
+                assertTrue(help.toLowerCase().contains(s.meaning().toLowerCase()) && help.contains(s.source())
+                        && help.contains("default " + recorded(s)), command + " " + s.option() + ": " + help);
                 for (String alias : s.aliases()) {
                     assertEquals(o, o.command().findOption(alias), alias);
                 }
@@ -49,6 +49,10 @@ class SettingsDeclaredOnceTest {
         assertEquals(accumulation, accumulation.command().findOption("--accumulation"));
         assertEquals(option("dpo", DpoConfig.GRADIENT_ACCUMULATION).longestName(),
                 option("train", DpoConfig.GRADIENT_ACCUMULATION).longestName());
+    }
+
+    private static <T> Object recorded(Setting<T> s) {
+        return s.recorded(s.defaultValue());
     }
 
     @Test

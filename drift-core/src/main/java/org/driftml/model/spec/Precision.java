@@ -19,7 +19,7 @@ public enum Precision {
     /** The {@code --dtype} setting: the compute dtype over fp32 masters, as HF configs and TRL flags spell it. */
     public static final org.driftml.settings.Setting<Precision> DTYPE = org.driftml.settings.Setting.parsed("dtype",
             Precision.class, "compute dtype over fp32 master weights", "float32|bfloat16", Precision::parse,
-            p -> p == BF16 ? "bfloat16" : "float32", "drift's CPU default: float32 (the paper: bfloat16)");
+            p -> p == BF16 ? "bfloat16" : "float32", FP32, "drift's CPU default: float32 (the paper: bfloat16)");
 
     /** True when compute runs on a lower-precision copy of the master weights. */
     public boolean mixed() {
