@@ -21,13 +21,13 @@ import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.Sampler;
 import org.driftml.parallel.ProcessGroup;
-import org.driftml.report.TrainingLog;
-import org.driftml.report.TrainingPlots;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
 import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
 import org.driftml.train.PrecomputedReference;
+import org.driftml.train.PreferenceTraining;
+import org.driftml.train.ReferencePolicy;
 
 /**
  * The DRIFT loop (paper, Algorithm 1), and SPIN and IterDPO through the same loop:
@@ -267,52 +267,49 @@ public final class DriftTrainer {
         boolean separateReference = referenceModel != null && !referenceModel.equals(from);
         // A separate reference model is scored first and freed before the masters load.
         PrecomputedReference separate = separateReference ? scoreWith(referenceModel, tokenized, pad, micro) : null;
-        boolean writer = writer();
-        PrecomputedReference atStart;
-        PrecomputedReference reference;
-        MarginDiagnostics start;
-        TrainingLog log;
-        // bf16: the fp32 masters continue from the stage's saved fp32 weights, not the bf16 copies the policy was
-        // loaded as (at lr 5e-7 the difference is most of an update), read into host memory and freed once copied.
-        // The policy is scored as they leave it: that is also the reference when it is PREVIOUS (and for the warm
-        // start, whose reference is the model it starts from).
-        try (DpoTrainer trainer = DpoTrainer.of(policy, d -> separateReference ? separate
-                : PrecomputedReference.compute(new FrozenReference(d), tokenized, pad, micro, group), dpo,
-                config.seed(), group, zeroStage).progress(name, progress)) {
-            reference = (PrecomputedReference) trainer.reference();
-            atStart = separateReference ? PrecomputedReference.compute(new FrozenReference(policy.decoder()),
-                    tokenized, pad, micro, group) : reference;
-            start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, reference, dpo.beta()), config.taus());
-            int total = trainer.totalSteps(tokenized.size());
-            progress.line(String.format("%s (%s): %d pairs (%d dropped, %d truncated), %d steps", name, method,
-                    tokenized.size(), pairs.dropped(), pairs.truncated(), total));
-            log = writer ? new TrainingLog(folder.resolve("metrics.jsonl"), progress, total) : null;
-            if (writer) {
-                trainer.train(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE, log);
-            } else {  // its share of every step; under ZeRO its shard of each checkpoint too
-                trainer.trainAlongside(tokenized, folder, config.saveSteps(), Integer.MAX_VALUE);
-            }
-            if (writer || zeroStage > 0) {  // under ZeRO every rank gives its masters' pieces
-                trainer.save(policy, folder);
-            }
-            if (writer && policy.adapters().isPresent()) {  // beside the adapters, the merged model the next stage
-                policy.saveMerged(folder);                  // starts from
-            }
+        // The policy is scored as the masters leave it (bf16: they continue from the stage's saved fp32 weights):
+        // that is also the reference when it is PREVIOUS, and for the warm start, whose reference is the model it
+        // starts from.
+        MarginDiagnostics[] margins = new MarginDiagnostics[2];
+        PreferenceTraining.Reference how = separateReference ? PreferenceTraining.Reference.given(separate)
+                : PreferenceTraining.Reference.scoredOnce();
+        List<StepMetrics> steps = PreferenceTraining.of(policy, dpo, tokenized).reference(how).seed(config.seed())
+                .across(group, zeroStage).into(folder, config.saveSteps()).progress(name, progress)
+                .mergedInto(folder)  // with LoRA, beside the adapters the merged model the next stage starts from
+                .hooks(new PreferenceTraining.Hooks() {
+                    private PrecomputedReference atStart;
+
+                    @Override
+                    public void starting(int total, ReferencePolicy reference) {
+                        atStart = separateReference ? scored(policy, tokenized, pad, micro)
+                                : (PrecomputedReference) reference;
+                        margins[0] = MarginDiagnostics.of(MarginDiagnostics.margins(atStart,
+                                (PrecomputedReference) reference, dpo.beta()), config.taus());
+                        progress.line(String.format("%s (%s): %d pairs (%d dropped, %d truncated), %d steps", name,
+                                method, tokenized.size(), pairs.dropped(), pairs.truncated(), total));
+                    }
+
+                    @Override
+                    public void trained(ReferencePolicy reference) {
+                        try (PrecomputedReference atEnd = scored(policy, tokenized, pad, micro)) {
+                            margins[1] = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd,
+                                    (PrecomputedReference) reference, dpo.beta()), config.taus());
+                        }
+                        if (separateReference) {
+                            atStart.close();  // the reference's own scores: its caller's, closed below
+                        }
+                    }
+                }).run();
+        if (separateReference) {
+            separate.close();
         }
-        try (PrecomputedReference atEnd = PrecomputedReference.compute(new FrozenReference(policy.decoder()),
-                tokenized, pad, micro, group)) {
-            MarginDiagnostics end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, reference, dpo.beta()),
-                    config.taus());
-            atStart.close();
-            if (separateReference) {
-                reference.close();
-            }
-            List<StepMetrics> steps = writer ? log.read() : List.of();
-            if (writer) {
-                TrainingPlots.write(StepMetrics.trl(steps), folder);
-            }
-            return new Trained(start, end, steps, separateReference);
-        }
+        return new Trained(margins[0], margins[1], steps, separateReference);
+    }
+
+    /** The policy's log-probs on the pairs as its weights are now, in shares across the ranks. */
+    private PrecomputedReference scored(Policy policy, List<PairTokenizer.TokenizedPair> tokenized, long pad,
+            int micro) {
+        return PrecomputedReference.compute(new FrozenReference(policy.decoder()), tokenized, pad, micro, group);
     }
 
     private StageSummary summarise(String name, String method, StagePairs pairs, Trained trained, Path referenceModel,

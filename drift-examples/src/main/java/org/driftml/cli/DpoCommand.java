@@ -31,14 +31,9 @@ import org.driftml.output.RunRecord;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
 import org.driftml.report.StepMetrics;
-import org.driftml.report.TrainingLog;
-import org.driftml.report.TrainingPlots;
-import org.driftml.train.BaseModelReference;
 import org.driftml.train.DpoConfig;
-import org.driftml.train.DpoTrainer;
-import org.driftml.train.FrozenReference;
 import org.driftml.train.PairTokenizer;
-import org.driftml.train.PrecomputedReference;
+import org.driftml.train.PreferenceTraining;
 import org.driftml.train.ReferencePolicy;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -371,37 +366,28 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
                         + "them); nothing to train on");
                 return 2;
             }
-            // In bf16 the masters start from the folder's fp32 weights, not the bf16 copies; the reference is the
-            // policy as they leave it (DpoTrainer.of).
-            DpoTrainer trainer = DpoTrainer.of(policy, d -> {
-                // Under LoRA the reference is the base, the adapters switched off: no second model.
-                ReferencePolicy frozen = d.adapters() != null ? new BaseModelReference(d)
-                        : new FrozenReference(d.frozenCopy());
-                return precomputeReference
-                        ? PrecomputedReference.compute(frozen, tokenized, policy.padId(), config.microBatch()) : frozen;
-            }, config, seed, group, workers.zeroStage(group));
-            int total = trainer.totalSteps(tokenized.size(), maxSteps);
+            PreferenceTraining training = PreferenceTraining.of(policy, config, tokenized)
+                    .reference(PreferenceTraining.Reference.frozenCopy(precomputeReference)).seed(seed)
+                    .across(group, workers.zeroStage(group)).into(output, saveSteps).keepCheckpoints(saveTotalLimit)
+                    .maxSteps(maxSteps).mergedInto(merge ? output.resolve("merged") : null)
+                    .progress("dpo", System.console() != null ? Progress.terminal(System.err)
+                            : Progress.printing(System.err))
+                    .hooks(new PreferenceTraining.Hooks() {
+                        @Override
+                        public void starting(int total, ReferencePolicy reference) {
+                            if (writes) {
+                                err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n",
+                                        pairs.size(), pt.truncatedCount(), pt.droppedCount(), total, config);
+                                err.flush();
+                            }
+                        }
+                    });
+            // Rank 0 writes; another rank takes its share of every step, resumed as rank 0 resumes, and under ZeRO
+            // writes its shard of each checkpoint and of the final masters.
+            List<StepMetrics> steps = training.run();
             if (!writes) {
-                // Another rank's share of every step, resumed as rank 0 resumes; rank 0 writes, and under ZeRO every
-                // rank its shard of each checkpoint and of the final masters.
-                trainer.trainAlongside(tokenized, output, saveSteps, maxSteps);
-                if (workers.zeroStage(group) > 0) {
-                    trainer.save(policy, output);
-                }
                 return 0;
             }
-            err.printf("drift dpo: %d pairs (%d truncated, %d dropped), %d steps, %s%n", pairs.size(),
-                    pt.truncatedCount(), pt.droppedCount(), total, config);
-            err.flush();
-            TrainingLog log = new TrainingLog(output.resolve("metrics.jsonl"), System.console() != null
-                    ? Progress.terminal(System.err) : Progress.printing(System.err), total);
-            trainer.keepCheckpoints(saveTotalLimit).train(tokenized, output, saveSteps, maxSteps, log);
-            trainer.save(policy, output);
-            if (merge) {
-                policy.saveMerged(output.resolve("merged"));
-            }
-            List<StepMetrics> steps = log.read();
-            TrainingPlots.write(StepMetrics.trl(steps), output);
             StepMetrics last = steps.get(steps.size() - 1);
             spec.commandLine().getOut().printf("trained %d steps: loss %.4f -> %.4f, margin %.4f; %s in %s%n",
                     steps.size(), steps.get(0).loss(), last.loss(), last.margin(),
