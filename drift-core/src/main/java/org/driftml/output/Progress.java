@@ -42,11 +42,11 @@ public interface Progress {
 
     /** As {@link #printing}, with counted work as one bar rewritten in place (a terminal). */
     static Progress terminal(PrintStream out) {
+        Progress lines = printing(out);
         return new Progress() {
             @Override
             public void line(String text) {
-                out.println(text);
-                out.flush();
+                lines.line(text);
             }
 
             @Override
