@@ -2,11 +2,11 @@ package org.example;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.driftml.data.PreferencePair;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
 import org.driftml.model.Sampler;
+import org.driftml.report.StepMetrics;
 import org.driftml.text.ChatMessage;
 import org.driftml.train.DpoConfig;
 import org.driftml.train.DpoTrainer;
@@ -19,7 +19,7 @@ public final class Consumer {
                 PreferencePair.conversational(List.of(ChatMessage.user("2+2?")), "4", "5"),
                 PreferencePair.conversational(List.of(ChatMessage.user("3*3?")), "9", "6"));
         try (Policy policy = Policy.load(model, Precision.FP32)) {
-            List<Map<String, Double>> steps = DpoTrainer.train(policy, pairs,
+            List<StepMetrics> steps = DpoTrainer.train(policy, pairs,
                     DpoConfig.iteration().withLearningRate(1e-3).withBatch(1, 1).withEpochs(2));
             String reply = policy.generate(List.of(List.of(ChatMessage.user("2+2?"))),
                     Sampler.Settings.greedy(8, policy.endIds())).get(0);
@@ -32,7 +32,7 @@ public final class Consumer {
                 }
             }
             System.out.printf("CONSUMER OK: %d steps, loss %.4f -> %.4f, reply '%s', jackson %s / yaml %s%n",
-                    steps.size(), steps.get(0).get("loss"), steps.get(steps.size() - 1).get("loss"), reply,
+                    steps.size(), steps.get(0).loss(), steps.get(steps.size() - 1).loss(), reply,
                     com.fasterxml.jackson.databind.cfg.PackageVersion.VERSION,
                     com.fasterxml.jackson.dataformat.yaml.PackageVersion.VERSION);
         }
