@@ -218,7 +218,7 @@ public final class DpoTrainer implements AutoCloseable {
 
     /**
      * Frees the optimiser's state (fp32 masters of a bf16 policy, squared-gradient averages); the policy and the
-     * reference belong to the caller. {@link #masters()} is gone after this: save first.
+     * reference belong to the caller. The masters are gone after this: save first.
      */
     @Override
     public void close() {
@@ -377,14 +377,6 @@ public final class DpoTrainer implements AutoCloseable {
         return maxSteps == Integer.MAX_VALUE ? totalSteps(pairs) : maxSteps;
     }
 
-    /** The fp32 master weights (what the checkpoints hold; tests read them); not under ZeRO, where ranks share them. */
-    Map<String, Tensor> masters() {
-        if (!(optimizer instanceof MasterWeightRmsprop whole)) {
-            throw new IllegalStateException("under ZeRO the masters are sharded: save() gathers them");
-        }
-        return whole.masters();
-    }
-
     /** One optimiser step over one batch, in micro-batches of batchSize / accumulation pairs. */
     public StepMetrics optimizerStep(List<PairTokenizer.TokenizedPair> pairs, List<Integer> batch, int step,
             double lr) {
@@ -400,17 +392,6 @@ public final class DpoTrainer implements AutoCloseable {
         } finally {
             closeLmHeadGradient();
         }
-    }
-
-    /** Holds the lm-head's gradient whole from the loss's backward on: what tests compare the made one with. */
-    DpoTrainer holdingLmHeadGradient() {
-        lmHeadMadeAtUpdate = false;
-        return this;
-    }
-
-    /** Whether the lm-head's gradient is made at the update (see {@link LmHeadGradient}). */
-    boolean makesLmHeadGradientAtUpdate() {
-        return lmHeadMadeAtUpdate;
     }
 
     private void closeLmHeadGradient() {
