@@ -42,8 +42,10 @@ public final class DriftConfig {
             "DPO reference: the frozen input model, or the policy at each iteration's start", Reference.BASE,
             "release: the base");
     public static final Setting<FeedbackPrompt.Style> PROMPT_STYLE = Setting.choice("prompt_style",
-            FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: the released plain "
-                    + "transcript or the model's chat template", FeedbackPrompt.Style.TRANSCRIPT, "release: transcript");
+            FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: drift's plain "
+                    + "transcript, the model's chat template, or the released script's transcript and y+ cut, byte "
+                    + "for byte", FeedbackPrompt.Style.TRANSCRIPT, "drift's choice: transcript (issue 29 makes "
+                    + "release the recipes' default)");
     public static final Setting<Double> TEMPERATURE = Sampler.TEMPERATURE;
     public static final Setting<Double> TOP_P = Sampler.TOP_P;
     public static final Setting<Integer> MAX_NEW_TOKENS = Sampler.MAX_NEW_TOKENS;

@@ -33,7 +33,7 @@ final class DriftPairs extends ItemPairs<DsatItem> {
     @Override
     public PreferencePair pair(int i, List<String> samples) {
         DsatItem item = items.get(i);
-        String positive = samples.get(0);
+        String positive = FeedbackPrompt.positive(samples.get(0), style);
         if (positive.isBlank() || positive.equals(item.rejected())) {
             return null;
         }

@@ -12,7 +12,9 @@ import org.driftml.text.ChatMessage;
  * trained on x alone). Two forms:
  * <ul>
  *   <li>{@link Style#TRANSCRIPT}: the released code's plain transcript, rendered without a chat template;</li>
- *   <li>{@link Style#CHAT}: the same turns through the model's chat template, the instruction as a system turn.</li>
+ *   <li>{@link Style#CHAT}: the same turns through the model's chat template, the instruction as a system turn;</li>
+ *   <li>{@link Style#RELEASE}: the authors' released generation script's transcript, byte for byte, with y+ cut
+ *       from the continuation as that script cuts it (RELEASE-FACTS, "Generating y+").</li>
  * </ul>
  */
 public final class FeedbackPrompt {
@@ -24,8 +26,12 @@ public final class FeedbackPrompt {
 
     public enum Style {
         TRANSCRIPT,
-        CHAT
+        CHAT,
+        RELEASE
     }
+
+    /** What the released script's y+ is cut after: its last occurrence in the decoded sequence. */
+    static final String ASSISTANT = "Assistant: ";
 
     private FeedbackPrompt() {}
 
@@ -56,6 +62,43 @@ public final class FeedbackPrompt {
         return s.toString();
     }
 
+    /**
+     * The released generation script's prompt: the first system message's content and a blank line (if there is
+     * one), each other message as {@code User: ...} or {@code Assistant: ...} and a newline, then {@code Assistant:
+     * <rejected>}, {@code User: <feedback>}, {@code System: <instruction>}, each with a newline, and {@code
+     * Assistant: } (its trailing space, no newline).
+     */
+    public static String release(List<ChatMessage> context, String rejected, String feedback) {
+        StringBuilder s = new StringBuilder();
+        context.stream().filter(m -> m.role().equals("system")).findFirst()
+                .ifPresent(m -> s.append(m.content()).append("\n\n"));
+        for (ChatMessage m : context) {
+            if (!m.role().equals("system")) {
+                s.append(label(m.role())).append(": ").append(m.content()).append('\n');
+            }
+        }
+        s.append(ASSISTANT).append(rejected).append('\n');
+        s.append("User: ").append(feedback).append('\n');
+        s.append("System: ").append(INSTRUCTION).append('\n');
+        s.append(ASSISTANT);
+        return s.toString();
+    }
+
+    /**
+     * The positive a style keeps from a sampled continuation (decoded without special tokens). {@link Style#RELEASE}:
+     * the released script decodes prompt and continuation together and keeps what follows the last {@code
+     * "Assistant: "}, stripped; the prompt ends with that marker and no later one can begin inside it, so that is
+     * the continuation after its own last marker, or the whole continuation when it has none. The other styles: the
+     * continuation, stripped.
+     */
+    public static String positive(String continuation, Style style) {
+        if (style == Style.RELEASE) {
+            int at = continuation.lastIndexOf(ASSISTANT);
+            return (at < 0 ? continuation : continuation.substring(at + ASSISTANT.length())).strip();
+        }
+        return continuation.strip();
+    }
+
     /** The chat form: x, the rejected reply, the feedback, then the instruction as a system turn. */
     public static List<ChatMessage> chat(List<ChatMessage> context, String rejected, String feedback) {
         List<ChatMessage> out = new ArrayList<>(context);
@@ -67,9 +110,11 @@ public final class FeedbackPrompt {
 
     /** The item's sampling prompt as token ids in the given style. */
     public static long[] encode(Policy policy, DsatItem item, Style style) {
-        return style == Style.TRANSCRIPT
-                ? policy.encodeText(transcript(item.prompt(), item.rejected(), item.feedback()))
-                : policy.encodeChat(chat(item.prompt(), item.rejected(), item.feedback()));
+        return switch (style) {
+            case TRANSCRIPT -> policy.encodeText(transcript(item.prompt(), item.rejected(), item.feedback()));
+            case RELEASE -> policy.encodeText(release(item.prompt(), item.rejected(), item.feedback()));
+            case CHAT -> policy.encodeChat(chat(item.prompt(), item.rejected(), item.feedback()));
+        };
     }
 
     private static String label(String role) {

@@ -32,7 +32,7 @@ final class IterDpoPairs extends ItemPairs<DsatItem> {
     @Override
     public PreferencePair pair(int i, List<String> samples) {
         DsatItem item = items.get(i);
-        String chosen = samples.get(0), rejected = samples.get(1);
+        String chosen = FeedbackPrompt.positive(samples.get(0), style), rejected = samples.get(1).strip();
         if (chosen.isBlank() || chosen.equals(rejected)) {
             return null;
         }

@@ -111,7 +111,7 @@ final class PairGeneration {
         Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(), settings.topP(),
                 settings.topK(), settings.repetitionPenalty(), settings.maxNewTokens(), settings.stopIds(),
                 chunkSeed(seed, chunk));
-        List<String> samples = policy.sample(prompts, s);
+        List<String> samples = policy.sampleDecoded(prompts, s);  // each method reads (and strips) its own
         StringBuilder lines = new StringBuilder();
         for (int i = from; i < to; i++) {
             int[] span = spans.get(i - from);

@@ -22,6 +22,9 @@ public interface PairMethod {
     /** The prompts to sample for item {@code i}, one continuation each. */
     List<long[]> samplingPrompts(Policy policy, int i);
 
-    /** The pair for item {@code i} from its samples (in the order of its prompts), or null to drop it. */
+    /**
+     * The pair for item {@code i} from its samples (in the order of its prompts, as decoded: not yet stripped), or
+     * null to drop it.
+     */
     PreferencePair pair(int i, List<String> samples);
 }

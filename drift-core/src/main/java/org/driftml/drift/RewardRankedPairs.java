@@ -43,7 +43,8 @@ public final class RewardRankedPairs implements PairMethod {
     }
 
     @Override
-    public PreferencePair pair(int i, List<String> samples) {
+    public PreferencePair pair(int i, List<String> decoded) {
+        List<String> samples = decoded.stream().map(String::strip).toList();
         double[] s = reward.score(prompts.get(i), samples);
         if (s[0] == s[1]) {
             return null;

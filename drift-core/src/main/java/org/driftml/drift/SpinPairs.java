@@ -29,7 +29,7 @@ final class SpinPairs extends ItemPairs<SatReply> {
     @Override
     public PreferencePair pair(int i, List<String> samples) {
         SatReply item = items.get(i);
-        String negative = samples.get(0);
+        String negative = samples.get(0).strip();
         if (negative.equals(item.reply())) {
             return null;
         }

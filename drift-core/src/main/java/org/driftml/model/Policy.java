@@ -221,11 +221,16 @@ public final class Policy implements AutoCloseable {
         return tokenizer().encode(text, false);
     }
 
-    /** Samples one continuation per prompt and decodes it without special tokens. */
+    /** Samples one continuation per prompt and decodes it without special tokens, stripped of surrounding space. */
     public List<String> sample(List<long[]> prompts, Sampler.Settings settings) {
+        return sampleDecoded(prompts, settings).stream().map(String::strip).toList();
+    }
+
+    /** As {@link #sample}, the text as decoded (not stripped: a rule that reads its whitespace sees it). */
+    public List<String> sampleDecoded(List<long[]> prompts, Sampler.Settings settings) {
         List<String> out = new ArrayList<>();
         for (Sampler.Generation g : new Sampler(decoder, padId).generate(prompts, settings)) {
-            out.add(tokenizer().decode(g.outputIds(), true).strip());
+            out.add(tokenizer().decode(g.outputIds(), true));
         }
         return out;
     }
