@@ -41,6 +41,11 @@ final class LoopCommand {
             }
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
+            if (config.warmStart() != null && mined.seeds().isEmpty()) {
+                // The paper's recipe starts with the warm start; skipping it without a word ran another experiment.
+                throw new IllegalArgumentException("--data: " + o.data + " holds no DSAT-to-SAT seed pairs, so the "
+                        + "warm start has nothing to train on; give --no-warm-start to run without it");
+            }
             org.driftml.model.spec.ModelConfig model = org.driftml.model.Policy.checkFolder(o.model);
             if (config.maxNewTokens() >= model.maxPositionEmbeddings()) {
                 // Each sample's KV cache is sized for prompt + max-new-tokens: 10^9 asked for 128 GB.
@@ -68,7 +73,6 @@ final class LoopCommand {
         return locked(spec, name, config, on, mined, o, null);
     }
 
-    /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */
     /** Every declared setting the command takes, as {@code config} resolved it (DPO ones: an iteration's). */
     private static java.util.Map<org.driftml.settings.Setting<?>, Object> resolved(CommandLine.Model.CommandSpec spec,
             DriftConfig config) {
@@ -79,6 +83,7 @@ final class LoopCommand {
         return m;
     }
 
+    /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */
     private static int locked(CommandLine.Model.CommandSpec spec, String name, DriftConfig config, ComputeDevice on,
             DsatMiner.Mined mined, LoopOptions o, ProcessGroup group) throws IOException {
         PrintWriter err = spec.commandLine().getErr();

@@ -64,6 +64,24 @@ class DriftCommandsTest {
         assertTrue(skip.err().contains("skipped " + logs + ":line 4"), skip.err());
     }
 
+    /** The release's dsat_data.jsonl alone has no seed pairs: the paper's warm start cannot run, and train says so. */
+    @Test
+    void trainWithoutSeedPairsNeedsNoWarmStartNamed(@TempDir Path dir) throws Exception {
+        Path dsat = dir.resolve("dsat_data.jsonl");
+        Files.writeString(dsat, "{\"prompt\": [{\"role\": \"user\", \"content\": \"2+2?\"}], \"rejected\": "
+                + "[{\"role\": \"assistant\", \"content\": \"5\"}], \"user_preference\": {\"role\": \"user\", "
+                + "\"content\": \"Wrong.\"}}\n");
+        CliRun mine = CliRun.of("", "mine", "--logs", dsat.toString(), "--format", "dsat", "--output",
+                dir.resolve("mined").toString());
+        assertEquals(0, mine.code(), mine.err());
+        Path out = dir.resolve("run");
+        CliRun train = CliRun.of("", args("train", dir.resolve("mined"), out, "--iterations", "1"));
+        assertEquals(2, train.code(), train.err());
+        assertTrue(train.err().contains("holds no DSAT-to-SAT seed pairs") && train.err().contains("--no-warm-start"),
+                train.err());
+        assertTrue(Files.notExists(out), "refused before the output folder is made");
+    }
+
     @Test
     void warmstartThenTrainContinuesTheSameRun(@TempDir Path dir) throws Exception {
         Path mined = mine(dir);
