@@ -18,18 +18,35 @@ import java.util.Map;
  *   <li>S_m = {g in H : D_m(g) &gt;= z_high}, and Share(m) = |S_m| / |H|.</li>
  * </ul>
  * The bandwidth h is Scott's rule for two dimensions, sigma n^(-1/6), with sigma the root mean of the two
- * coordinates' variances over all replies, unless one is given.
+ * coordinates' variances over all replies, unless one is given. That is {@link Definition#FIXED_Z}, drift's first
+ * reading; {@link Definition#PAPER} is Sec. 4.3 as its text defines S_m.
  */
 public final class Coverage {
+    /** How S_m is bounded. */
+    public enum Definition {
+        /**
+         * Sec. 4.3 as written: one z_high, the q-quantile of Z_all, bounds both H and S_m = {g in H : D_m(g) &gt;=
+         * z_high}, and each D_m is the method's reward-weighted density scaled to [0, 1] by its own maximum (the
+         * direct reading of "D_m(g) in [0, 1]"; the paper does not say which maximum).
+         */
+        PAPER,
+        /** drift's first reading: D_m on Z_all's scale (K_m / max K_all), S_m where it reaches the fixed zHigh. */
+        FIXED_Z
+    }
+
     /**
      * @param grid      cells per side of the grid (100: 10,000 cells)
      * @param quantile  q: H is where Z_all reaches its q-quantile over the grid (0.8)
      * @param zHigh     how dense, on Z_all's scale, a method's reward-weighted replies must be for a cell of H to be
      *                  its (0.1)
      * @param bandwidth the kernel's standard deviation in the projection's units, or 0 for Scott's rule
+     * @param definition how S_m is bounded ({@link Definition#PAPER}: zHigh is unused)
      */
-    public record Settings(int grid, double quantile, double zHigh, double bandwidth) {
+    public record Settings(int grid, double quantile, double zHigh, double bandwidth, Definition definition) {
         public Settings {
+            if (definition == null) {
+                throw new IllegalArgumentException("definition must be paper or fixed-z");
+            }
             if (grid < 2) {
                 throw new IllegalArgumentException("grid must be >= 2 cells per side, got " + grid);
             }
@@ -44,8 +61,22 @@ public final class Coverage {
             }
         }
 
+        /** drift's first reading, {@link Definition#FIXED_Z}. */
+        public Settings(int grid, double quantile, double zHigh, double bandwidth) {
+            this(grid, quantile, zHigh, bandwidth, Definition.FIXED_Z);
+        }
+
+        /**
+         * Grid 100, q 0.8, Scott's bandwidth, {@link Definition#FIXED_Z} with zHigh 0.1: the quickstart's figures
+         * and the README's are made with it, until they are made again with {@link Definition#PAPER}.
+         */
         public static Settings defaults() {
             return new Settings(100, 0.8, 0.1, 0);
+        }
+
+        /** These settings with {@code d}. */
+        public Settings with(Definition d) {
+            return new Settings(grid, quantile, zHigh, bandwidth, d);
         }
     }
 
@@ -60,12 +91,13 @@ public final class Coverage {
      * @param share     Share(m) per method
      * @param bandwidth h used
      * @param threshold the q-quantile of Z_all that bounds H
+     * @param covering  what D_m must reach in a cell of H for S_m: the threshold (PAPER) or zHigh (FIXED_Z)
      */
     public record Result(double[] xs, double[] ys, double[][] zAll, Map<String, double[][]> density,
-            boolean[][] high, Map<String, Double> share, double bandwidth, double threshold) {
+            boolean[][] high, Map<String, Double> share, double bandwidth, double threshold, double covering) {
         /** Whether cell (iy, ix) is in S_m. */
-        public boolean covers(String method, int iy, int ix, double zHigh) {
-            return high[iy][ix] && density.get(method)[iy][ix] >= zHigh;
+        public boolean covers(String method, int iy, int ix) {
+            return high[iy][ix] && density.get(method)[iy][ix] >= covering;
         }
     }
 
@@ -120,8 +152,13 @@ public final class Coverage {
         }
         double peak = Arrays.stream(all).flatMapToDouble(Arrays::stream).max().orElse(0);
         scale(all, peak);
-        raw.values().forEach(d -> scale(d, peak));
+        if (s.definition() == Definition.PAPER) {  // each D_m to [0, 1] by its own maximum
+            raw.values().forEach(d -> scale(d, Arrays.stream(d).flatMapToDouble(Arrays::stream).max().orElse(0)));
+        } else {
+            raw.values().forEach(d -> scale(d, peak));
+        }
         double threshold = quantile(all, s.quantile());
+        double covering = s.definition() == Definition.PAPER ? threshold : s.zHigh();
         boolean[][] high = new boolean[s.grid()][s.grid()];
         int inHigh = 0;
         for (int iy = 0; iy < ys.length; iy++) {
@@ -135,12 +172,12 @@ public final class Coverage {
             int covered = 0;
             for (int iy = 0; iy < ys.length; iy++) {
                 for (int ix = 0; ix < xs.length; ix++) {
-                    covered += high[iy][ix] && e.getValue()[iy][ix] >= s.zHigh() ? 1 : 0;
+                    covered += high[iy][ix] && e.getValue()[iy][ix] >= covering ? 1 : 0;
                 }
             }
             share.put(e.getKey(), covered / (double) inHigh);
         }
-        return new Result(xs, ys, all, raw, high, share, h, threshold);
+        return new Result(xs, ys, all, raw, high, share, h, threshold, covering);
     }
 
     /** Scott's rule in two dimensions: sigma n^(-1/6), sigma^2 the mean of the coordinates' variances. */

@@ -63,7 +63,7 @@ public final class CoverageCharts {
     /** Figure 3 for one prompt, 760 x 640. */
     public static void terrain(Exploration.PromptResult r, Coverage.Settings settings, String title, Path file) throws IOException {
         Coverage.Result c = r.coverage();
-        double zHigh = settings.zHigh();
+        double zHigh = c.covering();
         int width = 760, height = 640, left = 50, top = 50, plot = 520;
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
@@ -80,7 +80,7 @@ public final class CoverageCharts {
                 g.setColor(terrain(c.zAll()[iy][ix]));
                 g.fillRect(x0, y0, w, h);
                 for (int m = 0; m < methods.size(); m++) {
-                    if (c.covers(methods.get(m), iy, ix, zHigh)) {
+                    if (c.covers(methods.get(m), iy, ix)) {
                         Color mc = methodColor(m);
                         g.setColor(new Color(mc.getRed(), mc.getGreen(), mc.getBlue(), 70));
                         g.fillRect(x0, y0, w, h);
@@ -93,7 +93,7 @@ public final class CoverageCharts {
         for (int m = 0; m < methods.size(); m++) {
             String method = methods.get(m);
             g.setColor(methodColor(m));
-            outline(g, (iy, ix) -> c.covers(method, iy, ix, zHigh), nx, ny, left, top + plot, cw, ch, false);
+            outline(g, (iy, ix) -> c.covers(method, iy, ix), nx, ny, left, top + plot, cw, ch, false);
         }
         // H's boundary, dashed.
         g.setColor(Color.BLACK);

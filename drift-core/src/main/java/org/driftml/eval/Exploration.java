@@ -229,7 +229,11 @@ public final class Exploration {
         settings.put("umap", umap);
         settings.put("grid", s.coverage().grid());
         settings.put("quantile", s.coverage().quantile());
-        settings.put("z_high", s.coverage().zHigh());
+        settings.put("definition", s.coverage().definition().name().toLowerCase(java.util.Locale.ROOT)
+                .replace('_', '-'));
+        if (s.coverage().definition() == Coverage.Definition.FIXED_Z) {
+            settings.put("z_high", s.coverage().zHigh());
+        }
         settings.put("bandwidth", s.coverage().bandwidth() > 0 ? s.coverage().bandwidth() : "scott");
         doc.put("settings", settings);
         doc.put("mean_share", mean);

@@ -123,4 +123,49 @@ class CoverageTest {
         assertEquals(1.0, two.share().get("B"), 1e-12);
         assertEquals((one.share().get("B") + 1.0) / 2, mean.get("B"), 1e-12);
     }
+
+    private Coverage.Result paper(int grid) {
+        return Coverage.of(points.toArray(double[][]::new), methods,
+                rewards.stream().mapToDouble(Double::doubleValue).toArray(),
+                new Coverage.Settings(grid, 0.8, 0.1, 1.0, Coverage.Definition.PAPER));
+    }
+
+    /**
+     * Sec. 4.3 as written. A's reply and B's sit at (0, 0), both with reward 1; Z's, with the lowest reward (weight
+     * 0), sits at (0, 12), only stretching the grid. K_A = K_B = k, one Gaussian bump, and K_all = 2k, exactly (a
+     * doubling), so scaled by their own maxima D_A = D_B = Z_all, bit for bit. S_m = {g in H : D_m >= z_high} with
+     * H = {g : Z_all >= z_high} is then H itself: Share(A) = Share(B) = 1, whatever z_high the quantile gives. Z's
+     * surface is 0 everywhere, below z_high (which is above 0: Z_all is positive on the whole grid), so Share(Z) = 0.
+     * On Z_all's scale (FIXED_Z) each bump is Z_all / 2 and covers only where Z_all >= 0.2: less of H whenever
+     * z_high is below 0.2, as here. The definitions differ exactly there.
+     */
+    @Test
+    void thePapersDefinitionScalesEachMethodByItsOwnMaximum() {
+        add("A", 0, 0, 1, 1);
+        add("B", 0, 0, 1, 1);
+        add("Z", 0, 12, 1, 0);
+        Coverage.Result r = paper(80);
+        assertEquals(r.threshold(), r.covering(), "one z_high bounds H and S_m");
+        assertTrue(r.threshold() > 0, "Z_all is positive on the whole grid: " + r.threshold());
+        assertEquals(1.0, r.share().get("A"));
+        assertEquals(1.0, r.share().get("B"));
+        assertEquals(0.0, r.share().get("Z"));
+        assertTrue(r.threshold() < 0.2, "z_high " + r.threshold());
+        assertTrue(run(0.1, 80).share().get("B") < 1.0, "on Z_all's scale each bump covers less of H");
+    }
+
+    /**
+     * Mirror images: A's one reply at (-5, 0), B's at (5, 0), both reward 1, and Z's (reward 0) at (0, 30) on the
+     * mirror line. The grid is symmetric about x = 0 and each cell's value is its mirror's (two-term sums commute),
+     * so H is symmetric and Share(A) = Share(B), exactly; each is the part of H around its own bump, between 0 and 1.
+     */
+    @Test
+    void mirroredMethodsShareTheRegionEqually() {
+        add("A", -5, 0, 1, 1);
+        add("B", 5, 0, 1, 1);
+        add("Z", 0, 30, 1, 0);
+        Coverage.Result r = paper(100);
+        assertEquals(r.share().get("A"), r.share().get("B"));
+        assertTrue(r.share().get("A") > 0 && r.share().get("A") < 1, r.share().toString());
+    }
 }

@@ -99,8 +99,15 @@ final class ExploreCommand implements Callable<Integer> {
     int grid;
 
     @Option(names = "--z-high", defaultValue = "0.1", paramLabel = "Z",
-            description = "How dense on Z_all's scale a method must be to cover a cell (default: ${DEFAULT-VALUE})")
+            description = "With --coverage fixed-z: how dense on Z_all's scale a method must be to cover a cell "
+                    + "(default: ${DEFAULT-VALUE})")
     double zHigh;
+
+    @Option(names = "--coverage", defaultValue = "fixed-z", paramLabel = "paper|fixed-z",
+            description = {"paper: Sec. 4.3 as written, one z_high (the Q-quantile of Z_all) for H and S_m, each D_m",
+                    "scaled by its own maximum; fixed-z (default, drift's first reading): D_m on Z_all's scale,",
+                    "S_m where it reaches --z-high"})
+    String coverage;
 
     @Option(names = "--quantile", defaultValue = "0.8", paramLabel = "Q",
             description = "H is where Z_all reaches its Q-quantile (default: ${DEFAULT-VALUE}: the top 20%)")
@@ -164,7 +171,7 @@ final class ExploreCommand implements Callable<Integer> {
             precision = Precision.DTYPE.parse(dtype);
             settings = new Exploration.Settings(samples, Sampler.Settings.sampling(temperature, topP, maxNewTokens,
                     java.util.Set.of(), seed), batch, batch, new Umap.Settings(neighbours, 0.1, 1.0, 0, 5,
-                    metric.equals("cosine"), seed), new Coverage.Settings(grid, quantile, zHigh, bandwidth));
+                    metric.equals("cosine"), seed), new Coverage.Settings(grid, quantile, zHigh, bandwidth, definition()));
             if (named.size() * samples < 3) {
                 throw new IllegalArgumentException("--samples " + samples + " with " + named.size() + " method(s) "
                         + "gives fewer than the 3 replies per prompt UMAP needs");
@@ -248,5 +255,13 @@ final class ExploreCommand implements Callable<Integer> {
         id.put("seed", seed);
         id.put("dtype", dtype);
         return id;
+    }
+
+    private Coverage.Definition definition() {
+        return switch (coverage.toLowerCase(java.util.Locale.ROOT)) {
+            case "paper" -> Coverage.Definition.PAPER;
+            case "fixed-z" -> Coverage.Definition.FIXED_Z;
+            default -> throw new IllegalArgumentException("--coverage must be paper or fixed-z, got " + coverage);
+        };
     }
 }

@@ -168,6 +168,11 @@ class EvalCommandsTest {
         assertEquals(2, samples.code());
         assertTrue(samples.err().contains("samples must be at least 2"), samples.err());
 
+        CliRun definition = CliRun.of("", "explore", "--prompts", alpaca().toString(), "--method", "a=" + model,
+                "--reward-model", judge, "--coverage", "area", "--output", dir.resolve("e").toString());
+        assertEquals(2, definition.code());
+        assertTrue(definition.err().contains("--coverage must be paper or fixed-z"), definition.err());
+
         CliRun method = CliRun.of("", "explore", "--prompts", alpaca().toString(), "--method", model,
                 "--reward-model", judge, "--output", dir.resolve("e").toString());
         assertEquals(2, method.code());
@@ -205,6 +210,7 @@ class EvalCommandsTest {
         assertEquals(0, r.code(), r.err());
         JsonNode doc = JSON.readTree(out.resolve("coverage.json").toFile());
         assertEquals(2, doc.get("prompts").size());
+        assertEquals("fixed-z", doc.get("settings").get("definition").asText(), "drift's first reading, by default");
         assertEquals(List.of("first", "second"), List.copyOf(iterable(doc.get("mean_share").fieldNames())));
         assertTrue(Files.exists(out.resolve("coverage-prompt-0.png")) && Files.exists(out.resolve("coverage.png")));
         assertFalse(Files.exists(out.resolve("coverage-prompt-1.png")));
