@@ -66,12 +66,9 @@ public final class Coverage {
             this(grid, quantile, zHigh, bandwidth, Definition.FIXED_Z);
         }
 
-        /**
-         * Grid 100, q 0.8, Scott's bandwidth, {@link Definition#FIXED_Z} with zHigh 0.1: the quickstart's figures
-         * and the README's are made with it, until they are made again with {@link Definition#PAPER}.
-         */
+        /** Sec. 4.3: grid 100, q 0.8, Scott's bandwidth, {@link Definition#PAPER} (zHigh 0.1 only for FIXED_Z). */
         public static Settings defaults() {
-            return new Settings(100, 0.8, 0.1, 0);
+            return new Settings(100, 0.8, 0.1, 0, Definition.PAPER);
         }
 
         /** These settings with {@code d}. */

@@ -103,10 +103,10 @@ final class ExploreCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE})")
     double zHigh;
 
-    @Option(names = "--coverage", defaultValue = "fixed-z", paramLabel = "paper|fixed-z",
-            description = {"paper: Sec. 4.3 as written, one z_high (the Q-quantile of Z_all) for H and S_m, each D_m",
-                    "scaled by its own maximum; fixed-z (default, drift's first reading): D_m on Z_all's scale,",
-                    "S_m where it reaches --z-high"})
+    @Option(names = "--coverage", defaultValue = "paper", paramLabel = "paper|fixed-z",
+            description = {"paper (default): Sec. 4.3 as written, one z_high (the Q-quantile of Z_all) for H and S_m,",
+                    "each D_m scaled by its own maximum; fixed-z (drift's first reading): D_m on Z_all's scale, S_m",
+                    "where it reaches --z-high"})
     String coverage;
 
     @Option(names = "--quantile", defaultValue = "0.8", paramLabel = "Q",

@@ -250,7 +250,8 @@ final class Quickstart {
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "%nExploration (Sec. 4.3): %d replies to each"
                 + " of %d held-out tasks from each method's iteration %d (seed %d), temperature 0.7, top-p 0.9; Share(m)"
                 + " is the part of the high-reward region H (top 20%% of the gold-reward-weighted density over the UMAP"
-                + " plane) where the method's own density reaches z_high = 0.1, averaged over tasks:%n%n",
+                + " plane, bounded by z_high, its 0.8-quantile) where the method's own density, scaled to [0, 1], reaches"
+                + " the same z_high, averaged over tasks:%n%n",
                 ExplorationStudy.SAMPLES, ExplorationStudy.PROMPTS, settings.iterations(), settings.seeds().get(0)));
         s.append("| method | share of H | mean gold reward of its samples | distinct replies per task |\n");
         s.append("|---|---|---|---|\n");

@@ -210,7 +210,7 @@ class EvalCommandsTest {
         assertEquals(0, r.code(), r.err());
         JsonNode doc = JSON.readTree(out.resolve("coverage.json").toFile());
         assertEquals(2, doc.get("prompts").size());
-        assertEquals("fixed-z", doc.get("settings").get("definition").asText(), "drift's first reading, by default");
+        assertEquals("paper", doc.get("settings").get("definition").asText(), "Sec. 4.3 as written, by default");
         assertEquals(List.of("first", "second"), List.copyOf(iterable(doc.get("mean_share").fieldNames())));
         assertTrue(Files.exists(out.resolve("coverage-prompt-0.png")) && Files.exists(out.resolve("coverage.png")));
         assertFalse(Files.exists(out.resolve("coverage-prompt-1.png")));
