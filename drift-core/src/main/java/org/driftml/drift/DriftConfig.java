@@ -17,7 +17,7 @@ import org.driftml.train.PairTokenizer;
  * each iteration are {@link DpoConfig}s; the LoRA settings a {@link LoraConfig}. {@link #paper()} is the paper's
  * recipe, and each {@code with} returns a changed copy (checked by the setting's own declaration).
  */
-public final class DriftConfig {
+public final class DriftConfig implements org.driftml.settings.Settable<DriftConfig> {
     public enum Method {
         DRIFT,
         SPIN,
@@ -118,6 +118,7 @@ public final class DriftConfig {
      *
      * @throws InvalidSettingException naming the setting when it does not take the value
      */
+    @Override
     public <T> DriftConfig with(Setting<T> s, T value) {
         return new DriftConfig(values.with(s, value), warmStart, iteration, taus, lora);
     }

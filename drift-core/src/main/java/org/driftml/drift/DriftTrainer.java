@@ -270,40 +270,67 @@ public final class DriftTrainer {
         // The policy is scored as the masters leave it (bf16: they continue from the stage's saved fp32 weights):
         // that is also the reference when it is PREVIOUS, and for the warm start, whose reference is the model it
         // starts from.
-        MarginDiagnostics[] margins = new MarginDiagnostics[2];
         PreferenceTraining.Reference how = separateReference ? PreferenceTraining.Reference.given(separate)
                 : PreferenceTraining.Reference.scoredOnce();
+        StageMargins margins = new StageMargins(policy, tokenized, pad, micro, dpo.beta(), separateReference,
+                total -> progress.line(String.format("%s (%s): %d pairs (%d dropped, %d truncated), %d steps", name,
+                        method, tokenized.size(), pairs.dropped(), pairs.truncated(), total)));
         List<StepMetrics> steps = PreferenceTraining.of(policy, dpo, tokenized).reference(how).seed(config.seed())
                 .across(group, zeroStage).into(folder, config.saveSteps()).progress(name, progress)
                 .mergedInto(folder)  // with LoRA, beside the adapters the merged model the next stage starts from
-                .hooks(new PreferenceTraining.Hooks() {
-                    private PrecomputedReference atStart;
-
-                    @Override
-                    public void starting(int total, ReferencePolicy reference) {
-                        atStart = separateReference ? scored(policy, tokenized, pad, micro)
-                                : (PrecomputedReference) reference;
-                        margins[0] = MarginDiagnostics.of(MarginDiagnostics.margins(atStart,
-                                (PrecomputedReference) reference, dpo.beta()), config.taus());
-                        progress.line(String.format("%s (%s): %d pairs (%d dropped, %d truncated), %d steps", name,
-                                method, tokenized.size(), pairs.dropped(), pairs.truncated(), total));
-                    }
-
-                    @Override
-                    public void trained(ReferencePolicy reference) {
-                        try (PrecomputedReference atEnd = scored(policy, tokenized, pad, micro)) {
-                            margins[1] = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd,
-                                    (PrecomputedReference) reference, dpo.beta()), config.taus());
-                        }
-                        if (separateReference) {
-                            atStart.close();  // the reference's own scores: its caller's, closed below
-                        }
-                    }
-                }).run();
+                .hooks(margins).run();
         if (separateReference) {
             separate.close();
         }
-        return new Trained(margins[0], margins[1], steps, separateReference);
+        return new Trained(margins.start, margins.end, steps, separateReference);
+    }
+
+    /**
+     * Lemma 1's diagnostics around a stage's training: the margins s of the policy against the reference as the
+     * masters leave it, and again once it has trained.
+     */
+    private final class StageMargins implements PreferenceTraining.Hooks {
+        private final Policy policy;
+        private final List<PairTokenizer.TokenizedPair> pairs;
+        private final long pad;
+        private final int micro;
+        private final double beta;
+        private final boolean separateReference;
+        private final java.util.function.IntConsumer announce;
+        private PrecomputedReference atStart;
+        private MarginDiagnostics start;
+        private MarginDiagnostics end;
+
+        StageMargins(Policy policy, List<PairTokenizer.TokenizedPair> pairs, long pad, int micro, double beta,
+                boolean separateReference, java.util.function.IntConsumer announce) {
+            this.policy = policy;
+            this.pairs = pairs;
+            this.pad = pad;
+            this.micro = micro;
+            this.beta = beta;
+            this.separateReference = separateReference;
+            this.announce = announce;
+        }
+
+        @Override
+        public void starting(int total, ReferencePolicy reference) {
+            // Without a separate reference model the reference is the policy as the masters leave it: its scores.
+            atStart = separateReference ? scored(policy, pairs, pad, micro) : (PrecomputedReference) reference;
+            start = MarginDiagnostics.of(MarginDiagnostics.margins(atStart, (PrecomputedReference) reference, beta),
+                    config.taus());
+            announce.accept(total);
+        }
+
+        @Override
+        public void trained(ReferencePolicy reference) {
+            try (PrecomputedReference atEnd = scored(policy, pairs, pad, micro)) {
+                end = MarginDiagnostics.of(MarginDiagnostics.margins(atEnd, (PrecomputedReference) reference, beta),
+                        config.taus());
+            }
+            if (separateReference) {
+                atStart.close();  // the policy's own start scores; the reference's are the caller's, closed after
+            }
+        }
     }
 
     /** The policy's log-probs on the pairs as its weights are now, in shares across the ranks. */

@@ -106,6 +106,13 @@ public final class OutputLock implements AutoCloseable {
         return acquire(folder, command, message -> System.err.println("drift: " + message));
     }
 
+    /** Whether this thread held the folder already when it last acquired it (a claim inside a claim). */
+    public boolean nested() {
+        synchronized (HELD) {
+            return holds > 1;
+        }
+    }
+
     /** The folder this lock holds. */
     public Path folder() {
         return folder;

@@ -108,7 +108,9 @@ public final class RunFolder implements AutoCloseable {
                 if (identity != null) {
                     RunRecord.claim(folder, identity, primaryKey);
                 }
-                OutputFolder.removeStaleTemporaries(folder);
+                if (!lock.nested()) {  // an outer claim of this thread has cleared them, and it writes now
+                    OutputFolder.removeStaleTemporaries(folder);
+                }
             } catch (IOException | RuntimeException e) {
                 lock.close();
                 throw e;

@@ -14,7 +14,7 @@ import org.driftml.settings.Settings;
  * default and source) listed in {@link #ALL};
  * the command-line options, {@code --config} keys, {@code run.json} and error messages follow from it.
  */
-public final class DpoConfig {
+public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig> {
     public static final Setting<Double> BETA = Setting.real("beta", "KL strength of Eq. 2", "", "> 0", v -> v > 0, 0.1,
             "paper Eq. 2; release config: 0.1");
     public static final Setting<PreferenceLoss.Type> LOSS = Setting.choice("loss", PreferenceLoss.Type.class,
@@ -85,6 +85,7 @@ public final class DpoConfig {
      *
      * @throws InvalidSettingException naming the setting when it does not take the value
      */
+    @Override
     public <T> DpoConfig with(Setting<T> s, T value) {
         return new DpoConfig(values.with(s, value));
     }

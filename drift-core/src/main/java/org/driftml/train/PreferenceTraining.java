@@ -228,8 +228,8 @@ public final class PreferenceTraining {
             }
             hooks.trained(made);
         } finally {
-            if (made instanceof AutoCloseable scores && !(reference instanceof Given)) {
-                close(scores);
+            if (made instanceof PrecomputedReference scores && !(reference instanceof Given)) {
+                scores.close();  // scores this run made; a given reference is its caller's
             }
             policy.weightsChanged();
         }
@@ -237,13 +237,5 @@ public final class PreferenceTraining {
             TrainingPlots.write(StepMetrics.trl(steps), folder);
         }
         return steps;
-    }
-
-    private static void close(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -37,6 +37,10 @@ class RunFolderTest {
                 }
             }).get());
             assertTrue(held.getCause() instanceof OutputLock.HeldException, String.valueOf(held.getCause()));
+            // A claim inside this thread's claim (a command's, then its library's) leaves a live write alone.
+            Files.writeString(out.resolve("stage/now.tmp"), "being written");
+            RunFolder.at(out).identity(Map.of("seed", 1), null).claim().close();
+            assertTrue(Files.exists(out.resolve("stage/now.tmp")), "the outer claim has cleared what was stale");
         }
         // Released: the same run resumes, another is refused naming what differs.
         RunFolder.at(out).identity(Map.of("seed", 1), null).claim().close();

@@ -127,15 +127,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             default -> throw new CommandLine.ParameterException(spec.commandLine(),
                     "--preset must be warm-start or iteration, got '" + preset + "'");
         };
-        for (Setting<?> s : DpoConfig.ALL) {
-            c = given(c, s);
-        }
-        return c;
-    }
-
-    private <T> DpoConfig given(DpoConfig c, Setting<T> s) {
-        T v = SettingOptions.given(spec, s);
-        return v == null ? c : c.with(s, v);
+        return SettingOptions.applied(spec, c, DpoConfig.ALL);
     }
 
     @Override
@@ -160,9 +152,9 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
         LoraConfig loraConfig;
         try {
             config = config();
-            maxPromptLength = length(PairTokenizer.MAX_PROMPT_LENGTH);
-            maxLength = length(PairTokenizer.MAX_LENGTH);
-            precision = dtype();
+            maxPromptLength = SettingOptions.givenOr(spec, PairTokenizer.MAX_PROMPT_LENGTH);
+            maxLength = SettingOptions.givenOr(spec, PairTokenizer.MAX_LENGTH);
+            precision = SettingOptions.givenOr(spec, DriftConfig.DTYPE);
             checkLimits();
             loraConfig = lora.config();
             if (adapter != null && loraConfig != null) {
@@ -277,16 +269,6 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private Precision dtype() {
-        Precision p = SettingOptions.given(spec, DriftConfig.DTYPE);
-        return p != null ? p : DriftConfig.DTYPE.defaultValue();
-    }
-
-    private int length(Setting<Integer> s) {
-        Integer v = SettingOptions.given(spec, s);
-        return v != null ? v : s.defaultValue();
     }
 
     /** Option values DpoConfig does not hold. */

@@ -57,28 +57,12 @@ final class LoopOptions {
 
     /** The paper's recipe with what {@code spec}'s command line and {@code --config} gave. */
     DriftConfig config(CommandSpec spec) {
-        DriftConfig c = DriftConfig.paper();
-        for (Setting<?> s : DriftConfig.ALL) {
-            c = given(spec, c, s);
-        }
-        DpoConfig iteration = c.iteration(), warm = c.warmStart();
-        for (Setting<?> s : DpoConfig.ALL) {
-            iteration = given(spec, iteration, s);
-            warm = given(spec, warm, s);
-        }
+        DriftConfig c = SettingOptions.applied(spec, DriftConfig.paper(), DriftConfig.ALL);
+        DpoConfig iteration = SettingOptions.applied(spec, c.iteration(), DpoConfig.ALL);
+        DpoConfig warm = SettingOptions.applied(spec, c.warmStart(), DpoConfig.ALL);
         if (warmstartEpochs != null) {
             warm = warm.withEpochs(warmstartEpochs);
         }
         return c.withDpo(noWarmStart ? null : warm, iteration).withLora(lora.config());
-    }
-
-    private static <T> DriftConfig given(CommandSpec spec, DriftConfig c, Setting<T> s) {
-        T v = SettingOptions.given(spec, s);
-        return v == null ? c : c.with(s, v);
-    }
-
-    private static <T> DpoConfig given(CommandSpec spec, DpoConfig c, Setting<T> s) {
-        T v = SettingOptions.given(spec, s);
-        return v == null ? c : c.with(s, v);
     }
 }

@@ -3,6 +3,7 @@ package org.driftml.cli;
 import java.util.List;
 import java.util.Map;
 import org.driftml.settings.InvalidSettingException;
+import org.driftml.settings.Settable;
 import org.driftml.settings.Setting;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -89,6 +90,25 @@ final class SettingOptions implements CommandLine.IModelTransformer {
      */
     static String message(Exception e) {
         return e instanceof InvalidSettingException i ? i.forOption() : e.getMessage();
+    }
+
+    /** {@code config} with each of {@code settings} that the command line or {@code --config} gave. */
+    static <C extends Settable<C>> C applied(CommandSpec spec, C config, List<Setting<?>> settings) {
+        for (Setting<?> s : settings) {
+            config = appliedOne(spec, config, s);
+        }
+        return config;
+    }
+
+    private static <C extends Settable<C>, T> C appliedOne(CommandSpec spec, C config, Setting<T> s) {
+        T v = given(spec, s);
+        return v == null ? config : config.with(s, v);
+    }
+
+    /** The value given for {@code s}, or its declared default. */
+    static <T> T givenOr(CommandSpec spec, Setting<T> s) {
+        T v = given(spec, s);
+        return v != null ? v : s.defaultValue();
     }
 
     /** The value given for {@code s} on the command line or in {@code --config}, or null. */
