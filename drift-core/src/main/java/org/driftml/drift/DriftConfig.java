@@ -39,13 +39,12 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
     public static final Setting<Integer> ITERATIONS = Setting.whole("iterations",
             "K, the sample-then-train iterations after the warm start", "", ">= 0", v -> v >= 0, 2, "paper Sec. 4: 2");
     public static final Setting<Reference> REFERENCE = Setting.choice("reference", Reference.class,
-            "DPO reference: the frozen input model, or the policy at each iteration's start", Reference.BASE,
-            "release: the base");
+            "DPO reference: the frozen input model, or the policy at each stage's start", Reference.PREVIOUS,
+            "paper App. D.2: the checkpoint each stage starts from");
     public static final Setting<FeedbackPrompt.Style> PROMPT_STYLE = Setting.choice("prompt_style",
             FeedbackPrompt.Style.class, "how the feedback is shown when sampling a positive: drift's plain "
                     + "transcript, the model's chat template, or the released script's transcript and y+ cut, byte "
-                    + "for byte", FeedbackPrompt.Style.TRANSCRIPT, "drift's choice: transcript (issue 29 makes "
-                    + "release the recipes' default)");
+                    + "for byte", FeedbackPrompt.Style.RELEASE, "release: gen-drift.py");
     public static final Setting<Double> TEMPERATURE = Sampler.TEMPERATURE;
     public static final Setting<Double> TOP_P = Sampler.TOP_P;
     public static final Setting<Integer> MAX_NEW_TOKENS = Sampler.MAX_NEW_TOKENS;
@@ -69,8 +68,8 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
     public static final List<Setting<?>> RUN = List.of(DTYPE, SUBSAMPLE, SAVE_STEPS, SEED);
     public static final List<Setting<?>> ALL = Settings.concat(LOOP, SAMPLING, LENGTHS, RUN);
 
-    /** The declared defaults: the paper's recipe. */
-    private static final Settings PAPER = Settings.defaults(ALL);
+    /** The declared defaults (a recipe sets most of them: {@link Recipe}). */
+    private static final Settings DEFAULTS = Settings.defaults(ALL);
 
     private final Settings values;
     private final DpoConfig warmStart;
@@ -108,9 +107,22 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
         this.lora = lora;
     }
 
-    /** The paper's recipe: DRIFT, K = 2, frozen base reference, released prompt, T 0.7, top-p 0.9, 512 tokens. */
+    /**
+     * The paper's recipe ({@link Recipe#PAPER}): DRIFT, K = 2, each stage against the checkpoint it starts from, 32
+     * pairs per step, bf16, Eq. 2 without RPO, the release's y+ prompt, T 0.7, top-p 0.9, 512 new tokens.
+     */
     public static DriftConfig paper() {
-        return new DriftConfig(PAPER, DpoConfig.warmStart(), DpoConfig.iteration(), List.of(0.1, 0.25, 0.5), null);
+        return Recipe.PAPER.config();
+    }
+
+    /** The release's recipe ({@link Recipe#RELEASE}): the paper's with rpo_alpha 0.001. */
+    public static DriftConfig release() {
+        return Recipe.RELEASE.config();
+    }
+
+    /** Every setting at its declared default, DPO's presets, no LoRA: what a {@link Recipe} starts from. */
+    static DriftConfig declaredDefaults() {
+        return new DriftConfig(DEFAULTS, DpoConfig.warmStart(), DpoConfig.iteration(), List.of(0.1, 0.25, 0.5), null);
     }
 
     /**

@@ -128,7 +128,7 @@ public final class Setting<T> {
 
     /** Older option spellings that still work. */
     public List<String> aliases() {
-        return aliases.stream().map(a -> "--" + a).toList();
+        return aliases.stream().map(a -> "--" + a.replace('_', '-')).toList();
     }
 
     /** The value when nothing sets it ({@link #source()} says where it comes from). */

@@ -35,13 +35,14 @@ public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig>
             "clip the global gradient norm to this (<= 0 turns clipping off)", "", "a finite number", v -> true, 1.0,
             "TRL's default: 1.0");
     public static final Setting<Integer> BATCH_SIZE = Setting.whole("batch_size",
-            "pairs per optimiser step in one process (micro-batch x accumulation)", "pairs", ">= 1", v -> v >= 1, 4,
-            "release config: per_device_train_batch_size 4");
+            "pairs per optimiser step over all processes (processes x micro-batch x accumulation)", "pairs", ">= 1",
+            v -> v >= 1, 4, "drift's choice for drift dpo: 4 (the recipes: 32)").alsoCalled("global_batch_size");
     public static final Setting<Integer> GRADIENT_ACCUMULATION = Setting.whole("gradient_accumulation",
             "micro-batches per optimiser step (a divisor of batch_size)", "micro-batches", ">= 1", v -> v >= 1, 1,
-            "release config: gradient_accumulation_steps 1").alsoCalled("accumulation");
+            "release config: gradient_accumulation_steps 1").alsoCalled("accumulation", "gradient_accumulation_steps");
     public static final Setting<Integer> EPOCHS = Setting.whole("epochs", "passes over the pairs", "", ">= 1",
-            v -> v >= 1, 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)");
+            v -> v >= 1, 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)")
+            .alsoCalled("num_train_epochs");
     /**
      * Keep only each layer's input in the forward and recompute the layer in the backward (TRL's
      * gradient_checkpointing; the released DRIFT configs turn it on): activation memory of one layer instead of all,
@@ -147,8 +148,25 @@ public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig>
         return get(GRADIENT_CHECKPOINTING);
     }
 
+    /** Pairs per forward and backward in one process: batch_size / gradient_accumulation. */
     public int microBatch() {
         return batchSize() / accumulation();
+    }
+
+    /**
+     * Pairs per forward and backward in each of {@code processes} data-parallel processes: batch_size (pairs per
+     * optimiser step over all processes) / (processes x gradient_accumulation), TRL's per_device_train_batch_size.
+     *
+     * @throws InvalidSettingException naming batch_size when the split does not divide
+     */
+    public static int microBatchPerProcess(DpoConfig config, int processes) {
+        int split = processes * config.accumulation();
+        if (config.batchSize() % split != 0) {
+            throw new InvalidSettingException(BATCH_SIZE, config.batchSize(), "must split evenly into " + processes
+                    + " processes x gradient_accumulation " + config.accumulation() + " = " + split
+                    + " micro-batches");
+        }
+        return config.batchSize() / split;
     }
 
     public DpoConfig withLearningRate(double lr) {

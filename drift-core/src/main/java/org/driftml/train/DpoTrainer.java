@@ -100,6 +100,9 @@ public final class DpoTrainer implements AutoCloseable {
         this.seed = seed;
         this.group = group;
         boolean lora = policy.adapters() != null;
+        if (group != null) {
+            DpoConfig.microBatchPerProcess(config, group.worldSize());  // a split that does not divide is refused
+        }
         if (zeroStage < 0 || zeroStage > 2) {
             throw new IllegalArgumentException("ZeRO stage must be 0, 1 or 2, got " + zeroStage);
         }
@@ -412,7 +415,9 @@ public final class DpoTrainer implements AutoCloseable {
         // global batch's mean.
         List<Integer> batch = group == null ? batchAll : Ranks.shareOf(group, batchAll);
         int globalSize = batchAll.size();
-        int micro = config.microBatch();
+        // Each process's micro-batch is batch / (processes x accumulation), as the release's per-device batch on
+        // 8 GPUs: the same micro-batches and pairs per step at any world size.
+        int micro = group == null ? config.microBatch() : DpoConfig.microBatchPerProcess(config, group.worldSize());
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
         double allreduceSeconds = 0;

@@ -20,8 +20,27 @@ final class ConfigFile {
 
     private ConfigFile() {}
 
+    /**
+     * What a file gave: the options it set (those the command line left unset), and the keys {@code --print-config}
+     * writes that follow from the others ({@link PrintedConfig#DERIVED}), for the command to check.
+     */
+    record Applied(Path file, java.util.Set<OptionSpec> set, java.util.Map<String, JsonNode> derived) {
+        static final Applied NONE = new Applied(null, java.util.Set.of(), java.util.Map.of());
+
+        /** Where {@code option}'s value came from: the command line, this file, or neither (null). */
+        String sourceOf(CommandSpec spec, OptionSpec option) {
+            CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+            if (option == null) {
+                return null;
+            } else if (parsed != null && parsed.hasMatchedOption(option)) {
+                return "option";
+            }
+            return set.contains(option) ? "config:" + file : null;
+        }
+    }
+
     /** Fills every option of {@code spec} that the command line left unset from {@code file}. */
-    static void apply(CommandSpec spec, Path file) throws IOException {
+    static Applied apply(CommandSpec spec, Path file) throws IOException {
         String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
         if (!java.nio.file.Files.isRegularFile(file)) {
@@ -40,10 +59,17 @@ final class ConfigFile {
                     + ")");
         }
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        java.util.Set<OptionSpec> set = new java.util.HashSet<>();
+        java.util.Map<String, JsonNode> derived = new java.util.LinkedHashMap<>();
         for (var it = root.fields(); it.hasNext();) {
             var e = it.next();
             String key = e.getKey().replace('_', '-');
             OptionSpec option = spec.findOption("--" + key);
+            if (option == null && PrintedConfig.DERIVED.contains(e.getKey())
+                    && spec.findOption(SettingOptions.PRINT_CONFIG) != null) {
+                derived.put(e.getKey(), e.getValue());  // checked by the command once it has resolved the rest
+                continue;
+            }
             if (option == null || key.equals("config") || option.usageHelp() || option.versionHelp()) {
                 throw error(spec, file + ": unknown setting \"" + e.getKey() + "\" (settings are the long option names of "
                         + spec.qualifiedName() + ", e.g. " + firstOption(spec) + ")");
@@ -54,7 +80,9 @@ final class ConfigFile {
             option.setValue(option.converters() != null && option.converters().length > 0
                     ? converted(spec, file, e.getKey(), e.getValue(), option)
                     : valueOf(spec, file, e.getKey(), e.getValue(), option.type()));
+            set.add(option);
         }
+        return new Applied(file, set, derived);
     }
 
     private static Object valueOf(CommandSpec spec, Path file, String key, JsonNode v, Class<?> type) {

@@ -138,9 +138,10 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        ConfigFile.Applied applied = ConfigFile.Applied.NONE;
         if (configFile != null) {
             try {
-                ConfigFile.apply(spec, configFile);
+                applied = ConfigFile.apply(spec, configFile);
             } catch (CommandLine.ParameterException e) {
                 err.println("drift dpo: " + e.getMessage());
                 return 2;
@@ -167,17 +168,27 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
                 throw new IllegalArgumentException("--adapter: " + adapter + " has no "
                         + Policy.ADAPTER_CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
-        } catch (IllegalArgumentException e) {
+            workers.checkSplit(config);
+            Map<Setting<?>, Object> resolved = new LinkedHashMap<>();
+            DpoConfig.ALL.forEach(s -> resolved.put(s, config.get(s)));
+            resolved.put(PairTokenizer.MAX_PROMPT_LENGTH, maxPromptLength);
+            resolved.put(PairTokenizer.MAX_LENGTH, maxLength);
+            resolved.put(DriftConfig.DTYPE, precision);
+            PrintedConfig printed = new PrintedConfig();
+            for (Map.Entry<Setting<?>, Object> e : resolved.entrySet()) {
+                printed.put(e.getKey(), e.getValue(), SettingOptions.sourceOf(spec, applied, e.getKey(),
+                        "default:" + e.getKey().source()), workers.processes(), config);
+            }
+            if (applied.file() != null) {
+                printed.check(spec, applied.file(), applied.derived());
+            }
+            if (SettingOptions.printsConfig(spec)) {
+                SettingOptions.print(printed, spec.commandLine().getOut());
+                return 0;
+            }
+        } catch (IllegalArgumentException | CommandLine.ParameterException e) {
             err.println("drift dpo: " + SettingOptions.message(e));
             return 2;
-        }
-        Map<Setting<?>, Object> resolved = new LinkedHashMap<>();
-        DpoConfig.ALL.forEach(s -> resolved.put(s, config.get(s)));
-        resolved.put(PairTokenizer.MAX_PROMPT_LENGTH, maxPromptLength);
-        resolved.put(PairTokenizer.MAX_LENGTH, maxLength);
-        resolved.put(DriftConfig.DTYPE, precision);
-        if (SettingOptions.printConfig(spec, resolved, spec.commandLine().getOut())) {
-            return 0;
         }
         ComputeDevice on = device.resolve(err, "drift dpo");
         if (on == null) {

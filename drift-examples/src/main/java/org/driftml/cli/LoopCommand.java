@@ -7,12 +7,14 @@ import org.driftml.data.DsatMiner;
 import org.driftml.data.MinedFolder;
 import org.driftml.drift.DriftConfig;
 import org.driftml.drift.DriftTrainer;
+import org.driftml.drift.Recipe;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.output.OutputConflictException;
 import org.driftml.output.OutputLock;
 import org.driftml.output.RunFolder;
 import org.driftml.parallel.ProcessGroup;
 import org.driftml.parallel.WorldEnv;
+import org.driftml.settings.Setting;
 import picocli.CommandLine;
 
 /** What drift warmstart and drift train share: read the mined folder, run the loop, print the summary table. */
@@ -32,11 +34,19 @@ final class LoopCommand {
         DsatMiner.Mined mined;
         WorldEnv world;
         try {
+            ConfigFile.Applied applied = ConfigFile.Applied.NONE;
             if (o.configFile != null) {
-                ConfigFile.apply(spec, o.configFile);
+                applied = ConfigFile.apply(spec, o.configFile);
+                o.epochsFrom(spec, applied);
             }
             config = fixed.apply(o.config(spec));
-            if (SettingOptions.printConfig(spec, resolved(spec, config), spec.commandLine().getOut())) {
+            o.workers.checkSplit(config.iteration());  // before the work: the batch must split over the processes
+            PrintedConfig printed = printed(spec, o, config, applied);
+            if (applied.file() != null) {
+                printed.check(spec, applied.file(), applied.derived());
+            }
+            if (SettingOptions.printsConfig(spec)) {
+                SettingOptions.print(printed, spec.commandLine().getOut());
                 return 0;  // before the model and the data are read: the settings alone
             }
             on = o.device.resolve();
@@ -73,14 +83,34 @@ final class LoopCommand {
         return locked(spec, name, config, on, mined, o, null);
     }
 
-    /** Every declared setting the command takes, as {@code config} resolved it (DPO ones: an iteration's). */
-    private static java.util.Map<org.driftml.settings.Setting<?>, Object> resolved(CommandLine.Model.CommandSpec spec,
-            DriftConfig config) {
-        java.util.Map<org.driftml.settings.Setting<?>, Object> m = new java.util.LinkedHashMap<>();
-        for (var s : ((SettingOptions.Declared) spec.userObject()).settings()) {
-            m.put(s, DriftConfig.ALL.contains(s) ? config.get(s) : config.iteration().get(s));
+    /**
+     * What {@code --print-config} prints: the recipe, then every declared setting the command takes as {@code config}
+     * resolved it (the DPO ones: an iteration's), each with its source, and both stages' epochs.
+     */
+    private static PrintedConfig printed(CommandLine.Model.CommandSpec spec, LoopOptions o, DriftConfig config,
+            ConfigFile.Applied applied) {
+        Recipe recipe = o.recipe();
+        PrintedConfig p = new PrintedConfig();
+        p.put("recipe", recipe.key(), sourceOrDefault(applied.sourceOf(spec, spec.findOption("--recipe"))));
+        PrintedConfig.Processes processes = o.workers.processes();
+        for (Setting<?> s : ((SettingOptions.Declared) spec.userObject()).settings()) {
+            Object value = DriftConfig.ALL.contains(s) ? config.get(s) : config.iteration().get(s);
+            Recipe.Value byRecipe = recipe.value(s);
+            p.put(s, value, SettingOptions.sourceOf(spec, applied, s, byRecipe != null ? byRecipe.source()
+                    : "default:" + s.source()), processes, config.iteration());
         }
-        return m;
+        java.util.Map<String, Object> epochs = new java.util.LinkedHashMap<>();
+        epochs.put("warm_start", config.warmStart() == null ? null : config.warmStart().epochs());
+        epochs.put("iteration", config.iteration().epochs());
+        String given = applied.sourceOf(spec, spec.findOption(config.warmStart() == null ? "--no-warm-start"
+                : "--warmstart-epochs"));
+        p.put("num_train_epochs", epochs, given != null ? given : recipe.warmStartEpochs().source() + ", "
+                + recipe.iterationEpochs().source());
+        return p;
+    }
+
+    private static String sourceOrDefault(String given) {
+        return given != null ? given : "default";
     }
 
     /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */

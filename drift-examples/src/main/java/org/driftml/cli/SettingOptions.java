@@ -1,7 +1,7 @@
 package org.driftml.cli;
 
 import java.util.List;
-import java.util.Map;
+import org.driftml.drift.Recipe;
 import org.driftml.settings.InvalidSettingException;
 import org.driftml.settings.Settable;
 import org.driftml.settings.Setting;
@@ -20,39 +20,51 @@ final class SettingOptions implements CommandLine.IModelTransformer {
     interface Declared {
         /** The settings it takes, in the order its help lists them (each at its declared default unless given). */
         List<Setting<?>> settings();
+
+        /** The value {@code s} has when nothing gives it, and where that comes from (help shows both). */
+        default Recipe.Value defaultOf(Setting<?> s) {
+            return new Recipe.Value(s.defaultValue(), s.source());
+        }
     }
 
     @Override
     public CommandSpec transform(CommandSpec spec) {
         if (spec.userObject() instanceof Declared d) {
             for (Setting<?> s : d.settings()) {
-                spec.addOption(option(s, s.defaultValue()));
+                spec.addOption(option(s, d.defaultOf(s)));
             }
             spec.addOption(OptionSpec.builder(PRINT_CONFIG).type(Boolean.class).description(
-                    "Print the settings this command would run with, as a --config file, and exit").build());
+                    "Print the settings this command would run with as one JSON object (TRL's names, each value's",
+                    "source), which --config reads back, and exit").build());
         }
         return spec;
     }
 
     static final String PRINT_CONFIG = "--print-config";
 
-    /**
-     * With {@code --print-config}: prints {@code values} (every declared setting, resolved from the defaults, the
-     * command line and {@code --config}) as YAML that {@code --config} reads back, and returns true: the command
-     * then exits 0 without doing anything else.
-     */
-    static boolean printConfig(CommandSpec spec, Map<Setting<?>, Object> values, java.io.PrintWriter out) {
+    /** Whether {@code --print-config} was given: print the resolved settings and exit 0 without working. */
+    static boolean printsConfig(CommandSpec spec) {
         OptionSpec o = spec.findOption(PRINT_CONFIG);
-        if (o == null || !Boolean.TRUE.equals(o.getValue())) {
-            return false;
-        }
-        out.println("# " + spec.qualifiedName() + " settings (key: value, as --config reads them)");
-        values.forEach((s, v) -> out.println(s.key() + ": " + recorded(s, v)));
-        out.flush();
-        return true;
+        return o != null && Boolean.TRUE.equals(o.getValue());
     }
 
-    private static <T> OptionSpec option(Setting<T> s, Object shown) {
+    /** Prints {@code config} as {@code --print-config} does. */
+    static void print(PrintedConfig config, java.io.PrintWriter out) throws java.io.IOException {
+        out.println(JsonLines.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config.json()));
+        out.flush();
+    }
+
+    /**
+     * Where {@code s}'s value came from: the command line ({@code option}), the {@code --config} file, or else
+     * {@code otherwise}.
+     */
+    static String sourceOf(CommandSpec spec, ConfigFile.Applied applied, Setting<?> s, String otherwise) {
+        String given = applied.sourceOf(spec, spec.findOption(s.option()));
+        return given != null ? given : otherwise;
+    }
+
+    private static <T> OptionSpec option(Setting<T> s, Recipe.Value byDefault) {
+        Object shown = byDefault.value();
         String[] names = new String[1 + s.aliases().size()];
         names[0] = s.option();
         for (int i = 0; i < s.aliases().size(); i++) {
@@ -61,7 +73,7 @@ final class SettingOptions implements CommandLine.IModelTransformer {
         String unit = s.unit().isEmpty() ? "" : s.unit() + "; ";
         String shownText = shown == null ? "" : "default " + recorded(s, shown) + ", ";
         OptionSpec.Builder b = OptionSpec.builder(names).type(s.type()).description(
-                capitalised(s.meaning()) + " (" + unit + shownText + s.source() + ")");
+                capitalised(s.meaning()) + " (" + unit + shownText + byDefault.source() + ")");
         if (s.type() != Boolean.class) {
             b.paramLabel(s.range().contains("|") ? s.range() : s.key().toUpperCase(java.util.Locale.ROOT))
                     .converters(text -> {

@@ -36,6 +36,11 @@ final class TrainCommand implements Callable<Integer>, SettingOptions.Declared {
     }
 
     @Override
+    public org.driftml.drift.Recipe.Value defaultOf(Setting<?> s) {
+        return LoopOptions.byDefault(s);
+    }
+
+    @Override
     public Integer call() throws Exception {
         return LoopCommand.run(spec, options, c -> c);
     }

@@ -28,6 +28,11 @@ final class WarmstartCommand implements Callable<Integer>, SettingOptions.Declar
     }
 
     @Override
+    public org.driftml.drift.Recipe.Value defaultOf(Setting<?> s) {
+        return LoopOptions.byDefault(s);
+    }
+
+    @Override
     public List<Setting<?>> settings() {
         return LoopOptions.SETTINGS;
     }

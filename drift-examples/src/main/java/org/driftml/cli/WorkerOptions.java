@@ -58,6 +58,34 @@ final class WorkerOptions {
         return world;
     }
 
+    /** How many processes the run has: {@code --nproc-per-node}, else torchrun's WORLD_SIZE, else one. */
+    PrintedConfig.Processes processes() {
+        if (nprocPerNode > 1) {
+            return new PrintedConfig.Processes(nprocPerNode, "option");
+        }
+        int world = WorldEnv.fromEnvironment(System.getenv()).worldSize();
+        return world > 1 ? new PrintedConfig.Processes(world, "env:WORLD_SIZE") : new PrintedConfig.Processes(1,
+                "default");
+    }
+
+    /**
+     * Refuses a batch that does not split into equal micro-batches: each process's micro-batch is batch_size /
+     * (processes x gradient_accumulation), TRL's per_device_train_batch_size.
+     *
+     * @throws IllegalArgumentException naming the options
+     */
+    void checkSplit(org.driftml.train.DpoConfig dpo) {
+        PrintedConfig.Processes p = processes();
+        int split = p.count() * dpo.accumulation();
+        if (dpo.batchSize() % split != 0) {
+            String processes = p.source().equals("option") ? "--nproc-per-node " + p.count()
+                    : p.source().equals("env:WORLD_SIZE") ? "WORLD_SIZE " + p.count() : "1 process";
+            throw new IllegalArgumentException("--batch-size " + dpo.batchSize() + " does not split evenly into "
+                    + processes + " x --gradient-accumulation " + dpo.accumulation() + " = " + split
+                    + " micro-batches (pairs per optimiser step over all processes): give a multiple of " + split);
+        }
+    }
+
     /** Whether this process should start the workers instead of training: N > 1 and not a worker itself. */
     boolean launches() {
         return nprocPerNode > 1 && !Launcher.isWorker();

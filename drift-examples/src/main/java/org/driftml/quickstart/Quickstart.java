@@ -132,8 +132,11 @@ final class Quickstart {
                 .withBatch(settings.dpoBatch(), 1);
         DpoConfig iteration = DpoConfig.iteration().withLearningRate(settings.dpoLearningRate())
                 .withBatch(settings.dpoBatch(), 1);
-        // The small model learned chat, not the released plain transcript: positives are sampled in chat form.
+        // The small model learned chat, not the released plain transcript: positives are sampled in chat form. Every
+        // stage trains against the base policy (the quickstart's figures were made so; the paper's recipe uses the
+        // checkpoint each stage starts from).
         return DriftConfig.paper().withMethod(method).withIterations(iterations)
+                .with(DriftConfig.REFERENCE, DriftConfig.Reference.BASE)
                 .withSampling(FeedbackPrompt.Style.CHAT, 0.7, 0.9, settings.maxNewTokens(), 64)
                 .withLengths(256, 256 + settings.maxNewTokens() + 2).withDpo(warmStart ? warm : null, iteration)
                 .withRun(Precision.FP32, 0, 1000, seed);

@@ -49,6 +49,18 @@ class DataParallelCommandTest {
             }
         }
         assertTrue(worst < 1e-4, "max |weight difference| " + worst);  // RMSprop's round-off: DataParallelTest
+
+        // Accumulation splits each process's share: 4 pairs / (2 processes x 2) = micro-batches of one pair, two per
+        // process and step; the same losses as one process's whole batch.
+        CliRun accumulated = CliRun.of("", DpoCommandTest.concat(common, "--output", dir.resolve("acc").toString(),
+                "--nproc-per-node", "2", "--gradient-accumulation", "2"));
+        assertEquals(0, accumulated.code(), accumulated.err());
+        List<String> c = Files.readAllLines(dir.resolve("acc/metrics.jsonl"));
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(2, json.readTree(c.get(i)).get("micro_batches").asInt(), "step " + (i + 1));
+            assertEquals(json.readTree(a.get(i)).get("loss").asDouble(), json.readTree(c.get(i)).get("loss").asDouble(),
+                    1e-6, "step " + (i + 1));
+        }
     }
 
     /**
@@ -103,6 +115,15 @@ class DataParallelCommandTest {
         assertTrue(maxDifference(uninterrupted, out, dir) < 1e-4, "resumed by two workers from one process's");
     }
 
+    private static String[] batchOfTwo(String[] args) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("--batch-size")) {
+                args[i + 1] = "2";
+            }
+        }
+        return args;
+    }
+
     /**
      * drift train with two workers and ZeRO 1: one process's pairs at every iteration byte for byte, its models
      * within round-off, the summary table printed once (rank 0's), and a bad --zero refused before any work.
@@ -110,10 +131,11 @@ class DataParallelCommandTest {
     @org.junit.jupiter.api.Test
     void trainWithTwoWorkersSamplesOneProcessesPairs(@TempDir Path dir) throws Exception {
         Path mined = DriftCommandsTest.mine(dir), one = dir.resolve("one"), two = dir.resolve("two");
-        CliRun single = CliRun.of("", DriftCommandsTest.args("train", mined, one));
+        // Two pairs per step: one per process (a batch must split evenly over the processes).
+        CliRun single = CliRun.of("", batchOfTwo(DriftCommandsTest.args("train", mined, one)));
         assertEquals(0, single.code(), single.err());
-        CliRun workers = CliRun.of("", DriftCommandsTest.args("train", mined, two, "--nproc-per-node", "2",
-                "--zero", "1"));
+        CliRun workers = CliRun.of("", batchOfTwo(DriftCommandsTest.args("train", mined, two, "--nproc-per-node", "2",
+                "--zero", "1")));
         assertEquals(0, workers.code(), workers.err());
         assertEquals(1, workers.out().lines().filter(l -> l.startsWith("final model: ")).count(), workers.out());
         for (String stage : new String[] {"warmstart", "iteration-1", "iteration-2"}) {
@@ -132,8 +154,8 @@ class DataParallelCommandTest {
                 "--lora-r", "4"));
         assertEquals(2, lora.code());
         assertTrue(lora.err().contains("--zero 1 with LoRA"), lora.err());
-        CliRun device = CliRun.of("", DriftCommandsTest.args("train", mined, dir.resolve("bad"), "--device",
-                "testdevice", "--nproc-per-node", "2"));
+        CliRun device = CliRun.of("", batchOfTwo(DriftCommandsTest.args("train", mined, dir.resolve("bad"),
+                "--device", "testdevice", "--nproc-per-node", "2")));
         assertEquals(2, device.code());
         assertTrue(device.err().contains("several processes need cpu (Gloo) or cuda (NCCL) tensors"), device.err());
         assertTrue(Files.notExists(dir.resolve("bad")));
