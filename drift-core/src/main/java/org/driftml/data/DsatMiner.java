@@ -20,8 +20,18 @@ import org.driftml.text.ChatMessage;
 public final class DsatMiner {
     private DsatMiner() {}
 
+    /**
+     * What mining found: DSAT items (DRIFT's and IterDPO's), seed pairs (the warm start), satisfying replies (SPIN's),
+     * and, in the UltraFeedback setting, the records' prompts with both replies ({@code preferences}).
+     */
     public record Mined(List<DsatItem> items, List<PreferencePair> seeds, List<SatReply> satisfying,
-            Map<String, Integer> counts) {}
+            List<PreferencePair> preferences, Map<String, Integer> counts) {
+        /** Logs without UltraFeedback records. */
+        public Mined(List<DsatItem> items, List<PreferencePair> seeds, List<SatReply> satisfying,
+                Map<String, Integer> counts) {
+            this(items, seeds, satisfying, List.of(), counts);
+        }
+    }
 
     public static Mined mine(List<Conversation> conversations) {
         List<DsatItem> items = new ArrayList<>();

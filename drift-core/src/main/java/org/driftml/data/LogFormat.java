@@ -18,8 +18,10 @@ public enum LogFormat {
     DSAT,
     /** WildFeedback's preference records {conversations, chosen, rejected}: seed pairs. */
     WILDFEEDBACK_PREFERENCES,
-    /** UltraFeedback's scored completions or chosen/rejected: seed pairs. */
-    ULTRAFEEDBACK;
+    /** UltraFeedback's records (openbmb's raw or binarized): each prompt with both replies, for Table 3's setting. */
+    ULTRAFEEDBACK,
+    /** The DRIFT release's data folder, or its {@code dsat_data.jsonl} alone ({@link ReleaseFiles}). */
+    RELEASE;
 
     /** {@code --format}: which reader the logs go through. */
     public static final Setting<LogFormat> FORMAT = Setting.choice("format", LogFormat.class,
@@ -54,10 +56,15 @@ public enum LogFormat {
                         Map.of("seed pairs", read.pairs().size())), read.report());
             }
             case ULTRAFEEDBACK -> {
+                // Kept as records (prompt, chosen, rejected): each method of Sec. 4.1 keeps one side or neither.
                 var read = UltraFeedbackRecords.read(logs, policy);
-                yield new Mining(new DsatMiner.Mined(List.of(), read.pairs(), List.of(),
-                        Map.of("seed pairs", read.pairs().size())), read.report());
+                Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+                counts.put("prompts", read.prompts().size());
+                counts.put("preference records", read.pairs().size());
+                yield new Mining(new DsatMiner.Mined(List.of(), List.of(), List.of(), read.pairs(), counts),
+                        read.report());
             }
+            case RELEASE -> ReleaseFiles.readFolder(logs, policy);
         };
     }
 }

@@ -1,6 +1,5 @@
 package org.driftml.data;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -9,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,9 +21,11 @@ import org.driftml.text.ChatMessage;
  *   <li>{@code dsat.jsonl}: DSAT items in DRIFT's released record format (plus {@code id} and {@code source});</li>
  *   <li>{@code seeds.jsonl}: the DSAT-to-SAT seed pairs in TRL's conversational format;</li>
  *   <li>{@code satisfying.jsonl}: replies users marked SAT ({@code prompt} and {@code chosen}), SPIN's positives;</li>
+ *   <li>{@code preferences.jsonl}: the UltraFeedback setting's records, each prompt with its chosen and rejected
+ *       replies (Sec. 4.1);</li>
  *   <li>{@code counts.json}: the miner's counts.</li>
  * </ul>
- * The four files are written into a staging folder inside {@code dir} first and moved into place only when all
+ * The files are written into a staging folder inside {@code dir} first and moved into place only when all
  * are whole, so a write that fails (a full disk) leaves the previous folder as it was; before, a failed {@code drift
  * mine} left a new {@code dsat.jsonl} beside the old {@code seeds.jsonl} and counts, and {@code drift train} took
  * it. {@code counts.json} is removed before the moves and moved in last: a run killed between the moves leaves a
@@ -33,6 +33,8 @@ import org.driftml.text.ChatMessage;
  */
 public final class MinedFolder {
     private static final String STAGING = ".staging-";
+    /** The UltraFeedback setting's records, prompt with both replies (TRL's conversational preference format). */
+    public static final String PREFERENCES = "preferences.jsonl";
 
     private MinedFolder() {}
 
@@ -68,10 +70,16 @@ public final class MinedFolder {
                         out.write(n + "\n");
                     }
                 });
+                file(staging.resolve(PREFERENCES), out -> {
+                    for (PreferencePair p : mined.preferences()) {
+                        out.write(PreferencePairs.toJson(p) + "\n");
+                    }
+                });
                 file(staging.resolve("counts.json"), out -> out.write(
                         LogFiles.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(mined.counts())));
                 Files.deleteIfExists(dir.resolve("counts.json"));
-                for (String f : new String[] {"dsat.jsonl", "seeds.jsonl", "satisfying.jsonl", "counts.json"}) {
+                for (String f : new String[] {"dsat.jsonl", "seeds.jsonl", "satisfying.jsonl", PREFERENCES,
+                        "counts.json"}) {
                     Files.move(staging.resolve(f), dir.resolve(f), StandardCopyOption.ATOMIC_MOVE,
                             StandardCopyOption.REPLACE_EXISTING);
                 }
@@ -96,17 +104,14 @@ public final class MinedFolder {
         }
         List<DsatItem> items = DsatRecords.read(dir.resolve("dsat.jsonl"), OnBadRecord.FAIL).items();
         List<PreferencePair> seeds = PreferencePairs.read(dir.resolve("seeds.jsonl"));
-        List<SatReply> satisfying = new ArrayList<>();
-        LogFiles.read(dir.resolve("satisfying.jsonl"), OnBadRecord.FAIL, new ReadReport(), r -> {
-            JsonNode n = r.value();
-            satisfying.add(new SatReply(n.path("id").asText("sat-" + (satisfying.size() + 1)),
-                    Messages.list(r, "prompt", n.get("prompt")), Messages.reply(r, "chosen", n.get("chosen")),
-                    n.path("source").asText(r.where())));
-        });
+        List<SatReply> satisfying = SatRecords.read(dir.resolve("satisfying.jsonl"), OnBadRecord.FAIL).replies();
+        // Written since the UltraFeedback setting (issue 29); an older folder has none.
+        Path prefs = dir.resolve(PREFERENCES);
+        List<PreferencePair> preferences = Files.exists(prefs) ? PreferencePairs.read(prefs) : List.of();
         Map<String, Integer> counts = new LinkedHashMap<>();
         LogFiles.JSON.readTree(dir.resolve("counts.json").toFile()).fields()
                 .forEachRemaining(e -> counts.put(e.getKey(), e.getValue().asInt()));
-        return new DsatMiner.Mined(items, seeds, satisfying, counts);
+        return new DsatMiner.Mined(items, seeds, satisfying, preferences, counts);
     }
 
     private static void messages(ArrayNode out, List<ChatMessage> messages) {

@@ -45,6 +45,19 @@ public final class ReadReport {
         skip(e);
     }
 
+    /** Adds what another reader of the same mining did (the release's three files make one report). */
+    void add(ReadReport other) {
+        records += other.records;
+        kept += other.kept;
+        skipped += other.skipped;
+        for (String r : other.reasons) {
+            if (reasons.size() < KEPT_REASONS) {
+                reasons.add(r);
+            }
+        }
+        other.excluded.forEach((why, n) -> excluded.merge(why, n, Integer::sum));
+    }
+
     public int records() {
         return records;
     }

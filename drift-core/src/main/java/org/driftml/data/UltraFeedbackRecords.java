@@ -12,11 +12,17 @@ import org.driftml.text.ChatMessage;
 /**
  * UltraFeedback-style records, in either shape:
  * <ul>
- *   <li>scored completions: {@code {"instruction" | "prompt": text, "completions": [{"response": text,
- *       "overall_score": number}, ...]}}; the pair is the best against the worst, and a record whose scores are
- *       all equal gives a prompt but no pair (counted);</li>
- *   <li>binarized: {@code {"prompt": text, "chosen": [user, assistant], "rejected": [user, assistant]}} (the
- *       reply is the last message), or chosen/rejected given as one assistant message or a string.</li>
+ *   <li>openbmb's raw records: {@code {"instruction" | "prompt": text, "completions": [{"response": text,
+ *       "annotations": {aspect: {"Rating": "1".."5", ...}}, "fine-grained_score": number, "overall_score":
+ *       number}, ...]}}. A completion's score is its {@code fine-grained_score}, else the mean of its annotations'
+ *       ratings, else its {@code overall_score} (ultrafeedback_binarized scores by the mean of the four ratings).
+ *       The pair is the best against the worst (the first of equals); a record whose scores are all equal gives a
+ *       prompt but no pair (counted);</li>
+ *   <li>binarized ({@code HuggingFaceH4/ultrafeedback_binarized}, TRL's preference format): {@code {"prompt": text |
+ *       [messages], "chosen": [user, assistant] | [assistant] | text, "rejected": ..., "score_chosen",
+ *       "score_rejected"}} (a reply given as a conversation is its last message); without {@code prompt}, TRL's
+ *       implicit prompt: chosen and rejected are whole conversations and the prompt is what precedes their last
+ *       message.</li>
  * </ul>
  * Every record yields its prompt, which IterDPO on UltraFeedback samples from.
  */
@@ -57,6 +63,18 @@ public final class UltraFeedbackRecords {
     private static List<ChatMessage> prompt(LogRecord r, JsonNode n) {
         JsonNode p = n.has("prompt") ? n.get("prompt") : n.get("instruction");
         String field = n.has("prompt") ? "prompt" : "instruction";
+        if (p == null && n.path("chosen").isArray() && n.get("chosen").size() > 1) {
+            // TRL's implicit prompt: the conversation before the chosen reply, the same before the rejected one.
+            List<ChatMessage> chosen = Messages.list(r, "chosen", n.get("chosen"));
+            List<ChatMessage> before = chosen.subList(0, chosen.size() - 1);
+            JsonNode rejected = n.get("rejected");
+            if (rejected != null && rejected.isArray() && rejected.size() > 1 && !Messages.list(r, "rejected",
+                    rejected).subList(0, rejected.size() - 1).equals(before)) {
+                throw r.bad("rejected", "its conversation before the reply differs from chosen's (TRL's implicit "
+                        + "prompt needs one prompt)");
+            }
+            return List.copyOf(before);
+        }
         if (p == null) {
             throw r.bad("prompt", "missing (expected \"prompt\" or \"instruction\")");
         }
@@ -79,16 +97,13 @@ public final class UltraFeedbackRecords {
             if (!c.path("response").isTextual()) {
                 throw r.bad(f + ".response", "missing or not a string");
             }
-            JsonNode s = c.get("overall_score");
-            if (s == null || !s.isNumber()) {
-                throw r.bad(f + ".overall_score", "missing or not a number");
-            }
-            if (s.asDouble() > hi) {
-                hi = s.asDouble();
+            double s = score(r, f, c);
+            if (s > hi) {
+                hi = s;
                 best = i;
             }
-            if (s.asDouble() < lo) {
-                lo = s.asDouble();
+            if (s < lo) {
+                lo = s;
                 worst = i;
             }
         }
@@ -96,11 +111,49 @@ public final class UltraFeedbackRecords {
             return null;
         }
         Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("id", id(r, n));
         meta.put("source", r.where());
         meta.put("score_chosen", hi);
         meta.put("score_rejected", lo);
         return new PreferencePair(prompt, cs.get(best).get("response").asText(),
                 cs.get(worst).get("response").asText(), true, meta);
+    }
+
+    /** A raw completion's score: fine-grained_score, else the mean of its annotations' ratings, else overall_score. */
+    private static double score(LogRecord r, String f, JsonNode c) {
+        JsonNode fine = c.get("fine-grained_score");
+        if (fine != null && fine.isNumber()) {
+            return fine.asDouble();
+        }
+        JsonNode annotations = c.get("annotations");
+        if (annotations != null && annotations.isObject() && !annotations.isEmpty()) {
+            double sum = 0;
+            int n = 0;
+            for (var it = annotations.fields(); it.hasNext();) {
+                var aspect = it.next();
+                JsonNode rating = aspect.getValue().get("Rating");
+                String at = f + ".annotations." + aspect.getKey() + ".Rating";
+                if (rating == null) {
+                    throw r.bad(at, "missing");
+                }
+                try {
+                    sum += rating.isNumber() ? rating.asDouble() : Double.parseDouble(rating.asText().trim());
+                    n++;
+                } catch (NumberFormatException e) {
+                    if (!rating.asText().trim().equals("N/A")) {  // openbmb marks an aspect it did not rate so
+                        throw r.bad(at, "not a number: " + rating);
+                    }
+                }
+            }
+            if (n > 0) {
+                return sum / n;
+            }
+        }
+        JsonNode overall = c.get("overall_score");
+        if (overall == null || !overall.isNumber()) {
+            throw r.bad(f + ".overall_score", "missing or not a number (and no fine-grained_score or ratings)");
+        }
+        return overall.asDouble();
     }
 
     private static PreferencePair binarized(LogRecord r, JsonNode n, List<ChatMessage> prompt) {
@@ -110,6 +163,7 @@ public final class UltraFeedbackRecords {
             }
         }
         Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("id", id(r, n));
         meta.put("source", r.where());
         for (String f : new String[] {"score_chosen", "score_rejected"}) {
             if (n.has(f)) {
@@ -118,6 +172,16 @@ public final class UltraFeedbackRecords {
         }
         return new PreferencePair(prompt, last(r, "chosen", n.get("chosen")), last(r, "rejected", n.get("rejected")),
                 true, meta);
+    }
+
+    /** The record's own id (ultrafeedback_binarized's prompt_id, or id), else where it was read. */
+    private static String id(LogRecord r, JsonNode n) {
+        for (String f : new String[] {"prompt_id", "id"}) {
+            if (n.hasNonNull(f) && n.get(f).isValueNode()) {
+                return n.get(f).asText();
+            }
+        }
+        return r.where();
     }
 
     private static String last(LogRecord r, String field, JsonNode v) {

@@ -28,6 +28,14 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
         }
     }
 
+    /** Which data the iterations build pairs from (paper Sec. 4.1). */
+    public enum Data {
+        /** Real users' DSAT turns (and SAT replies for SPIN): the mined logs' items. */
+        WILDFEEDBACK,
+        /** Records that each hold a prompt with a chosen and a rejected reply (Table 3). */
+        ULTRAFEEDBACK
+    }
+
     public enum Reference {
         BASE,
         PREVIOUS
@@ -36,6 +44,10 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
     public static final Setting<Method> METHOD = Setting.choice("method", Method.class,
             "which pairs each iteration builds: drift (logged y-, fresh y+), spin, iterdpo", Method.DRIFT,
             "paper Sec. 3");
+    public static final Setting<Data> SETTING = Setting.choice("setting", Data.class,
+            "the data each iteration builds pairs from: wildfeedback (DSAT items, SAT replies) or ultrafeedback "
+                    + "(prompts with both replies: DRIFT keeps the rejected, SPIN the chosen, IterDPO ranks two "
+                    + "samples with --reward-model)", Data.WILDFEEDBACK, "paper Sec. 4.1");
     public static final Setting<Integer> ITERATIONS = Setting.whole("iterations",
             "K, the sample-then-train iterations after the warm start", "", ">= 0", v -> v >= 0, 2, "paper Sec. 4: 2");
     public static final Setting<Reference> REFERENCE = Setting.choice("reference", Reference.class,
@@ -61,7 +73,7 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
     public static final Setting<Long> SEED = Setting.wide("seed",
             "data order, sampling and subsampling all derive from it", 42, "release config: 42");
 
-    public static final List<Setting<?>> LOOP = List.of(METHOD, ITERATIONS, REFERENCE);
+    public static final List<Setting<?>> LOOP = List.of(METHOD, SETTING, ITERATIONS, REFERENCE);
     public static final List<Setting<?>> SAMPLING = List.of(PROMPT_STYLE, TEMPERATURE, TOP_P, MAX_NEW_TOKENS,
             GENERATION_BATCH);
     public static final List<Setting<?>> LENGTHS = List.of(PairTokenizer.MAX_PROMPT_LENGTH, PairTokenizer.MAX_LENGTH);
@@ -186,6 +198,10 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
 
     public Method method() {
         return get(METHOD);
+    }
+
+    public Data data() {
+        return get(SETTING);
     }
 
     public int iterations() {

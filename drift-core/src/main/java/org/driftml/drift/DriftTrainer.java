@@ -76,6 +76,7 @@ public final class DriftTrainer {
     private Progress progress = Progress.printing(System.err);
     private ProcessGroup group;  // null: one process
     private int zeroStage;
+    private org.driftml.model.RewardModel reward;  // IterDPO in the UltraFeedback setting ranks its samples with it
 
     /**
      * @param config the recipe ({@link DriftConfig#paper()} is the paper's); set where models live with
@@ -113,6 +114,15 @@ public final class DriftTrainer {
         return this;
     }
 
+    /**
+     * The reward model IterDPO ranks its two samples with in the UltraFeedback setting (the paper: OpenAssistant's
+     * reward-model-deberta-v3-large-v2). The caller keeps and closes it.
+     */
+    public DriftTrainer rewardModel(org.driftml.model.RewardModel r) {
+        this.reward = r;
+        return this;
+    }
+
     /** Whether this process writes the output: the only process, or rank 0. */
     private boolean writer() {
         return group == null || group.rank() == 0;
@@ -131,6 +141,9 @@ public final class DriftTrainer {
      * @throws IllegalStateException when the output holds another run, or training stops being finite
      */
     public Result train(Path model, DsatMiner.Mined mined, Path output) throws IOException {
+        if (config.data() == DriftConfig.Data.ULTRAFEEDBACK) {
+            return train(model, mined.seeds(), ultraFeedback(subsample(mined.preferences())), output);
+        }
         List<DsatItem> items = subsample(mined.items());
         List<SatReply> satisfying = subsample(mined.satisfying());
         IntFunction<PairMethod> method = switch (config.method()) {
@@ -145,6 +158,23 @@ public final class DriftTrainer {
                     + " on: check the logs' labels (drift mine reports the counts)");
         }
         return train(model, mined.seeds(), method, output);
+    }
+
+    /** Sec. 4.1's UltraFeedback pairs: DRIFT keeps the rejected reply, SPIN the chosen, IterDPO ranks two samples. */
+    private IntFunction<PairMethod> ultraFeedback(List<PreferencePair> records) {
+        if (records.isEmpty()) {
+            throw new IllegalArgumentException("no UltraFeedback records (prompts with both replies) to train "
+                    + config.method() + " on: mine them with drift mine --format ultrafeedback");
+        }
+        if (config.method() == DriftConfig.Method.ITERDPO) {
+            if (reward == null) {
+                throw new IllegalArgumentException("IterDPO on UltraFeedback ranks two samples by a reward model: "
+                        + "give one (--reward-model DIR)");
+            }
+            List<List<org.driftml.text.ChatMessage>> prompts = records.stream().map(PreferencePair::prompt).toList();
+            return k -> new RewardRankedPairs(prompts, reward);
+        }
+        return k -> new UltraFeedbackPairs(records, config.method());
     }
 
     /** The loop over any pair-building method (RewardRankedPairs for UltraFeedback prompts, say). */

@@ -78,7 +78,8 @@ class MinedFolderTest {
         assertTrue(refused.getMessage().contains("no counts.json: a drift mine into this folder stopped"),
                 refused.getMessage());
         MinedFolder.write(dir, mined(List.of(item(3))));
-        assertEquals(List.of(".drift.lock", "counts.json", "dsat.jsonl", "satisfying.jsonl", "seeds.jsonl"),
+        assertEquals(List.of(".drift.lock", "counts.json", "dsat.jsonl", "preferences.jsonl", "satisfying.jsonl",
+                "seeds.jsonl"),
                 List.copyOf(contents(dir).keySet()));
         assertEquals(List.of("item-3"), MinedFolder.read(dir).items().stream().map(DsatItem::id).toList());
     }

@@ -83,7 +83,55 @@ class PreferenceRecordsTest {
         assertEquals("4", result.pairs().get(1).chosen());
         assertEquals("5", result.pairs().get(1).rejected());
         assertEquals(1, result.report().excluded().get(UltraFeedbackRecords.TIED));
-        assertEquals(List.of(file + ":line 4: field \"completions[0].overall_score\": missing or not a number"),
+        assertEquals(List.of(file + ":line 4: field \"completions[0].overall_score\": missing or not a number "
+                + "(and no fine-grained_score or ratings)"),
                 result.report().skipReasons());
+    }
+
+    @Test
+    void ultraFeedbackImplicitPromptAndRatings(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("uf.jsonl");
+        String user = "{\"role\": \"user\", \"content\": \"Hi\"}";
+        Files.write(file, List.of(
+                // TRL's implicit prompt: chosen and rejected are whole conversations, the prompt what precedes.
+                "{\"chosen\": [" + user + ", {\"role\": \"assistant\", \"content\": \"Hello!\"}], \"rejected\": ["
+                        + user + ", {\"role\": \"assistant\", \"content\": \"Go away\"}]}",
+                "{\"chosen\": [" + user + ", {\"role\": \"assistant\", \"content\": \"a\"}], \"rejected\": ["
+                        + "{\"role\": \"user\", \"content\": \"Other\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+                // openbmb: fine-grained_score first (3 < 4 here though overall says otherwise).
+                "{\"instruction\": \"Q\", \"completions\": [{\"response\": \"low\", \"fine-grained_score\": 3, "
+                        + "\"overall_score\": 10}, {\"response\": \"high\", \"fine-grained_score\": 4, "
+                        + "\"overall_score\": 1}]}"));
+        var result = UltraFeedbackRecords.read(file, OnBadRecord.SKIP);
+        assertEquals(2, result.pairs().size());
+        assertEquals(List.of(ChatMessage.user("Hi")), result.pairs().get(0).prompt());
+        assertEquals("Hello!", result.pairs().get(0).chosen());
+        assertEquals("Go away", result.pairs().get(0).rejected());
+        assertEquals("high", result.pairs().get(1).chosen());
+        assertEquals(1, result.report().skipped());
+        assertTrue(result.report().skipReasons().get(0).contains("line 2: field \"rejected\": its conversation "
+                + "before the reply differs from chosen's"), result.report().skipReasons().toString());
+    }
+
+    @Test
+    void satisfyingRepliesInTheShapesTrlReads(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("sat.jsonl");
+        String user = "{\"role\": \"user\", \"content\": \"Hi\"}";
+        Files.write(file, List.of(
+                "{\"id\": \"s1\", \"prompt\": [" + user + "], \"chosen\": [{\"role\": \"assistant\", "
+                        + "\"content\": \"Hello\"}]}",
+                "{\"prompt\": \"Hi\", \"completion\": \"Hey\"}",
+                "{\"messages\": [" + user + ", {\"role\": \"assistant\", \"content\": \"Yo\"}]}",
+                "{\"messages\": [" + user + "]}",
+                "{\"prompt\": [{\"role\": \"assistant\", \"content\": \"x\"}], \"chosen\": \"y\"}",
+                "{\"prompt\": [" + user + "]}"));
+        var result = SatRecords.read(file, OnBadRecord.SKIP);
+        assertEquals(List.of("Hello", "Hey", "Yo"), result.replies().stream().map(SatReply::reply).toList());
+        assertEquals(List.of("s1", "sat-2", "sat-3"), result.replies().stream().map(SatReply::id).toList());
+        result.replies().forEach(r -> assertEquals(List.of(ChatMessage.user("Hi")), r.prompt()));
+        assertEquals(3, result.report().skipped());
+        assertTrue(result.report().skipReasons().get(2).contains("field \"chosen\": missing"),
+                result.report().skipReasons().toString());
+        assertThrows(BadRecordException.class, () -> SatRecords.read(file, OnBadRecord.FAIL));
     }
 }

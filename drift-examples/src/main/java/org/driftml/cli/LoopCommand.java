@@ -49,6 +49,19 @@ final class LoopCommand {
                 SettingOptions.print(printed, spec.commandLine().getOut());
                 return 0;  // before the model and the data are read: the settings alone
             }
+            boolean ranks = config.data() == DriftConfig.Data.ULTRAFEEDBACK
+                    && config.method() == DriftConfig.Method.ITERDPO;
+            if (ranks && o.rewardModel == null) {
+                throw new IllegalArgumentException("--setting ultrafeedback --method iterdpo ranks two samples by a "
+                        + "reward model: give --reward-model DIR");
+            }
+            if (!ranks && o.rewardModel != null) {
+                throw new IllegalArgumentException("--reward-model is used by --setting ultrafeedback --method "
+                        + "iterdpo only");
+            }
+            if (o.rewardModel != null && !java.nio.file.Files.isRegularFile(o.rewardModel.resolve("config.json"))) {
+                throw new IllegalArgumentException("--reward-model: " + o.rewardModel + " has no config.json");
+            }
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
             if (config.warmStart() != null && mined.seeds().isEmpty()) {
@@ -141,8 +154,9 @@ final class LoopCommand {
             err.flush();
         }
         DriftTrainer.Result result;
-        try {
-            DriftTrainer trainer = new DriftTrainer(config).device(on)
+        try (org.driftml.model.SequenceClassifierRewardModel reward = o.rewardModel == null ? null
+                : new org.driftml.model.SequenceClassifierRewardModel(o.rewardModel, config.precision(), on)) {
+            DriftTrainer trainer = new DriftTrainer(config).device(on).rewardModel(reward)
                     .progress(writer ? Progress.printing(System.err) : Progress.SILENT);
             if (group != null) {
                 trainer.distributed(group, o.workers.zeroStage(group));

@@ -40,6 +40,11 @@ final class LoopOptions {
     @Option(names = "--no-warm-start", description = "Skip the warm start even when seed pairs exist")
     boolean noWarmStart;
 
+    @Option(names = "--reward-model", paramLabel = "DIR",
+            description = {"--setting ultrafeedback --method iterdpo: the sequence classifier that ranks the two",
+                    "samples (Hugging Face folder; the paper's is OpenAssistant/reward-model-deberta-v3-large-v2)"})
+    Path rewardModel;
+
     @Mixin
     DeviceOption device = new DeviceOption();
 

@@ -15,6 +15,7 @@ import org.driftml.data.LogFormat;
 import org.driftml.data.MinedFolder;
 import org.driftml.data.OnBadRecord;
 import org.driftml.data.ReadReport;
+import org.driftml.data.ReleaseFiles;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.Policy;
 import org.driftml.model.spec.Precision;
@@ -32,7 +33,11 @@ import picocli.CommandLine.Option;
                 "                            Satisfaction, Disatisfaction), grouped into conversations",
                 "  dsat                      DRIFT's released records {prompt, rejected, user_preference}",
                 "  wildfeedback-preferences  {conversations, chosen, rejected}: pairs, used as seed pairs",
-                "  ultrafeedback             scored completions or chosen/rejected: pairs, used as seed pairs",
+                "  ultrafeedback             openbmb's raw records or ultrafeedback_binarized: prompts with both",
+                "                            replies, for drift train --setting ultrafeedback (Table 3)",
+                "  release                   the DRIFT release's files: --dsat dsat_data.jsonl [--sat",
+                "                            sat_data.jsonl] [--seeds seed-data/train.jsonl], or --logs data/",
+                "--seeds adds seed pairs in TRL's preference format to any of them (the warm start's data).",
                 "Each DSAT user turn gives an item: the conversation before the reply the user disliked (x), that",
                 "reply (rejected) and the user's turn (feedback). A DSAT turn followed by a revision the user then",
                 "marks SAT gives a seed pair for the warm start. Writes dsat.jsonl, seeds.jsonl, satisfying.jsonl",
@@ -41,12 +46,24 @@ final class MineCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--logs", required = true, paramLabel = "PATH", description = "Log file or folder")
+    @Option(names = "--logs", paramLabel = "PATH", description = "Log file or folder (--format release: the data/ folder)")
     Path logs;
 
     @Option(names = "--format", defaultValue = "wildfeedback", paramLabel = "FORMAT",
-            description = "wildfeedback (default), dsat, wildfeedback-preferences or ultrafeedback")
+            description = "wildfeedback (default), dsat, wildfeedback-preferences, ultrafeedback or release")
     String format;
+
+    @Option(names = "--dsat", paramLabel = "FILE", description = "--format release: the DSAT records (dsat_data.jsonl)")
+    Path dsat;
+
+    @Option(names = "--sat", paramLabel = "FILE",
+            description = "--format release: the satisfying replies SPIN trains towards (sat_data.jsonl)")
+    Path sat;
+
+    @Option(names = "--seeds", paramLabel = "FILE", description = {"Seed pairs for the warm start, in TRL's "
+            + "preference format (prompt, chosen, rejected; conversational or text), or the Alignment Handbook's;",
+            "repeatable (the release's seed-data/train.jsonl)"})
+    List<Path> seeds = new java.util.ArrayList<>();
 
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Where the mined files go")
     Path output;
@@ -104,6 +121,15 @@ final class MineCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code mined} with {@code more} seed pairs after its own, counted. */
+    private static DsatMiner.Mined withSeeds(DsatMiner.Mined mined, List<org.driftml.data.PreferencePair> more) {
+        List<org.driftml.data.PreferencePair> all = new java.util.ArrayList<>(mined.seeds());
+        all.addAll(more);
+        java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>(mined.counts());
+        counts.put("seed pairs", all.size());
+        return new DsatMiner.Mined(mined.items(), all, mined.satisfying(), mined.preferences(), counts);
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr(), out = spec.commandLine().getOut();
@@ -116,10 +142,30 @@ final class MineCommand implements Callable<Integer> {
                 case "skip" -> OnBadRecord.SKIP;
                 default -> throw new IllegalArgumentException("--on-bad-record must be fail or skip, got " + onBadRecord);
             };
-            if (!java.nio.file.Files.exists(logs)) {
-                throw new IllegalArgumentException("--logs: " + logs + ": no such file or folder");
-            }
             LogFormat logFormat = LogFormat.FORMAT.parse(format);
+            if (logFormat != LogFormat.RELEASE && (dsat != null || sat != null)) {
+                throw new IllegalArgumentException("--dsat and --sat are the release's files: give --format release");
+            }
+            if (logFormat == LogFormat.RELEASE && logs != null && dsat != null) {
+                throw new IllegalArgumentException("--format release reads --logs data/ or --dsat FILE, not both");
+            }
+            if (sat != null && dsat == null) {
+                throw new IllegalArgumentException("--sat needs --dsat (the release's DSAT records)");
+            }
+            if (logs == null && dsat == null) {
+                throw new IllegalArgumentException("--logs is required (or, with --format release, --dsat)");
+            }
+            for (Path f : java.util.Arrays.asList(logs, dsat, sat)) {
+                if (f != null && !java.nio.file.Files.exists(f)) {
+                    throw new IllegalArgumentException((f == logs ? "--logs: " : f == dsat ? "--dsat: " : "--sat: ")
+                            + f + ": no such file or folder");
+                }
+            }
+            for (Path f : seeds) {
+                if (!java.nio.file.Files.isRegularFile(f)) {
+                    throw new IllegalArgumentException("--seeds: " + f + ": no such file");
+                }
+            }
             if ((detect != null || evaluate) && logFormat != LogFormat.WILDFEEDBACK) {
                 throw new IllegalArgumentException("--detect and --evaluate-detector need --format wildfeedback");
             }
@@ -139,7 +185,8 @@ final class MineCommand implements Callable<Integer> {
             Precision precision = Precision.DTYPE.parse(dtype);
             ComputeDevice on = judged ? device.resolve() : null;
             // The logs' own labels, or the detector's or the judge's (compared with the logs' when asked).
-            LogFormat.Mining mining = logFormat.mine(logs, policy, gold -> {
+            LogFormat.Mining mining = dsat != null ? ReleaseFiles.read(dsat, sat, seeds, policy)
+                    : logFormat.mine(logs, policy, gold -> {
                 try {
                     List<Conversation> labelled = judged ? judge(gold, precision, on, err)
                             : detect != null ? DissatisfactionDetector.defaults().label(gold) : gold;
@@ -155,6 +202,9 @@ final class MineCommand implements Callable<Integer> {
             });
             DsatMiner.Mined mined = mining.mined();
             ReadReport report = mining.report();
+            if (dsat == null && !seeds.isEmpty()) {  // the release's --dsat path read them already
+                mined = withSeeds(mined, ReleaseFiles.seeds(seeds, policy, report));
+            }
             MinedFolder.write(output, mined);
             err.println("drift mine: " + report);
             report.skipReasons().forEach(r -> err.println("  skipped " + r));

@@ -27,7 +27,7 @@ final class TrainCommand implements Callable<Integer>, SettingOptions.Declared {
     LoopOptions options;
 
     // --method and --iterations, and LoopOptions.SETTINGS, are options made from their declarations.
-    private static final List<Setting<?>> SETTINGS = Settings.concat(List.of(DriftConfig.METHOD,
+    private static final List<Setting<?>> SETTINGS = Settings.concat(List.of(DriftConfig.METHOD, DriftConfig.SETTING,
             DriftConfig.ITERATIONS), LoopOptions.SETTINGS);
 
     @Override
