@@ -11,14 +11,13 @@ import org.driftml.model.internal.Torch;
 import org.driftml.text.ChatMessage;
 import org.driftml.text.ChatTemplate;
 import org.driftml.text.Tokenizer;
-import org.driftml.model.RewardModel;
 
 /**
  * A reward model from a Hugging Face sequence-classification folder (num_labels 1, as UltraFeedback-era reward
  * models are): each response is appended to the prompt as an assistant turn, rendered with the model's chat
  * template, and scored by label 0.
  */
-public final class SequenceClassifierRewardModel implements RewardModel, AutoCloseable {
+public final class SequenceClassifierRewardModel implements RewardModel {
     private final SequenceClassifier classifier;
     private final Tokenizer tokenizer;
     private final ChatTemplate template;

@@ -120,6 +120,19 @@ public final class Tokenizer implements AutoCloseable {
         return hf.encode(text, addSpecialTokens, false).getIds();
     }
 
+    /** Ids and token types (segments) of an encoded input. */
+    public record Encoded(long[] ids, long[] typeIds) {}
+
+    /**
+     * {@code first} and {@code second} as one input, with the tokenizer's special tokens as its post-processor places
+     * them ({@code [CLS] first [SEP] second [SEP]} for DeBERTa) and each token's segment: what
+     * {@code tokenizer(first, second)} gives in transformers.
+     */
+    public Encoded encodePair(String first, String second) {
+        ai.djl.huggingface.tokenizers.Encoding e = hf.encode(first, second, true, false);
+        return new Encoded(e.getIds(), e.getTypeIds());
+    }
+
     public String decode(long[] ids, boolean skipSpecialTokens) {
         return hf.decode(ids, skipSpecialTokens);
     }

@@ -154,8 +154,8 @@ final class LoopCommand {
             err.flush();
         }
         DriftTrainer.Result result;
-        try (org.driftml.model.SequenceClassifierRewardModel reward = o.rewardModel == null ? null
-                : new org.driftml.model.SequenceClassifierRewardModel(o.rewardModel, config.precision(), on)) {
+        try (org.driftml.model.RewardModel reward = o.rewardModel == null ? null
+                : org.driftml.model.RewardModel.load(o.rewardModel, config.precision(), on)) {
             DriftTrainer trainer = new DriftTrainer(config).device(on).rewardModel(reward)
                     .progress(writer ? Progress.printing(System.err) : Progress.SILENT);
             if (group != null) {

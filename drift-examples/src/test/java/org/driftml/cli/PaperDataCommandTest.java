@@ -177,7 +177,7 @@ class PaperDataCommandTest {
         assertEquals(2, refused.code());
         assertTrue(refused.err().contains("give --reward-model DIR"), refused.err());
         CliRun iterdpo = train(mined, dir.resolve("iterdpo"), "--setting", "ultrafeedback", "--method", "iterdpo",
-                "--reward-model", CliRun.parity("tiny-qwen2-reward").toString());
+                "--reward-model", CliRun.parity("tiny-deberta-v3-reward").toString());  // the paper's judge's kind
         assertEquals(0, iterdpo.code(), iterdpo.err());
         List<JsonNode> ranked = records(dir.resolve("iterdpo/iteration-1/pairs.jsonl"));
         assertTrue(!ranked.isEmpty(), "two samples a reward model tells apart give a pair");
