@@ -37,11 +37,48 @@ public final class EvalPrompts {
      * @param id       {@code session_id} or {@code id} as given, else the record's position from 0
      * @param messages the conversation to answer, ending with the user's turn
      * @param extra    the record's other fields (dataset, primary_tag, ...), carried into the outputs
+     * @param benchmark the benchmark its shape comes from
      */
-    public record EvalPrompt(String id, List<ChatMessage> messages, Map<String, Object> extra) {
+    public record EvalPrompt(String id, List<ChatMessage> messages, Map<String, Object> extra, Benchmark benchmark) {
         /** The text AlpacaEval calls the instruction: the user's last turn. */
         public String instruction() {
             return messages.get(messages.size() - 1).content();
+        }
+    }
+
+    /**
+     * The benchmark a prompt set comes from, with the generation settings its own scripts use (a reply cut by a
+     * smaller limit is scored lower without a word: the paper's WildBench replies average 4,300 to 5,300 characters).
+     */
+    public enum Benchmark {
+        /** AlpacaEval 2: alpaca_eval's configs for local models generate up to 2048 new tokens. */
+        ALPACA_EVAL(2048, "alpaca_eval's local-model configs: max_new_tokens 2048"),
+        /** WildBench v2: its scripts decode greedily (temperature 0, top-p 1) up to 4096 new tokens. */
+        WILDBENCH(4096, "WildBench v2's scripts: TEMP=0, TOP_P=1.0, MAX_TOKENS=4096"),
+        /** Any other prompt set. */
+        OTHER(512, "drift's choice: 512");
+
+        private final int maxNewTokens;
+        private final String source;
+
+        Benchmark(int maxNewTokens, String source) {
+            this.maxNewTokens = maxNewTokens;
+            this.source = source;
+        }
+
+        public int maxNewTokens() {
+            return maxNewTokens;
+        }
+
+        public String source() {
+            return source;
+        }
+
+        /** The benchmark of a whole set: its prompts' one benchmark, or OTHER for a mixed or empty set. */
+        public static Benchmark of(List<EvalPrompt> set) {
+            Set<Benchmark> kinds = java.util.EnumSet.noneOf(Benchmark.class);
+            set.forEach(p -> kinds.add(p.benchmark()));
+            return kinds.size() == 1 ? kinds.iterator().next() : OTHER;
         }
     }
 
@@ -111,10 +148,13 @@ public final class EvalPrompts {
             throw new BadRecordException(where, null, "a prompt must be a JSON object");
         }
         List<ChatMessage> messages;
+        Benchmark benchmark = Benchmark.OTHER;
         if (n.has("instruction")) {
             messages = List.of(ChatMessage.user(text(n, "instruction", where)));
+            benchmark = Benchmark.ALPACA_EVAL;
         } else if (n.has("conversation_input")) {
             messages = messages(n, "conversation_input", where);
+            benchmark = Benchmark.WILDBENCH;
         } else if (n.has("messages")) {
             messages = messages(n, "messages", where);
         } else if (n.has("prompt")) {
@@ -132,7 +172,7 @@ public final class EvalPrompts {
                 extra.put(f, JSON.convertValue(n.get(f), Object.class));
             }
         }
-        return new EvalPrompt(id, messages, extra);
+        return new EvalPrompt(id, messages, extra, benchmark);
     }
 
     private static String text(JsonNode n, String field, String where) {

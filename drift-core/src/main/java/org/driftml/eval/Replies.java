@@ -40,6 +40,18 @@ public final class Replies {
      */
     public static List<List<String>> generate(Policy policy, List<List<ChatMessage>> prompts, int perPrompt,
             Sampler.Settings settings, int batch, Path journal, Progress progress) throws IOException {
+        return generateCounted(policy, prompts, perPrompt, settings, batch, journal, progress).replies();
+    }
+
+    /**
+     * Replies, and how many ended at the new-token limit instead of at an end token: cut, and so scored lower by a
+     * benchmark's judge. {@code unknown} counts replies journalled before the limit was recorded.
+     */
+    public record Counted(List<List<String>> replies, int atLimit, int unknown) {}
+
+    /** As {@link #generate}, counting the replies the token limit cut. */
+    public static Counted generateCounted(Policy policy, List<List<ChatMessage>> prompts, int perPrompt,
+            Sampler.Settings settings, int batch, Path journal, Progress progress) throws IOException {
         if (perPrompt < 1 || batch < 1) {
             throw new IllegalArgumentException("replies per prompt and batch must be >= 1");
         }
@@ -54,15 +66,24 @@ public final class Replies {
             encoded.add(ids);
         }
         int items = prompts.size() * perPrompt, chunks = (items + batch - 1) / batch;
-        Map<Integer, List<String>> done = read(journal);
+        Map<Integer, JsonNode> done = read(journal);
         String[] flat = new String[items];
-        int resumed = 0;
+        int resumed = 0, atLimit = 0, unknown = 0;
         try (AppendLog log = AppendLog.open(journal)) {
             for (int k = 0; k < chunks; k++) {
                 int from = k * batch, to = Math.min(items, from + batch);
-                List<String> replies = done.get(k);
+                JsonNode journalled = done.get(k);
+                List<String> replies = journalled == null ? null : texts(journalled.get("replies"));
                 if (replies != null && replies.size() == to - from) {
                     resumed++;
+                    JsonNode cut = journalled.get("at_limit");
+                    if (cut != null && cut.isArray()) {
+                        for (JsonNode x : cut) {
+                            atLimit += x.asBoolean() ? 1 : 0;
+                        }
+                    } else {
+                        unknown += replies.size();
+                    }
                 } else {
                     List<long[]> chunk = new ArrayList<>();
                     int longest = 0;
@@ -72,11 +93,18 @@ public final class Replies {
                     }
                     Sampler.Settings s = settings.withMaxNewTokens(Math.min(settings.maxNewTokens(),
                             positions - longest)).withSeed(settings.seed() + k);
+                    List<Boolean> cut = new ArrayList<>();
+                    replies = new ArrayList<>();
                     try (StepScope scope = StepScope.open()) {
-                        replies = policy.sample(chunk, s);
+                        for (Sampler.Generation g : policy.generateIds(chunk, s)) {
+                            replies.add(policy.tokenizer().decode(g.outputIds(), true).strip());
+                            cut.add(!g.stopped());
+                            atLimit += g.stopped() ? 0 : 1;
+                        }
                     }
                     ObjectNode line = JSON.createObjectNode().put("chunk", k);
                     line.set("replies", JSON.valueToTree(replies));
+                    line.set("at_limit", JSON.valueToTree(cut));
                     log.append(line + "\n");
                     progress.line(String.format("  replies %d/%d", to, items));
                 }
@@ -92,19 +120,22 @@ public final class Replies {
         for (int i = 0; i < prompts.size(); i++) {
             out.add(List.of(java.util.Arrays.copyOfRange(flat, i * perPrompt, (i + 1) * perPrompt)));
         }
-        return out;
+        return new Counted(out, atLimit, unknown);
+    }
+
+    private static List<String> texts(JsonNode replies) {
+        List<String> r = new ArrayList<>();
+        replies.forEach(x -> r.add(x.asText()));
+        return r;
     }
 
     /** The journal's finished chunks; a line a kill tore is left out (its chunk runs again). */
-    private static Map<Integer, List<String>> read(Path journal) throws IOException {
-        Map<Integer, List<String>> done = new HashMap<>();
+    private static Map<Integer, JsonNode> read(Path journal) throws IOException {
+        Map<Integer, JsonNode> done = new HashMap<>();
         for (JsonNode n : AppendLog.read(journal)) {
-            if (!n.path("chunk").isInt() || !n.path("replies").isArray()) {
-                continue;
+            if (n.path("chunk").isInt() && n.path("replies").isArray()) {
+                done.put(n.get("chunk").asInt(), n);
             }
-            List<String> r = new ArrayList<>();
-            n.get("replies").forEach(x -> r.add(x.asText()));
-            done.put(n.get("chunk").asInt(), r);
         }
         return done;
     }

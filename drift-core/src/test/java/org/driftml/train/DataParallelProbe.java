@@ -14,7 +14,7 @@ import org.driftml.parallel.WorldEnv;
 
 /**
  * One rank of DataParallelTest's runs (torchrun's variables; none: one process): DPO on the tiny Qwen2, 12 random
- * pairs, batch 4 in micro-batches of {@code 4 / accumulation}, 2 epochs, lr 1e-3, in fp32 or bf16 (fp32 masters from
+ * pairs, batch 4 in micro-batches of {@code 4 / (ranks x accumulation)}, 2 epochs, lr 1e-3, in fp32 or bf16 (fp32 masters from
  * the fixture's weights), with the optimiser sharded at the ZeRO stage given. It checkpoints into OUTPUT at the end
  * (every rank its shard under ZeRO), so {@code OUTPUT/checkpoint-6} holds the fp32 masters; rank 0 prints each
  * step's loss and grad_norm.

@@ -72,15 +72,19 @@ class DataParallelTest {
         assertTrue(worst < (bf16 ? Math.max(2 * orders, 1e-4) : 1e-4), "max |master difference| " + worst
                 + " (another order in one process: " + orders + ")");
         if (zero > 0) {
-            // Sharded against unsharded on the same two ranks: the same forward and backward on each, a two-term sum
-            // either way (exact, whichever order); only the gradient norm is summed in another order (slices, not
-            // weights), which moves the clipping scale by round-off. So: fp32 round-off, in bf16 too (the masters
-            // are fp32, and the residual pieces must have been kept and gathered exactly).
+            // Sharded against unsharded on the same two ranks: the same forward and backward on each; only the
+            // gradient norm is summed in another order (slices, not weights), which moves the clipping scale by
+            // round-off. With one micro-batch per rank, each gradient is a two-term sum either way (exact, whichever
+            // order): fp32 round-off, in bf16 too (the masters are fp32, and the residual pieces must have been kept
+            // and gathered exactly). With accumulation each rank runs batch / (2 x accumulation) pairs at a time, and
+            // ZeRO 2 sums each micro-batch over the ranks where ZeRO 0 sums a rank's micro-batches first: four terms
+            // in two orders, whose round-off RMSprop amplifies as above (1e-4).
             Path unsharded = dir.resolve("unsharded");
             twoRanksSucceed(unsharded, accumulation, checkpointing, 0, dtype);
             double sharding = maxDifference(masters(unsharded), masters(two));
             System.out.printf("  ZeRO %d against ZeRO 0 on two ranks: max |master difference| %.3g%n", zero, sharding);
-            assertTrue(sharding < 1e-6, "ZeRO " + zero + " against 0: max |master difference| " + sharding);
+            double bound = zero == 2 && accumulation > 1 ? 1e-4 : 1e-6;
+            assertTrue(sharding < bound, "ZeRO " + zero + " against 0: max |master difference| " + sharding);
         }
     }
 

@@ -28,10 +28,12 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Reply to every prompt of --prompts (AlpacaEval's alpaca_eval.json, WildBench's records, or",
                 "JSON Lines with instruction, conversation_input or messages) through the model's chat template,",
-                "greedy unless --temperature or --top-p is given, --batch prompts at a time. Writes",
+                "greedy unless --temperature or --top-p is given, --batch prompts at a time, up to each benchmark's own",
+                "limit of new tokens (WildBench 4096, AlpacaEval 2048, others 512). Writes",
                 "OUTPUT/model_outputs.json (AlpacaEval: instruction, output, generator, dataset) and",
                 "OUTPUT/wildbench.json (WildBench's result format: session_id, chat_history, model_input, output,",
-                "generator, configs); replies are journalled in OUTPUT/replies.jsonl, so a rerun resumes."})
+                "generator, configs); replies are journalled in OUTPUT/replies.jsonl, so a rerun resumes. The",
+                "summary counts the replies the limit cut."})
 final class EvalGenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -49,9 +51,10 @@ final class EvalGenerateCommand implements Callable<Integer> {
             description = "The name the outputs carry (default: the model folder's name)")
     String generator;
 
-    @Option(names = "--max-new-tokens", defaultValue = "512", paramLabel = "N",
-            description = "(default: ${DEFAULT-VALUE})")
-    int maxNewTokens;
+    @Option(names = "--max-new-tokens", paramLabel = "N", description = {"New-token limit per reply (default: the",
+            "benchmark's: 4096 for WildBench records, as its v2 scripts; 2048 for AlpacaEval's, as alpaca_eval's",
+            "local-model configs; 512 otherwise)"})
+    Integer maxNewTokens;
 
     @Option(names = "--temperature", paramLabel = "T", description = "Sample at this temperature (default: greedy)")
     Double temperature;
@@ -84,19 +87,24 @@ final class EvalGenerateCommand implements Callable<Integer> {
         ComputeDevice on;
         RunFolder.Claim folder;
         String name;
+        int limit;
         try {
             ExploreCommand.modelFolder("--model", model);
             if (batch < 1 || (maxPrompts != null && maxPrompts < 1)) {
                 throw new IllegalArgumentException("--batch and --max-prompts must be >= 1");
             }
-            boolean sample = temperature != null || topP != null;
-            settings = new Sampler.Settings(!sample, temperature != null ? temperature : 1.0,
-                    topP != null ? topP : 1.0, 0, 1.0, maxNewTokens, java.util.Set.of(), seed);
+            if (maxNewTokens != null && maxNewTokens < 1) {
+                throw new IllegalArgumentException("--max-new-tokens must be >= 1, got " + maxNewTokens);
+            }
             precision = Precision.DTYPE.parse(dtype);
             set = EvalPrompts.read(prompts);
             if (maxPrompts != null && set.size() > maxPrompts) {
                 set = set.subList(0, maxPrompts);
             }
+            limit = maxNewTokens != null ? maxNewTokens : EvalPrompts.Benchmark.of(set).maxNewTokens();
+            boolean sample = temperature != null || topP != null;
+            settings = new Sampler.Settings(!sample, temperature != null ? temperature : 1.0,
+                    topP != null ? topP : 1.0, 0, 1.0, limit, java.util.Set.of(), seed);
             name = generator != null ? generator : model.toAbsolutePath().normalize().getFileName().toString();
             on = device.resolve();
             folder = RunFolder.at(output).by("drift eval generate").apartFrom(model, "--model folder").checkApart();
@@ -110,22 +118,25 @@ final class EvalGenerateCommand implements Callable<Integer> {
         identity.put("prompts", Sha256.hex(set.toString()));
         identity.put("settings", settings.greedy() ? "greedy" : settings.temperature() + "/" + settings.topP()
                     + "/" + seed);
-        identity.put("max_new_tokens", maxNewTokens);
+        identity.put("max_new_tokens", limit);
         identity.put("batch", batch);
         identity.put("dtype", dtype);
+        Replies.Counted counted;
         try (RunFolder run = folder.identity(identity, "model").claim()) {
             try (Policy policy = Policy.load(model, precision, on)) {
                 Sampler.Settings s = settings.withStopIds(policy.endIds());
                 List<List<ChatMessage>> conversations = set.stream().map(EvalPrompts.EvalPrompt::messages).toList();
                 List<String> replies = new ArrayList<>();
-                Replies.generate(policy, conversations, 1, s, batch, output.resolve("replies.jsonl"),
-                        Progress.printing(System.err))
-                        .forEach(r -> replies.add(r.get(0)));
+                counted = Replies.generateCounted(policy, conversations, 1, s, batch, output.resolve("replies.jsonl"),
+                        Progress.printing(System.err));
+                counted.replies().forEach(r -> replies.add(r.get(0)));
                 List<String> inputs = conversations.stream().map(c -> policy.template().render(c, true)).toList();
                 BenchmarkOutputs.writeAlpacaEval(output.resolve("model_outputs.json"), set, replies, name);
                 BenchmarkOutputs.writeWildBench(output.resolve("wildbench.json"), set, replies, inputs, name, s);
             }
-            out.printf("%d replies by %s: wrote %s and %s%n", set.size(), name, output.resolve("model_outputs.json"),
+            out.printf("%d replies by %s, %d cut at the %d-token limit%s: wrote %s and %s%n", set.size(), name,
+                    counted.atLimit(), limit, counted.unknown() > 0 ? " (" + counted.unknown() + " journalled before "
+                    + "the limit was recorded, not counted)" : "", output.resolve("model_outputs.json"),
                     output.resolve("wildbench.json"));
             out.flush();
             return 0;

@@ -78,6 +78,33 @@ class EvalCommandsTest {
     }
 
     @Test
+    void eachBenchmarkGetsItsOwnTokenLimitAndTheCutRepliesAreCounted() throws Exception {
+        Path wild = dir.resolve("wildbench.jsonl"), other = dir.resolve("other.jsonl");
+        Files.writeString(wild, "{\"session_id\": \"s1\", \"conversation_input\": [{\"role\": \"user\", "
+                + "\"content\": \"hi\"}]}\n");
+        Files.writeString(other, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
+        // WildBench v2's scripts: 4096 new tokens; alpaca_eval's local-model configs: 2048; anything else 512.
+        Object[][] cases = {{alpaca(), 2048}, {wild, 4096}, {other, 512}};
+        for (Object[] c : cases) {
+            Path out = dir.resolve("limit-" + c[1]);
+            CliRun r = CliRun.of("", "eval", "generate", "--model", model, "--prompts", c[0].toString(), "--output",
+                    out.toString(), "--max-prompts", "1");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("at the " + c[1] + "-token limit"), r.out());
+        }
+        // One new token each: a reply is cut unless that token ended it, in which case it is empty.
+        Path out = dir.resolve("one-token");
+        CliRun r = CliRun.of("", "eval", "generate", "--model", model, "--prompts", alpaca().toString(), "--output",
+                out.toString(), "--max-new-tokens", "1", "--temperature", "1.0");
+        assertEquals(0, r.code(), r.err());
+        long nonEmpty = 0;
+        for (JsonNode row : JSON.readTree(out.resolve("model_outputs.json").toFile())) {
+            nonEmpty += row.get("output").asText().isEmpty() ? 0 : 1;
+        }
+        assertTrue(r.out().contains("3 replies by tiny-qwen2-chat, " + nonEmpty + " cut at the 1-token limit"), r.out());
+    }
+
+    @Test
     void compareJudgesOneModelAgainstAnotherWithABootstrapInterval() throws Exception {
         assertEquals(0, generate(alpaca(), dir.resolve("a"), "a").code());
         assertEquals(0, generate(alpaca(), dir.resolve("b"), "b", "--seed", "1").code());
