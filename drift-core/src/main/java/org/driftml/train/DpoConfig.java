@@ -38,7 +38,8 @@ public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig>
             "pairs per optimiser step over all processes (processes x micro-batch x accumulation)", "pairs", ">= 1",
             v -> v >= 1, 4, "drift's choice for drift dpo: 4 (the recipes: 32)").alsoCalled("global_batch_size");
     public static final Setting<Integer> GRADIENT_ACCUMULATION = Setting.whole("gradient_accumulation",
-            "micro-batches per optimiser step (a divisor of batch_size)", "micro-batches", ">= 1", v -> v >= 1, 1,
+            "micro-batches per optimiser step in each process (batch_size splits into processes x this)",
+            "micro-batches", ">= 1", v -> v >= 1, 1,
             "release config: gradient_accumulation_steps 1").alsoCalled("accumulation", "gradient_accumulation_steps");
     public static final Setting<Integer> EPOCHS = Setting.whole("epochs", "passes over the pairs", "", ">= 1",
             v -> v >= 1, 1, "release config: num_train_epochs 3 (warm start), 1 (iteration)")
