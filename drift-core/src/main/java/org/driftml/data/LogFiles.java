@@ -52,6 +52,25 @@ final class LogFiles {
         }
     }
 
+    /**
+     * Every record of {@code path} read by {@code parse} (given the record and how many were kept before it), in
+     * order; a bad record is handled by {@code policy} and counted.
+     */
+    static <T> List<T> parseEach(Path path, OnBadRecord policy, ReadReport report,
+            java.util.function.BiFunction<LogRecord, Integer, T> parse) throws IOException {
+        List<T> out = new java.util.ArrayList<>();
+        read(path, policy, report, r -> {
+            report.record();
+            try {
+                out.add(parse.apply(r, out.size()));
+                report.kept(1);
+            } catch (BadRecordException e) {
+                report.onBad(e, policy);
+            }
+        });
+        return out;
+    }
+
     /** Reads every record of {@code path} (file or folder) in order. */
     public static void read(Path path, OnBadRecord policy, ReadReport report, Consumer<LogRecord> sink)
             throws IOException {

@@ -3,7 +3,6 @@ package org.driftml.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.driftml.text.ChatMessage;
 
@@ -27,17 +26,7 @@ public final class SatRecords {
 
     public static Result read(Path path, OnBadRecord policy) throws IOException {
         ReadReport report = new ReadReport();
-        List<SatReply> out = new ArrayList<>();
-        LogFiles.read(path, policy, report, r -> {
-            report.record();
-            try {
-                out.add(parse(r, out.size()));
-                report.kept(1);
-            } catch (BadRecordException e) {
-                report.onBad(e, policy);
-            }
-        });
-        return new Result(out, report);
+        return new Result(LogFiles.parseEach(path, policy, report, SatRecords::parse), report);
     }
 
     static SatReply parse(LogRecord r, int index) {

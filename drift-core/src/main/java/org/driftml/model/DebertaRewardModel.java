@@ -48,12 +48,7 @@ public final class DebertaRewardModel implements RewardModel {
             ids.add(e.ids());
             types.add(e.typeIds());
         }
-        float[][] logits = classifier.logits(ids, types);
-        double[] out = new double[logits.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = logits[i][0];
-        }
-        return out;
+        return Logits.labelZero(classifier.logits(ids, types));
     }
 
     @Override

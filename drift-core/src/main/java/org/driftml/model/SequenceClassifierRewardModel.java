@@ -46,12 +46,7 @@ public final class SequenceClassifierRewardModel implements RewardModel {
         for (String r : responses) {
             seqs.add(encode(prompt, r));
         }
-        float[][] logits = classifier.logits(seqs);
-        double[] out = new double[logits.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = logits[i][0];
-        }
-        return out;
+        return Logits.labelZero(classifier.logits(seqs));
     }
 
     @Override
