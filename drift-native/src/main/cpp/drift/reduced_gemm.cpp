@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <climits>
+#include <mutex>
 #include <vector>
 
 namespace drift {
@@ -28,6 +29,27 @@ GemmFn original = nullptr;
 Sgemm sgemm = nullptr;
 SetThreadsLocal set_threads_local = nullptr;
 std::atomic<int64_t> calls{0};
+
+// OpenBLAS's thread count is one value for the whole process (openblas_set_num_threads_local sets it and returns the
+// old one). ATen calls the GEMM from several threads at once, and each saving and restoring it raced: two threads
+// saving 2 and 1 and restoring in the other order left it at 1, so every fp32 sgemm after a bf16 run in the same
+// process ran single-threaded and summed in another order (a model trained in fp32 after a bf16 run differed in its
+// bits from one trained in a fresh process). The first GEMM in sets one thread, the last one out restores it.
+std::mutex threads_mutex;
+int gemms_in_flight = 0;
+int threads_before = 0;
+
+void enter_one_thread() {
+  if (set_threads_local == nullptr) return;
+  std::lock_guard<std::mutex> lock(threads_mutex);
+  if (gemms_in_flight++ == 0) threads_before = set_threads_local(1);
+}
+
+void leave_one_thread() {
+  if (set_threads_local == nullptr) return;
+  std::lock_guard<std::mutex> lock(threads_mutex);
+  if (--gemms_in_flight == 0) set_threads_local(threads_before);
+}
 
 // A column-major [rows, cols] matrix with leading dimension ld, widened into a dense column-major fp32 buffer.
 template <typename T>
@@ -54,9 +76,9 @@ void widened_gemm(TransposeType transa, TransposeType transb, int64_t m, int64_t
   const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
   const int ila = static_cast<int>(a_rows), ilb = static_cast<int>(b_rows), ilc = static_cast<int>(ldc);
   // One BLAS thread: the caller's parallel loop already occupies every core.
-  const int before = set_threads_local != nullptr ? set_threads_local(1) : 0;
+  enter_one_thread();
   sgemm(&ca, &cb, &im, &in, &ik, &alpha, a32.data(), &ila, b32.data(), &ilb, &beta, c, &ilc);
-  if (set_threads_local != nullptr) set_threads_local(before);
+  leave_one_thread();
 }
 
 void reduced_gemm(c10::ScalarType type, TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k,
@@ -113,5 +135,12 @@ bool install_reduced_gemm() {
 }
 
 int64_t reduced_gemm_calls() { return calls.load(std::memory_order_relaxed); }
+
+int64_t reduced_gemm_blas_threads() {
+  using GetThreads = int (*)();
+  void* blas = loaded_openblas();
+  auto get = blas == nullptr ? nullptr : reinterpret_cast<GetThreads>(dlsym(blas, "openblas_get_num_threads"));
+  return get == nullptr ? 0 : get();
+}
 
 }  // namespace drift

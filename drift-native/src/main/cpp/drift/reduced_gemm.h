@@ -23,4 +23,8 @@ bool install_reduced_gemm();
 // GEMMs the replacement has computed in this process (tests check that ATen's kernels reach it).
 int64_t reduced_gemm_calls();
 
+// OpenBLAS's thread count now (0 when OpenBLAS is not loaded): the replacement runs sgemm on one thread and must leave
+// the count as it found it, however many threads call it at once.
+int64_t reduced_gemm_blas_threads();
+
 }  // namespace drift

@@ -77,6 +77,8 @@ final class DriftNative {
 
     static native long reduced_gemm_calls();
 
+    static native long reduced_gemm_blas_threads();
+
     static native @Cast("bool") boolean install_test_device();
 
     static native long test_device_host_reads();

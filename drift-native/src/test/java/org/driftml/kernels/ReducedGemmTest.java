@@ -3,6 +3,7 @@ package org.driftml.kernels;
 import static org.driftml.kernels.Tensors.leaf;
 import static org.driftml.kernels.Tensors.randn;
 import static org.driftml.kernels.Tensors.relDiff;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.bytedeco.pytorch.DoubleOptional;
@@ -60,5 +61,28 @@ class ReducedGemmTest {
             double err = relDiff(got, want, 1.0);
             assertTrue(err < 2e-2, which[0] + ": relative difference " + err);
         }
+    }
+
+    /**
+     * ATen calls the widened GEMM from several threads at once (a bf16 bmm splits its batch over the intra-op threads);
+     * each call runs sgemm on one OpenBLAS thread. OpenBLAS's count is one per process, and saving and restoring it per
+     * call raced: it could be left at 1, after which every fp32 GEMM in the process ran single-threaded and summed in
+     * another order (an fp32 model trained after a bf16 run differed in its bits from a fresh process's).
+     */
+    @org.junit.jupiter.api.Test
+    void concurrentWidenedGemmsLeaveOpenBlasThreadsAsTheyFoundThem() {
+        assertTrue(NativeRuntime.reducedGemmInstalled(), "the widened GEMM is installed on linux-x86_64");
+        long threads = DriftNative.reduced_gemm_blas_threads();
+        assertTrue(threads >= 1, "OpenBLAS reports " + threads + " threads");
+        long callsBefore = DriftNative.reduced_gemm_calls();
+        for (int round = 0; round < 20; round++) {
+            // bf16 attention's backward: batched GEMMs into fp32 accumulators, spread over the intra-op threads.
+            Tensor q = leaf(randn(ScalarType.BFloat16, 8, 4, 64, 32)), k = leaf(randn(ScalarType.BFloat16, 8, 4, 64, 32));
+            Tensor v = leaf(randn(ScalarType.BFloat16, 8, 4, 64, 32));
+            torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, true, new DoubleOptional(), false)
+                    .sum().backward();
+            assertEquals(threads, DriftNative.reduced_gemm_blas_threads(), "round " + round);
+        }
+        assertTrue(DriftNative.reduced_gemm_calls() > callsBefore, "the rounds reached the widened GEMM");
     }
 }
