@@ -99,10 +99,16 @@ class PaperDataCommandTest {
         }
 
         List<JsonNode> dsat = records(data.resolve("dsat_data.jsonl"));
+        // mine -> warmstart -> train: train continues from the warm start on the same output.
+        CliRun warm = CliRun.of("", DriftCommandsTest.args("warmstart", mined, dir.resolve("drift")));
+        assertEquals(0, warm.code(), warm.err());
+        assertTrue(Files.exists(dir.resolve("drift/warmstart/summary.json")));
+        byte[] warmModel = Files.readAllBytes(dir.resolve("drift/warmstart/model.safetensors"));
         CliRun drift = train(mined, dir.resolve("drift"), "--method", "drift");
         assertEquals(0, drift.code(), drift.err());
+        assertArrayEquals(warmModel, Files.readAllBytes(dir.resolve("drift/warmstart/model.safetensors")),
+                "train reused the warm start");
         // The warm start trains on the seed pair as given (what the mined folder holds).
-        assertTrue(Files.exists(dir.resolve("drift/warmstart/summary.json")));
         JsonNode seed = records(mined.resolve("seeds.jsonl")).get(0);
         assertSameBytes("Canberra.", reply(seed.get("chosen")), "seed chosen");
         assertSameBytes("Sydney.", reply(seed.get("rejected")), "seed rejected");
