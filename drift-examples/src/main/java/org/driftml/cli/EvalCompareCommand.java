@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.driftml.model.SequenceClassifierRewardModel;
+import org.driftml.model.RewardModel;
 import org.driftml.eval.BenchmarkOutputs;
 import org.driftml.eval.WinRate;
 import org.driftml.model.spec.ComputeDevice;
@@ -108,7 +108,7 @@ final class EvalCompareCommand implements Callable<Integer> {
         }
         List<String> keys = new ArrayList<>(fromA.keySet());
         double[] rewardA = new double[keys.size()], rewardB = new double[keys.size()];
-        try (SequenceClassifierRewardModel judge = new SequenceClassifierRewardModel(rewardModel, precision, on)) {
+        try (RewardModel judge = RewardModel.load(rewardModel, precision, on)) {
             for (int i = 0; i < keys.size(); i++) {
                 // Both replies are judged as answers to A's record of the conversation (they are the same prompt).
                 BenchmarkOutputs.Output x = fromA.get(keys.get(i));

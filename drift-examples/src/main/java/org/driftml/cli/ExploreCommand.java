@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.driftml.output.Progress;
 import org.driftml.data.internal.Sha256;
-import org.driftml.model.SequenceClassifierRewardModel;
+import org.driftml.model.RewardModel;
 import org.driftml.eval.Coverage;
 import org.driftml.eval.EvalPrompts;
 import org.driftml.eval.Exploration;
@@ -195,7 +195,7 @@ final class ExploreCommand implements Callable<Integer> {
             Map<String, List<List<String>>> replies = Exploration.sample(conversations, named, settings, precision, on,
                     output, progress);
             List<Exploration.PromptResult> results;
-            try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(rewardModel, precision, on);
+            try (RewardModel reward = RewardModel.load(rewardModel, precision, on);
                     TextEmbedder embed = TextEmbedder.load(embedder, precision, on, pool, attention,
                             Integer.MAX_VALUE)) {
                 progress.line(String.format("scoring, embedding and projecting %d prompts", conversations.size()));

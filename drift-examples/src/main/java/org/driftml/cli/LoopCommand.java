@@ -40,6 +40,8 @@ final class LoopCommand {
                 o.epochsFrom(spec, applied);
             }
             config = fixed.apply(o.config(spec));
+            CommandLine.Model.OptionSpec reward = spec.findOption("--reward-model");  // drift train's alone
+            o.rewardModel = reward == null ? null : reward.getValue();
             o.workers.checkSplit(config.iteration());  // before the work: the batch must split over the processes
             PrintedConfig printed = printed(spec, o, config, applied);
             if (applied.file() != null) {

@@ -40,9 +40,7 @@ final class LoopOptions {
     @Option(names = "--no-warm-start", description = "Skip the warm start even when seed pairs exist")
     boolean noWarmStart;
 
-    @Option(names = "--reward-model", paramLabel = "DIR",
-            description = {"--setting ultrafeedback --method iterdpo: the sequence classifier that ranks the two",
-                    "samples (Hugging Face folder; the paper's is OpenAssistant/reward-model-deberta-v3-large-v2)"})
+    /** drift train's --reward-model (warmstart has none), as the command line or --config gave it. */
     Path rewardModel;
 
     @Mixin

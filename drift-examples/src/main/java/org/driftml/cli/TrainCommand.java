@@ -26,6 +26,11 @@ final class TrainCommand implements Callable<Integer>, SettingOptions.Declared {
     @Mixin
     LoopOptions options;
 
+    @CommandLine.Option(names = "--reward-model", paramLabel = "DIR",
+            description = {"--setting ultrafeedback --method iterdpo: the sequence classifier that ranks the two",
+                    "samples (Hugging Face folder; the paper's is OpenAssistant/reward-model-deberta-v3-large-v2)"})
+    java.nio.file.Path rewardModel;  // read by LoopCommand from the spec, after --config
+
     // --method and --iterations, and LoopOptions.SETTINGS, are options made from their declarations.
     private static final List<Setting<?>> SETTINGS = Settings.concat(List.of(DriftConfig.METHOD, DriftConfig.SETTING,
             DriftConfig.ITERATIONS), LoopOptions.SETTINGS);

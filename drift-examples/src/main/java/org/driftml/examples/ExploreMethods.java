@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.driftml.output.Progress;
-import org.driftml.model.SequenceClassifierRewardModel;
+import org.driftml.model.RewardModel;
 import org.driftml.eval.EvalPrompts;
 import org.driftml.eval.Exploration;
 import org.driftml.model.spec.ComputeDevice;
@@ -37,8 +37,7 @@ public final class ExploreMethods {
         Exploration.Settings settings = Exploration.Settings.paper(16, 64, 7);  // n = 16 replies, 64 new tokens
         Map<String, List<List<String>>> replies = Exploration.sample(prompts, methods, settings, Precision.FP32,
                 ComputeDevice.CPU, out, Progress.printing(System.err));
-        try (SequenceClassifierRewardModel reward = new SequenceClassifierRewardModel(Path.of(args[1]),
-                Precision.FP32);
+        try (RewardModel reward = RewardModel.load(Path.of(args[1]), Precision.FP32, ComputeDevice.CPU);
                 TextEmbedder embedder = TextEmbedder.load(methods.get(0).model(), Precision.FP32, ComputeDevice.CPU,
                         TextEmbedder.Pooling.MEAN, Integer.MAX_VALUE)) {
             List<Exploration.PromptResult> results = Exploration.analyse(prompts, replies, reward, embedder,

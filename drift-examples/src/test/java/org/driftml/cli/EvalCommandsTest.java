@@ -126,6 +126,12 @@ class EvalCommandsTest {
                 judge, "--tie-margin", "1e-4");
         assertEquals(0, self.code(), self.err());
         assertTrue(self.out().contains("win rate 0.500") && self.out().contains("ties 3"), self.out());
+
+        // The paper's kind of judge, a DeBERTa-v3 classifier, the same way: a model against itself ties everywhere.
+        CliRun deberta = CliRun.of("", "eval", "compare", "--a", a.toString(), "--b", a.toString(), "--reward-model",
+                CliRun.parity("tiny-deberta-v3-reward").toString(), "--tie-margin", "1e-4");
+        assertEquals(0, deberta.code(), deberta.err());
+        assertTrue(deberta.out().contains("win rate 0.500") && deberta.out().contains("ties 3"), deberta.out());
     }
 
     @Test
