@@ -56,17 +56,22 @@ class NativeMemoryTest {
             }
         }
         // RSS counts the Java heap too: collect its garbage before each reading so only native memory is compared.
-        System.gc();
-        long before = NativeHeap.residentBytes();
-        for (int i = 0; i < 10_000; i++) {
-            try (StepScope step = StepScope.open()) {
-                oneCall();
+        // RSS also moves with the JVM's own work (the JIT, its threads' arenas): one CI run read 16 MB of it on a
+        // loaded machine. That comes and goes; a leak (~600 MB per 10,000 calls) grows in every attempt.
+        long grownMb = Long.MAX_VALUE;
+        for (int attempt = 0; attempt < 3 && grownMb >= 16; attempt++) {
+            System.gc();
+            long before = NativeHeap.residentBytes();
+            for (int i = 0; i < 10_000; i++) {
+                try (StepScope step = StepScope.open()) {
+                    oneCall();
+                }
             }
+            System.gc();
+            grownMb = (NativeHeap.residentBytes() - before) >> 20;
         }
-        System.gc();
-        long grownMb = (NativeHeap.residentBytes() - before) >> 20;
         // A leaked set of tensors per call would be ~600 MB here; measured growth with scopes: 0 MB.
-        assertTrue(grownMb < 16, "RSS grew by " + grownMb + " MB over 10,000 calls");
+        assertTrue(grownMb < 16, "RSS grew by " + grownMb + " MB over 10,000 calls, in each of 3 attempts");
     }
 
     @Test
