@@ -151,7 +151,7 @@ public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig>
 
     /** Pairs per forward and backward in one process: batch_size / gradient_accumulation. */
     public int microBatch() {
-        return batchSize() / accumulation();
+        return microBatch(1);
     }
 
     /**
@@ -160,14 +160,13 @@ public final class DpoConfig implements org.driftml.settings.Settable<DpoConfig>
      *
      * @throws InvalidSettingException naming batch_size when the split does not divide
      */
-    public static int microBatchPerProcess(DpoConfig config, int processes) {
-        int split = processes * config.accumulation();
-        if (config.batchSize() % split != 0) {
-            throw new InvalidSettingException(BATCH_SIZE, config.batchSize(), "must split evenly into " + processes
-                    + " processes x gradient_accumulation " + config.accumulation() + " = " + split
-                    + " micro-batches");
+    public int microBatch(int processes) {
+        int split = processes * accumulation();
+        if (batchSize() % split != 0) {
+            throw new InvalidSettingException(BATCH_SIZE, batchSize(), "must split evenly into " + processes
+                    + " processes x gradient_accumulation " + accumulation() + " = " + split + " micro-batches");
         }
-        return config.batchSize() / split;
+        return batchSize() / split;
     }
 
     public DpoConfig withLearningRate(double lr) {

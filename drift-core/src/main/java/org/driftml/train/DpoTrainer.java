@@ -36,6 +36,7 @@ public final class DpoTrainer implements AutoCloseable {
     private final long seed;
     private final Optimizer optimizer;  // whole on every rank, or sharded (ZeRO): the ranks' sums are its own
     private final ProcessGroup group;  // null: one process
+    private final int micro;  // pairs per forward and backward in this process
     // Checkpointed, one process, a trained bf16 lm-head: its gradient is made a range at a time at the update
     // (LmHeadGradient) instead of held from the loss's backward on; the step's peak is then the state, the other
     // gradients and one layer's recomputation. Measured at Qwen2.5-0.5B's geometry: README, "Benchmarks".
@@ -100,9 +101,10 @@ public final class DpoTrainer implements AutoCloseable {
         this.seed = seed;
         this.group = group;
         boolean lora = policy.adapters() != null;
-        if (group != null) {
-            DpoConfig.microBatchPerProcess(config, group.worldSize());  // a split that does not divide is refused
-        }
+        // Each process's micro-batch is batch / (processes x accumulation), as the release's per-device batch on
+        // 8 GPUs: the same micro-batches and pairs per step at any world size (a split that does not divide is
+        // refused here).
+        this.micro = config.microBatch(group == null ? 1 : group.worldSize());
         if (zeroStage < 0 || zeroStage > 2) {
             throw new IllegalArgumentException("ZeRO stage must be 0, 1 or 2, got " + zeroStage);
         }
@@ -415,9 +417,6 @@ public final class DpoTrainer implements AutoCloseable {
         // global batch's mean.
         List<Integer> batch = group == null ? batchAll : Ranks.shareOf(group, batchAll);
         int globalSize = batchAll.size();
-        // Each process's micro-batch is batch / (processes x accumulation), as the release's per-device batch on
-        // 8 GPUs: the same micro-batches and pairs per step at any world size.
-        int micro = group == null ? config.microBatch() : DpoConfig.microBatchPerProcess(config, group.worldSize());
         int parts = (batch.size() + micro - 1) / micro;
         long real = 0, padded = 0;
         double allreduceSeconds = 0;

@@ -174,16 +174,13 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             resolved.put(PairTokenizer.MAX_PROMPT_LENGTH, maxPromptLength);
             resolved.put(PairTokenizer.MAX_LENGTH, maxLength);
             resolved.put(DriftConfig.DTYPE, precision);
-            PrintedConfig printed = new PrintedConfig();
-            for (Map.Entry<Setting<?>, Object> e : resolved.entrySet()) {
-                printed.put(e.getKey(), e.getValue(), SettingOptions.sourceOf(spec, applied, e.getKey(),
-                        "default:" + e.getKey().source()), workers.processes(), config);
-            }
-            if (applied.file() != null) {
-                printed.check(spec, applied.file(), applied.derived());
-            }
-            if (SettingOptions.printsConfig(spec)) {
-                SettingOptions.print(printed, spec.commandLine().getOut());
+            ConfigFile.Applied given = applied;
+            if (SettingOptions.checkedAndPrinted(spec, given, () -> {
+                PrintedConfig printed = new PrintedConfig();
+                resolved.forEach((s, v) -> printed.put(s, v, SettingOptions.sourceOf(spec, given, s,
+                        "default:" + s.source()), workers.processes(), config));
+                return printed;
+            })) {
                 return 0;
             }
         } catch (IllegalArgumentException | CommandLine.ParameterException e) {

@@ -34,35 +34,30 @@ final class LoopCommand {
         DsatMiner.Mined mined;
         WorldEnv world;
         try {
-            ConfigFile.Applied applied = ConfigFile.Applied.NONE;
+            ConfigFile.Applied applied = o.configFile == null ? ConfigFile.Applied.NONE
+                    : ConfigFile.apply(spec, o.configFile);
             if (o.configFile != null) {
-                applied = ConfigFile.apply(spec, o.configFile);
                 o.epochsFrom(spec, applied);
             }
             config = fixed.apply(o.config(spec));
-            CommandLine.Model.OptionSpec reward = spec.findOption("--reward-model");  // drift train's alone
-            o.rewardModel = reward == null ? null : reward.getValue();
+            java.nio.file.Path reward = rewardModel(spec);
             o.workers.checkSplit(config.iteration());  // before the work: the batch must split over the processes
-            PrintedConfig printed = printed(spec, o, config, applied);
-            if (applied.file() != null) {
-                printed.check(spec, applied.file(), applied.derived());
-            }
-            if (SettingOptions.printsConfig(spec)) {
-                SettingOptions.print(printed, spec.commandLine().getOut());
+            DriftConfig resolved = config;
+            if (SettingOptions.checkedAndPrinted(spec, applied, () -> printed(spec, o, resolved, applied))) {
                 return 0;  // before the model and the data are read: the settings alone
             }
             boolean ranks = config.data() == DriftConfig.Data.ULTRAFEEDBACK
                     && config.method() == DriftConfig.Method.ITERDPO;
-            if (ranks && o.rewardModel == null) {
+            if (ranks && reward == null) {
                 throw new IllegalArgumentException("--setting ultrafeedback --method iterdpo ranks two samples by a "
                         + "reward model: give --reward-model DIR");
             }
-            if (!ranks && o.rewardModel != null) {
+            if (!ranks && reward != null) {
                 throw new IllegalArgumentException("--reward-model is used by --setting ultrafeedback --method "
                         + "iterdpo only");
             }
-            if (o.rewardModel != null && !java.nio.file.Files.isRegularFile(o.rewardModel.resolve("config.json"))) {
-                throw new IllegalArgumentException("--reward-model: " + o.rewardModel + " has no config.json");
+            if (reward != null && !java.nio.file.Files.isRegularFile(reward.resolve("config.json"))) {
+                throw new IllegalArgumentException("--reward-model: " + reward + " has no config.json");
             }
             on = o.device.resolve();
             mined = MinedFolder.read(o.data);
@@ -107,7 +102,7 @@ final class LoopCommand {
         Recipe recipe = o.recipe();
         PrintedConfig p = new PrintedConfig();
         p.put("recipe", recipe.key(), sourceOrDefault(applied.sourceOf(spec, spec.findOption("--recipe"))));
-        PrintedConfig.Processes processes = o.workers.processes();
+        WorkerOptions.Processes processes = o.workers.processes();
         for (Setting<?> s : ((SettingOptions.Declared) spec.userObject()).settings()) {
             Object value = DriftConfig.ALL.contains(s) ? config.get(s) : config.iteration().get(s);
             Recipe.Value byRecipe = recipe.value(s);
@@ -126,6 +121,12 @@ final class LoopCommand {
 
     private static String sourceOrDefault(String given) {
         return given != null ? given : "default";
+    }
+
+    /** drift train's --reward-model as the command line or --config gave it (drift warmstart has none). */
+    private static java.nio.file.Path rewardModel(CommandLine.Model.CommandSpec spec) {
+        CommandLine.Model.OptionSpec option = spec.findOption("--reward-model");
+        return option == null ? null : option.getValue();
     }
 
     /** The only process or rank 0: the output folder is this process's, locked while the loop runs. */
@@ -156,8 +157,9 @@ final class LoopCommand {
             err.flush();
         }
         DriftTrainer.Result result;
-        try (org.driftml.model.RewardModel reward = o.rewardModel == null ? null
-                : org.driftml.model.RewardModel.load(o.rewardModel, config.precision(), on)) {
+        java.nio.file.Path rewardFolder = rewardModel(spec);
+        try (org.driftml.model.RewardModel reward = rewardFolder == null ? null
+                : org.driftml.model.RewardModel.load(rewardFolder, config.precision(), on)) {
             DriftTrainer trainer = new DriftTrainer(config).device(on).rewardModel(reward)
                     .progress(writer ? Progress.printing(System.err) : Progress.SILENT);
             if (group != null) {

@@ -40,8 +40,6 @@ final class LoopOptions {
     @Option(names = "--no-warm-start", description = "Skip the warm start even when seed pairs exist")
     boolean noWarmStart;
 
-    /** drift train's --reward-model (warmstart has none), as the command line or --config gave it. */
-    Path rewardModel;
 
     @Mixin
     DeviceOption device = new DeviceOption();

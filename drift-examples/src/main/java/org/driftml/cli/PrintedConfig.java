@@ -31,10 +31,10 @@ final class PrintedConfig {
      * Adds {@code s} at {@code value} under its TRL name; the batch brings the per-process micro-batch and the
      * world size, the dtype TRL's bf16.
      */
-    <T> PrintedConfig put(Setting<T> s, Object value, String source, Processes processes, DpoConfig dpo) {
+    <T> PrintedConfig put(Setting<T> s, Object value, String source, WorkerOptions.Processes processes, DpoConfig dpo) {
         Object recorded = s.recorded(s.type().cast(value));
         if (s == DpoConfig.BATCH_SIZE) {
-            put("per_device_train_batch_size", DpoConfig.microBatchPerProcess(dpo, processes.count()),
+            put("per_device_train_batch_size", dpo.microBatch(processes.count()),
                     "derived: global_batch_size / (world_size x gradient_accumulation_steps)");
             put("world_size", processes.count(), processes.source());
             put("global_batch_size", recorded, source);
@@ -90,7 +90,4 @@ final class PrintedConfig {
     private static boolean same(JsonNode a, JsonNode b) {
         return a.isNumber() && b.isNumber() ? a.asDouble() == b.asDouble() : a.equals(b);
     }
-
-    /** How many data-parallel processes the run has, and what said so. */
-    record Processes(int count, String source) {}
 }

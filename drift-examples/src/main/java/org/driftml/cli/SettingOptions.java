@@ -42,16 +42,30 @@ final class SettingOptions implements CommandLine.IModelTransformer {
 
     static final String PRINT_CONFIG = "--print-config";
 
-    /** Whether {@code --print-config} was given: print the resolved settings and exit 0 without working. */
-    static boolean printsConfig(CommandSpec spec) {
+    /**
+     * With {@code --print-config}, prints the resolved settings and returns true: the command then exits 0 without
+     * working. A {@code --config} file's derived keys are checked against them first. The settings are only made when
+     * one of the two needs them.
+     *
+     * @throws CommandLine.ParameterException naming the file and key when a derived key differs
+     */
+    static boolean checkedAndPrinted(CommandSpec spec, ConfigFile.Applied applied,
+            java.util.function.Supplier<PrintedConfig> resolved) throws java.io.IOException {
         OptionSpec o = spec.findOption(PRINT_CONFIG);
-        return o != null && Boolean.TRUE.equals(o.getValue());
-    }
-
-    /** Prints {@code config} as {@code --print-config} does. */
-    static void print(PrintedConfig config, java.io.PrintWriter out) throws java.io.IOException {
-        out.println(JsonLines.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config.json()));
-        out.flush();
+        boolean print = o != null && Boolean.TRUE.equals(o.getValue());
+        if (applied.file() == null && !print) {
+            return false;
+        }
+        PrintedConfig config = resolved.get();
+        if (applied.file() != null) {
+            config.check(spec, applied.file(), applied.derived());
+        }
+        if (print) {
+            java.io.PrintWriter out = spec.commandLine().getOut();
+            out.println(JsonLines.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config.json()));
+            out.flush();
+        }
+        return print;
     }
 
     /**

@@ -58,14 +58,16 @@ final class WorkerOptions {
         return world;
     }
 
+    /** How many data-parallel processes the run has, and what said so. */
+    record Processes(int count, String source) {}
+
     /** How many processes the run has: {@code --nproc-per-node}, else torchrun's WORLD_SIZE, else one. */
-    PrintedConfig.Processes processes() {
+    Processes processes() {
         if (nprocPerNode > 1) {
-            return new PrintedConfig.Processes(nprocPerNode, "option");
+            return new Processes(nprocPerNode, "option");
         }
         int world = WorldEnv.fromEnvironment(System.getenv()).worldSize();
-        return world > 1 ? new PrintedConfig.Processes(world, "env:WORLD_SIZE") : new PrintedConfig.Processes(1,
-                "default");
+        return world > 1 ? new Processes(world, "env:WORLD_SIZE") : new Processes(1, "default");
     }
 
     /**
@@ -75,9 +77,11 @@ final class WorkerOptions {
      * @throws IllegalArgumentException naming the options
      */
     void checkSplit(org.driftml.train.DpoConfig dpo) {
-        PrintedConfig.Processes p = processes();
-        int split = p.count() * dpo.accumulation();
-        if (dpo.batchSize() % split != 0) {
+        Processes p = processes();
+        try {
+            dpo.microBatch(p.count());
+        } catch (org.driftml.settings.InvalidSettingException e) {
+            int split = p.count() * dpo.accumulation();
             String processes = p.source().equals("option") ? "--nproc-per-node " + p.count()
                     : p.source().equals("env:WORLD_SIZE") ? "WORLD_SIZE " + p.count() : "1 process";
             throw new IllegalArgumentException("--batch-size " + dpo.batchSize() + " does not split evenly into "
