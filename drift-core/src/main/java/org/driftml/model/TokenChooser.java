@@ -9,7 +9,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import java.util.ArrayList;
+import java.util.List;
 import org.driftml.kernels.MultinomialDraw;
+import org.driftml.kernels.StepScope;
 
 /**
  * One decoding step's choice, as transformers' {@code generate} makes it: the raw logits widened to fp32, then
@@ -38,7 +41,64 @@ final class TokenChooser {
     TokenChooser(Sampler.Settings s, Generator generator, Tensor logits) {
         this.s = s;
         this.generator = generator;
-        allocate(logits);
+        allocate(logits, s.greedy(), s.topP() < 1.0);
+    }
+
+    /** Buffers for any settings, shaped as {@code logits}: a slot's, which sequence after sequence reuses. */
+    static TokenChooser forAnySettings(Tensor logits) {
+        return new TokenChooser(logits);
+    }
+
+    private TokenChooser(Tensor logits) {
+        this.s = null;
+        this.generator = null;
+        allocate(logits, false, true);
+    }
+
+    private TokenChooser(TokenChooser buffers, Sampler.Settings s, Generator generator) {
+        this.s = s;
+        this.generator = generator;
+        scores = buffers.scores;
+        logp = buffers.logp;
+        sorted = buffers.sorted;
+        order = buffers.order;
+        probs = buffers.probs;
+        cumulative = buffers.cumulative;
+        remove = buffers.remove;
+        removeByToken = buffers.removeByToken;
+        noise = buffers.noise;
+        next = buffers.next;
+    }
+
+    /** A chooser for one sequence's settings and generator over these buffers (made by {@link #forAnySettings}). */
+    TokenChooser with(Sampler.Settings settings, Generator g) {
+        return new TokenChooser(this, settings, g);
+    }
+
+    /** Keeps the buffers beyond {@code scope}; the caller then {@link #close() closes} them. */
+    TokenChooser keptBy(StepScope scope) {
+        for (Tensor t : buffers()) {
+            scope.keep(t);
+        }
+        return this;
+    }
+
+    /** Frees the buffers now. */
+    void close() {
+        for (Tensor t : buffers()) {
+            t.close();
+        }
+    }
+
+    private List<Tensor> buffers() {
+        List<Tensor> all = new ArrayList<>();
+        for (Tensor t : new Tensor[] {scores, logp, sorted, order, probs, cumulative, remove, removeByToken, noise,
+                next}) {
+            if (t != null) {
+                all.add(t);
+            }
+        }
+        return all;
     }
 
     /**
@@ -94,15 +154,15 @@ final class TokenChooser {
         return logp.gather(1, chosen, false);
     }
 
-    private void allocate(Tensor logits) {
+    private void allocate(Tensor logits, boolean greedy, boolean topP) {
         scores = like(logits, ScalarType.Float);
         logp = like(logits, ScalarType.Float);
         next = like(logits.narrow(1, 0, 1), ScalarType.Long);
-        if (!s.greedy()) {
+        if (!greedy) {
             probs = like(logits, ScalarType.Float);
             noise = logits.is_cpu() ? null : like(logits, ScalarType.Float);
         }
-        if (!s.greedy() && s.topP() < 1.0) {
+        if (!greedy && topP) {
             sorted = like(logits, ScalarType.Float);
             order = like(logits, ScalarType.Long);
             cumulative = like(logits, ScalarType.Float);
