@@ -60,6 +60,29 @@ public record GenerationDefaults(boolean doSample, double temperature, double to
                 number(file, g, "repetition_penalty", 1.0), Set.copyOf(eos));
     }
 
+    /**
+     * The settings a request asks for over these defaults, as transformers' generate() and vLLM resolve them: asking
+     * for a temperature or top-p means sampling; otherwise the folder's do_sample decides. Greedy wins over both.
+     * Each null is the default's value (top-k only applies when sampling by default: transformers' 50 is not meant for
+     * a temperature asked for alone).
+     *
+     * @throws IllegalArgumentException naming the setting when a value is out of range
+     */
+    public Sampler.Settings settings(boolean greedy, Double temperature, Double topP, Integer topK,
+            Double repetitionPenalty, int maxNewTokens, Set<Long> stopIds, long seed) {
+        if (topK != null) {  // checked even when greedy, which ignores it
+            Sampler.TOP_K.check(topK);
+        }
+        double penalty = repetitionPenalty != null ? repetitionPenalty : repetitionPenalty();
+        boolean sample = !greedy && (temperature != null || topP != null || doSample());
+        if (!sample) {
+            return new Sampler.Settings(true, 1.0, 1.0, 0, penalty, maxNewTokens, stopIds, seed);
+        }
+        return new Sampler.Settings(false, temperature != null ? temperature : temperature(),
+                topP != null ? topP : topP(), topK != null ? topK : (doSample() ? topK() : 0), penalty, maxNewTokens,
+                stopIds, seed);
+    }
+
     private static double number(Path file, JsonNode g, String field, double fallback) {
         JsonNode n = g.path(field);
         if (n.isMissingNode() || n.isNull()) {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Post-train a language model on the dissatisfaction its users expressed (DRIFT).",
         subcommands = {EnvCommand.class, TokenizeCommand.class, LogprobsCommand.class, GenerateCommand.class,
                 DpoCommand.class, MineCommand.class, WarmstartCommand.class, TrainCommand.class,
-                ExploreCommand.class, EvalCommand.class, QuickstartCommand.class})
+                ExploreCommand.class, EvalCommand.class, ServeCommand.class, QuickstartCommand.class})
 public final class Drift implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

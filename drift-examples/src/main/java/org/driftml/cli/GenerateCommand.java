@@ -77,17 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
     InputStream input = System.in;
 
     Sampler.Settings settings(GenerationDefaults d, Set<Long> stops) {
-        if (topK != null) {  // checked even when greedy, which ignores it
-            Sampler.TOP_K.check(topK);
-        }
-        boolean sample = !greedy && (temperature != null || topP != null || d.doSample());
-        if (!sample) {
-            return new Sampler.Settings(true, 1.0, 1.0, 0, repetitionPenalty != null ? repetitionPenalty
-                    : d.repetitionPenalty(), maxNewTokens, stops, seed);
-        }
-        return new Sampler.Settings(false, temperature != null ? temperature : d.temperature(),
-                topP != null ? topP : d.topP(), topK != null ? topK : (d.doSample() ? d.topK() : 0),
-                repetitionPenalty != null ? repetitionPenalty : d.repetitionPenalty(), maxNewTokens, stops, seed);
+        return d.settings(greedy, temperature, topP, topK, repetitionPenalty, maxNewTokens, stops, seed);
     }
 
     @Override

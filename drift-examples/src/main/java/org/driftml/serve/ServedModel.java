@@ -1,0 +1,125 @@
+package org.driftml.serve;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import org.driftml.model.ContinuousBatcher;
+import org.driftml.model.GenerationDefaults;
+import org.driftml.model.Policy;
+import org.driftml.model.Sampler;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.model.spec.Precision;
+import org.driftml.text.ChatTemplate;
+
+/**
+ * The model a server answers with: the policy (and its adapter), its generation defaults and end ids, and the
+ * continuous batcher that decodes for every request. It turns a checked {@link ChatRequest} into a prompt and
+ * sampling settings exactly as {@code drift generate} does for the same messages and flags, so a seeded request
+ * served alone is {@code drift generate}'s reply.
+ */
+final class ServedModel implements AutoCloseable {
+    /** A request ready for the batcher. */
+    record Prepared(long[] prompt, Sampler.Settings settings, List<String> stop) {}
+
+    private final String name;
+    private final Policy policy;
+    private final GenerationDefaults defaults;
+    private final ContinuousBatcher batcher;
+    private final int capacity;
+    private final long mostBytes;
+
+    private ServedModel(String name, Policy policy, GenerationDefaults defaults, ContinuousBatcher batcher,
+            int capacity) {
+        this.name = name;
+        this.policy = policy;
+        this.defaults = defaults;
+        this.batcher = batcher;
+        this.capacity = capacity;
+        this.mostBytes = (long) capacity * policy.tokenizer().maxBytesPerToken().orElse(0);
+    }
+
+    /**
+     * Loads the model (and adapter) and starts its batcher.
+     *
+     * @param maxBatch sequences decoded together
+     * @param capacity positions per sequence (the served context)
+     * @param maxQueue requests waiting beyond those
+     */
+    static ServedModel load(String name, Path model, Path adapter, Precision precision, ComputeDevice device,
+            int maxBatch, int capacity, int maxQueue) throws IOException {
+        Policy policy = Policy.load(model, precision, device);
+        if (adapter != null) {
+            policy.loadAdapters(adapter);
+        }
+        GenerationDefaults defaults = GenerationDefaults.read(model, policy.config());
+        ContinuousBatcher batcher = new ContinuousBatcher(policy.decoder(), policy.padId(),
+                new ContinuousBatcher.Limits(maxBatch, capacity, maxQueue, Math.max(capacity, 2048)));
+        batcher.start();
+        return new ServedModel(name, policy, defaults, batcher, capacity);
+    }
+
+    String name() {
+        return name;
+    }
+
+    ContinuousBatcher batcher() {
+        return batcher;
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
+    /** The reply's text so far: every token decoded together, special tokens left out (as drift generate does). */
+    String decode(long[] ids) {
+        return policy.tokenizer().decode(ids, true);
+    }
+
+    /**
+     * The prompt through the chat template and the settings over generation_config.json; refused (400) when the
+     * template rejects the conversation or the prompt and reply cannot fit the context.
+     */
+    Prepared prepare(ChatRequest r) {
+        String rendered;
+        try {
+            rendered = policy.template().renderConversation(r.messages(), null, true);
+        } catch (ChatTemplate.ChatTemplateException e) {
+            throw ApiError.invalid("messages", "the model's chat template refused the messages: " + e.getMessage());
+        }
+        long bytes = rendered.getBytes(StandardCharsets.UTF_8).length;
+        if (mostBytes > 0 && bytes > mostBytes) {  // refused before tokenising a prompt that cannot fit
+            throw ApiError.contextTooLong("This model's maximum context length is " + capacity + " tokens; the "
+                    + "messages are " + bytes + " bytes, more than that many tokens can hold");
+        }
+        long[] prompt = policy.tokenizer().encode(rendered);
+        if (prompt.length >= capacity) {
+            throw ApiError.contextTooLong("This model's maximum context length is " + capacity + " tokens. However,"
+                    + " your messages resulted in " + prompt.length + " tokens, leaving none for the reply");
+        }
+        int room = capacity - prompt.length;
+        if (r.maxTokens() != null && r.maxTokens() > room) {
+            throw ApiError.contextTooLong("This model's maximum context length is " + capacity + " tokens. However,"
+                    + " you requested " + (prompt.length + r.maxTokens()) + " tokens (" + prompt.length
+                    + " in the messages, " + r.maxTokens() + " in the completion)");
+        }
+        Set<Long> stops = r.ignoreEos() ? Set.of() : policy.endIds();
+        long seed = r.seed() != null ? r.seed() : ThreadLocalRandom.current().nextLong();
+        Sampler.Settings settings;
+        try {
+            settings = defaults.settings(r.temperature() != null && r.temperature() == 0, r.temperature(), r.topP(),
+                    r.topK(), r.repetitionPenalty(), r.maxTokens() != null ? r.maxTokens() : room, stops, seed);
+        } catch (IllegalArgumentException e) {
+            throw ApiError.invalid(null, e.getMessage());
+        }
+        return new Prepared(prompt, settings, r.stop());
+    }
+
+    @Override
+    public void close() {
+        batcher.close();
+        policy.close();
+    }
+}
