@@ -15,18 +15,25 @@ import org.driftml.output.Progress;
 import org.driftml.data.PreferencePair;
 import org.driftml.data.PreferencePairs;
 import org.driftml.model.Policy;
+import org.driftml.model.ContinuousBatcher;
 import org.driftml.model.Sampler;
 import org.driftml.output.OutputFolder;
 import org.driftml.parallel.ProcessGroup;
 
 /**
- * Samples an iteration's pairs in fixed chunks of items and appends them to {@code pairs.jsonl} as it goes.
+ * Samples an iteration's pairs on a {@link ContinuousBatcher} and appends them to {@code pairs.jsonl} in fixed chunks
+ * of items as it goes.
  *
- * <p>Crash safety: after each chunk the pairs file is forced to disk, then {@code pairs.progress} (chunks done,
- * the file's length, pairs dropped) is replaced atomically. A restarted run truncates the pairs file to the recorded
- * length (dropping any half-written chunk) and continues with the next chunk, so no pair is lost or duplicated.
- * Each chunk is sampled with its own seed (run seed, iteration, chunk index), so the resumed pairs are the ones an
- * uninterrupted run would have written.
+ * <p>Sampling: {@code generation_batch} sequences decode together, and as one ends the next prompt takes its slot,
+ * across chunk boundaries: a chunk no longer waits for its longest reply. Each prompt has its own seed (run seed,
+ * iteration, item, sample), so a positive does not depend on which prompts it was batched with, on the chunk size or
+ * on the number of processes (beyond the last bits of batched arithmetic: docs/serving.md measures how often a reply
+ * differs).
+ *
+ * <p>Crash safety: a chunk is written once all its prompts have ended and every earlier chunk is written; then the
+ * pairs file is forced to disk and {@code pairs.progress} (chunks done, the file's length, pairs dropped) is replaced
+ * atomically. A restarted run truncates the pairs file to the recorded length (dropping any half-written chunk) and
+ * samples again from the next chunk, so no pair is lost or duplicated.
  */
 final class PairGeneration {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -41,8 +48,8 @@ final class PairGeneration {
      * this process alone): in rounds of world-size chunks,
      * rank r samples chunk {@code round + r} and leaves its lines in {@code pairs.chunk-K.tmp}; rank 0 appends the
      * round's chunks in order, forces the file and records the progress, as one process does chunk by chunk. Every
-     * chunk keeps its own seed, so the pairs are one process's, byte for byte, and a run resumes at any world size.
-     * The ranks must see one file system.
+     * prompt keeps its own seed, so the pairs are one process's (up to the last bits of batched arithmetic) and a run
+     * resumes at any world size. The ranks must see one file system.
      */
     static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
             long seed, String stage, Progress progress, ProcessGroup group) throws IOException {
@@ -79,48 +86,146 @@ final class PairGeneration {
             }
             out.truncate(length);
             out.position(length);
-            for (int chunk = done; chunk < chunks; chunk++) {
-                int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-                String lines = sampleChunk(policy, method, settings, chunkSize, seed, chunk);
-                dropped += (to - from) - lineCount(lines);
-                ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
-                while (bytes.hasRemaining()) {
-                    out.write(bytes);
-                }
-                out.force(false);
-                length = out.position();
-                writeProgress(progressFile, chunk + 1, length, dropped, chunkSize, method.size());
-                progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
-                progress.chunkDone(stage, chunk + 1, chunks);  // a test's simulated crash throws from here
+            Journal journal = new Journal(out, progressFile, method, chunkSize, stage, progress, dropped);
+            Sampling sampling = new Sampling(policy, method, settings, seed, Math.min(done * chunkSize,
+                    method.size()), method.size(), chunkSize);
+            int[] open = new int[chunks];  // prompts still decoding, per chunk
+            for (int j = 0; j < sampling.prompts.size(); j++) {
+                open[sampling.item[j] / chunkSize]++;
             }
+            int[] next = {done};
+            try {
+                next[0] = journal.writeReady(next[0], open, sampling);
+                sampling.run((j, text) -> {
+                    open[sampling.item[j] / chunkSize]--;
+                    next[0] = journal.writeReady(next[0], open, sampling);
+                });
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
+            dropped = journal.dropped;
         }
         return new Outcome(PreferencePairs.read(pairsFile), dropped, resumed);
     }
 
-    /** Chunk {@code chunk}'s pairs as JSON lines, sampled with the chunk's own seed (an item dropped: no line). */
+    /** Chunk {@code chunk}'s pairs as JSON lines (an item dropped: no line), its prompts on their own batcher. */
     private static String sampleChunk(Policy policy, PairMethod method, Sampler.Settings settings, int chunkSize,
             long seed, int chunk) {
         int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-        List<long[]> prompts = new ArrayList<>();
-        List<int[]> spans = new ArrayList<>();
-        for (int i = from; i < to; i++) {
-            List<long[]> p = method.samplingPrompts(policy, i);
-            spans.add(new int[] {prompts.size(), p.size()});
-            prompts.addAll(p);
+        Sampling sampling = new Sampling(policy, method, settings, seed, from, to, chunkSize);
+        sampling.run((j, text) -> { });
+        return sampling.lines(method, from, to);
+    }
+
+    /**
+     * The prompts of items [from, to), each with its own seed, sampled {@code chunk size} at a time on a continuous
+     * batcher; each reply decoded as {@link Policy#sampleDecoded} decodes it (each method reads and strips its own).
+     */
+    static final class Sampling {
+        final Policy policy;
+        final List<long[]> prompts = new ArrayList<>();
+        final List<Sampler.Settings> settings = new ArrayList<>();
+        final int[] item;       // each prompt's item
+        final int[] firstOf;    // each item's first prompt, from `from`; firstOf[to - from] = prompts.size()
+        final String[] samples;
+        final int from;
+        private final int batch;  // sequences decoded together: generation_batch
+
+        Sampling(Policy policy, PairMethod method, Sampler.Settings s, long seed, int from, int to, int batch) {
+            this.policy = policy;
+            this.from = from;
+            this.firstOf = new int[to - from + 1];
+            List<Integer> items = new ArrayList<>();
+            for (int i = from; i < to; i++) {
+                firstOf[i - from] = prompts.size();
+                List<long[]> p = method.samplingPrompts(policy, i);
+                for (int k = 0; k < p.size(); k++) {
+                    prompts.add(p.get(k));
+                    settings.add(s.withSeed(mix(mix(seed, i), k)));
+                    items.add(i);
+                }
+            }
+            firstOf[to - from] = prompts.size();
+            this.item = items.stream().mapToInt(Integer::intValue).toArray();
+            this.samples = new String[prompts.size()];
+            this.batch = batch;
         }
-        Sampler.Settings s = new Sampler.Settings(settings.greedy(), settings.temperature(), settings.topP(),
-                settings.topK(), settings.repetitionPenalty(), settings.maxNewTokens(), settings.stopIds(),
-                chunkSeed(seed, chunk));
-        List<String> samples = policy.sampleDecoded(prompts, s);  // each method reads (and strips) its own
-        StringBuilder lines = new StringBuilder();
-        for (int i = from; i < to; i++) {
-            int[] span = spans.get(i - from);
-            PreferencePair pair = method.pair(i, samples.subList(span[0], span[0] + span[1]));
-            if (pair != null) {
-                lines.append(PreferencePairs.toJson(pair)).append('\n');
+
+        /** Decodes every prompt, telling {@code each} (prompt index, text) as each ends. */
+        void run(java.util.function.BiConsumer<Integer, String> each) {
+            if (prompts.isEmpty()) {
+                return;
+            }
+            int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(1);
+            int newTokens = settings.get(0).maxNewTokens();
+            ContinuousBatcher.Limits limits = new ContinuousBatcher.Limits(batch, longest + newTokens, batch,
+                    Math.max(longest, 8192));
+            try (ContinuousBatcher batcher = policy.batcher(limits)) {
+                batcher.generate(prompts, settings, (j, g) -> {
+                    samples[j] = policy.tokenizer().decode(g.outputIds(), true);
+                    each.accept(j, samples[j]);
+                });
             }
         }
-        return lines.toString();
+
+        /** The pairs of items [a, b) as JSON lines, once their prompts have all been sampled. */
+        String lines(PairMethod method, int a, int b) {
+            StringBuilder lines = new StringBuilder();
+            for (int i = a; i < b; i++) {
+                PreferencePair pair = method.pair(i, java.util.Arrays.asList(samples).subList(firstOf[i - from],
+                        firstOf[i - from + 1]));
+                if (pair != null) {
+                    lines.append(PreferencePairs.toJson(pair)).append('\n');
+                }
+            }
+            return lines.toString();
+        }
+    }
+
+    /** Writes finished chunks in order: lines appended, the file forced, then the progress record replaced. */
+    private static final class Journal {
+        final FileChannel out;
+        final Path progressFile;
+        final PairMethod method;
+        final int chunkSize, chunks;
+        final String stage;
+        final Progress progress;
+        int dropped;
+
+        Journal(FileChannel out, Path progressFile, PairMethod method, int chunkSize, String stage, Progress progress,
+                int dropped) {
+            this.out = out;
+            this.progressFile = progressFile;
+            this.method = method;
+            this.chunkSize = chunkSize;
+            this.chunks = (method.size() + chunkSize - 1) / chunkSize;
+            this.stage = stage;
+            this.progress = progress;
+            this.dropped = dropped;
+        }
+
+        /** Writes chunks from {@code next} on while each has no prompt still decoding; returns the next unwritten. */
+        int writeReady(int next, int[] open, Sampling sampling) {
+            try {
+                while (next < chunks && open[next] == 0) {
+                    int from = next * chunkSize, to = Math.min(method.size(), from + chunkSize);
+                    String lines = sampling.lines(method, from, to);
+                    dropped += (to - from) - lineCount(lines);
+                    ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
+                    while (bytes.hasRemaining()) {
+                        out.write(bytes);
+                    }
+                    out.force(false);
+                    writeProgress(progressFile, next + 1, out.position(), dropped, chunkSize, method.size());
+                    progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
+                    next++;
+                    progress.chunkDone(stage, next, chunks);  // a test's simulated crash throws from here
+                }
+                return next;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
     }
 
     private static int lineCount(String lines) {
@@ -182,8 +287,9 @@ final class PairGeneration {
         return Files.exists(progressFile) ? JSON.readTree(progressFile.toFile()).get("dropped").asInt() : 0;
     }
 
-    static long chunkSeed(long seed, int chunk) {
-        long z = seed * 0x9E3779B97F4A7C15L + chunk + 1;
+    /** SplitMix64 of (seed, index): a prompt's seed from the run's and its item's. */
+    static long mix(long seed, int index) {
+        long z = seed * 0x9E3779B97F4A7C15L + index + 1;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return (z ^ (z >>> 31)) & Long.MAX_VALUE;

@@ -122,6 +122,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     private final TokenChooser[] choosers;  // one per slot, for any settings
     private final Tensor[] ids;             // [1, capacity] per slot: each sequence's ids (repetition penalty)
     private final Deque<Integer> freePool = new ArrayDeque<>();
+    private final List<Runnable> endings = new ArrayList<>();
     private final Running[] rows;
     private volatile int running;
     private final ReentrantLock lock = new ReentrantLock();
@@ -212,41 +213,56 @@ public final class ContinuousBatcher implements AutoCloseable {
      * @throws IllegalStateException when the batcher's thread is running ({@link #start()})
      */
     public List<Sampler.Generation> generate(List<long[]> prompts, List<Sampler.Settings> settings) {
+        Sampler.Generation[] out = new Sampler.Generation[prompts.size()];
+        generate(prompts, settings, (i, g) -> out[i] = g);
+        return Arrays.asList(out);
+    }
+
+    /**
+     * As {@link #generate(List, List)}, handing each generation to {@code each} (with its prompt's index) as soon as
+     * it ends, in the order they end: a caller can act on a finished run of prompts while later ones still decode.
+     * What {@code each} throws stops the generation and reaches the caller.
+     */
+    public void generate(List<long[]> prompts, List<Sampler.Settings> settings,
+            java.util.function.BiConsumer<Integer, Sampler.Generation> each) {
         if (prompts.size() != settings.size()) {
             throw new IllegalArgumentException(prompts.size() + " prompts but " + settings.size() + " settings");
         }
         if (thread != null) {
             throw new IllegalStateException("generate drives the model itself; this batcher is serving");
         }
-        List<Collected> out = new ArrayList<>();
-        int next = 0;
-        while (true) {
+        List<Collected> ended = new ArrayList<>();
+        int next = 0, handed = 0;
+        while (handed < prompts.size()) {
             while (next < prompts.size() && queue.remainingCapacity() > 0) {
-                Collected c = new Collected();
-                out.add(c);
-                submit(prompts.get(next), settings.get(next), c);
+                submit(prompts.get(next), settings.get(next), new Collected(next, ended));
                 next++;
             }
-            if (!round() && next == prompts.size() && queue.isEmpty()) {
-                break;
+            round();
+            for (Collected c : ended) {
+                if (c.error != null) {
+                    throw c.error;
+                }
+                each.accept(c.index, c.generation());
+                handed++;
             }
+            ended.clear();
         }
-        List<Sampler.Generation> generations = new ArrayList<>();
-        for (Collected c : out) {
-            if (c.error != null) {
-                throw c.error;
-            }
-            generations.add(c.generation());
-        }
-        return generations;
     }
 
     /** A generation's tokens as they come. */
     private static final class Collected implements Listener {
+        final int index;
+        final List<Collected> ended;
         final List<Long> tokens = new ArrayList<>();
         final List<Float> logprobs = new ArrayList<>();
         boolean stopped;
         RuntimeException error;
+
+        Collected(int index, List<Collected> ended) {
+            this.index = index;
+            this.ended = ended;
+        }
 
         @Override
         public boolean token(long id, float logprob) {
@@ -258,7 +274,8 @@ public final class ContinuousBatcher implements AutoCloseable {
         @Override
         public void end(Finish finish, RuntimeException e) {
             stopped = finish == Finish.STOP;
-            error = e;
+            error = e != null ? e : finish == Finish.FAILED ? new IllegalStateException("generation failed") : null;
+            ended.add(this);
         }
 
         Sampler.Generation generation() {
@@ -316,11 +333,14 @@ public final class ContinuousBatcher implements AutoCloseable {
                 }
             }
             compact(ended);
+            tellEndings();
             admit();
+            tellEndings();
             if (running == 0) {
                 return false;
             }
             decode();
+            tellEndings();
             return true;
         }
     }
@@ -466,14 +486,23 @@ public final class ContinuousBatcher implements AutoCloseable {
         compact(ended);
     }
 
+    /** Frees the sequence's generator and buffers; its listener hears the end once its row is free too. */
     private void end(Running seq, Finish finish, RuntimeException error) {
         seq.generator.close();
         freePool.add(seq.pool);
-        try {
-            seq.request.listener.end(finish, error);
-        } catch (RuntimeException ignored) {
-            // a listener that fails at the end has nothing left to hear
+        endings.add(() -> seq.request.listener.end(finish, error));
+    }
+
+    /** Tells the listeners of the sequences that ended (after their rows were freed: a listener may look). */
+    private void tellEndings() {
+        for (Runnable r : endings) {
+            try {
+                r.run();
+            } catch (RuntimeException ignored) {
+                // a listener that fails at the end has nothing left to hear
+            }
         }
+        endings.clear();
     }
 
     /** Removes ended rows (ascending), moving the last running row into each freed one. */
@@ -495,6 +524,7 @@ public final class ContinuousBatcher implements AutoCloseable {
             rows[i] = null;
         }
         running = 0;
+        tellEndings();
     }
 
     /** Stops the thread, fails what still waits or runs, and frees the cache and buffers. */

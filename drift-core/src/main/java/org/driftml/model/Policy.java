@@ -155,6 +155,14 @@ public final class Policy implements AutoCloseable {
         return decoder.completionLogprob(ids, start);
     }
 
+    /**
+     * A continuous batcher over this policy's weights ({@link ContinuousBatcher}): sequences join and leave the
+     * decode batch at token boundaries. It allocates its KV cache now; close it to free that.
+     */
+    public ContinuousBatcher batcher(ContinuousBatcher.Limits limits) {
+        return new ContinuousBatcher(decoder, padId, limits);
+    }
+
     /** Continues each prompt of token ids, batched ({@link Sampler#generate}). */
     public List<Sampler.Generation> generateIds(List<long[]> prompts, Sampler.Settings settings) {
         return new Sampler(decoder, padId).generate(prompts, settings);

@@ -40,7 +40,13 @@ class DistributedDriftTest {
             double worst = maxDifference(one.resolve(stage), two.resolve(stage));
             System.out.printf("DRIFT on two ranks, ZeRO %d, %s: max |weight difference| to one process %.3g%n", zero,
                     stage, worst);
-            assertTrue(worst < 1e-4, stage + ": " + worst);  // RMSprop's round-off: DataParallelTest
+            // RMSprop's round-off (DataParallelTest): two ranks pad each pair to its own length where one process pads
+            // the batch to its longest (metrics.jsonl's padding_fraction differs), so the log-probs differ by
+            // round-off, and RMSprop's normalised update turns a relative round-off in an element whose gradient
+            // nearly cancels into that share of lr / sqrt(1 - alpha) = 0.01. Measured with the positives sampled on
+            // the continuous batcher: 1.4e-4 (1.4% of one step's largest move); 3e-4 leaves room for other CPUs'
+            // GEMMs, and a real fault (a gradient halved, a pair lost) moves weights by the step itself.
+            assertTrue(worst < 3e-4, stage + ": " + worst);
         }
 
         // Rank 0 killed after appending the first round of iteration 1's chunks, then rank 1 after its first DPO
