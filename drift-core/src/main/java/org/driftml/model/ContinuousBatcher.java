@@ -95,24 +95,6 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
     }
 
-    /** A running sequence: its slot's chooser (with its settings and generator) and where it stands. */
-    private static final class Running {
-        final Request request;
-        final int pool;               // which chooser and ids buffer it uses
-        final TokenChooser chooser;
-        final Generator generator;
-        long length;                  // positions cached
-        long pending;                 // the token chosen last, fed at the next decode
-        int produced;
-
-        Running(Request request, int pool, TokenChooser chooser, Generator generator) {
-            this.request = request;
-            this.pool = pool;
-            this.chooser = chooser;
-            this.generator = generator;
-        }
-    }
-
     private final Decoder decoder;
     private final long padId;
     private final Limits limits;
@@ -123,7 +105,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     private final Tensor[] ids;             // [1, capacity] per slot: each sequence's ids (repetition penalty)
     private final Deque<Integer> freePool = new ArrayDeque<>();
     private final List<Runnable> endings = new ArrayList<>();
-    private final Running[] rows;
+    private final RunningSequence[] rows;
     private volatile int running;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
@@ -137,7 +119,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         this.limits = limits;
         this.device = decoder.device();
         this.queue = new ArrayBlockingQueue<>(limits.maxQueue());
-        this.rows = new Running[limits.maxBatch()];
+        this.rows = new RunningSequence[limits.maxBatch()];
         this.choosers = new TokenChooser[limits.maxBatch()];
         this.ids = new Tensor[limits.maxBatch()];
         ScalarType dtype = decoder.weights().get("model.embed_tokens.weight").scalar_type();
@@ -231,15 +213,15 @@ public final class ContinuousBatcher implements AutoCloseable {
         if (thread != null) {
             throw new IllegalStateException("generate drives the model itself; this batcher is serving");
         }
-        List<Collected> ended = new ArrayList<>();
+        List<CollectedGeneration> ended = new ArrayList<>();
         int next = 0, handed = 0;
         while (handed < prompts.size()) {
             while (next < prompts.size() && queue.remainingCapacity() > 0) {
-                submit(prompts.get(next), settings.get(next), new Collected(next, ended));
+                submit(prompts.get(next), settings.get(next), new CollectedGeneration(next, ended));
                 next++;
             }
             round();
-            for (Collected c : ended) {
+            for (CollectedGeneration c : ended) {
                 if (c.error != null) {
                     throw c.error;
                 }
@@ -247,44 +229,6 @@ public final class ContinuousBatcher implements AutoCloseable {
                 handed++;
             }
             ended.clear();
-        }
-    }
-
-    /** A generation's tokens as they come. */
-    private static final class Collected implements Listener {
-        final int index;
-        final List<Collected> ended;
-        final List<Long> tokens = new ArrayList<>();
-        final List<Float> logprobs = new ArrayList<>();
-        boolean stopped;
-        RuntimeException error;
-
-        Collected(int index, List<Collected> ended) {
-            this.index = index;
-            this.ended = ended;
-        }
-
-        @Override
-        public boolean token(long id, float logprob) {
-            tokens.add(id);
-            logprobs.add(logprob);
-            return true;
-        }
-
-        @Override
-        public void end(Finish finish, RuntimeException e) {
-            stopped = finish == Finish.STOP;
-            error = e != null ? e : finish == Finish.FAILED ? new IllegalStateException("generation failed") : null;
-            ended.add(this);
-        }
-
-        Sampler.Generation generation() {
-            long[] t = tokens.stream().mapToLong(Long::longValue).toArray();
-            float[] l = new float[t.length];
-            for (int j = 0; j < l.length; j++) {
-                l[j] = logprobs.get(j);
-            }
-            return new Sampler.Generation(t, l, stopped);
         }
     }
 
@@ -397,7 +341,7 @@ public final class ContinuousBatcher implements AutoCloseable {
             try (StepScope own = StepScope.open()) {
                 g = own.keep(Generators.seeded(device, r.settings.seed()));
             }
-            Running seq = new Running(r, pool, choosers[pool].with(r.settings, g), g);
+            RunningSequence seq = new RunningSequence(r, pool, choosers[pool].with(r.settings, g), g);
             seq.length = r.prompt.length;
             if (r.settings.repetitionPenalty() != 1.0) {
                 ids[pool].narrow(1, 0, r.prompt.length).copy_(prompts.narrow(0, i, 1).narrow(1, 0, r.prompt.length));
@@ -431,7 +375,7 @@ public final class ContinuousBatcher implements AutoCloseable {
             hidden = decoder.hiddenStates(tokens, keyMask, positions, cache.ragged(b, positions.view(b), longest));
         }
         for (int i = 0; i < b; i++) {
-            Running seq = rows[i];
+            RunningSequence seq = rows[i];
             if (seq.request.settings.repetitionPenalty() != 1.0) {
                 ids[seq.pool].narrow(1, seq.length, 1).fill_(new Scalar(seq.pending));
             }
@@ -445,7 +389,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         int k = running - first;
         TensorVector picked = new TensorVector();
         for (int i = 0; i < k; i++) {
-            Running seq = rows[first + i];
+            RunningSequence seq = rows[first + i];
             Tensor next = seq.chooser.choose(logits.narrow(0, i, 1), ids[seq.pool].narrow(1, 0, seq.length));
             picked.push_back(next.to(ScalarType.Double));
             picked.push_back(seq.chooser.logprobs(next).to(ScalarType.Double));
@@ -454,7 +398,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         List<Integer> ended = new ArrayList<>();
         for (int i = 0; i < k; i++) {
             int row = first + i;
-            Running seq = rows[row];
+            RunningSequence seq = rows[row];
             long id = (long) read[2 * i];
             seq.pending = id;
             seq.produced++;
@@ -487,7 +431,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     }
 
     /** Frees the sequence's generator and buffers; its listener hears the end once its row is free too. */
-    private void end(Running seq, Finish finish, RuntimeException error) {
+    private void end(RunningSequence seq, Finish finish, RuntimeException error) {
         seq.generator.close();
         freePool.add(seq.pool);
         endings.add(() -> seq.request.listener.end(finish, error));

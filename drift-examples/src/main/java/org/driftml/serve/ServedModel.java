@@ -55,8 +55,8 @@ final class ServedModel implements AutoCloseable {
             policy.loadAdapters(adapter);
         }
         GenerationDefaults defaults = GenerationDefaults.read(model, policy.config());
-        ContinuousBatcher batcher = new ContinuousBatcher(policy.decoder(), policy.padId(),
-                new ContinuousBatcher.Limits(maxBatch, capacity, maxQueue, Math.max(capacity, 2048)));
+        ContinuousBatcher batcher = policy.batcher(new ContinuousBatcher.Limits(maxBatch, capacity, maxQueue,
+                Math.max(capacity, 2048)));
         batcher.start();
         return new ServedModel(name, policy, defaults, batcher, capacity);
     }
@@ -73,9 +73,9 @@ final class ServedModel implements AutoCloseable {
         return capacity;
     }
 
-    /** The reply's text so far: every token decoded together, special tokens left out (as drift generate does). */
-    String decode(long[] ids) {
-        return policy.tokenizer().decode(ids, true);
+    /** Token ids as text, special tokens left out (as drift generate does). */
+    String decode(long[] ids, boolean skipSpecial) {
+        return policy.tokenizer().decode(ids, skipSpecial);
     }
 
     /**

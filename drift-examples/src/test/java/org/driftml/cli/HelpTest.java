@@ -11,7 +11,7 @@ class HelpTest {
     void everySubcommandHasHelpThatTeaches() {
         CommandLine root = Drift.commandLine();
         assertEquals(java.util.Set.of("env", "tokenize", "logprobs", "generate", "dpo", "mine", "warmstart", "train",
-                "explore", "eval", "quickstart"), root.getSubcommands().keySet());
+                "explore", "eval", "serve", "quickstart"), root.getSubcommands().keySet());
         for (String name : root.getSubcommands().keySet()) {
             CliRun run = CliRun.of("", name, "--help");
             assertEquals(0, run.code(), name);

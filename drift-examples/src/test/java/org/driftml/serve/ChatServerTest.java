@@ -189,6 +189,21 @@ class ChatServerTest {
         throw new AssertionError("no " + name + " in\n" + metrics);
     }
 
+    /** A request still running after --request-timeout is cancelled: 504 whole, an error event streamed. */
+    @Test
+    void aRequestThatRunsTooLongTimesOut() throws Exception {
+        try (ChatServer quick = ServeTestSupport.serveLong(1, 4, null, Duration.ofMillis(300))) {
+            String body = chat("slow", "\"max_tokens\": 4000, \"ignore_eos\": true");
+            assertError(post(quick, "/v1/chat/completions", body, null), 504, null, "request_timeout");
+            ServeTestSupport.Answer streamed = post(quick, "/v1/chat/completions",
+                    body.replace("\"ignore_eos\": true", "\"ignore_eos\": true, \"stream\": true"), null);
+            List<String> events = streamed.events();
+            assertEquals("[DONE]", events.get(events.size() - 1));
+            assertEquals("request_timeout", ChatServer.JSON.readTree(events.get(events.size() - 2))
+                    .at("/error/code").asText());
+        }
+    }
+
     @Test
     void healthModelsAndLoadingAnswerAsDocumented() throws Exception {
         assertEquals(200, get(server, "/health", null).status());

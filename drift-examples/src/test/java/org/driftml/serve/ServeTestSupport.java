@@ -29,7 +29,7 @@ final class ServeTestSupport {
 
     /** The fixture with 128 positions, as drift generate reads it. */
     static ChatServer serve(int maxBatch, int maxQueue, String key) throws IOException {
-        return serve(modelFolder(), 128, maxBatch, maxQueue, key);
+        return serve(modelFolder(), 128, maxBatch, maxQueue, key, Duration.ofSeconds(120));
     }
 
     /**
@@ -37,6 +37,10 @@ final class ServeTestSupport {
      * sees them run, a client leave mid-reply, a queue fill.
      */
     static ChatServer serveLong(int maxBatch, int maxQueue, String key) throws IOException {
+        return serveLong(maxBatch, maxQueue, key, Duration.ofSeconds(120));
+    }
+
+    static ChatServer serveLong(int maxBatch, int maxQueue, String key, Duration timeout) throws IOException {
         Path folder = Files.createTempDirectory("drift-serve-long");
         try (var files = Files.list(modelFolder())) {
             for (Path f : files.toList()) {
@@ -46,13 +50,13 @@ final class ServeTestSupport {
         Path config = folder.resolve("config.json");
         Files.writeString(config, Files.readString(config).replace("\"max_position_embeddings\": 128",
                 "\"max_position_embeddings\": 4096"));
-        return serve(folder, 4096, maxBatch, maxQueue, key);
+        return serve(folder, 4096, maxBatch, maxQueue, key, timeout);
     }
 
-    private static ChatServer serve(Path folder, int capacity, int maxBatch, int maxQueue, String key)
-            throws IOException {
-        ChatServer server = ChatServer.listen(new ChatServer.Options("127.0.0.1", 0, key, 64 * 1024, 16,
-                Duration.ofSeconds(120)), 160);
+    private static ChatServer serve(Path folder, int capacity, int maxBatch, int maxQueue, String key,
+            Duration timeout) throws IOException {
+        ChatServer server = ChatServer.listen(new ChatServer.Options("127.0.0.1", 0, key, 64 * 1024, 16, timeout),
+                160);
         server.load(MODEL, folder, null, Precision.FP32, ComputeDevice.CPU, maxBatch, capacity, maxQueue);
         return server;
     }
