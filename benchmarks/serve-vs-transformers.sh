@@ -42,7 +42,7 @@ wait_ready() {  # $1 url; up to 10 minutes (a model loading on a busy machine)
 }
 load() {  # $1 base url, $2 model name, $3 label, then extra flags
   "$venv/bin/python" "$root/benchmarks/scripts/chat_load.py" --base-url "$1/v1" --model "$2" --tokenizer "$chat" \
-    --concurrency $concurrency --max-tokens "$max_tokens" --label "$3" "${@:4}" 2>&1 | grep -E '^(SERVE|#)' \
+    --concurrency $concurrency --max-tokens "$max_tokens" --label "$3" "${@:4}" 2>&1 | grep --line-buffered -E '^(SERVE|#)' \
     | tee -a "$log"
 }
 for d in $dtypes; do

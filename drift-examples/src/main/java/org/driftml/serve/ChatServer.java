@@ -15,6 +15,8 @@ import java.util.UUID;
 import org.driftml.model.ContinuousBatcher;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.spec.Precision;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -55,6 +57,15 @@ public final class ChatServer implements AutoCloseable {
             QueuedThreadPool pool = new QueuedThreadPool(threads, 8);
             pool.setName("drift-http");
             config.jetty.threadPool = pool;
+            // Jetty's idle timeout (30 s by default) would cut a request that waits in the queue or decodes a long
+            // reply without writing: the request's own timeout governs instead.
+            config.jetty.addConnector((server, http) -> {
+                ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+                connector.setHost(options.host());
+                connector.setPort(options.port());
+                connector.setIdleTimeout(options.requestTimeout().toMillis() + 60_000);
+                return connector;
+            });
             config.routes.before("/v1/*", this::authorize);
             config.routes.post("/v1/chat/completions", this::chat);
             config.routes.get("/v1/models", this::models);
@@ -80,7 +91,7 @@ public final class ChatServer implements AutoCloseable {
      */
     public static ChatServer listen(Options options, int threads) {
         ChatServer server = new ChatServer(options, threads);
-        server.app.start(options.host(), options.port());
+        server.app.start();
         return server;
     }
 

@@ -192,7 +192,7 @@ class ChatServerTest {
     /** A request still running after --request-timeout is cancelled: 504 whole, an error event streamed. */
     @Test
     void aRequestThatRunsTooLongTimesOut() throws Exception {
-        try (ChatServer quick = ServeTestSupport.serveLong(1, 4, null, Duration.ofMillis(300))) {
+        try (ChatServer quick = ServeTestSupport.serveLong(1, 4, null, Duration.ofMillis(100))) {
             String body = chat("slow", "\"max_tokens\": 4000, \"ignore_eos\": true");
             assertError(post(quick, "/v1/chat/completions", body, null), 504, null, "request_timeout");
             ServeTestSupport.Answer streamed = post(quick, "/v1/chat/completions",
