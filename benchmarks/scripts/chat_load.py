@@ -25,10 +25,11 @@ def prompt_of(tokenizer, tokens, salt):
     words = []
     while True:
         messages = [{"role": "user", "content": f"{salt}: " + " ".join(words)}]
-        n = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         if n >= tokens:
             return messages, n
-        words.append(f"w{len(words) % 97}")
+        words.append("hello")  # one token each, with its space
 
 
 def pct(values, q):
