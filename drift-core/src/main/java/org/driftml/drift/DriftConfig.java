@@ -41,6 +41,14 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
         PREVIOUS
     }
 
+    /** How an iteration's prompts share the sampler's slots. */
+    public enum SampleSchedule {
+        /** A slot refilled as soon as its reply ends, across chunks: the fastest. */
+        CONTINUOUS,
+        /** Each chunk decoded on its own: the same batches whenever and wherever a chunk is sampled. */
+        CHUNKS
+    }
+
     public static final Setting<Method> METHOD = Setting.choice("method", Method.class,
             "which pairs each iteration builds: drift (logged y-, fresh y+), spin, iterdpo", Method.DRIFT,
             "paper Sec. 3");
@@ -60,6 +68,12 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
     public static final Setting<Double> TEMPERATURE = Sampler.TEMPERATURE;
     public static final Setting<Double> TOP_P = Sampler.TOP_P;
     public static final Setting<Integer> MAX_NEW_TOKENS = Sampler.MAX_NEW_TOKENS;
+    public static final Setting<SampleSchedule> SAMPLE_SCHEDULE = Setting.choice("sample_schedule",
+            SampleSchedule.class, "continuous: a sampling slot is refilled as soon as its reply ends, across chunks "
+                    + "(1.9x static batches on mixed lengths, docs/serving.md); chunks: each chunk of generation_batch "
+                    + "prompts decoded on its own, so a resumed or multi-process run samples the very texts an "
+                    + "uninterrupted one does even in bf16, whose batched round-off flips near-ties",
+            SampleSchedule.CONTINUOUS, "drift's choice: continuous");
     public static final Setting<Integer> GENERATION_BATCH = Setting.whole("generation_batch",
             "prompts sampled together; also the unit of crash-safe progress", "prompts", ">= 1", v -> v >= 1, 8,
             "drift's choice: 8 (the release: 16)");
@@ -75,7 +89,7 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
 
     public static final List<Setting<?>> LOOP = List.of(METHOD, SETTING, ITERATIONS, REFERENCE);
     public static final List<Setting<?>> SAMPLING = List.of(PROMPT_STYLE, TEMPERATURE, TOP_P, MAX_NEW_TOKENS,
-            GENERATION_BATCH);
+            GENERATION_BATCH, SAMPLE_SCHEDULE);
     public static final List<Setting<?>> LENGTHS = List.of(PairTokenizer.MAX_PROMPT_LENGTH, PairTokenizer.MAX_LENGTH);
     public static final List<Setting<?>> RUN = List.of(DTYPE, SUBSAMPLE, SAVE_STEPS, SEED);
     public static final List<Setting<?>> ALL = Settings.concat(LOOP, SAMPLING, LENGTHS, RUN);
@@ -230,6 +244,14 @@ public final class DriftConfig implements org.driftml.settings.Settable<DriftCon
 
     public int generationBatch() {
         return get(GENERATION_BATCH);
+    }
+
+    public SampleSchedule sampleSchedule() {
+        return get(SAMPLE_SCHEDULE);
+    }
+
+    public DriftConfig withSampleSchedule(SampleSchedule s) {
+        return with(SAMPLE_SCHEDULE, s);
     }
 
     public int maxPromptLength() {

@@ -210,7 +210,8 @@ public final class DriftTrainer {
                 Sampler.Settings s = Sampler.Settings.sampling(config.temperature(), config.topP(),
                         config.maxNewTokens(), policy.endIds(), sampleSeed);
                 PairGeneration.Outcome out = PairGeneration.run(policy, m, folder, s, config.generationBatch(),
-                        sampleSeed, stage, progress, group);
+                        config.sampleSchedule() == DriftConfig.SampleSchedule.CONTINUOUS, sampleSeed, stage, progress,
+                        group);
                 return new Generated(out.pairs(), out.dropped());
             }));
             current = folder;

@@ -52,7 +52,7 @@ final class PairGeneration {
      * resumes at any world size. The ranks must see one file system.
      */
     static Outcome run(Policy policy, PairMethod method, Path folder, Sampler.Settings settings, int chunkSize,
-            long seed, String stage, Progress progress, ProcessGroup group) throws IOException {
+            boolean acrossChunks, long seed, String stage, Progress progress, ProcessGroup group) throws IOException {
         Files.createDirectories(folder);
         if (group != null) {
             group.barrier();  // every rank reads the progress rank 0 left, none of it being written
@@ -87,6 +87,22 @@ final class PairGeneration {
             out.truncate(length);
             out.position(length);
             Journal journal = new Journal(out, progressFile, method, chunkSize, stage, progress, dropped);
+            if (!acrossChunks) {  // each chunk on its own batcher: the same batches at every restart
+                int[] open = new int[chunks];
+                java.util.Arrays.fill(open, 1);
+                try {
+                    for (int chunk = done; chunk < chunks; chunk++) {
+                        int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
+                        Sampling one = new Sampling(policy, method, settings, seed, from, to, chunkSize);
+                        one.run((j, text) -> { });
+                        open[chunk] = 0;
+                        journal.writeReady(chunk, open, one);
+                    }
+                } catch (java.io.UncheckedIOException e) {
+                    throw e.getCause();
+                }
+                return new Outcome(PreferencePairs.read(pairsFile), journal.dropped, resumed);
+            }
             Sampling sampling = new Sampling(policy, method, settings, seed, Math.min(done * chunkSize,
                     method.size()), method.size(), chunkSize);
             int[] open = new int[chunks];  // prompts still decoding, per chunk

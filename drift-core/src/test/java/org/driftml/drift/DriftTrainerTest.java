@@ -54,6 +54,37 @@ class DriftTrainerTest {
         return new DriftTrainer(c).progress(Progress.SILENT);
     }
 
+    /**
+     * The chunks schedule in bf16: a run killed after the first chunk of iteration 1 samples the rest alone on
+     * restart, in the batches an uninterrupted run used, so its pairs are that run's byte for byte (under the
+     * continuous schedule the remaining prompt would have joined a batch still decoding the first chunk).
+     */
+    @Test
+    void theChunksScheduleResumesToTheSamePairsInBf16(@TempDir Path dir) throws Exception {
+        DriftConfig chunks = config().withIterations(1).withSampleSchedule(DriftConfig.SampleSchedule.CHUNKS)
+                .withRun(Precision.BF16, 0, 1, 7);
+        DsatMiner.Mined mined = logs();
+        Path a = dir.resolve("a"), b = dir.resolve("b");
+        quiet(chunks).train(model(), mined, a);
+        class Crash extends RuntimeException {}
+        assertThrows(Crash.class, () -> quiet(chunks).progress(new Progress() {
+            @Override
+            public void chunkDone(String stage, int chunk, int chunks) {
+                if (stage.equals("iteration-1") && chunk == 1) {
+                    throw new Crash();
+                }
+            }
+        }).train(model(), mined, b));
+        assertTrue(Files.exists(b.resolve("iteration-1/pairs.progress")));
+        assertFalse(Files.exists(b.resolve("iteration-1/summary.json")));
+        quiet(chunks).train(model(), mined, b);
+        assertEquals(Files.readString(a.resolve("iteration-1/pairs.jsonl")),
+                Files.readString(b.resolve("iteration-1/pairs.jsonl")));
+        var other = assertThrows(IllegalStateException.class, () -> quiet(chunks.withSampleSchedule(
+                DriftConfig.SampleSchedule.CONTINUOUS)).train(model(), mined, b));
+        assertTrue(other.getMessage().contains("sample_schedule"), other.getMessage());
+    }
+
     @Test
     void twoIterationsEndToEndThenAgainAfterKillsWithTheSameResult(@TempDir Path dir) throws Exception {
         DsatMiner.Mined mined = logs();
