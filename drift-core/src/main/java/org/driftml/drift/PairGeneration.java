@@ -88,18 +88,8 @@ final class PairGeneration {
             out.position(length);
             Journal journal = new Journal(out, progressFile, method, chunkSize, stage, progress, dropped);
             if (!acrossChunks) {  // each chunk on its own batcher: the same batches at every restart
-                int[] open = new int[chunks];
-                java.util.Arrays.fill(open, 1);
-                try {
-                    for (int chunk = done; chunk < chunks; chunk++) {
-                        int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-                        Sampling one = new Sampling(policy, method, settings, seed, from, to, chunkSize);
-                        one.run((j, text) -> { });
-                        open[chunk] = 0;
-                        journal.writeReady(chunk, open, one);
-                    }
-                } catch (java.io.UncheckedIOException e) {
-                    throw e.getCause();
+                for (int chunk = done; chunk < chunks; chunk++) {
+                    journal.append(chunk, sampleChunk(policy, method, settings, chunkSize, seed, chunk));
                 }
                 return new Outcome(PreferencePairs.read(pairsFile), journal.dropped, resumed);
             }
@@ -223,24 +213,28 @@ final class PairGeneration {
         /** Writes chunks from {@code next} on while each has no prompt still decoding; returns the next unwritten. */
         int writeReady(int next, int[] open, Sampling sampling) {
             try {
-                while (next < chunks && open[next] == 0) {
-                    int from = next * chunkSize, to = Math.min(method.size(), from + chunkSize);
-                    String lines = sampling.lines(method, from, to);
-                    dropped += (to - from) - lineCount(lines);
-                    ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
-                    while (bytes.hasRemaining()) {
-                        out.write(bytes);
-                    }
-                    out.force(false);
-                    writeProgress(progressFile, next + 1, out.position(), dropped, chunkSize, method.size());
-                    progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
-                    next++;
-                    progress.chunkDone(stage, next, chunks);  // a test's simulated crash throws from here
+                for (; next < chunks && open[next] == 0; next++) {
+                    int from = next * chunkSize;
+                    append(next, sampling.lines(method, from, Math.min(method.size(), from + chunkSize)));
                 }
                 return next;
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
+        }
+
+        /** Appends chunk {@code chunk}'s lines, forces the file, then records the progress. */
+        void append(int chunk, String lines) throws IOException {
+            int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
+            dropped += (to - from) - lineCount(lines);
+            ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
+            while (bytes.hasRemaining()) {
+                out.write(bytes);
+            }
+            out.force(false);
+            writeProgress(progressFile, chunk + 1, out.position(), dropped, chunkSize, method.size());
+            progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
+            progress.chunkDone(stage, chunk + 1, chunks);  // a test's simulated crash throws from here
         }
     }
 

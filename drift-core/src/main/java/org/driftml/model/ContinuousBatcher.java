@@ -387,14 +387,16 @@ public final class ContinuousBatcher implements AutoCloseable {
     /** Chooses the next token of rows {@code first}.. from their logits, hands it on, and ends what is done. */
     private void choose(Tensor logits, int first) {
         int k = running - first;
-        TensorVector picked = new TensorVector();
+        TensorVector picked = new TensorVector(), logps = new TensorVector();
         for (int i = 0; i < k; i++) {
             RunningSequence seq = rows[first + i];
             Tensor next = seq.chooser.choose(logits.narrow(0, i, 1), ids[seq.pool].narrow(1, 0, seq.length));
-            picked.push_back(next.to(ScalarType.Double));
-            picked.push_back(seq.chooser.logprobs(next).to(ScalarType.Double));
+            picked.push_back(next);
+            logps.push_back(seq.chooser.logprobs(next));
         }
-        double[] read = Tensorsj.doubles(torch.cat(picked));  // the one read per round
+        // The one read per round: [k, 2], each row's id and its log-prob, converted once for all rows.
+        double[] read = Tensorsj.doubles(torch.cat(new TensorVector(torch.cat(picked).to(ScalarType.Double),
+                torch.cat(logps).to(ScalarType.Double)), 1));
         List<Integer> ended = new ArrayList<>();
         for (int i = 0; i < k; i++) {
             int row = first + i;

@@ -175,8 +175,7 @@ public final class ChatServer implements AutoCloseable {
             Reply.Step step = reply.next(deadline - System.nanoTime());
             if (step == null) {
                 reply.cancel();
-                throw new ApiError(504, "timeout", null, "request_timeout", "the reply took longer than "
-                        + options.requestTimeout().toSeconds() + " s (--request-timeout)");
+                throw timedOut();
             }
             last = record(step, last, arrival);
             text.append(step.text());
@@ -209,8 +208,7 @@ public final class ChatServer implements AutoCloseable {
                 Reply.Step step = reply.next(deadline - System.nanoTime());
                 if (step == null) {
                     reply.cancel();
-                    send(out, new ApiError(504, "timeout", null, "request_timeout", "the reply took longer than "
-                            + options.requestTimeout().toSeconds() + " s (--request-timeout)").body(JSON));
+                    send(out, timedOut().body(JSON));
                     break;
                 }
                 last = record(step, last, arrival);
@@ -246,6 +244,11 @@ public final class ChatServer implements AutoCloseable {
             metrics.finished(System.nanoTime() - arrival);
         }
         return last;
+    }
+
+    private ApiError timedOut() {
+        return new ApiError(504, "timeout", null, "request_timeout", "the reply took longer than "
+                + options.requestTimeout().toSeconds() + " s (--request-timeout)");
     }
 
     private static void send(OutputStream out, ObjectNode event) throws IOException {

@@ -38,7 +38,6 @@ final class Reply implements ContinuousBatcher.Listener {
     private int prefix;            // the window's first id
     private int read;              // the ids decoded into text
     private String released = "";  // what the client has been given: always a prefix of text
-    private boolean done;
 
     Reply(ServedModel model, List<String> stops) {
         this.model = model;
@@ -84,7 +83,6 @@ final class Reply implements ContinuousBatcher.Listener {
             return null;
         }
         if (e.finish() != null) {
-            done = true;
             String tail = rest();
             return switch (e.finish()) {
                 case STOP -> new Step(tail, "stop", null, false, false, e.nanos());
@@ -101,7 +99,6 @@ final class Reply implements ContinuousBatcher.Listener {
             int at = text.indexOf(stop, Math.max(0, released.length() - stop.length() + 1));
             if (at >= 0) {  // ends here: nothing from the stop string on
                 cancel();
-                done = true;
                 String out = text.substring(Math.min(released.length(), at), at);
                 released = text.substring(0, at);
                 drainAfterStop();
@@ -158,9 +155,5 @@ final class Reply implements ContinuousBatcher.Listener {
     /** After a stop string the batcher may still send a token or two before it sees the cancel: not counted. */
     private void drainAfterStop() {
         events.clear();
-    }
-
-    boolean done() {
-        return done;
     }
 }

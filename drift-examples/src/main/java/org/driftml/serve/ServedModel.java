@@ -28,17 +28,14 @@ final class ServedModel implements AutoCloseable {
     private final Policy policy;
     private final GenerationDefaults defaults;
     private final ContinuousBatcher batcher;
-    private final int capacity;
     private final long mostBytes;
 
-    private ServedModel(String name, Policy policy, GenerationDefaults defaults, ContinuousBatcher batcher,
-            int capacity) {
+    private ServedModel(String name, Policy policy, GenerationDefaults defaults, ContinuousBatcher batcher) {
         this.name = name;
         this.policy = policy;
         this.defaults = defaults;
         this.batcher = batcher;
-        this.capacity = capacity;
-        this.mostBytes = (long) capacity * policy.tokenizer().maxBytesPerToken().orElse(0);
+        this.mostBytes = (long) capacity() * policy.tokenizer().maxBytesPerToken().orElse(0);
     }
 
     /**
@@ -58,7 +55,7 @@ final class ServedModel implements AutoCloseable {
         ContinuousBatcher batcher = policy.batcher(new ContinuousBatcher.Limits(maxBatch, capacity, maxQueue,
                 Math.max(capacity, 2048)));
         batcher.start();
-        return new ServedModel(name, policy, defaults, batcher, capacity);
+        return new ServedModel(name, policy, defaults, batcher);
     }
 
     String name() {
@@ -69,8 +66,9 @@ final class ServedModel implements AutoCloseable {
         return batcher;
     }
 
+    /** The served context: positions per sequence, prompt and reply together. */
     int capacity() {
-        return capacity;
+        return batcher.limits().capacity();
     }
 
     /** Token ids as text, special tokens left out (as drift generate does). */
@@ -83,6 +81,7 @@ final class ServedModel implements AutoCloseable {
      * template rejects the conversation or the prompt and reply cannot fit the context.
      */
     Prepared prepare(ChatRequest r) {
+        int capacity = capacity();
         String rendered;
         try {
             rendered = policy.template().renderConversation(r.messages(), null, true);

@@ -60,7 +60,7 @@ public final class KvCache {
 
     /** Rows [start, start + count) as an empty cache sharing this one's memory: a prefill of new sequences. */
     public KvCache fresh(long start, long count) {
-        return new KvCache(narrowed(start, count), narrowedValues(start, count), capacity, 0, null);
+        return new KvCache(rows(keys, start, count), rows(values, start, count), capacity, 0, null);
     }
 
     /**
@@ -68,7 +68,7 @@ public final class KvCache {
      * sequence is as long as the others (one alone, say), which then runs exactly as the static batch of {@code Sampler}.
      */
     public KvCache level(long count, long length) {
-        return new KvCache(narrowed(0, count), narrowedValues(0, count), capacity, length, null);
+        return new KvCache(rows(keys, 0, count), rows(values, 0, count), capacity, length, null);
     }
 
     /**
@@ -81,7 +81,7 @@ public final class KvCache {
     public KvCache ragged(long count, Tensor lengths, long longest) {
         long kvHeads = keys[0].size(1), d = keys[0].size(3);
         Tensor at = lengths.view(count, 1, 1, 1).expand(count, kvHeads, 1, d).contiguous();
-        return new KvCache(narrowed(0, count), narrowedValues(0, count), capacity, longest, at);
+        return new KvCache(rows(keys, 0, count), rows(values, 0, count), capacity, longest, at);
     }
 
     /** Moves row {@code from}'s first {@code positions} keys and values to row {@code to} (a freed slot refilled). */
@@ -109,18 +109,11 @@ public final class KvCache {
         }
     }
 
-    private Tensor[] narrowed(long start, long count) {
-        Tensor[] out = new Tensor[keys.length];
+    /** Rows [start, start + count) of every layer's tensor, as views. */
+    private static Tensor[] rows(Tensor[] layers, long start, long count) {
+        Tensor[] out = new Tensor[layers.length];
         for (int l = 0; l < out.length; l++) {
-            out[l] = keys[l].narrow(0, start, count);
-        }
-        return out;
-    }
-
-    private Tensor[] narrowedValues(long start, long count) {
-        Tensor[] out = new Tensor[values.length];
-        for (int l = 0; l < out.length; l++) {
-            out[l] = values[l].narrow(0, start, count);
+            out[l] = layers[l].narrow(0, start, count);
         }
         return out;
     }
