@@ -21,7 +21,9 @@ public enum LogFormat {
     /** UltraFeedback's records (openbmb's raw or binarized): each prompt with both replies, for Table 3's setting. */
     ULTRAFEEDBACK,
     /** The DRIFT release's data folder, or its {@code dsat_data.jsonl} alone ({@link ReleaseFiles}). */
-    RELEASE;
+    RELEASE,
+    /** drift serve's conversation log ({@link ConversationLog}): explicit feedback first, then the detector's labels. */
+    SERVED;
 
     /** {@code --format}: which reader the logs go through. */
     public static final Setting<LogFormat> FORMAT = Setting.choice("format", LogFormat.class,
@@ -65,6 +67,7 @@ public enum LogFormat {
                         read.report());
             }
             case RELEASE -> ReleaseFiles.readFolder(logs, policy);
+            case SERVED -> ServedLogs.mine(logs, policy, 0, null);
         };
     }
 }

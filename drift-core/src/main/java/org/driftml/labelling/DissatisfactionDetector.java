@@ -83,15 +83,33 @@ public final class DissatisfactionDetector {
     private final List<Rule> dsatRules;
     private final List<Rule> satRules;
     private final double repeatThreshold;
+    private final Map<String, Double> precisions;
 
     /**
      * @param repeatThreshold a user turn whose word set overlaps the previous user turn's by at least this Jaccard
      *                        similarity is a repeated request (DSAT rule "repeats-request"); values above 1 disable it
      */
     public DissatisfactionDetector(List<Rule> dsatRules, List<Rule> satRules, double repeatThreshold) {
+        this(dsatRules, satRules, repeatThreshold, Map.of());
+    }
+
+    /** @param precisions each rule's measured precision (how often its label was right), by name */
+    public DissatisfactionDetector(List<Rule> dsatRules, List<Rule> satRules, double repeatThreshold,
+            Map<String, Double> precisions) {
         this.dsatRules = List.copyOf(dsatRules);
         this.satRules = List.copyOf(satRules);
         this.repeatThreshold = repeatThreshold;
+        this.precisions = Map.copyOf(precisions);
+    }
+
+    /** This detector with each rule's measured precision (by name), what the served log records with a label. */
+    public DissatisfactionDetector withPrecisions(Map<String, Double> measured) {
+        return new DissatisfactionDetector(dsatRules, satRules, repeatThreshold, measured);
+    }
+
+    /** The rule's measured precision, or NaN when none was measured. */
+    public double precision(String rule) {
+        return precisions.getOrDefault(rule, Double.NaN);
     }
 
     /**
@@ -167,14 +185,14 @@ public final class DissatisfactionDetector {
     public DissatisfactionDetector withRule(Rule rule, boolean dissatisfied) {
         List<Rule> d = new ArrayList<>(dsatRules), s = new ArrayList<>(satRules);
         (dissatisfied ? d : s).add(rule);
-        return new DissatisfactionDetector(d, s, repeatThreshold);
+        return new DissatisfactionDetector(d, s, repeatThreshold, precisions);
     }
 
     /** This detector without the rules of that name. */
     public DissatisfactionDetector without(String name) {
         return new DissatisfactionDetector(dsatRules.stream().filter(r -> !r.name().equals(name)).toList(),
                 satRules.stream().filter(r -> !r.name().equals(name)).toList(),
-                name.equals("repeats-request") ? Double.POSITIVE_INFINITY : repeatThreshold);
+                name.equals("repeats-request") ? Double.POSITIVE_INFINITY : repeatThreshold, precisions);
     }
 
     /** Judges one user turn; {@code previousUser} is the user's previous turn, or null. */

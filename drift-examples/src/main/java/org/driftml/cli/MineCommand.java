@@ -37,6 +37,8 @@ import picocli.CommandLine.Option;
                 "                            replies, for drift train --setting ultrafeedback (Table 3)",
                 "  release                   the DRIFT release's files: --dsat dsat_data.jsonl [--sat",
                 "                            sat_data.jsonl] [--seeds seed-data/train.jsonl], or --logs data/",
+                "  served                    drift serve --log-dir's folder (found by itself): each user turn",
+                "                            labelled by the user's explicit feedback first, else by the detector",
                 "--seeds adds seed pairs in TRL's preference format to any of them (the warm start's data).",
                 "Each DSAT user turn gives an item: the conversation before the reply the user disliked (x), that",
                 "reply (rejected) and the user's turn (feedback). A DSAT turn followed by a revision the user then",
@@ -50,8 +52,20 @@ final class MineCommand implements Callable<Integer> {
     Path logs;
 
     @Option(names = "--format", defaultValue = "wildfeedback", paramLabel = "FORMAT",
-            description = "wildfeedback (default), dsat, wildfeedback-preferences, ultrafeedback or release")
+            description = {"wildfeedback (default; a drift serve log folder is read as served), dsat,",
+                    "wildfeedback-preferences, ultrafeedback, release or served"})
     String format;
+
+    @Option(names = "--min-rule-precision", defaultValue = "0", paramLabel = "P",
+            description = {"--format served: keep a detector label only when a rule behind it is at least P precise",
+                    "(as measured on drift's labelled dialogs, or on --rule-precision-from); explicit feedback",
+                    "always counts (default: ${DEFAULT-VALUE}, every label)"})
+    double minRulePrecision;
+
+    @Option(names = "--rule-precision-from", paramLabel = "FILE", description = {"Your own labelled sample "
+            + "(WildFeedback rows with Satisfaction and Disatisfaction): each rule's precision measured on it",
+            "decides --min-rule-precision instead of drift's measurement"})
+    Path rulePrecisionFrom;
 
     @Option(names = "--dsat", paramLabel = "FILE", description = "--format release: the DSAT records (dsat_data.jsonl)")
     Path dsat;
@@ -121,6 +135,17 @@ final class MineCommand implements Callable<Integer> {
         }
     }
 
+    /** Each rule's precision on the user's labelled sample (its table printed), by rule name. */
+    private static java.util.Map<String, Double> rulePrecisions(Path sample, OnBadRecord policy, PrintWriter out)
+            throws IOException {
+        DissatisfactionDetector.Evaluation e = DissatisfactionDetector.defaults().evaluate(
+                org.driftml.data.WildFeedbackAnnotations.read(sample, policy).conversations());
+        out.println("the rules on " + sample + ": " + e);
+        java.util.Map<String, Double> precisions = new java.util.HashMap<>();
+        e.perRule().forEach((rule, c) -> precisions.put(rule, (double) c[1] / c[0]));
+        return precisions;
+    }
+
     /** {@code mined} with {@code more} seed pairs after its own, counted. */
     private static DsatMiner.Mined withSeeds(DsatMiner.Mined mined, List<org.driftml.data.PreferencePair> more) {
         List<org.driftml.data.PreferencePair> all = new java.util.ArrayList<>(mined.seeds());
@@ -143,6 +168,19 @@ final class MineCommand implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("--on-bad-record must be fail or skip, got " + onBadRecord);
             };
             LogFormat logFormat = LogFormat.FORMAT.parse(format);
+            if (logFormat == LogFormat.WILDFEEDBACK && logs != null && org.driftml.data.ConversationLog.isLog(logs)) {
+                logFormat = LogFormat.SERVED;  // drift serve's folder says what it is
+            }
+            if (minRulePrecision < 0 || minRulePrecision > 1 || Double.isNaN(minRulePrecision)) {
+                throw new IllegalArgumentException("--min-rule-precision must be in [0, 1], got " + minRulePrecision);
+            }
+            if ((minRulePrecision > 0 || rulePrecisionFrom != null) && logFormat != LogFormat.SERVED) {
+                throw new IllegalArgumentException("--min-rule-precision and --rule-precision-from apply to drift "
+                        + "serve's logs (--format served)");
+            }
+            if (rulePrecisionFrom != null && !java.nio.file.Files.isRegularFile(rulePrecisionFrom)) {
+                throw new IllegalArgumentException("--rule-precision-from: " + rulePrecisionFrom + ": no such file");
+            }
             if (logFormat != LogFormat.RELEASE && (dsat != null || sat != null)) {
                 throw new IllegalArgumentException("--dsat and --sat are the release's files: give --format release");
             }
@@ -185,7 +223,11 @@ final class MineCommand implements Callable<Integer> {
             Precision precision = Precision.DTYPE.parse(dtype);
             ComputeDevice on = judged ? device.resolve() : null;
             // The logs' own labels, or the detector's or the judge's (compared with the logs' when asked).
+            java.util.Map<String, Double> measured = rulePrecisionFrom == null ? null : rulePrecisions(rulePrecisionFrom,
+                    policy, out);
             LogFormat.Mining mining = dsat != null ? ReleaseFiles.read(dsat, sat, seeds, policy)
+                    : logFormat == LogFormat.SERVED ? org.driftml.data.ServedLogs.mine(logs, policy, minRulePrecision,
+                            measured)
                     : logFormat.mine(logs, policy, gold -> {
                 try {
                     List<Conversation> labelled = judged ? judge(gold, precision, on, err)

@@ -30,8 +30,8 @@ final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR",
-            description = "Hugging Face model folder with its tokenizer and chat template")
+    @Option(names = "--model", paramLabel = "DIR", description = {"Hugging Face model folder with its tokenizer and"
+            + " chat template", "(with --watch: served until the run finishes a stage)"})
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT LoRA adapter folder for --model")
@@ -87,6 +87,32 @@ final class ServeCommand implements Callable<Integer> {
             description = "A request still running after this is cancelled (default: ${DEFAULT-VALUE})")
     int requestTimeout;
 
+    @Option(names = "--log-dir", paramLabel = "DIR", description = {"Keep every completed response and every "
+            + "feedback here, crash-safe, for drift mine --logs DIR", "(default: nothing is logged)"})
+    Path logDir;
+
+    @Option(names = "--log-max-bytes", defaultValue = "67108864", paramLabel = "BYTES",
+            description = "Start a new log segment before one passes this size (default: ${DEFAULT-VALUE})")
+    long logMaxBytes;
+
+    @Option(names = "--watch", paramLabel = "RUN_DIR",
+            description = "Serve the newest finished stage of this DRIFT run, moving to each new one as it finishes")
+    Path watch;
+
+    @Option(names = "--watch-interval", defaultValue = "10", paramLabel = "SECONDS",
+            description = "How often --watch looks for a new stage (default: ${DEFAULT-VALUE})")
+    int watchInterval;
+
+    @Option(names = "--models-root", paramLabel = "DIR",
+            description = "POST /admin/reload loads model folders under DIR (needs --admin-key)")
+    Path modelsRoot;
+
+    @Option(names = "--admin-key", paramLabel = "KEY",
+            description = "The key POST /admin/reload asks for (default: $DRIFT_ADMIN_KEY)")
+    String adminKey;
+
+    private String stage;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -106,6 +132,48 @@ final class ServeCommand implements Callable<Integer> {
             positive("--max-body-bytes", maxBodyBytes);
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("--port " + port + " is not a port (0 to 65535)");
+            }
+            positive("--watch-interval", watchInterval);
+            if (watch != null) {
+                if (adapter != null) {
+                    throw new IllegalArgumentException("--watch serves the run's stages, which are whole models: "
+                            + "--adapter does not apply");
+                }
+                if (!Files.isDirectory(watch)) {
+                    throw new IllegalArgumentException("--watch " + watch + " is not a folder (a drift train --output)");
+                }
+                var newest = org.driftml.drift.FinishedStages.newest(watch);
+                if (newest.isPresent()) {
+                    model = newest.get().folder();
+                    stage = newest.get().name();
+                } else if (model == null) {
+                    throw new IllegalArgumentException("--watch " + watch + " has no finished stage yet: give --model"
+                            + " to serve until it has one");
+                }
+            }
+            if (model == null) {
+                throw new IllegalArgumentException("--model DIR is required (or --watch RUN_DIR)");
+            }
+            if (modelsRoot != null && !Files.isDirectory(modelsRoot)) {
+                throw new IllegalArgumentException("--models-root " + modelsRoot + " is not a folder");
+            }
+            String admin = adminKey != null ? adminKey : System.getenv("DRIFT_ADMIN_KEY");
+            if (modelsRoot != null && (admin == null || admin.isBlank())) {
+                throw new IllegalArgumentException("--models-root needs --admin-key (or DRIFT_ADMIN_KEY): reloading"
+                        + " a model is an administrator's request");
+            }
+            if (admin != null && modelsRoot == null && adminKey != null) {
+                throw new IllegalArgumentException("--admin-key is for POST /admin/reload: give --models-root too");
+            }
+            adminKey = admin == null ? null : admin.strip();
+            if (logDir != null) {
+                positive("--log-max-bytes", logMaxBytes);
+                if (logMaxBytes < 1024) {
+                    throw new IllegalArgumentException("--log-max-bytes " + logMaxBytes + " must be at least 1024");
+                }
+                if (Files.exists(logDir) && !Files.isDirectory(logDir)) {
+                    throw new IllegalArgumentException("--log-dir " + logDir + " is a file, not a folder");
+                }
             }
             ModelConfig config = Policy.checkFolder(model);
             for (String file : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
@@ -132,7 +200,8 @@ final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        String served = name != null ? name : model.toAbsolutePath().normalize().getFileName().toString();
+        String served = name != null ? name : watch != null ? watch.toAbsolutePath().normalize().getFileName()
+                .toString() : model.toAbsolutePath().normalize().getFileName().toString();
         ChatServer server;
         try {
             server = ChatServer.listen(new ChatServer.Options(host, port, key, maxBodyBytes, maxMessages,
@@ -142,6 +211,19 @@ final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
+        if (logDir != null) {
+            try {
+                server.keepLog(logDir, logMaxBytes);
+            } catch (IllegalArgumentException | IOException e) {
+                server.close();
+                err.println("drift serve: --log-dir " + logDir + ": " + SettingOptions.message(e));
+                err.flush();
+                return 2;
+            }
+        }
+        if (modelsRoot != null) {
+            server.allowReloads(adminKey, modelsRoot);
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
@@ -149,11 +231,20 @@ final class ServeCommand implements Callable<Integer> {
         }, "drift-serve-stop"));
         PrintWriter out = spec.commandLine().getOut();
         out.println("drift serve: loading " + model + " (health answers 503 until it is ready)");
+        out.println(logDir != null ? "drift serve: logging conversations and feedback to " + logDir
+                : "drift serve: not logging conversations (no --log-dir): nothing is kept for drift mine");
         out.flush();
-        server.load(served, model, adapter, precision, on, maxBatch, capacity, maxQueue);
+        server.load(served, model, adapter, stage != null ? stage : org.driftml.drift.FinishedStages.stageOf(model),
+                new ChatServer.Loading(precision, on, maxBatch, capacity, maxQueue));
         out.println("drift serve: serving " + served + " at http://" + host + ":" + server.port() + "/v1 ("
-                + maxBatch + " sequences at a time, " + capacity + " tokens of context)");
+                + maxBatch + " sequences at a time, " + capacity + " tokens of context): " + server.serving());
         out.flush();
+        if (watch != null) {
+            server.watch(watch, Duration.ofSeconds(watchInterval), message -> {
+                out.println("drift serve: " + message);
+                out.flush();
+            });
+        }
         stopped.await();
         return 0;
     }

@@ -18,10 +18,11 @@ import java.util.Set;
  *
  * @param temperature null: the model's generation_config.json; 0: greedy
  * @param maxTokens   null: what the context leaves
+ * @param user        OpenAI's end-user id; drift serve's log joins a conversation by it when no header names one
  */
 record ChatRequest(String model, List<Map<String, Object>> messages, Double temperature, Double topP, Integer topK,
         Double repetitionPenalty, Integer maxTokens, List<String> stop, Long seed, boolean stream,
-        boolean includeUsage, boolean ignoreEos) {
+        boolean includeUsage, boolean ignoreEos, String user) {
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     static ChatRequest parse(byte[] body, ObjectMapper json, int maxMessages) {
@@ -67,7 +68,8 @@ record ChatRequest(String model, List<Map<String, Object>> messages, Double temp
         }
         refuseUnsupported(root);
         return new ChatRequest(model, messages, temperature, topP, topK == null ? null : Math.max(topK, 0), penalty,
-                maxTokens, stop(root.get("stop")), seed, stream, includeUsage, flag(root, "ignore_eos"));
+                maxTokens, stop(root.get("stop")), seed, stream, includeUsage, flag(root, "ignore_eos"),
+                text(root, "user", false));
     }
 
     private static void refuseUnsupported(JsonNode root) {

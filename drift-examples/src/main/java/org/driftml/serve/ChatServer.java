@@ -38,6 +38,9 @@ public final class ChatServer implements AutoCloseable {
     public record Options(String host, int port, String apiKey, long maxBodyBytes, int maxMessages,
             Duration requestTimeout) {}
 
+    /** How every model this server answers with is loaded: the first and each one reloaded after it. */
+    public record Loading(Precision precision, ComputeDevice device, int maxBatch, int capacity, int maxQueue) {}
+
     static final ObjectMapper JSON = new ObjectMapper();
 
     private final Options options;
@@ -46,6 +49,10 @@ public final class ChatServer implements AutoCloseable {
     private final ServeMetrics metrics;
     private volatile ServedModel model;
     private volatile boolean stopping;
+    private volatile ConversationRecorder recorder;
+    private volatile Loading loading;
+    private final java.util.concurrent.locks.ReentrantLock reloading = new java.util.concurrent.locks.ReentrantLock();
+    private final Reloads reloads = new Reloads(this);
 
     private ChatServer(Options options, int threads) {
         this.options = options;
@@ -68,6 +75,8 @@ public final class ChatServer implements AutoCloseable {
             });
             config.routes.before("/v1/*", this::authorize);
             config.routes.post("/v1/chat/completions", this::chat);
+            config.routes.post("/v1/feedback", this::feedback);
+            config.routes.post("/admin/reload", ctx -> reloads.answer(ctx));
             config.routes.get("/v1/models", this::models);
             config.routes.get("/health", ctx -> {
                 if (model == null || stopping) {
@@ -95,10 +104,84 @@ public final class ChatServer implements AutoCloseable {
         return server;
     }
 
+    /**
+     * Keeps a conversation log in {@code folder} (drift serve --log-dir): call before {@link #load}. A folder that
+     * is not a log, or that another process writes, is refused; a damaged record in it is named.
+     */
+    public void keepLog(Path folder, long segmentBytes) throws IOException {
+        recorder = ConversationRecorder.open(folder, segmentBytes,
+                org.driftml.labelling.DissatisfactionDetector.defaults());
+    }
+
+    /** The log's folder, or null when the server keeps none. */
+    public Path logFolder() {
+        ConversationRecorder r = recorder;
+        return r == null ? null : r.folder();
+    }
+
+    /** Lets {@code POST /admin/reload} load model folders under {@code root}, with {@code adminKey}. */
+    public void allowReloads(String adminKey, Path root) {
+        reloads.admit(adminKey, root);
+    }
+
+    /** Moves to each stage the DRIFT run in {@code run} finishes, checking every {@code every}; tells {@code say}. */
+    public void watch(Path run, Duration every, java.util.function.Consumer<String> say) {
+        reloads.watch(run, every, model.folder(), say);
+    }
+
     /** Loads the model and starts answering with it. */
-    public void load(String name, Path folder, Path adapter, Precision precision, ComputeDevice device, int maxBatch,
-            int capacity, int maxQueue) throws IOException {
-        model = ServedModel.load(name, folder, adapter, precision, device, maxBatch, capacity, maxQueue);
+    public void load(String name, Path folder, Path adapter, String stage, Loading how) throws IOException {
+        loading = how;
+        model = ServedModel.load(name, folder, adapter, stage, how.precision(), how.device(), how.maxBatch(),
+                how.capacity(), how.maxQueue());
+    }
+
+    /** What a reload did: the model answering before and the one answering now. */
+    public record Moved(String fromFolder, String fromStage, String toFolder, String toStage, double loadSeconds) {}
+
+    /**
+     * Loads {@code folder} (with {@code adapter}) under the same name and settings and moves new requests to it;
+     * requests already answering finish on the old model, which is freed when the last of them ends. One reload at a
+     * time.
+     *
+     * @throws IllegalStateException when another reload is under way
+     */
+    public Moved reload(Path folder, Path adapter, String stage) throws IOException {
+        if (!reloading.tryLock()) {
+            throw new IllegalStateException("another reload is under way");
+        }
+        try {
+            ServedModel old = model;
+            long start = System.nanoTime();
+            ServedModel next = ServedModel.load(old.name(), folder, adapter, stage, loading.precision(),
+                    loading.device(), loading.maxBatch(), loading.capacity(), loading.maxQueue());
+            model = next;
+            old.release();  // the server's hold: freed now, or when its last request ends
+            return new Moved(old.folder().toString(), old.stage(), next.folder().toString(), next.stage(),
+                    (System.nanoTime() - start) / 1e9);
+        } finally {
+            reloading.unlock();
+        }
+    }
+
+    /** The folder and stage answering new requests now. */
+    public String serving() {
+        ServedModel m = model;
+        return m == null ? null : m.folder() + (m.stage() != null ? " (" + m.stage() + ")" : "");
+    }
+
+    /** The model answering now, held for one request (a model being replaced is skipped for the new one). */
+    private ServedModel hold() {
+        while (true) {
+            ServedModel m = model;
+            if (m == null || stopping) {
+                throw ApiError.unavailable(stopping ? "the server is stopping" : "the model is loading");
+            }
+            if (m.hold()) {
+                return m;
+            }
+            Thread.onSpinWait();
+        }
     }
 
     /** The port it listens on (the one asked for, or the one the system chose for port 0). */
@@ -142,11 +225,26 @@ public final class ChatServer implements AutoCloseable {
                     + " bytes, more than this server takes (" + options.maxBodyBytes() + ", --max-body-bytes)");
         }
         ChatRequest request = ChatRequest.parse(ctx.bodyAsBytes(), JSON, options.maxMessages());
-        ServedModel m = model;
+        ServedModel m = hold();
+        try {
+            chat(ctx, request, m, arrival);
+        } finally {
+            m.release();
+        }
+    }
+
+    private void chat(Context ctx, ChatRequest request, ServedModel m, long arrival) throws IOException,
+            InterruptedException {
         if (!request.model().equals(m.name())) {
             throw ApiError.unknownModel(request.model(), m.name());
         }
         ServedModel.Prepared prepared = m.prepare(request);
+        ConversationRecorder log = recorder;
+        Logged logged = log == null ? null : new Logged(log, log.arrive(request,
+                ctx.header(ConversationRecorder.HEADER)), m, prepared);
+        if (logged != null) {
+            ctx.header(ConversationRecorder.HEADER, logged.turn().conversation());
+        }
         Reply reply = new Reply(m, prepared.stop());
         try {
             reply.submitted(m.batcher().submit(prepared.prompt(), prepared.settings(), reply));
@@ -160,15 +258,43 @@ public final class ChatServer implements AutoCloseable {
                 System.currentTimeMillis() / 1000, m.name(), prepared.prompt().length);
         long deadline = arrival + options.requestTimeout().toNanos();
         if (request.stream()) {
-            stream(ctx, reply, completion, request.includeUsage(), arrival, deadline);
+            stream(ctx, reply, completion, request.includeUsage(), arrival, deadline, logged);
         } else {
-            whole(ctx, reply, completion, arrival, deadline);
+            whole(ctx, reply, completion, arrival, deadline, logged);
         }
     }
 
+    /** A request the log will record once its reply is complete. */
+    private record Logged(ConversationRecorder log, ConversationRecorder.Turn turn, ServedModel model,
+            ServedModel.Prepared prepared) {
+        /** The completed response's record, on disk when this returns (before the reply's last bytes go out). */
+        void replied(Completion c, String text, String finishReason, int completionTokens) throws IOException {
+            log.replied(turn, c.id(), text, finishReason, c.promptTokens(), completionTokens, model,
+                    prepared.settings(), prepared.stop());
+        }
+    }
+
+    /** {@code POST /v1/feedback}: explicit feedback on a reply or a conversation, in the log before the 200. */
+    private void feedback(Context ctx) throws IOException {
+        ConversationRecorder log = recorder;
+        if (log == null) {
+            throw new ApiError(404, "invalid_request_error", null, "not_found", "feedback is not kept: this server "
+                    + "was started without --log-dir");
+        }
+        com.fasterxml.jackson.databind.JsonNode body;
+        try {
+            body = JSON.readTree(ctx.bodyAsBytes());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw ApiError.invalid(null, "the body is not valid JSON: " + e.getOriginalMessage());
+        }
+        ObjectNode stored = log.feedback(body);
+        stored.put("object", "feedback");
+        ctx.contentType("application/json").result(stored.toString());
+    }
+
     /** The reply in one response, once it has ended. */
-    private void whole(Context ctx, Reply reply, Completion c, long arrival, long deadline)
-            throws InterruptedException {
+    private void whole(Context ctx, Reply reply, Completion c, long arrival, long deadline, Logged logged)
+            throws InterruptedException, IOException {
         StringBuilder text = new StringBuilder();
         long last = arrival;
         while (true) {
@@ -183,6 +309,9 @@ public final class ChatServer implements AutoCloseable {
                 throw ApiError.internal("the model failed: " + step.error().getMessage());
             }
             if (step.ended()) {
+                if (logged != null) {
+                    logged.replied(c, text.toString(), step.finishReason(), reply.completionTokens());
+                }
                 ctx.contentType("application/json").result(c.whole(text.toString(), step.finishReason(),
                         reply.completionTokens()).toString());
                 return;
@@ -195,12 +324,13 @@ public final class ChatServer implements AutoCloseable {
      * reason, the usage when asked for, then {@code data: [DONE]}. A client that goes away cancels the request, which
      * frees its slot at the next token.
      */
-    private void stream(Context ctx, Reply reply, Completion c, boolean includeUsage, long arrival, long deadline)
-            throws InterruptedException {
+    private void stream(Context ctx, Reply reply, Completion c, boolean includeUsage, long arrival, long deadline,
+            Logged logged) throws InterruptedException {
         ctx.status(200);
         ctx.res().setContentType("text/event-stream");
         ctx.res().setHeader("Cache-Control", "no-cache");
         long last = arrival;
+        StringBuilder text = new StringBuilder();
         try {
             OutputStream out = ctx.res().getOutputStream();
             send(out, c.chunk(JSON.createObjectNode().put("role", "assistant").put("content", ""), null, includeUsage));
@@ -218,8 +348,12 @@ public final class ChatServer implements AutoCloseable {
                 }
                 if (!step.text().isEmpty()) {
                     send(out, c.chunk(JSON.createObjectNode().put("content", step.text()), null, includeUsage));
+                    text.append(step.text());
                 }
                 if (step.ended()) {
+                    if (logged != null && !logged(logged, c, text, step, reply, out)) {
+                        break;
+                    }
                     send(out, c.chunk(JSON.createObjectNode(), step.finishReason(), includeUsage));
                     if (includeUsage) {
                         send(out, c.usageChunk(reply.completionTokens()));
@@ -231,6 +365,18 @@ public final class ChatServer implements AutoCloseable {
             out.flush();
         } catch (IOException gone) {  // the client went away: free its slot
             reply.cancel();
+        }
+    }
+
+    /** Logs a streamed reply before its finish goes out; on a failed write the client gets the error instead. */
+    private static boolean logged(Logged logged, Completion c, StringBuilder text, Reply.Step step, Reply reply,
+            OutputStream out) throws IOException {
+        try {
+            logged.replied(c, text.toString(), step.finishReason(), reply.completionTokens());
+            return true;
+        } catch (IOException e) {
+            send(out, ApiError.internal("the conversation log could not be written: " + e.getMessage()).body(JSON));
+            return false;
         }
     }
 
@@ -260,7 +406,7 @@ public final class ChatServer implements AutoCloseable {
         ctx.status(e.status()).contentType("application/json").result(e.body(JSON).toString());
     }
 
-    private static byte[] sha256(String s) {
+    static byte[] sha256(String s) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
         } catch (NoSuchAlgorithmException e) {
@@ -268,14 +414,23 @@ public final class ChatServer implements AutoCloseable {
         }
     }
 
-    /** Stops listening, then frees the model: requests still running end as failed. */
+    /** Stops listening, then frees the model (requests still running end as failed) and closes the log. */
     @Override
     public void close() {
         stopping = true;
+        reloads.close();
         app.stop();
         ServedModel m = model;
         if (m != null) {
             m.close();
+        }
+        ConversationRecorder log = recorder;
+        if (log != null) {
+            try {
+                log.close();
+            } catch (IOException e) {
+                System.err.println("drift serve: closing the conversation log: " + e.getMessage());
+            }
         }
     }
 

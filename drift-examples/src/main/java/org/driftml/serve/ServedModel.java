@@ -6,6 +6,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.driftml.kernels.NativeHeap;
 import org.driftml.model.ContinuousBatcher;
 import org.driftml.model.GenerationDefaults;
 import org.driftml.model.Policy;
@@ -25,13 +27,20 @@ final class ServedModel implements AutoCloseable {
     record Prepared(long[] prompt, Sampler.Settings settings, List<String> stop) {}
 
     private final String name;
+    private final Path folder;
+    private final String stage;
     private final Policy policy;
     private final GenerationDefaults defaults;
     private final ContinuousBatcher batcher;
     private final long mostBytes;
+    /** The server's hold (1) plus each request answering on it; at 0 the model is freed. */
+    private final AtomicInteger holds = new AtomicInteger(1);
 
-    private ServedModel(String name, Policy policy, GenerationDefaults defaults, ContinuousBatcher batcher) {
+    private ServedModel(String name, Path folder, String stage, Policy policy, GenerationDefaults defaults,
+            ContinuousBatcher batcher) {
         this.name = name;
+        this.folder = folder;
+        this.stage = stage;
         this.policy = policy;
         this.defaults = defaults;
         this.batcher = batcher;
@@ -44,9 +53,10 @@ final class ServedModel implements AutoCloseable {
      * @param maxBatch sequences decoded together
      * @param capacity positions per sequence (the served context)
      * @param maxQueue requests waiting beyond those
+     * @param stage    the DRIFT stage the folder holds ({@code iteration-2}, say), or null
      */
-    static ServedModel load(String name, Path model, Path adapter, Precision precision, ComputeDevice device,
-            int maxBatch, int capacity, int maxQueue) throws IOException {
+    static ServedModel load(String name, Path model, Path adapter, String stage, Precision precision,
+            ComputeDevice device, int maxBatch, int capacity, int maxQueue) throws IOException {
         Policy policy = Policy.load(model, precision, device);
         if (adapter != null) {
             policy.loadAdapters(adapter);
@@ -55,11 +65,48 @@ final class ServedModel implements AutoCloseable {
         ContinuousBatcher batcher = policy.batcher(new ContinuousBatcher.Limits(maxBatch, capacity, maxQueue,
                 Math.max(capacity, 2048)));
         batcher.start();
-        return new ServedModel(name, policy, defaults, batcher);
+        return new ServedModel(name, model.toAbsolutePath().normalize(), stage, policy, defaults, batcher);
     }
 
     String name() {
         return name;
+    }
+
+    /** The model folder it was loaded from. */
+    Path folder() {
+        return folder;
+    }
+
+    /** The DRIFT stage it is ({@code warmstart}, {@code iteration-k}), or null. */
+    String stage() {
+        return stage;
+    }
+
+    /** One more request answering on it; false once it has been let go (the server moved to another). */
+    boolean hold() {
+        while (true) {
+            int n = holds.get();
+            if (n == 0) {
+                return false;
+            }
+            if (holds.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Lets go of one hold; the last frees the model (its batcher, weights and caches), so a replaced model lives as
+     * long as the requests that were answering on it.
+     */
+    void release() {
+        if (holds.decrementAndGet() == 0) {
+            close();
+            // The garbage collector sees a handle per tensor, not the tensor: collected and trimmed now, the old
+            // model's memory goes back to the system before the next one is asked for (as a DRIFT stage does).
+            System.gc();
+            NativeHeap.trim();
+        }
     }
 
     ContinuousBatcher batcher() {

@@ -41,7 +41,21 @@ final class ServeTestSupport {
     }
 
     static ChatServer serveLong(int maxBatch, int maxQueue, String key, Duration timeout) throws IOException {
-        Path folder = Files.createTempDirectory("drift-serve-long");
+        return serve(longCopy(), 4096, maxBatch, maxQueue, key, timeout);
+    }
+
+    /** The fixture with 4096 positions (as serveLong), logging to {@code log}. */
+    static ChatServer serveLogged(Path log, int maxBatch) throws IOException {
+        return serve(longCopy(), 4096, maxBatch, 64, null, Duration.ofSeconds(120), log);
+    }
+
+    /** A copy of the fixture with 4096 positions, in a new folder (under {@code parent} when given). */
+    static Path longCopy() throws IOException {
+        return longCopy(Files.createTempDirectory("drift-serve-long"));
+    }
+
+    static Path longCopy(Path folder) throws IOException {
+        Files.createDirectories(folder);
         try (var files = Files.list(modelFolder())) {
             for (Path f : files.toList()) {
                 Files.copy(f, folder.resolve(f.getFileName().toString()));
@@ -50,14 +64,23 @@ final class ServeTestSupport {
         Path config = folder.resolve("config.json");
         Files.writeString(config, Files.readString(config).replace("\"max_position_embeddings\": 128",
                 "\"max_position_embeddings\": 4096"));
-        return serve(folder, 4096, maxBatch, maxQueue, key, timeout);
+        return folder;
     }
 
     private static ChatServer serve(Path folder, int capacity, int maxBatch, int maxQueue, String key,
             Duration timeout) throws IOException {
+        return serve(folder, capacity, maxBatch, maxQueue, key, timeout, null);
+    }
+
+    static ChatServer serve(Path folder, int capacity, int maxBatch, int maxQueue, String key,
+            Duration timeout, Path log) throws IOException {
         ChatServer server = ChatServer.listen(new ChatServer.Options("127.0.0.1", 0, key, 64 * 1024, 16, timeout),
                 160);
-        server.load(MODEL, folder, null, Precision.FP32, ComputeDevice.CPU, maxBatch, capacity, maxQueue);
+        if (log != null) {
+            server.keepLog(log, 1 << 20);
+        }
+        server.load(MODEL, folder, null, null, new ChatServer.Loading(Precision.FP32, ComputeDevice.CPU, maxBatch,
+                capacity, maxQueue));
         return server;
     }
 
@@ -101,6 +124,29 @@ final class ServeTestSupport {
         }
         HttpResponse<String> res = HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
         return new Answer(res.statusCode(), res.body());
+    }
+
+    /** A POST with extra headers (name, value, ...). */
+    static HttpResponse<String> send(ChatServer server, String path, String body, String... headers)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(base(server) + path))
+                .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            r.header(headers[i], headers[i + 1]);
+        }
+        return HTTP.send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A chat body over {@code messages} (role, content, role, content, ...), with {@code extra} fields. */
+    static String conversation(String extra, String... messages) {
+        StringBuilder list = new StringBuilder();
+        for (int i = 0; i < messages.length; i += 2) {
+            list.append(i == 0 ? "" : ", ").append("{\"role\": \"").append(messages[i]).append("\", \"content\": ")
+                    .append(ChatServer.JSON.valueToTree(messages[i + 1]).toString()).append('}');
+        }
+        return "{\"model\": \"" + MODEL + "\", \"messages\": [" + list + "]" + (extra.isEmpty() ? "" : ", " + extra)
+                + "}";
     }
 
     /** A chat body: one user message, greedy unless {@code extra} says otherwise. */
