@@ -43,6 +43,18 @@ class ServeCommandTest {
         refused("has no tokenizer.json", "--model", CliRun.parity("tiny-qwen2").toString());
         refused("--dtype", "--model", MODEL, "--dtype", "float8");
         refused("--adapter " + dir + " has no adapter_config.json", "--model", MODEL, "--adapter", dir.toString());
+        refused("--models-root needs --admin-key", "--model", MODEL, "--models-root", dir.toString());
+        refused("--admin-key is for POST /admin/reload: give --models-root too", "--model", MODEL, "--admin-key",
+                "k");
+        refused("--watch " + dir.resolve("none") + " is not a folder", "--watch", dir.resolve("none").toString());
+        refused("--watch " + dir + " has no finished stage yet: give --model", "--watch", dir.toString());
+        refused("--log-dir " + empty + " is a file, not a folder", "--model", MODEL, "--log-dir", empty.toString());
+        refused("--model DIR is required (or --watch RUN_DIR)");
+        Path notALog = Files.createDirectories(dir.resolve("notes"));
+        Files.writeString(notALog.resolve("a.txt"), "mine");
+        refused("is not a drift serve log", "--model", MODEL, "--port", "0", "--log-dir", notALog.toString());
+        assertEquals(java.util.List.of(notALog.resolve("a.txt")), Files.list(notALog).toList(),
+                "a refused log folder is left as it was");
     }
 
     @Test
