@@ -42,6 +42,16 @@ public final class ChatServer implements AutoCloseable {
     public record Loading(Precision precision, ComputeDevice device, int maxBatch, int capacity, int maxQueue) {}
 
     static final ObjectMapper JSON = new ObjectMapper();
+    /** The chat page at {@code /}: one static file, streaming replies and posting thumbs and comments as feedback. */
+    private static final byte[] CHAT_PAGE = page();
+
+    private static byte[] page() {
+        try (var in = ChatServer.class.getResourceAsStream("chat.html")) {
+            return in.readAllBytes();
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("drift serve's chat page (chat.html) is missing from the jar", e);
+        }
+    }
 
     private final Options options;
     private final byte[] keyDigest;
@@ -78,6 +88,7 @@ public final class ChatServer implements AutoCloseable {
             config.routes.post("/v1/feedback", this::feedback);
             config.routes.post("/admin/reload", ctx -> reloads.answer(ctx));
             config.routes.get("/v1/models", this::models);
+            config.routes.get("/", ctx -> ctx.contentType("text/html; charset=utf-8").result(CHAT_PAGE));
             config.routes.get("/health", ctx -> {
                 if (model == null || stopping) {
                     throw ApiError.unavailable(stopping ? "the server is stopping" : "the model is loading");
