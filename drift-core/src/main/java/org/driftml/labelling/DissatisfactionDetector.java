@@ -34,6 +34,13 @@ import org.driftml.data.Turn;
 public final class DissatisfactionDetector {
     private static final int FLAGS = Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE;
     // Quoted text: the user repeating the system's words or naming something, not saying it.
+    // A system turn that offers or suggests, or gives its own opinion or persona: a "no" to it declines or disagrees.
+    private static final Pattern OFFER_OR_OPINION = Pattern.compile("\\b(you (could|might|can) (also )?|i (can|could) "
+            + "(also )?|i('d)? (suggest|recommend)|how about|what about|would you like|shall i|do you want|consider"
+            + "|if you prefer|there is also|also try|maybe|perhaps|i (think|bet|guess|believe|love|like|enjoy|prefer|play"
+            + "|have)|my (favou?rite|hobby))\\b", FLAGS);
+    // A turn with no words of its own: a recogniser's placeholder (<SILENCE>, [noise], <UNK>) says nothing of the reply.
+    private static final Pattern PLACEHOLDER = Pattern.compile("^\\s*(<[^>]*>|\\[[^\\]]*\\]|\\W*)\\s*$");
     private static final Pattern QUOTED = Pattern.compile("\"[^\"]*\"|\u201c[^\u201d]*\u201d|`[^`]*`");
 
     /**
@@ -41,9 +48,18 @@ public final class DissatisfactionDetector {
      * it holds only when the system's turn before did not end in a question; with {@code echoes}, only when the
      * text its group {@code echo} caught is in the system's turn before (the user negates what the system said).
      */
-    public record Rule(String name, Pattern pattern, boolean afterStatement, boolean echoes) {
+    public record Rule(String name, Pattern pattern, boolean afterStatement, boolean echoes, Pattern unlessSystem) {
+        public Rule(String name, Pattern pattern, boolean afterStatement, boolean echoes) {
+            this(name, pattern, afterStatement, echoes, null);
+        }
+
         public static Rule of(String name, String regex) {
             return new Rule(name, Pattern.compile(regex, FLAGS), false, false);
+        }
+
+        /** This rule, not holding when the system's turn before matches {@code system}. */
+        public Rule unlessSystem(Pattern system) {
+            return new Rule(name, pattern, afterStatement, echoes, system);
         }
 
         /** A rule that holds only after a statement: an answer to the system's question is not a reaction to it. */
@@ -62,6 +78,9 @@ public final class DissatisfactionDetector {
         /** Whether the rule holds for {@code said} (quotes removed) after {@code system} (null: none). */
         boolean holds(String said, String system) {
             if (afterStatement && endsInQuestion(system)) {
+                return false;
+            }
+            if (unlessSystem != null && system != null && unlessSystem.matcher(system).find()) {
                 return false;
             }
             java.util.regex.Matcher m = pattern.matcher(said);
@@ -127,10 +146,18 @@ public final class DissatisfactionDetector {
                 Rule.afterStatement("repeat-but-which", "^\\W*(ok(ay)?|yes|yeah|sure|right|fine)?\\W*"
                         + "but (what|which|when|where|how|is|are|does|do|can|did)\\b(?! about)"),
                 // Correction: a "no" to a statement, or "X, not Y".
+                // Not after an offer or a suggestion ("You could also try X." "No, I'd rather not") nor after the
+                // system's own opinion or persona in chit-chat ("I think dogs are more loyal." "No, cats are too"):
+                // declining and disagreeing are not complaints (issue 31's false alarms on human dialogs).
                 Rule.afterStatement("correct-leading-no", "^\\W*(no|nope|nah)\\b(?!\\W*(thanks|thank you|problem"
-                        + "|worries|need|preference|that'?s (all|it|everything|fine)|just|i don'?t|not yet|first|$))"),
+                        + "|worries|need|preference|that'?s (all|it|everything|fine)|just|i don'?t|not yet|first"
+                        + "|i'?ll (go with|take|stick|pass)|i'?d rather|$))")
+                        .unlessSystem(OFFER_OR_OPINION),
                 Rule.echoing("correct-not-this", "\\w,? not (a |an |the )?(?<echo>[\\w'-]+( [\\w'-]+)?)\\W*$"),
                 Rule.of("correct-other-way", "\\bthe other way (a)?round\\b"),
+                // "That's the address, not the phone number": the reply gave something else than was asked.
+                Rule.of("correct-wrong-thing", "^\\W*(that'?s|this is|it'?s|you gave( me)?) (the|a|an|his|her|their"
+                        + "|its) [\\w' -]+,? not (the|a|an|his|her|their|its) \\w+"),
                 Rule.of("correct-isnt-right", "\\b(isn'?t|is not|wasn'?t|was not|aren'?t|are not) "
                         + "(right|correct|true|prime|accurate)\\b"),
                 // Aware without a correction: the reply is wrong, off, the same again, or contradicts itself.
@@ -150,13 +177,16 @@ public final class DissatisfactionDetector {
                 // Negated praise is not blame: "you didn't do anything wrong", "you didn't have to".
                 Rule.of("aware-you-failed", "\\byou (didn'?t|did not|forgot|missed|ignored|failed to)\\b"
                         + "(?! (do|say) anything wrong| have to| need to| mind)"),
+                // "That doesn't work for me" declines; "it doesn't work" reports a failure.
                 Rule.of("aware-does-not-work", "\\b(doesn'?t|does not|didn'?t|did not|won'?t) "
-                        + "(work|compile|run|help)\\b"),
+                        + "(work|compile|run|help)\\b(?! for (me|us))"),
                 Rule.of("aware-frustration", "\\b(useless|nonsense|stupid|ridiculous|rude|that'?s not helpful"
                         + "|unhelpful|irrelevant|off topic)\\b"),
                 // Clarification: what the system means, or what its turn has to do with the talk.
+                // "What does amortised mean?" after the system introduced the word is curiosity, not confusion:
+                // only what the system means, or what its turn has to do with the talk, asks about an error.
                 Rule.of("clarify-what-mean", "\\b(what do you mean|what are you talking about"
-                        + "|what does (that|this|it|\\w+) (have to do|mean)|why are you telling me|what\\?? why)\\b"),
+                        + "|what does (that|this|it|\\w+) have to do|why are you telling me|what\\?? why)\\b"),
                 Rule.of("clarify-huh", "^\\W*(lol |haha |um+,? |wait,? )?(huh|what|excuse me)\\W*($|\\?)"),
                 Rule.of("clarify-no-sense", "\\b((doesn'?t|does not|don'?t|do not) make (any )?sense|makes no sense"
                         + "|i don'?t (understand|follow|get it)|(you'?re|you are) not making (any )?sense"
@@ -166,8 +196,23 @@ public final class DissatisfactionDetector {
                 Rule.of("praise", "\\b(great|perfect|excellent|awesome|exactly|nice|well done|good job|lovely)\\b"),
                 Rule.of("works", "\\b(that|it|this) (works|worked|helps|helped)\\b"),
                 Rule.of("correct", "\\b(that'?s|this is) (right|correct)\\b"));
-        return new DissatisfactionDetector(dsat, sat, 0.6);
+        return new DissatisfactionDetector(dsat, sat, 0.6, HELD_OUT_PRECISION);
     }
+
+    /**
+     * Each default rule's precision on drift's held-out labelled dialogs ({@code data/detector/heldout.jsonl} and
+     * {@code alarms-heldout.jsonl} together, 185 user turns; the rules were not tuned on them), the confidence
+     * drift serve logs with each label. Rules that never fired there have none. Few firings stand behind most of
+     * these (one to nine; thanks 25): measure on your own labelled sample ({@code drift mine
+     * --rule-precision-from}) before trusting a threshold.
+     */
+    static final Map<String, Double> HELD_OUT_PRECISION = Map.ofEntries(
+            Map.entry("thanks", 9 / 25.0), Map.entry("praise", 5 / 9.0), Map.entry("works", 1 / 2.0),
+            Map.entry("aware-not-what-asked", 1.0), Map.entry("aware-you-failed", 1.0),
+            Map.entry("correct-leading-no", 3 / 4.0), Map.entry("repeat-i-said", 1.0),
+            Map.entry("clarify-what-mean", 1.0), Map.entry("clarify-no-sense", 1.0), Map.entry("aware-says-wrong", 1.0),
+            Map.entry("correct-other-way", 1.0), Map.entry("aware-you-said", 1.0), Map.entry("repeat-but-which", 1.0),
+            Map.entry("aware-same-again", 1.0), Map.entry("clarify-huh", 1.0), Map.entry("correct-isnt-right", 1.0));
 
     public List<Rule> dsatRules() {
         return dsatRules;
@@ -205,6 +250,9 @@ public final class DissatisfactionDetector {
      * the system's turn this one answers, each null when there is none.
      */
     public Decision judge(String turn, String previousUser, String previousSystem) {
+        if (PLACEHOLDER.matcher(turn).matches()) {
+            return new Decision(Satisfaction.NEUTRAL, List.of());
+        }
         String said = QUOTED.matcher(turn).replaceAll("\"\"");
         List<String> fired = new ArrayList<>();
         for (Rule r : dsatRules) {
@@ -212,7 +260,9 @@ public final class DissatisfactionDetector {
                 fired.add(r.name());
             }
         }
-        if (previousUser != null && jaccard(words(turn), words(previousUser)) >= repeatThreshold) {
+        // A repeat needs words to repeat: two short turns ("ok", "yes please") overlap by chance.
+        if (previousUser != null && words(turn).size() >= 3 && !PLACEHOLDER.matcher(previousUser).matches()
+                && jaccard(words(turn), words(previousUser)) >= repeatThreshold) {
             fired.add("repeats-request");
         }
         if (!fired.isEmpty()) {

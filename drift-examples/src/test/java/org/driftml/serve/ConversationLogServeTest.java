@@ -83,8 +83,8 @@ class ConversationLogServeTest {
             assertEquals(conversation, two.conversation());
             assertEquals(streamed.toString(), two.reply(), "the log holds what the client was sent");
             assertEquals(Satisfaction.DSAT, two.detected());
-            assertTrue(two.rules().stream().anyMatch(h -> h.rule().equals("aware-says-wrong")), two.rules()
-                    .toString());
+            assertTrue(two.rules().stream().anyMatch(h -> h.rule().equals("aware-says-wrong")
+                    && h.precision() == 1.0), "the rule and its held-out precision (3 of 3): " + two.rules());
             assertEquals("mine-7", read.replies().get(2).conversation());
             assertEquals(r2, read.feedback().get(0).responseId());
             assertEquals(Satisfaction.DSAT, read.feedback().get(0).label());
