@@ -142,7 +142,7 @@ final class Quickstart {
                 .withRun(Precision.FP32, 0, 1000, seed);
     }
 
-    private Path baseModel() throws IOException {
+    Path baseModel() throws IOException {
         Path base = out.resolve("base");
         if (Files.exists(base.resolve("sft.json"))) {
             say("base policy: reusing %s", base);
