@@ -18,7 +18,7 @@ class LogFormatTest {
         assertEquals(LogFormat.WILDFEEDBACK_PREFERENCES, LogFormat.FORMAT.parse("wildfeedback-preferences"));
         assertEquals(LogFormat.DSAT, LogFormat.FORMAT.parse("dsat"));
         InvalidSettingException csv = assertThrows(InvalidSettingException.class, () -> LogFormat.FORMAT.parse("csv"));
-        assertEquals("--format: must be wildfeedback, dsat, wildfeedback-preferences, ultrafeedback or release, got csv",
+        assertEquals("--format: must be wildfeedback, dsat, wildfeedback-preferences, ultrafeedback, release or served, got csv",
                 csv.forOption());
     }
 
