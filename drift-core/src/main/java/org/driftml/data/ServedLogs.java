@@ -340,6 +340,8 @@ public final class ServedLogs {
         counts.put("feedback records", read.feedback().size());
         counts.put("feedback on no logged reply", feedbackOnUnknown);
         counts.put("user turns", userTurns);
+        counts.put("DSAT", explicitDsat + detectedDsat);
+        counts.put("SAT", explicitSat + detectedSat);
         counts.put("DSAT turns (explicit)", explicitDsat);
         counts.put("DSAT turns (detector)", detectedDsat);
         counts.put("SAT turns (explicit)", explicitSat);

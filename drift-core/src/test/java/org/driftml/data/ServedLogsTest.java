@@ -84,6 +84,8 @@ class ServedLogsTest {
         assertEquals(1, c.get("DSAT turns (detector)"));
         assertEquals(1, c.get("SAT turns (explicit)"));
         assertEquals(1, c.get("SAT turns (detector)"));
+        assertEquals(2, c.get("DSAT"));
+        assertEquals(2, c.get("SAT"));
         // User turns: 2+2?, That's wrong, thanks, capital?, the thumbs-down's turn, hi, no that's not it.
         assertEquals(7, c.get("user turns"));
         assertEquals(List.of("r1", "r4"), mined.items().stream().map(DsatItem::id).toList());

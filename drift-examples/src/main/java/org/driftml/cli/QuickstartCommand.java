@@ -39,6 +39,11 @@ public final class QuickstartCommand implements Callable<Integer> {
     @Option(names = "--world-seed", paramLabel = "S", description = "Seeds the tasks, users and starting model (default: 0)")
     Long worldSeed;
 
+    @Option(names = "--served", description = {"Deploy through drift serve: the base policy behind OpenAI's chat API "
+            + "with a conversation log,", "the simulated users talking to it over HTTP and rating some replies, and "
+            + "the log mined as drift mine --logs mines it"})
+    boolean served;
+
     @Option(names = "--config", paramLabel = "FILE", description = "JSON or YAML settings (keys: these option names)")
     Path configFile;
 
@@ -55,7 +60,7 @@ public final class QuickstartCommand implements Callable<Integer> {
             return 2;
         }
         org.driftml.quickstart.QuickstartRun.Options o = new org.driftml.quickstart.QuickstartRun.Options(size, seeds,
-                iterations, conversations, worldSeed);
+                iterations, conversations, worldSeed, served);
         try {
             String table = org.driftml.quickstart.QuickstartRun.run(o, output, System.err);
             var out = spec.commandLine().getOut();

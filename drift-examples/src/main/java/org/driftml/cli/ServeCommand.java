@@ -221,15 +221,19 @@ final class ServeCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        PrintWriter out = spec.commandLine().getOut();
+        java.util.function.Consumer<String> say = message -> {
+            out.println("drift serve: " + message);
+            out.flush();
+        };
         if (modelsRoot != null) {
-            server.allowReloads(adminKey, modelsRoot);
+            server.allowReloads(adminKey, modelsRoot, say);
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
             stopped.countDown();
         }, "drift-serve-stop"));
-        PrintWriter out = spec.commandLine().getOut();
         out.println("drift serve: loading " + model + " (health answers 503 until it is ready)");
         out.println(logDir != null ? "drift serve: logging conversations and feedback to " + logDir
                 : "drift serve: not logging conversations (no --log-dir): nothing is kept for drift mine");
@@ -240,10 +244,7 @@ final class ServeCommand implements Callable<Integer> {
                 + maxBatch + " sequences at a time, " + capacity + " tokens of context): " + server.serving());
         out.flush();
         if (watch != null) {
-            server.watch(watch, Duration.ofSeconds(watchInterval), message -> {
-                out.println("drift serve: " + message);
-                out.flush();
-            });
+            server.watch(watch, Duration.ofSeconds(watchInterval), say);
         }
         stopped.await();
         return 0;

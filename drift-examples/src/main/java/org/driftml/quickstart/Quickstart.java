@@ -15,6 +15,9 @@ import java.util.Map;
 import java.util.Random;
 import org.driftml.output.Progress;
 import org.driftml.data.DsatMiner;
+import org.driftml.data.ServedLogs;
+import org.driftml.model.spec.ComputeDevice;
+import org.driftml.serve.ChatServer;
 import org.driftml.data.MinedFolder;
 import org.driftml.data.OnBadRecord;
 import org.driftml.data.WildFeedbackAnnotations;
@@ -53,20 +56,26 @@ final class Quickstart {
     private final Path out;
     private final PrintStream progress;
     private final long started = System.nanoTime();
+    private final boolean served;
 
     Quickstart(Settings settings, Path out, PrintStream progress) {
+        this(settings, out, progress, false);
+    }
+
+    /** @param served deploy through drift serve's HTTP API and mine its log ({@code drift quickstart --served}) */
+    Quickstart(Settings settings, Path out, PrintStream progress, boolean served) {
         this.settings = settings;
         this.out = out;
         this.progress = progress;
+        this.served = served;
     }
 
     /** Runs (or resumes) everything and returns the results (also results.json, results.md, gold-reward.png). */
     Map<String, Object> run() throws IOException {
         Files.createDirectories(out);
         Path base = baseModel();
-        Path logs = deploy(base);
-        var read = WildFeedbackAnnotations.read(logs, OnBadRecord.FAIL);
-        DsatMiner.Mined mined = DsatMiner.mine(read.conversations());
+        DsatMiner.Mined mined = served ? deployServed(base)
+                : DsatMiner.mine(WildFeedbackAnnotations.read(deploy(base), OnBadRecord.FAIL).conversations());
         MinedFolder.write(out.resolve("mined"), mined);
         say("mined %d conversations: %d DSAT and %d SAT turns (%.1f:1), %d DSAT items, %d seed pairs, %d satisfying "
                         + "replies", mined.counts().get("conversations"), mined.counts().get("DSAT"),
@@ -173,10 +182,58 @@ final class Quickstart {
         }
         try (Policy policy = Policy.load(base, Precision.FP32)) {
             say("deployment: %d conversations with simulated users", settings.conversations());
+            long t = System.nanoTime();
             Deployment.write(Deployment.run(policy, settings.conversations(), settings.maxNewTokens(),
                     settings.worldSeed() + 2), logs);
+            say("deployment: done in %.0f s", (System.nanoTime() - t) / 1e9);
         }
         return logs;
+    }
+
+    /**
+     * The deployment through drift serve: the base policy behind the chat API with a conversation log, the simulated
+     * users talking to it 16 at a time (and rating some replies), then the log mined as {@code drift mine --logs}
+     * mines it. A deployment cut short is run again from the start (every conversation is seeded).
+     */
+    private DsatMiner.Mined deployServed(Path base) throws IOException {
+        Path log = out.resolve("served-log"), done = out.resolve("served-deployment.json");
+        if (!Files.exists(done)) {
+            if (Files.exists(log)) {
+                try (var tree = Files.walk(log)) {
+                    for (Path p : tree.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        Files.delete(p);
+                    }
+                }
+            }
+            say("deployment: %d conversations with simulated users through drift serve (log: %s)",
+                    settings.conversations(), log);
+            long t = System.nanoTime();
+            ServedDeployment.Counts counts;
+            try (ChatServer server = ChatServer.listen(new ChatServer.Options("127.0.0.1", 0, null, 1 << 20, 64,
+                    java.time.Duration.ofSeconds(600)), 64)) {
+                server.keepLog(log, 64L << 20);
+                server.load("quickstart", base, null, null, new ChatServer.Loading(Precision.FP32, ComputeDevice.CPU,
+                        32, 1024, 256));
+                counts = new ServedDeployment("http://127.0.0.1:" + server.port(), "quickstart",
+                        settings.maxNewTokens(), 0.3).run(settings.conversations(), 16, settings.worldSeed() + 2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("the served deployment was interrupted");
+            }
+            double seconds = (System.nanoTime() - t) / 1e9;
+            say("deployment: %d requests, %d complaints, %d thanks, %d thumbs down, %d up in %.0f s", counts.requests(),
+                    counts.complaints(), counts.thanks(), counts.thumbsDown(), counts.thumbsUp(), seconds);
+            Map<String, Object> record = new LinkedHashMap<>();
+            record.put("counts", counts);
+            record.put("seconds", seconds);
+            org.driftml.output.OutputFolder.writeAtomically(done, JSON.writeValueAsString(record));
+        }
+        var mining = ServedLogs.mine(log, OnBadRecord.FAIL, 0, null);
+        Map<String, Integer> c = mining.mined().counts();
+        say("the served log: %d DSAT turns from explicit feedback, %d from the detector; %d SAT explicit, %d detector",
+                c.get("DSAT turns (explicit)"), c.get("DSAT turns (detector)"), c.get("SAT turns (explicit)"),
+                c.get("SAT turns (detector)"));
+        return mining.mined();
     }
 
     private double gold(GoldEvaluation eval, Path model) throws IOException {

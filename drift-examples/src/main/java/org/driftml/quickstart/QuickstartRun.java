@@ -10,7 +10,12 @@ import java.util.List;
 /** The entry point the CLI calls: settings from options, the run, and the results table it wrote. */
 public final class QuickstartRun {
     /** Command-line choices; null means the size's default. */
-    public record Options(String size, Integer seeds, Integer iterations, Integer conversations, Long worldSeed) {}
+    public record Options(String size, Integer seeds, Integer iterations, Integer conversations, Long worldSeed,
+            boolean served) {
+        public Options(String size, Integer seeds, Integer iterations, Integer conversations, Long worldSeed) {
+            this(size, seeds, iterations, conversations, worldSeed, false);
+        }
+    }
 
     private QuickstartRun() {}
 
@@ -34,7 +39,7 @@ public final class QuickstartRun {
                 o.conversations() != null ? o.conversations() : s.conversations(), s.evalTasks(), seeds,
                 o.iterations() != null ? o.iterations() : s.iterations(), s.dpoLearningRate(), s.dpoBatch(),
                 s.maxNewTokens(), o.worldSeed() != null ? o.worldSeed() : s.worldSeed());
-        new Quickstart(s, output, progress).run();
+        new Quickstart(s, output, progress, o.served()).run();
         return Files.readString(output.resolve("results.md"));
     }
 }

@@ -10,6 +10,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Random;
 import org.driftml.data.Satisfaction;
 
@@ -44,49 +45,75 @@ public final class ServedDeployment {
         this.feedbackRate = feedbackRate;
     }
 
-    /** Runs {@code conversations} conversations, one after another, with users drawn from {@code seed}. */
-    public Counts run(int conversations, long seed) throws IOException, InterruptedException {
-        Random r = new Random(seed);
-        SimulatedUser user = new SimulatedUser(r);
-        int requests = 0, complaints = 0, thanks = 0, down = 0, up = 0;
+    /**
+     * Runs {@code conversations} conversations, {@code users} at a time (the server batches them); conversation c's
+     * task, reactions and ratings are drawn from its own generator, so the same seed holds the same conversations
+     * whatever the order they interleave in.
+     */
+    public Counts run(int conversations, int users, long seed) throws IOException, InterruptedException {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(users);
+        List<java.util.concurrent.Future<int[]>> each = new java.util.ArrayList<>();
         for (int c = 0; c < conversations; c++) {
-            WordTask task = WordTask.sample(r);
-            ArrayNode messages = JSON.createArrayNode();
-            messages.addObject().put("role", "user").put("content", task.prompt());
-            // The first reply, then one revision after a complaint, as Deployment does; the user's last reaction is
-            // sent too (its reply unread), so the log holds the turn that judges the revision.
-            for (int round = 0; round <= Deployment.MAX_REVISIONS; round++) {
-                JsonNode reply = chat(messages, seed * 100_003 + c * 31L + round);
-                requests++;
-                String text = reply.at("/choices/0/message/content").asText();
-                String id = reply.get("id").asText();
-                messages.addObject().put("role", "assistant").put("content", text);
-                SimulatedUser.Reaction reaction = user.react(task, text);
-                boolean rates = r.nextDouble() < feedbackRate;
-                if (reaction == null) {
-                    if (rates) {  // left without a word, but clicked thumbs-down
-                        feedback(id, "down", null);
-                        down++;
-                    }
-                    break;
-                }
-                complaints += reaction.label() == Satisfaction.DSAT ? 1 : 0;
-                thanks += reaction.label() == Satisfaction.SAT ? 1 : 0;
-                if (rates) {
-                    boolean dissatisfied = reaction.label() == Satisfaction.DSAT;
-                    feedback(id, dissatisfied ? "down" : "up", dissatisfied ? reaction.text() : null);
-                    down += dissatisfied ? 1 : 0;
-                    up += dissatisfied ? 0 : 1;
-                }
-                messages.addObject().put("role", "user").put("content", reaction.text());
-                if (reaction.label() != Satisfaction.DSAT || round == Deployment.MAX_REVISIONS) {
-                    chat(messages, seed * 100_003 + c * 31L + round + 7);
-                    requests++;
-                    break;
+            int k = c;
+            each.add(pool.submit(() -> converse(k, seed)));
+        }
+        pool.shutdown();
+        int[] total = new int[5];
+        try {
+            for (var f : each) {
+                int[] n = f.get();
+                for (int i = 0; i < total.length; i++) {
+                    total[i] += n[i];
                 }
             }
+        } catch (java.util.concurrent.ExecutionException e) {
+            pool.shutdownNow();
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         }
-        return new Counts(conversations, requests, complaints, thanks, down, up);
+        return new Counts(conversations, total[0], total[1], total[2], total[3], total[4]);
+    }
+
+    /** One conversation; returns its requests, complaints, thanks, thumbs down and up. */
+    private int[] converse(int c, long seed) throws IOException, InterruptedException {
+        Random r = new Random(seed * 1_000_003L + c);
+        SimulatedUser user = new SimulatedUser(r);
+        int requests = 0, complaints = 0, thanks = 0, down = 0, up = 0;
+        WordTask task = WordTask.sample(r);
+        ArrayNode messages = JSON.createArrayNode();
+        messages.addObject().put("role", "user").put("content", task.prompt());
+        // The first reply, then one revision after a complaint, as Deployment does; the user's last reaction is sent
+        // too (its reply unread), so the log holds the turn that judges the revision.
+        for (int round = 0; round <= Deployment.MAX_REVISIONS; round++) {
+            JsonNode reply = chat(messages, seed * 100_003 + c * 31L + round);
+            requests++;
+            String text = reply.at("/choices/0/message/content").asText();
+            String id = reply.get("id").asText();
+            messages.addObject().put("role", "assistant").put("content", text);
+            SimulatedUser.Reaction reaction = user.react(task, text);
+            boolean rates = r.nextDouble() < feedbackRate;
+            if (reaction == null) {
+                if (rates) {  // left without a word, but clicked thumbs-down
+                    feedback(id, "down", null);
+                    down++;
+                }
+                break;
+            }
+            complaints += reaction.label() == Satisfaction.DSAT ? 1 : 0;
+            thanks += reaction.label() == Satisfaction.SAT ? 1 : 0;
+            if (rates) {
+                boolean dissatisfied = reaction.label() == Satisfaction.DSAT;
+                feedback(id, dissatisfied ? "down" : "up", dissatisfied ? reaction.text() : null);
+                down += dissatisfied ? 1 : 0;
+                up += dissatisfied ? 0 : 1;
+            }
+            messages.addObject().put("role", "user").put("content", reaction.text());
+            if (reaction.label() != Satisfaction.DSAT || round == Deployment.MAX_REVISIONS) {
+                chat(messages, seed * 100_003 + c * 31L + round + 7);
+                requests++;
+                break;
+            }
+        }
+        return new int[] {requests, complaints, thanks, down, up};
     }
 
     private JsonNode chat(ArrayNode messages, long seed) throws IOException, InterruptedException {

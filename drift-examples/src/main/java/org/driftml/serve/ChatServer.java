@@ -1,5 +1,7 @@
 package org.driftml.serve;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
@@ -12,6 +14,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.driftml.labelling.DissatisfactionDetector;
 import org.driftml.model.ContinuousBatcher;
 import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.spec.Precision;
@@ -61,7 +66,7 @@ public final class ChatServer implements AutoCloseable {
     private volatile boolean stopping;
     private volatile ConversationRecorder recorder;
     private volatile Loading loading;
-    private final java.util.concurrent.locks.ReentrantLock reloading = new java.util.concurrent.locks.ReentrantLock();
+    private final ReentrantLock reloading = new ReentrantLock();
     private final Reloads reloads = new Reloads(this);
 
     private ChatServer(Options options, int threads) {
@@ -121,7 +126,7 @@ public final class ChatServer implements AutoCloseable {
      */
     public void keepLog(Path folder, long segmentBytes) throws IOException {
         recorder = ConversationRecorder.open(folder, segmentBytes,
-                org.driftml.labelling.DissatisfactionDetector.defaults());
+                DissatisfactionDetector.defaults());
     }
 
     /** The log's folder, or null when the server keeps none. */
@@ -130,13 +135,16 @@ public final class ChatServer implements AutoCloseable {
         return r == null ? null : r.folder();
     }
 
-    /** Lets {@code POST /admin/reload} load model folders under {@code root}, with {@code adminKey}. */
-    public void allowReloads(String adminKey, Path root) {
-        reloads.admit(adminKey, root);
+    /**
+     * Lets {@code POST /admin/reload} load model folders under {@code root}, with {@code adminKey}; {@code say} hears
+     * each reload.
+     */
+    public void allowReloads(String adminKey, Path root, Consumer<String> say) {
+        reloads.admit(adminKey, root, say);
     }
 
     /** Moves to each stage the DRIFT run in {@code run} finishes, checking every {@code every}; tells {@code say}. */
-    public void watch(Path run, Duration every, java.util.function.Consumer<String> say) {
+    public void watch(Path run, Duration every, Consumer<String> say) {
         reloads.watch(run, every, model.folder(), say);
     }
 
@@ -292,10 +300,10 @@ public final class ChatServer implements AutoCloseable {
             throw new ApiError(404, "invalid_request_error", null, "not_found", "feedback is not kept: this server "
                     + "was started without --log-dir");
         }
-        com.fasterxml.jackson.databind.JsonNode body;
+        JsonNode body;
         try {
             body = JSON.readTree(ctx.bodyAsBytes());
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw ApiError.invalid(null, "the body is not valid JSON: " + e.getOriginalMessage());
         }
         ObjectNode stored = log.feedback(body);
@@ -442,59 +450,6 @@ public final class ChatServer implements AutoCloseable {
             } catch (IOException e) {
                 System.err.println("drift serve: closing the conversation log: " + e.getMessage());
             }
-        }
-    }
-
-    /** The response bodies of one completion: {@code chat.completion} or its {@code chat.completion.chunk}s. */
-    private record Completion(String id, long created, String model, int promptTokens) {
-        ObjectNode whole(String text, String finishReason, int completionTokens) {
-            ObjectNode body = head("chat.completion");
-            ObjectNode choice = body.putArray("choices").addObject();
-            choice.put("index", 0);
-            choice.putObject("message").put("role", "assistant").put("content", text).putNull("refusal");
-            choice.putNull("logprobs");
-            choice.put("finish_reason", finishReason);
-            body.set("usage", usage(completionTokens));
-            return body;
-        }
-
-        ObjectNode chunk(ObjectNode delta, String finishReason, boolean withUsage) {
-            ObjectNode body = head("chat.completion.chunk");
-            ObjectNode choice = body.putArray("choices").addObject();
-            choice.put("index", 0);
-            choice.set("delta", delta);
-            choice.putNull("logprobs");
-            choice.put("finish_reason", finishReason);
-            if (withUsage) {
-                body.putNull("usage");
-            }
-            return body;
-        }
-
-        /** stream_options.include_usage: a last chunk with no choices and the usage. */
-        ObjectNode usageChunk(int completionTokens) {
-            ObjectNode body = head("chat.completion.chunk");
-            body.putArray("choices");
-            body.set("usage", usage(completionTokens));
-            return body;
-        }
-
-        private ObjectNode head(String object) {
-            ObjectNode body = JSON.createObjectNode();
-            body.put("id", id);
-            body.put("object", object);
-            body.put("created", created);
-            body.put("model", model);
-            body.putNull("system_fingerprint");
-            return body;
-        }
-
-        private ObjectNode usage(int completionTokens) {
-            ObjectNode u = JSON.createObjectNode();
-            u.put("prompt_tokens", promptTokens);
-            u.put("completion_tokens", completionTokens);
-            u.put("total_tokens", promptTokens + completionTokens);
-            return u;
         }
     }
 }

@@ -22,6 +22,7 @@ final class Reloads implements AutoCloseable {
     private final ChatServer server;
     private volatile byte[] keyDigest;
     private volatile Path root;
+    private volatile Consumer<String> say = message -> { };
     private volatile Thread watcher;
 
     Reloads(ChatServer server) {
@@ -29,9 +30,10 @@ final class Reloads implements AutoCloseable {
     }
 
     /** Lets {@code POST /admin/reload} load folders under {@code root} for whoever holds the admin key. */
-    void admit(String adminKey, Path root) {
+    void admit(String adminKey, Path root, Consumer<String> say) {
         this.keyDigest = ChatServer.sha256(adminKey);
         this.root = root.toAbsolutePath().normalize();
+        this.say = say;
     }
 
     /**
@@ -75,6 +77,8 @@ final class Reloads implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new ApiError(409, "invalid_request_error", null, "reload_in_progress", e.getMessage());
         }
+        say.accept(String.format(java.util.Locale.ROOT, "reloaded: now serving %s%s, loaded in %.1f s",
+                moved.toFolder(), moved.toStage() != null ? " (" + moved.toStage() + ")" : "", moved.loadSeconds()));
         ObjectNode out = ChatServer.JSON.createObjectNode();
         out.put("object", "reload");
         out.putObject("from").put("folder", moved.fromFolder()).put("stage", moved.fromStage());

@@ -65,7 +65,7 @@ class ServedLoopTest {
             server.watch(run, Duration.ofMillis(300), said::add);
             String url = "http://127.0.0.1:" + server.port();
 
-            ServedDeployment.Counts users = new ServedDeployment(url, "quickstart", 8, 0.3).run(150, 7);
+            ServedDeployment.Counts users = new ServedDeployment(url, "quickstart", 8, 0.3).run(150, 8, 7);
             assertTrue(users.complaints() > 0 && users.thumbsDown() > 0, users.toString());
 
             String mining = drift("mine", "--logs", log.toString(), "--output", mined.toString());

@@ -77,7 +77,8 @@ class ReloadTest {
         Path next = stage(root.resolve("run"), "iteration-1");
         Path log = dir.resolve("log");
         try (ChatServer server = serve(base, log)) {
-            server.allowReloads(ADMIN, root);
+            List<String> said = new java.util.concurrent.CopyOnWriteArrayList<>();
+            server.allowReloads(ADMIN, root, said::add);
             CountDownLatch started = new CountDownLatch(6);
             List<CompletableFuture<List<String>>> inFlight = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -96,6 +97,9 @@ class ReloadTest {
             assertEquals(200, moved.statusCode(), moved.body());
             assertEquals("iteration-1", ChatServer.JSON.readTree(moved.body()).at("/to/stage").asText());
             assertTrue(inFlight.stream().anyMatch(f -> !f.isDone()), "the streams were still running at the reload");
+            assertEquals(1, said.size(), said.toString());
+            assertTrue(said.get(0).startsWith("reloaded: now serving " + next.toRealPath() + " (iteration-1)"),
+                    said.toString());
 
             HttpResponse<String> after = ServeTestSupport.send(server, "/v1/chat/completions",
                     ServeTestSupport.chat("after", "\"temperature\": 0, \"max_tokens\": 4"));
