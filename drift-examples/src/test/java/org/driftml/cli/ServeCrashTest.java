@@ -81,20 +81,6 @@ class ServeCrashTest {
         return new Server(p, port.get(), output);
     }
 
-    /** The chat fixture with 4096 positions, copied into {@code folder}. */
-    static Path longModel(Path folder) throws IOException {
-        Files.createDirectories(folder);
-        try (var files = Files.list(CliRun.parity("tiny-qwen2-chat"))) {
-            for (Path f : files.toList()) {
-                Files.copy(f, folder.resolve(f.getFileName().toString()));
-            }
-        }
-        Path config = folder.resolve("config.json");
-        Files.writeString(config, Files.readString(config).replace("\"max_position_embeddings\": 128",
-                "\"max_position_embeddings\": 4096"));
-        return folder;
-    }
-
     static HttpResponse<InputStream> chat(Server s, String body) throws IOException, InterruptedException {
         return HTTP.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/chat/completions"))
                 .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
@@ -139,7 +125,7 @@ class ServeCrashTest {
     @Test
     void killedUnder64StreamsTheLogHoldsEachCompletedResponseOnceAndEveryAcceptedFeedback(@TempDir Path dir)
             throws Exception {
-        Path model = longModel(dir.resolve("tiny-chat"));
+        Path model = org.driftml.serve.ServeTestSupport.longCopy(dir.resolve("tiny-chat"));
         Path log = dir.resolve("log");
         Server first = start("--model", model.toString(), "--log-dir", log.toString(), "--max-batch", "16",
                 "--log-max-bytes", "65536");

@@ -15,7 +15,7 @@ import org.driftml.model.spec.ComputeDevice;
 import org.driftml.model.spec.Precision;
 
 /** A served tiny chat model (drift-core's parity fixture with its byte tokenizer and chat template), and HTTP. */
-final class ServeTestSupport {
+public final class ServeTestSupport {
     static final String KEY = "test-key-0123";
     static final String MODEL = "tiny-chat";
     static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -54,7 +54,8 @@ final class ServeTestSupport {
         return longCopy(Files.createTempDirectory("drift-serve-long"));
     }
 
-    static Path longCopy(Path folder) throws IOException {
+    /** The chat fixture with 4096 positions, copied into {@code folder} (the crash test's server reads it too). */
+    public static Path longCopy(Path folder) throws IOException {
         Files.createDirectories(folder);
         try (var files = Files.list(modelFolder())) {
             for (Path f : files.toList()) {
