@@ -22,7 +22,7 @@ public enum LogFormat {
     ULTRAFEEDBACK,
     /** The DRIFT release's data folder, or its {@code dsat_data.jsonl} alone ({@link ReleaseFiles}). */
     RELEASE,
-    /** drift serve's conversation log ({@link ConversationLog}): explicit feedback first, then the detector's labels. */
+    /** drift serve's conversation log ({@link ConversationLog}): explicit feedback first, then the detector. */
     SERVED;
 
     /** {@code --format}: which reader the logs go through. */

@@ -82,7 +82,7 @@ public final class ServedLogs {
         throw new IllegalArgumentException("rating must be \"up\", \"down\" or an integer from 1 to 5, got " + rating);
     }
 
-    /** Reads every segment; a last line without its newline (a write the process did not live to finish) is left out. */
+    /** Reads every segment; a last line without its newline (a write the process did not finish) is left out. */
     public static Read read(Path folder, OnBadRecord policy) throws IOException {
         if (!ConversationLog.isLog(folder)) {
             throw new IllegalArgumentException(folder + " is not a drift serve log (no " + ConversationLog.MANIFEST
@@ -302,9 +302,10 @@ public final class ServedLogs {
                         Feedback f = judged == null ? null : explicit.get(judged.id());
                         Reply arrived = byRequest.get(keys[i + 1]);
                         boolean fresh = seenTurns.add(keys[i + 1]);
-                        if (judged != null) {
-                            replyIds.put(branch + "#" + i, judged.id());
-                        }
+                        // Named by the response it judges; a reply no record produced (a client that brought its
+                        // history, a log begun mid-conversation) by the request the turn arrived in, and its place.
+                        replyIds.put(branch + "#" + i, judged != null ? judged.id()
+                                : (arrived != null ? arrived.id() : leaf.id()) + "#" + i);
                         if (f != null) {
                             label = f.label();
                             explicitDsat += fresh && label == Satisfaction.DSAT ? 1 : 0;

@@ -87,7 +87,7 @@ final class Reloads implements AutoCloseable {
         ctx.contentType("application/json").result(out.toString());
     }
 
-    /** {@code asked} resolved against the root; a path that leaves it (.., a link, an absolute elsewhere) is refused. */
+    /** {@code asked} resolved against the root; a path leaving it (.., a link, an absolute elsewhere) is refused. */
     private Path underRoot(String field, String asked) throws IOException {
         Path p = root.resolve(asked).normalize();
         Path real;
