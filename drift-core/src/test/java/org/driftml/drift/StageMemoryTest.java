@@ -42,11 +42,15 @@ class StageMemoryTest {
         // masters are made, an fp32 copy (38 MB): a stage that kept any of them would add 19 MB or more per stage.
         // The JVM's own malloc use moves by up to about 10 MB between stages (measured), hence the margin. The
         // first stage is the baseline's warm-up (LibTorch's caches, JIT), so compare from iteration-1.
+        // What a stage keeps stays until the end, so each point is judged by the lowest heap from it on: a bump one
+        // point shows and the next does not carry is the JVM's (measured once in CI: iteration-2 +19 MB, then
+        // iteration-3 and the end +3 MB), while a kept stage raises every point after it.
         long base = heap.get("iteration-1");
-        for (String stage : List.of("iteration-2", "iteration-3", "end")) {
-            long grown = heap.get(stage) - base;
-            assertTrue(grown < 12L << 20, "C heap at " + stage + " is " + (grown >> 10) + " KiB above iteration-1's: "
-                    + heap);
+        List<String> after = List.of("iteration-2", "iteration-3", "end");
+        for (int i = 0; i < after.size(); i++) {
+            long kept = after.subList(i, after.size()).stream().mapToLong(heap::get).min().orElseThrow() - base;
+            assertTrue(kept < 12L << 20, "C heap from " + after.get(i) + " on stays " + (kept >> 10)
+                    + " KiB above iteration-1's: " + heap);
         }
     }
 }
