@@ -31,6 +31,7 @@ public final class Drift implements Runnable {
     }
 
     public static void main(String[] args) {
+        Launcher.watchLauncher(args.length > 0 ? args[0] : "");  // a worker of --nproc-per-node stops with its launcher
         System.exit(commandLine().execute(args));
     }
 }
