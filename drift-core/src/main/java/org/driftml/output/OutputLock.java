@@ -136,6 +136,28 @@ public final class OutputLock implements AutoCloseable {
         }
     }
 
+    /**
+     * Releases the last hold and removes the lock file and the folder, which must hold nothing else: an undone claim
+     * leaves nothing behind. The file is unlinked while still locked, so a run that opened it meanwhile finds it held
+     * and stops, and a later run makes a new one.
+     */
+    public void closeRemovingFolder() throws IOException {
+        synchronized (HELD) {
+            if (--holds > 0) {
+                return;
+            }
+            HELD.remove(folder);
+            try {
+                Files.deleteIfExists(folder.resolve(FILE));
+                Files.deleteIfExists(folder);
+            } catch (java.nio.file.DirectoryNotEmptyException somethingCameIn) {  // kept, as any folder with work
+            } finally {
+                lock.release();
+                channel.close();
+            }
+        }
+    }
+
     private static String read(FileChannel channel) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate((int) Math.min(channel.size(), 4096));
         channel.read(buf, 0);

@@ -1,6 +1,7 @@
 package org.driftml.output;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +20,8 @@ import org.driftml.parallel.ProcessGroup;
 public final class RunFolder implements AutoCloseable {
     private final Path path;
     private final OutputLock lock;
+    /** Whether this claim made the folder, and wrote its run.json (a run that resumes did not). */
+    private boolean madeFolder, madeRecord;
 
     private RunFolder(Path path, OutputLock lock) {
         this.path = path;
@@ -103,7 +106,9 @@ public final class RunFolder implements AutoCloseable {
                 return new RunFolder(folder, null);
             }
             checkApart();
+            boolean existed = Files.exists(folder);
             OutputLock lock = OutputLock.acquire(folder, owner, staleLock);
+            boolean recorded = RunRecord.exists(folder);
             try {
                 if (identity != null) {
                     RunRecord.claim(folder, identity, primaryKey);
@@ -118,7 +123,10 @@ public final class RunFolder implements AutoCloseable {
             if (group != null) {
                 group.barrier();
             }
-            return new RunFolder(folder, lock);
+            RunFolder run = new RunFolder(folder, lock);
+            run.madeFolder = !existed;
+            run.madeRecord = !recorded && identity != null;
+            return run;
         }
     }
 
@@ -134,15 +142,36 @@ public final class RunFolder implements AutoCloseable {
     /** Records (or matches) the run's identity once the run knows it, holding the folder. */
     public void record(Map<String, Object> identity, String primaryKey) throws IOException {
         if (lock != null) {
+            madeRecord |= !RunRecord.exists(path);
             RunRecord.claim(path, identity, primaryKey);
         }
     }
 
-    /** Releases the folder. */
+    /**
+     * Releases the folder. A run that wrote nothing but the run.json it claimed with (refused by a check after the
+     * claim: a bad adapter, a grid too large) takes it back, and the folder too when it made it: otherwise the
+     * corrected command was refused as "another run" by the record of one that never ran.
+     */
     @Override
     public void close() throws IOException {
-        if (lock != null) {
-            lock.close();
+        if (lock == null) {
+            return;
+        }
+        if (madeRecord && !lock.nested() && onlyTheClaim()) {
+            Files.deleteIfExists(path.resolve(RunRecord.FILE));
+            if (madeFolder) {
+                lock.closeRemovingFolder();
+                return;
+            }
+        }
+        lock.close();
+    }
+
+    /** Whether the folder holds nothing but the claim's own files (run.json and the lock). */
+    private boolean onlyTheClaim() throws IOException {
+        try (var files = Files.list(path)) {
+            return files.map(f -> f.getFileName().toString()).allMatch(n -> n.equals(RunRecord.FILE)
+                    || n.equals(OutputLock.FILE));
         }
     }
 }

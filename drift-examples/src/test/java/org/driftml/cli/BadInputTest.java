@@ -390,6 +390,35 @@ class BadInputTest {
         return p;
     }
 
+    /**
+     * Issue 32: a run refused by a check made after it claimed its output (here a LoRA adapter folder without its
+     * weights) leaves nothing behind, neither the folder it made nor, in a folder that was there, its run.json; the
+     * corrected command then runs (it was refused as "another run (settings.adapter differs)").
+     */
+    @Test
+    void aRefusedRunLeavesNothingBehindAndTheCorrectedOneRuns(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        Path adapter = Files.createDirectories(dir.resolve("adapter"));
+        Files.writeString(adapter.resolve("adapter_config.json"), "{}");
+        Path made = dir.resolve("made"), there = Files.createDirectories(dir.resolve("there"));
+        for (Path out : List.of(made, there)) {
+            CliRun refused = CliRun.of("", DpoCommandTest.concat(dpo(model(), good, out, "--max-steps", "1"),
+                    "--adapter", adapter.toString()));
+            assertEquals(2, refused.code(), refused.err());
+            assertTrue(refused.err().startsWith("drift dpo: --adapter: " + adapter), refused.err());
+            if (out == made) {
+                assertFalse(Files.exists(made), "the folder the refused run made is gone");
+            } else {
+                try (var left = Files.list(there)) {
+                    assertEquals(List.of(), left.filter(f -> !f.getFileName().toString().equals(".drift.lock"))
+                            .toList(), "nothing of the refused run is left in a folder that was there");
+                }
+            }
+            CliRun corrected = CliRun.of("", dpo(model(), good, out, "--max-steps", "1"));
+            assertEquals(0, corrected.code(), corrected.err());
+        }
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
