@@ -30,6 +30,9 @@ final class WorkerOptions {
                     + " before failing (default: ${DEFAULT-VALUE})")
     int distTimeout = 300;
 
+    /** The most workers --nproc-per-node starts on GPUs: one per device, and no host has more than this. */
+    static final int MAX_GPU_WORKERS = 16;
+
     /**
      * This process's place in the run (torchrun's variables; none: the only process), checked with the options and
      * the device the workers would compute on.
@@ -37,6 +40,14 @@ final class WorkerOptions {
      * @throws IllegalArgumentException naming the option or variable
      */
     WorldEnv world(boolean lora, ComputeDevice on) {
+        // Our own workers never see the option (the launcher drops it); with torchrun's variables set too, this
+        // process would wait as one of torchrun's workers for peers that never come.
+        if (nprocPerNode > 1 && (System.getenv("WORLD_SIZE") != null || System.getenv("RANK") != null)) {
+            throw new IllegalArgumentException("--nproc-per-node " + nprocPerNode + " starts its own workers, but "
+                    + "the environment already sets " + (System.getenv("WORLD_SIZE") != null ? "WORLD_SIZE="
+                    + System.getenv("WORLD_SIZE") : "RANK=" + System.getenv("RANK")) + " (torchrun's variables): "
+                    + "unset WORLD_SIZE and RANK, or drop --nproc-per-node under torchrun");
+        }
         WorldEnv world = WorldEnv.fromEnvironment(System.getenv());
         if ((nprocPerNode > 1 || world.worldSize() > 1) && on.kind() == ComputeDevice.Kind.TEST) {
             throw new IllegalArgumentException("--device " + on + ": several processes need cpu (Gloo) or cuda "
@@ -45,6 +56,7 @@ final class WorkerOptions {
         if (nprocPerNode < 1) {
             throw new IllegalArgumentException("--nproc-per-node must be at least 1, got " + nprocPerNode);
         }
+        checkCount(on.kind() == ComputeDevice.Kind.CUDA);
         if (distTimeout < 1) {
             throw new IllegalArgumentException("--dist-timeout must be at least 1 second, got " + distTimeout);
         }
@@ -56,6 +68,20 @@ final class WorkerOptions {
                     + "small; train them with --zero 0");
         }
         return world;
+    }
+
+    /**
+     * Refuses more workers than the machine runs: each is a whole JVM with its own copy of the model, so on the CPU
+     * more of them than cores only divides the same cores, and on GPUs there is one per device. (Unbounded, 10,000
+     * was accepted and started.)
+     */
+    void checkCount(boolean gpu) {
+        int most = gpu ? MAX_GPU_WORKERS : Runtime.getRuntime().availableProcessors();
+        if (nprocPerNode > most) {
+            throw new IllegalArgumentException("--nproc-per-node " + nprocPerNode + " is more than "
+                    + (gpu ? MAX_GPU_WORKERS + " (one worker per GPU)"
+                    : "this machine's " + most + " cores (each worker is a JVM with its own copy of the model)"));
+        }
     }
 
     /** How many data-parallel processes the run has, and what said so. */
@@ -76,7 +102,8 @@ final class WorkerOptions {
      *
      * @throws IllegalArgumentException naming the options
      */
-    void checkSplit(org.driftml.train.DpoConfig dpo) {
+    void checkSplit(org.driftml.train.DpoConfig dpo, DeviceOption device) {
+        checkCount(device.device != null && device.device.startsWith("cuda"));
         Processes p = processes();
         try {
             dpo.microBatch(p.count());

@@ -419,6 +419,33 @@ class BadInputTest {
         }
     }
 
+    /**
+     * Issue 32: --nproc-per-node beyond the machine's cores is refused naming them, and with torchrun's variables
+     * already in the environment the conflict is named at once (it waited for the rendezvous timeout).
+     */
+    @Test
+    void workerCountsAndEnvironmentConflictsAreNamed(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        Path out = dir.resolve("out");
+        CliRun many = CliRun.of("", dpo(model(), good, out, "--nproc-per-node", "100000"));
+        assertEquals(2, many.code(), many.err());
+        assertTrue(many.err().startsWith("drift dpo: --nproc-per-node 100000 is more than this machine's "
+                + Runtime.getRuntime().availableProcessors() + " cores"), many.err());
+        assertFalse(Files.exists(out));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
+        command.addAll(List.of(dpo(model(), good, out, "--nproc-per-node", "2")));
+        ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true);
+        b.environment().put("WORLD_SIZE", "2");
+        Process p = b.start();
+        String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), said);
+        assertEquals(2, p.exitValue(), said);
+        assertTrue(said.contains("drift dpo: --nproc-per-node 2 starts its own workers, but the environment already "
+                + "sets WORLD_SIZE=2"), said);
+        assertFalse(Files.exists(out));
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
