@@ -42,6 +42,9 @@ public final class PreferencePairs {
      * @throws IOException              when the file cannot be read
      */
     public static List<PreferencePair> read(Path file) throws IOException {
+        if (Files.isDirectory(file)) {  // the system says only "Is a directory", with no path
+            throw new IllegalArgumentException(file + " is a folder, not a file of preference pairs (JSON Lines)");
+        }
         List<PreferencePair> out = new ArrayList<>();
         try (Utf8Lines lines = new Utf8Lines(Files.newInputStream(file))) {
             for (Utf8Lines.Line raw; (raw = lines.next()) != null;) {

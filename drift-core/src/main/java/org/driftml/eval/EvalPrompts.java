@@ -93,6 +93,9 @@ public final class EvalPrompts {
      * @throws IllegalArgumentException when the file holds no prompt
      */
     public static List<EvalPrompt> read(Path file) throws IOException {
+        if (java.nio.file.Files.isDirectory(file)) {  // the system says only "Is a directory", with no path
+            throw new IllegalArgumentException(file + " is a folder, not a file of prompts");
+        }
         List<EvalPrompt> out = new ArrayList<>();
         if (firstByte(file) == '[') {
             try (JsonParser p = JSON.getFactory().createParser(file.toFile())) {

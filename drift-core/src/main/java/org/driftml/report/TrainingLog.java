@@ -40,6 +40,7 @@ public final class TrainingLog {
         if (!Files.exists(file)) {
             return;
         }
+        requireFile();
         List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         boolean endsWithNewline = Files.size(file) == 0 || endsWithNewline();
         List<String> kept = new ArrayList<>();
@@ -84,9 +85,17 @@ public final class TrainingLog {
         progress.counted(step, totalSteps, summary);
     }
 
+    /** A metrics file that is a folder is named (the system says only "Is a directory"). */
+    private void requireFile() {
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException(file + " is a folder, not the run's metrics (JSON Lines)");
+        }
+    }
+
     /** Every step recorded so far, in order. */
     public List<StepMetrics> read() throws IOException {
         List<StepMetrics> out = new ArrayList<>();
+        requireFile();
         if (Files.exists(file)) {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (!line.isBlank()) {

@@ -24,7 +24,7 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         if (verbose(parsed)) {
             e.printStackTrace(err);
         }
-        err.println("drift " + commandLine.getCommandName() + ": " + message(e));
+        err.println(commandLine.getCommandSpec().qualifiedName() + ": " + message(e));  // "drift eval compare"
         err.flush();
         return exitCode(e);
     }
@@ -34,6 +34,7 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         Throwable c = unwrap(e);
         if (c instanceof IllegalArgumentException || c instanceof NoSuchFileException
                 || c instanceof AccessDeniedException || c instanceof CharacterCodingException
+                || c instanceof java.io.FileNotFoundException  // a missing input opened as a File names its path
                 || c instanceof org.driftml.model.spec.MalformedCheckpointException
                 || c instanceof com.fasterxml.jackson.core.JsonProcessingException) {
             return BAD_INPUT;

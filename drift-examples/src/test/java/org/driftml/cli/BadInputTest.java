@@ -446,6 +446,51 @@ class BadInputTest {
         assertFalse(Files.exists(out));
     }
 
+    /**
+     * Issue 32: a folder where a file belongs, and a missing file opened as one, are named with exit 2 under the
+     * command's whole name ("Is a directory" alone, exit 1, and "drift compare:" before).
+     */
+    @Test
+    void foldersWhereFilesBelongAndMissingFilesAreNamed(@TempDir Path dir) throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("a-folder"));
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        CliRun pairsFolder = CliRun.of("", dpo(model(), folder, dir.resolve("o1")));
+        assertEquals(2, pairsFolder.code(), pairsFolder.err());
+        assertTrue(pairsFolder.err().startsWith("drift dpo: " + folder + " is a folder"), pairsFolder.err());
+        CliRun prompts = CliRun.of("", "eval", "generate", "--model", model().toString(), "--prompts",
+                folder.toString(), "--output", dir.resolve("o2").toString());
+        assertEquals(2, prompts.code(), prompts.err());
+        assertTrue(prompts.err().startsWith("drift eval generate: " + folder + " is a folder"), prompts.err());
+        Path missing = dir.resolve("missing.jsonl");
+        CliRun compare = CliRun.of("", "eval", "compare", "--a", missing.toString(), "--b", missing.toString(),
+                "--reward-model", model().toString());
+        assertEquals(2, compare.code(), compare.err());
+        assertTrue(compare.err().startsWith("drift eval compare: " + missing), compare.err());
+        Path broken = Files.createDirectories(dir.resolve("broken-model"));
+        try (var files = Files.list(model())) {
+            for (Path f : files.toList()) {
+                if (!f.getFileName().toString().equals("model.safetensors")) {
+                    Files.copy(f, broken.resolve(f.getFileName()));
+                }
+            }
+        }
+        Files.createDirectories(broken.resolve("model.safetensors"));
+        CliRun weights = CliRun.of("", dpo(broken, good, dir.resolve("o3")));
+        assertEquals(2, weights.code(), weights.err());
+        assertTrue(weights.err().contains(broken.resolve("model.safetensors") + ": a folder"), weights.err());
+        // A run's metrics.jsonl made a folder, then resumed.
+        Path out = dir.resolve("o4");
+        CliRun first = CliRun.of("", dpo(model(), good, out, "--epochs", "2", "--save-steps", "1"));
+        assertEquals(0, first.code(), first.err());
+        Files.delete(out.resolve("metrics.jsonl"));
+        Files.createDirectories(out.resolve("metrics.jsonl"));
+        Files.delete(out.resolve("model.safetensors"));
+        CliRun resumed = CliRun.of("", DpoCommandTest.concat(dpo(model(), good, out, "--epochs", "2", "--save-steps",
+                "1"), "--resume"));
+        assertEquals(2, resumed.code(), resumed.err());
+        assertTrue(resumed.err().contains(out.resolve("metrics.jsonl") + " is a folder"), resumed.err());
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());

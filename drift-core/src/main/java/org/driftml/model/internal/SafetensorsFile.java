@@ -60,6 +60,9 @@ public final class SafetensorsFile {
 
     /** Opens a file and validates its header against its size; errors name the file and the tensor. */
     public static SafetensorsFile open(Path path) throws IOException {
+        if (java.nio.file.Files.isDirectory(path)) {  // the system says only "Is a directory", with no path
+            throw new MalformedCheckpointException(path + ": a folder, not a safetensors file");
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
