@@ -16,7 +16,13 @@ import picocli.CommandLine.Model.OptionSpec;
  * Options given on the command line win; an unknown key or a bad value names the file and the key.
  */
 final class ConfigFile {
-    private static final ObjectMapper YAML = new YAMLMapper();
+    // Strict: a key given twice (which one would win?) and anything after the mapping are errors, not ignored.
+    private static final ObjectMapper YAML = YAMLMapper.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    private static final ObjectMapper JSON = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
     private ConfigFile() {}
 
@@ -48,7 +54,7 @@ final class ConfigFile {
         }
         JsonNode root;
         try {
-            root = (yaml ? YAML : JsonLines.JSON).readTree(file.toFile());
+            root = (yaml ? YAML : JSON).readTree(file.toFile());
         } catch (JsonProcessingException e) {
             var at = e.getLocation();
             throw error(spec, file + (at != null ? ":" + at.getLineNr() : "") + ": not valid " + (yaml ? "YAML" : "JSON")

@@ -244,6 +244,10 @@ final class MineCommand implements Callable<Integer> {
             });
             DsatMiner.Mined mined = mining.mined();
             ReadReport report = mining.report();
+            if (report.records() == 0 && mined.seeds().isEmpty() && seeds.isEmpty()) {  // nothing to train on
+                throw new IllegalArgumentException((logs != null ? "--logs " + logs : "--dsat " + dsat)
+                        + " holds no records");
+            }
             if (dsat == null && !seeds.isEmpty()) {  // the release's --dsat path read them already
                 mined = withSeeds(mined, ReleaseFiles.seeds(seeds, policy, report));
             }

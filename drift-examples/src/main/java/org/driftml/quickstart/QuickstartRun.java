@@ -25,6 +25,12 @@ public final class QuickstartRun {
             case "small" -> Quickstart.Settings.SMALL;
             default -> throw new IllegalArgumentException("--size must be default or small, got " + o.size());
         };
+        if (o.conversations() != null && o.conversations() < 1) {
+            throw new IllegalArgumentException("--conversations must be at least 1, got " + o.conversations());
+        }
+        if (o.iterations() != null && o.iterations() < 0) {
+            throw new IllegalArgumentException("--iterations must be at least 0, got " + o.iterations());
+        }
         List<Long> seeds = s.seeds();
         if (o.seeds() != null) {
             if (o.seeds() < 1) {

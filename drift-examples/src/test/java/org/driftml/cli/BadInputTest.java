@@ -491,6 +491,21 @@ class BadInputTest {
         assertTrue(resumed.err().contains(out.resolve("metrics.jsonl") + " is a folder"), resumed.err());
     }
 
+    /** Issue 32: what was silently accepted: mining an empty log, a quickstart of -5 conversations. */
+    @Test
+    void emptyLogsAndNegativeCountsAreRefused(@TempDir Path dir) throws Exception {
+        Path empty = Files.writeString(dir.resolve("empty.jsonl"), "");
+        CliRun mine = CliRun.of("", "mine", "--logs", empty.toString(), "--output", dir.resolve("m").toString());
+        assertEquals(2, mine.code(), mine.err());
+        assertEquals("drift mine: --logs " + empty + " holds no records", mine.err().strip());
+        assertFalse(Files.exists(dir.resolve("m")));
+        CliRun quickstart = CliRun.of("", "quickstart", "--conversations", "-5", "--output",
+                dir.resolve("q").toString());
+        assertEquals(2, quickstart.code(), quickstart.err());
+        assertEquals("drift quickstart: --conversations must be at least 1, got -5", quickstart.err().strip());
+        assertFalse(Files.exists(dir.resolve("q")));
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());

@@ -73,5 +73,18 @@ class ConfigFileTest {
         Files.writeString(yaml, "- 1\n- 2\n");
         e = assertThrows(CommandLine.ParameterException.class, () -> parse(yaml));
         assertTrue(e.getMessage().contains("expected a mapping"), e.getMessage());
+        // Issue 32: a key given twice, and anything after the mapping, are refused (they were silently taken).
+        Files.writeString(yaml, "iterations: 2\niterations: 3\n");
+        e = assertThrows(CommandLine.ParameterException.class, () -> parse(yaml));
+        assertTrue(e.getMessage().startsWith(yaml + ":2: not valid YAML") && e.getMessage().contains("iterations"),
+                e.getMessage());
+        Path json = dir.resolve("bad.json");
+        Files.writeString(json, "{\"iterations\": 2, \"iterations\": 3}");
+        e = assertThrows(CommandLine.ParameterException.class, () -> parse(json));
+        assertTrue(e.getMessage().startsWith(json + ":1: not valid JSON") && e.getMessage().contains("iterations"),
+                e.getMessage());
+        Files.writeString(json, "{\"iterations\": 2} garbage");
+        e = assertThrows(CommandLine.ParameterException.class, () -> parse(json));
+        assertTrue(e.getMessage().startsWith(json + ":1: not valid JSON"), e.getMessage());
     }
 }
