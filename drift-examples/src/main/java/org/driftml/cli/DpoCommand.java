@@ -199,7 +199,14 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             }
             // The weights' headers too (cheap: no tensor is read), so a broken folder is refused before the output
             // folder is made.
-            Policy.checkFolder(model);
+            org.driftml.model.spec.ModelConfig shape = Policy.checkFolder(model);
+            if (loraConfig != null) {
+                try {
+                    loraConfig.checkFits(shape);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--lora-r: " + e.getMessage());
+                }
+            }
         } catch (IllegalArgumentException | MalformedCheckpointException e) {
             err.println("drift dpo: " + e.getMessage());
             return 2;

@@ -73,6 +73,13 @@ final class LoopCommand {
                         + "a prompt in the model's " + model.maxPositionEmbeddings() + " positions "
                         + "(max_position_embeddings in " + o.model + ")");
             }
+            if (config.lora() != null) {
+                try {
+                    config.lora().checkFits(model);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--lora-r: " + e.getMessage());
+                }
+            }
             world = o.workers.world(config.lora() != null, on);
         } catch (CommandLine.ParameterException | IllegalArgumentException | IllegalStateException | IOException e) {
             err.println(name + ": " + SettingOptions.message(e));

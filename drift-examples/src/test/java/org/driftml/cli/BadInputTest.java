@@ -506,6 +506,23 @@ class BadInputTest {
         assertFalse(Files.exists(dir.resolve("q")));
     }
 
+    /** Issue 32: a LoRA rank above what the model's layers can use is refused with what it would cost. */
+    @Test
+    void aLoraRankTheModelCannotUseIsRefused(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        CliRun dpo = CliRun.of("", dpo(model(), good, dir.resolve("o"), "--lora-r", "100000"));
+        assertEquals(2, dpo.code(), dpo.err());
+        assertTrue(dpo.err().startsWith("drift dpo: --lora-r: LoRA rank (r) 100000 is more than "), dpo.err());
+        assertTrue(dpo.err().contains(" MB in fp32"), dpo.err());
+        assertFalse(Files.exists(dir.resolve("o")));
+        Path mined = DriftCommandsTest.mine(dir);
+        CliRun train = CliRun.of("", "train", "--model", model().toString(), "--data", mined.toString(), "--output",
+                dir.resolve("t").toString(), "--max-new-tokens", "8", "--lora-r", "100000");
+        assertEquals(2, train.code(), train.err());
+        assertTrue(train.err().contains("--lora-r: LoRA rank (r) 100000 is more than "), train.err());
+        assertFalse(Files.exists(dir.resolve("t")));
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());

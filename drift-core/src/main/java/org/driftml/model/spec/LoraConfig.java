@@ -65,6 +65,39 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
         return new LoraConfig(rank, alpha, 0.0, List.of(targetModules), false);
     }
 
+    /**
+     * Refuses a rank no adapter of {@code model} can use: above the smaller side of a targeted layer, the update
+     * B A has no more rank to give, only more memory (--lora-r 100000 was accepted and took 1.5 GB on the test
+     * model). The message says what it would cost.
+     *
+     * @throws IllegalArgumentException naming r, the narrowest targeted layer and the adapters' size at this rank
+     */
+    public void checkFits(ModelConfig model) {
+        long q = (long) model.numAttentionHeads() * model.headDim(), kv = (long) model.numKeyValueHeads()
+                * model.headDim(), h = model.hiddenSize(), i = model.intermediateSize();
+        long narrowest = Long.MAX_VALUE, perLayer = 0;
+        String where = null;
+        for (String m : targetModules) {
+            long[] io = switch (m) {
+                case "q_proj" -> new long[] {h, q};
+                case "k_proj", "v_proj" -> new long[] {h, kv};
+                case "o_proj" -> new long[] {q, h};
+                case "gate_proj", "up_proj" -> new long[] {h, i};
+                default -> new long[] {i, h};  // down_proj
+            };
+            perLayer += (long) rank * (io[0] + io[1]);
+            if (Math.min(io[0], io[1]) < narrowest) {
+                narrowest = Math.min(io[0], io[1]);
+                where = m + " (" + io[0] + " x " + io[1] + ")";
+            }
+        }
+        if (rank > narrowest) {
+            long bytes = perLayer * model.numHiddenLayers() * 4;
+            throw new IllegalArgumentException("LoRA rank (r) " + rank + " is more than " + where + " can use (at most "
+                    + narrowest + "); at this rank the adapters alone would take " + (bytes >> 20) + " MB in fp32");
+        }
+    }
+
     /** The factor on the adapter's output: alpha / r, or alpha / sqrt(r) with rsLoRA. */
     public double scaling() {
         return useRslora ? alpha / Math.sqrt(rank) : alpha / rank;
