@@ -19,6 +19,29 @@ public interface RewardModel extends AutoCloseable {
     default void close() {}
 
     /**
+     * Refuses a folder that is not a reward model before any work: a sequence classifier by its config's
+     * {@code architectures} ({@code ...ForSequenceClassification}). Given a chat model instead, explore sampled every
+     * method first (hours at the paper's size) and then failed on the scores.
+     *
+     * @throws IllegalArgumentException naming the folder and what its config says it is
+     */
+    static void check(Path folder) throws IOException {
+        Path config = folder.resolve("config.json");
+        if (!java.nio.file.Files.isRegularFile(config)) {
+            throw new IllegalArgumentException(folder + " is not a model folder (no config.json)");
+        }
+        var architectures = new com.fasterxml.jackson.databind.ObjectMapper().readTree(config.toFile())
+                .path("architectures");
+        for (var a : architectures) {
+            if (a.asText().endsWith("ForSequenceClassification")) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException(folder + " is not a reward model: its config.json's architectures are "
+                + architectures + "; a reward model is a sequence classifier (...ForSequenceClassification)");
+    }
+
+    /**
      * The reward model in a Hugging Face sequence-classification folder, by its config's {@code model_type}:
      * DeBERTa-v2/v3 ({@link DebertaRewardModel}, the paper's OpenAssistant judge) or a decoder
      * ({@link SequenceClassifierRewardModel}).

@@ -86,9 +86,18 @@ final class EvalCompareCommand implements Callable<Integer> {
         ComputeDevice on;
         try {
             ExploreCommand.modelFolder("--reward-model", rewardModel);
-            if (!(tieMargin >= 0) || resamples < 1 || !(confidence > 0 && confidence < 1)) {
-                throw new IllegalArgumentException("need --tie-margin >= 0, --resamples >= 1 and --confidence in "
-                        + "(0, 1)");
+            try {
+                org.driftml.model.RewardModel.check(rewardModel);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--reward-model: " + e.getMessage());
+            }
+            if (!(tieMargin >= 0) || !(confidence > 0 && confidence < 1)) {
+                throw new IllegalArgumentException("need --tie-margin >= 0 and --confidence in (0, 1)");
+            }
+            // Each resample keeps its win rate: 2^31 of them asked for 17 GB and ended in an OutOfMemoryError.
+            if (resamples < 1 || resamples > 1_000_000) {
+                throw new IllegalArgumentException("--resamples must be in [1, 1000000] (each keeps one win rate), got "
+                        + resamples);
             }
             fromA = read(a, "--a");
             fromB = read(b, "--b");

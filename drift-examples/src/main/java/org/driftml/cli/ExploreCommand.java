@@ -157,6 +157,11 @@ final class ExploreCommand implements Callable<Integer> {
             }
             Exploration.checkMethods(named);
             modelFolder("--reward-model", rewardModel);
+            try {
+                RewardModel.check(rewardModel);
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                throw new IllegalArgumentException("--reward-model: " + e.getMessage());
+            }
             Path embedWith = embedder != null ? embedder : named.get(0).model();
             modelFolder("--embedder", embedWith);
             embedder = embedWith;
@@ -172,7 +177,8 @@ final class ExploreCommand implements Callable<Integer> {
             settings = new Exploration.Settings(samples, Sampler.Settings.sampling(temperature, topP, maxNewTokens,
                     java.util.Set.of(), seed), batch, batch, new Umap.Settings(neighbours, 0.1, 1.0, 0, 5,
                     metric.equals("cosine"), seed), new Coverage.Settings(grid, quantile, zHigh, bandwidth, definition()));
-            if (named.size() * samples < 3) {
+            checkSizes(named);
+            if ((long) named.size() * samples < 3) {
                 throw new IllegalArgumentException("--samples " + samples + " with " + named.size() + " method(s) "
                         + "gives fewer than the 3 replies per prompt UMAP needs");
             }
@@ -215,6 +221,41 @@ final class ExploreCommand implements Callable<Integer> {
             return 2;
         }
     }
+
+    /**
+     * What would fail only after every method was sampled: a reply longer than a model's positions, more replies
+     * than a prompt's UMAP can hold, a coverage grid larger than this JVM's heap (100,000 cells a side ended in an
+     * OutOfMemoryError after sampling).
+     */
+    private void checkSizes(List<Exploration.Method> named) {
+        if (samples < 1 || samples > MAX_SAMPLES) {
+            throw new IllegalArgumentException("--samples must be in [1, " + MAX_SAMPLES + "] per method and prompt, "
+                    + "got " + samples);
+        }
+        for (Exploration.Method m : named) {
+            int positions;
+            try {
+                positions = org.driftml.model.Policy.checkFolder(m.model()).maxPositionEmbeddings();
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("--method " + m.name() + ": " + e.getMessage());
+            }
+            if (maxNewTokens >= positions) {
+                throw new IllegalArgumentException("--max-new-tokens " + maxNewTokens + " leaves no room for a "
+                        + "prompt in " + m.model() + "'s " + positions + " positions (max_position_embeddings)");
+            }
+        }
+        // Z_all, H and each method's density: a grid x grid array of doubles each, per prompt.
+        long bytes = (long) grid * grid * 8 * (named.size() + 3);
+        long heap = Runtime.getRuntime().maxMemory();
+        if (bytes > heap / 2) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "--grid %d needs about %.1f GB for the "
+                    + "densities of %d methods, more than half this JVM's %.1f GB heap: use a smaller grid (the "
+                    + "paper's figures need about 100)", grid, bytes / 1e9, named.size(), heap / 1e9));
+        }
+    }
+
+    /** The most replies --samples draws per method and prompt: UMAP's neighbour graph is built over all of them. */
+    static final int MAX_SAMPLES = 100_000;
 
     /** NAME=DIR pairs, each name a plain word (it names files). */
     static List<Exploration.Method> methods(List<String> specs) {

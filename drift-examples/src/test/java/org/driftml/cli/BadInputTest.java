@@ -463,7 +463,7 @@ class BadInputTest {
         assertTrue(prompts.err().startsWith("drift eval generate: " + folder + " is a folder"), prompts.err());
         Path missing = dir.resolve("missing.jsonl");
         CliRun compare = CliRun.of("", "eval", "compare", "--a", missing.toString(), "--b", missing.toString(),
-                "--reward-model", model().toString());
+                "--reward-model", CliRun.parity("tiny-qwen2-reward").toString());
         assertEquals(2, compare.code(), compare.err());
         assertTrue(compare.err().startsWith("drift eval compare: " + missing), compare.err());
         Path broken = Files.createDirectories(dir.resolve("broken-model"));
@@ -521,6 +521,45 @@ class BadInputTest {
         assertEquals(2, train.code(), train.err());
         assertTrue(train.err().contains("--lora-r: LoRA rank (r) 100000 is more than "), train.err());
         assertFalse(Files.exists(dir.resolve("t")));
+    }
+
+    /**
+     * Issue 32: what explore and eval compare found only after hours of sampling, or as an OutOfMemoryError: a chat
+     * model as the reward model, a grid larger than the heap, replies longer than the model's positions, samples and
+     * resamples beyond any use, each refused before work with exit 2.
+     */
+    @Test
+    void exploreAndCompareRefuseBeforeWork(@TempDir Path dir) throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.jsonl"), "{\"instruction\": \"Say hi.\"}\n");
+        String reward = CliRun.parity("tiny-qwen2-reward").toString();
+        String[][] cases = {
+            {"--reward-model: " + model() + " is not a reward model", "--reward-model",
+                model().toString()},
+            {"--grid 100000 needs about", "--reward-model", reward, "--grid", "100000", "--max-new-tokens", "8"},
+            {"--max-new-tokens 1000000 leaves no room", "--reward-model", reward, "--max-new-tokens", "1000000"},
+            {"--samples must be in [1, 100000]", "--reward-model", reward, "--samples", "2147483647",
+                "--max-new-tokens", "8"}};
+        for (String[] c : cases) {
+            List<String> a = new ArrayList<>(List.of("explore", "--prompts", prompts.toString(), "--method",
+                    "m=" + model(), "--output", dir.resolve("e").toString()));
+            a.addAll(Arrays.asList(c).subList(1, c.length));
+            CliRun run = CliRun.of("", a.toArray(String[]::new));
+            assertEquals(2, run.code(), run.err());
+            assertTrue(run.err().startsWith("drift explore: " + c[0]), c[0] + " / " + run.err());
+            assertEquals(1, run.err().strip().lines().count(), "one line, no picocli warning: " + run.err());
+            assertFalse(Files.exists(dir.resolve("e")));
+        }
+        Path outputs = Files.writeString(dir.resolve("a.json"), "[]");
+        CliRun resamples = CliRun.of("", "eval", "compare", "--a", outputs.toString(), "--b", outputs.toString(),
+                "--reward-model", reward, "--resamples", "2147483647");
+        assertEquals(2, resamples.code(), resamples.err());
+        assertTrue(resamples.err().startsWith("drift eval compare: --resamples must be in [1, 1000000]"),
+                resamples.err());
+        CliRun chat = CliRun.of("", "eval", "compare", "--a", outputs.toString(), "--b", outputs.toString(),
+                "--reward-model", model().toString());
+        assertEquals(2, chat.code(), chat.err());
+        assertTrue(chat.err().startsWith("drift eval compare: --reward-model: " + model() + " is not a reward model"),
+                chat.err());
     }
 
     @Test
