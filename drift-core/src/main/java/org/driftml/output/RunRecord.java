@@ -40,7 +40,13 @@ public final class RunRecord {
         Map<String, Object> now = JSON.readValue(JSON.writeValueAsString(identity), Map.class);  // as JSON reads back
         if (Files.exists(file)) {
             @SuppressWarnings("unchecked")
-            Map<String, Object> before = JSON.readValue(file.toFile(), Map.class);
+            Map<String, Object> before;
+            try {
+                before = JSON.readValue(file.toFile(), Map.class);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {  // named: the parser's message has no file
+                throw new IllegalArgumentException(file + ": not valid JSON (" + e.getOriginalMessage() + "): the run "
+                        + "record is damaged; choose another output folder, or remove it to start this one afresh");
+            }
             List<String> differ = new ArrayList<>();
             if (primaryKey != null && !Objects.equals(before.get(primaryKey), now.get(primaryKey))) {
                 differ.add(describe(primaryKey, before.get(primaryKey), now.get(primaryKey)));

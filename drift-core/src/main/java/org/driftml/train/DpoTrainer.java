@@ -328,9 +328,22 @@ public final class DpoTrainer implements AutoCloseable {
         LinearSchedule schedule = LinearSchedule.of(config.learningRate(), total, config.warmupRatio());
         int start = 0;
         if (output != null) {
-            var latest = TrainingCheckpoint.latest(output);
-            if (latest.isPresent()) {
-                start = optimizer.restore(latest.get());
+            // The newest checkpoint that reads back whole. A damaged one (a disk that filled, a file cut short) is
+            // said and set aside as checkpoint-N.damaged, and the run resumes from the one before: the steps after
+            // it are trained again, as the run would have trained them.
+            for (TrainingCheckpoint.Restored r : TrainingCheckpoint.newestFirst(output)) {
+                try {
+                    start = optimizer.restore(r);
+                    break;
+                } catch (org.driftml.model.spec.MalformedCheckpointException e) {
+                    Path aside = r.folder().resolveSibling(r.folder().getFileName() + ".damaged");
+                    progress.line("drift: " + e.getMessage() + "; resuming from the checkpoint before it"
+                            + (writes ? " (" + r.folder().getFileName() + " moved to " + aside.getFileName() + ")" : ""));
+                    if (writes) {
+                        java.nio.file.Files.move(r.folder(), aside, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    start = 0;
+                }
             }
         }
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly

@@ -122,9 +122,20 @@ final class TrainingCheckpoint {
         }
     }
 
+    /** A checkpoint's trainer_state.json; a damaged one is named (the parser's message alone named no file). */
+    private static JsonNode trainerState(java.nio.file.Path folder) throws IOException {
+        java.nio.file.Path file = folder.resolve("trainer_state.json");
+        try {
+            return new ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new org.driftml.model.spec.MalformedCheckpointException(file + ": not valid JSON ("
+                    + e.getOriginalMessage() + "); the checkpoint is damaged");
+        }
+    }
+
     /** As above for a ZeRO run: each rank restores its slices from the pieces, whatever sharding wrote them. */
     static int restore(Restored r, ShardedRmsprop optimizer) throws IOException {
-        JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
+        JsonNode state = trainerState(r.folder());
         StatePieces pieces = StatePieces.in(r.folder(), "optimizer*.safetensors");
         Checkpoint weights = Checkpoint.open(r.folder());
         try (StepScope scope = StepScope.open()) {
@@ -137,6 +148,19 @@ final class TrainingCheckpoint {
             }, pieces);
         }
         return state.path("global_step").asInt();
+    }
+
+    /** The complete checkpoints in {@code output}, newest first: a damaged newest falls back to the one before. */
+    static java.util.List<Restored> newestFirst(Path output) throws IOException {
+        if (!Files.isDirectory(output)) {
+            return java.util.List.of();
+        }
+        try (Stream<Path> dirs = Files.list(output)) {
+            return dirs.filter(d -> d.getFileName().toString().matches(PREFIX + "\\d+"))
+                    .filter(d -> Files.exists(d.resolve("trainer_state.json")))
+                    .map(d -> new Restored(d, Integer.parseInt(d.getFileName().toString().substring(PREFIX.length()))))
+                    .sorted(Comparator.comparingInt(Restored::step).reversed()).toList();
+        }
     }
 
     /** The newest complete checkpoint in {@code output}, if any. */
@@ -154,7 +178,7 @@ final class TrainingCheckpoint {
 
     /** Restores masters, optimizer state and compute weights; returns the step to continue from. */
     static int restore(Restored r, MasterWeightRmsprop optimizer) throws IOException {
-        JsonNode state = new ObjectMapper().readTree(r.folder().resolve("trainer_state.json").toFile());
+        JsonNode state = trainerState(r.folder());
         // The squared averages whole (one process, ZeRO stage 0) or in each rank's pieces (stages 1 and 2): read at
         // this run's sharding whichever wrote them.
         StatePieces pieces = StatePieces.in(r.folder(), "optimizer*.safetensors");

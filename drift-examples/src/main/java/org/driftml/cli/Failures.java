@@ -35,6 +35,8 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         if (c instanceof IllegalArgumentException || c instanceof NoSuchFileException
                 || c instanceof AccessDeniedException || c instanceof CharacterCodingException
                 || c instanceof java.io.FileNotFoundException  // a missing input opened as a File names its path
+                || c instanceof java.nio.file.FileAlreadyExistsException
+                || c instanceof java.nio.file.NotDirectoryException
                 || c instanceof org.driftml.model.spec.MalformedCheckpointException
                 || c instanceof com.fasterxml.jackson.core.JsonProcessingException) {
             return BAD_INPUT;
@@ -48,6 +50,12 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         String m = c.getMessage();
         if (c instanceof NoSuchFileException f) {
             return f.getReason() != null ? f.getFile() + ": " + f.getReason() : "no such file or folder: " + f.getFile();
+        }
+        if (c instanceof java.nio.file.FileAlreadyExistsException f) {  // a folder was to be made where a file is
+            return f.getFile() + " already exists and is not a folder";
+        }
+        if (c instanceof java.nio.file.NotDirectoryException f) {
+            return f.getFile() + " is not a folder";
         }
         if (c instanceof AccessDeniedException f) {
             return "permission denied: " + f.getFile();

@@ -562,6 +562,54 @@ class BadInputTest {
                 chat.err());
     }
 
+    /**
+     * Issue 32: an existing file as --output and a damaged run.json are named; a damaged newest checkpoint falls back
+     * to the one before, says so, and the run still ends with the uninterrupted model, byte for byte.
+     */
+    @Test
+    void damagedRecordsAreNamedAndADamagedCheckpointFallsBack(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5"),
+                DpoCommandTest.pair("3*3?", "9", "6")));
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        CliRun onFile = CliRun.of("", dpo(model(), good, file));
+        assertEquals(2, onFile.code(), onFile.err());
+        assertEquals("drift dpo: " + file + " already exists and is not a folder", onFile.err().strip());
+
+        Path out = dir.resolve("out");
+        String[] args = dpo(model(), good, out, "--batch-size", "1", "--epochs", "2", "--save-steps", "1",
+                "--rpo-alpha", "0", "--learning-rate", "1e-3");
+        CliRun whole = CliRun.of("", args);
+        assertEquals(0, whole.code(), whole.err());
+        byte[] uninterrupted = Files.readAllBytes(out.resolve("model.safetensors"));
+        // The newest checkpoint's optimiser state cut short, the final model gone: as a crash while it was written.
+        Path optimizer = out.resolve("checkpoint-4/optimizer.safetensors");
+        Files.write(optimizer, Arrays.copyOf(Files.readAllBytes(optimizer), 100));
+        Files.delete(out.resolve("model.safetensors"));
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream progress = new java.io.ByteArrayOutputStream();
+        CliRun resumed;
+        try {  // the trainer's progress goes to the process's standard error
+            System.setErr(new java.io.PrintStream(progress, true, StandardCharsets.UTF_8));
+            resumed = CliRun.of("", DpoCommandTest.concat(args, "--resume"));
+        } finally {
+            System.setErr(saved);
+        }
+        String said = progress.toString(StandardCharsets.UTF_8);
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(said.contains("resuming from the checkpoint before it (checkpoint-4 moved to "
+                + "checkpoint-4.damaged)"), said);
+        assertTrue(said.contains(optimizer.toString()), "the damaged file is named: " + said);
+        assertTrue(Files.isDirectory(out.resolve("checkpoint-4.damaged")));
+        assertTrue(Arrays.equals(uninterrupted, Files.readAllBytes(out.resolve("model.safetensors"))),
+                "resumed from checkpoint-3 to the uninterrupted model");
+
+        Path record = out.resolve("run.json");
+        Files.writeString(record, Files.readString(record).substring(0, 40));
+        CliRun damaged = CliRun.of("", DpoCommandTest.concat(args, "--resume"));
+        assertEquals(2, damaged.code(), damaged.err());
+        assertTrue(damaged.err().startsWith("drift dpo: " + record + ": not valid JSON"), damaged.err());
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
