@@ -168,7 +168,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
                 throw new IllegalArgumentException("--adapter: " + adapter + " has no "
                         + Policy.ADAPTER_CONFIG_FILE + " (is it a PEFT adapter folder?)");
             }
-            workers.checkSplit(config, device);
+            workers.checkSplit(config);
             Map<Setting<?>, Object> resolved = new LinkedHashMap<>();
             DpoConfig.ALL.forEach(s -> resolved.put(s, config.get(s)));
             resolved.put(PairTokenizer.MAX_PROMPT_LENGTH, maxPromptLength);

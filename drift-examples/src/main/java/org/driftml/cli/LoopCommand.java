@@ -41,7 +41,7 @@ final class LoopCommand {
             }
             config = fixed.apply(o.config(spec));
             java.nio.file.Path reward = rewardModel(spec);
-            o.workers.checkSplit(config.iteration(), o.device);  // before the work: the batch must split over the processes
+            o.workers.checkSplit(config.iteration());  // before the work: the batch must split over the processes
             DriftConfig resolved = config;
             if (SettingOptions.checkedAndPrinted(spec, applied, () -> printed(spec, o, resolved, applied))) {
                 return 0;  // before the model and the data are read: the settings alone

@@ -71,7 +71,8 @@ final class WorkerOptions {
     }
 
     /**
-     * Refuses more workers than the machine runs: each is a whole JVM with its own copy of the model, so on the CPU
+     * Refuses more workers than this machine runs (checked when the run starts here, not for --print-config, whose
+     * settings may be meant for another machine): each is a whole JVM with its own copy of the model, so on the CPU
      * more of them than cores only divides the same cores, and on GPUs there is one per device. (Unbounded, 10,000
      * was accepted and started.)
      */
@@ -102,8 +103,7 @@ final class WorkerOptions {
      *
      * @throws IllegalArgumentException naming the options
      */
-    void checkSplit(org.driftml.train.DpoConfig dpo, DeviceOption device) {
-        checkCount(device.device != null && device.device.startsWith("cuda"));
+    void checkSplit(org.driftml.train.DpoConfig dpo) {
         Processes p = processes();
         try {
             dpo.microBatch(p.count());

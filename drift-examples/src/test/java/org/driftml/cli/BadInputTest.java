@@ -427,9 +427,10 @@ class BadInputTest {
     void workerCountsAndEnvironmentConflictsAreNamed(@TempDir Path dir) throws Exception {
         Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
         Path out = dir.resolve("out");
-        CliRun many = CliRun.of("", dpo(model(), good, out, "--nproc-per-node", "100000"));
+        String more = String.valueOf(Runtime.getRuntime().availableProcessors() + 1);
+        CliRun many = CliRun.of("", dpo(model(), good, out, "--nproc-per-node", more, "--batch-size", more));
         assertEquals(2, many.code(), many.err());
-        assertTrue(many.err().startsWith("drift dpo: --nproc-per-node 100000 is more than this machine's "
+        assertTrue(many.err().startsWith("drift dpo: --nproc-per-node " + more + " is more than this machine's "
                 + Runtime.getRuntime().availableProcessors() + " cores"), many.err());
         assertFalse(Files.exists(out));
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
