@@ -39,6 +39,12 @@ public final class MinedFolder {
     private MinedFolder() {}
 
     /** Writes the folder for {@code drift mine}, holding its lock (one writer per output). */
+    /** Whether {@code dir} is what {@code drift mine} wrote (its counts and DSAT items): an input, never a run's output. */
+    public static boolean isMined(Path dir) {
+        return java.nio.file.Files.isRegularFile(dir.resolve("counts.json"))
+                && java.nio.file.Files.isRegularFile(dir.resolve("dsat.jsonl"));
+    }
+
     public static void write(Path dir, DsatMiner.Mined mined) throws IOException {
         try (RunFolder run = RunFolder.at(dir).by("drift mine").claim()) {
             removeStaging(dir);  // left by a run killed while staging

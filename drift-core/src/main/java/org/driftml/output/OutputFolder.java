@@ -12,8 +12,9 @@ public final class OutputFolder {
     private OutputFolder() {}
 
     /**
-     * Refuses an output folder that is {@code input} or lies inside it: the run would overwrite what it reads (a
-     * {@code drift dpo} with {@code --output} equal to {@code --model} replaced the model it was training from).
+     * Refuses an output folder that is {@code input}, lies inside it or contains it: the run would overwrite what it
+     * reads (a {@code drift dpo} with {@code --output} equal to {@code --model} replaced the model it was training
+     * from; with {@code --output} equal to {@code --adapter}, the adapter).
      *
      * @param what the input's name for the message ("model folder", say)
      * @throws IllegalArgumentException naming both folders
@@ -27,6 +28,10 @@ public final class OutputFolder {
         if (out.startsWith(in)) {
             throw new IllegalArgumentException("the output folder " + output + " is inside the " + what + " " + input
                     + ": the run would write into what it reads; choose a folder outside it");
+        }
+        if (in.startsWith(out)) {
+            throw new IllegalArgumentException("the output folder " + output + " contains the " + what + " " + input
+                    + ": the run would write where it reads; choose a folder apart from it");
         }
     }
 

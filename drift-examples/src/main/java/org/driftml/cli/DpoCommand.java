@@ -236,8 +236,16 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group) throws Exception {
         RunFolder run;
         try {
-            run = RunFolder.at(output).by("drift dpo").apartFrom(model, "model folder (--model)")
-                    .onStaleLock(m -> err.println("drift dpo: " + m)).claim();
+            if (org.driftml.data.MinedFolder.isMined(output)) {
+                throw new IllegalArgumentException(output + " is what drift mine wrote (counts.json, dsat.jsonl): an "
+                        + "input; choose another output folder");
+            }
+            RunFolder.Claim claim = RunFolder.at(output).by("drift dpo").apartFrom(model, "model folder (--model)")
+                    .apartFrom(pairsFile, "pairs file (--pairs)");
+            if (adapter != null) {
+                claim.apartFrom(adapter, "adapter folder (--adapter)");
+            }
+            run = claim.onStaleLock(m -> err.println("drift dpo: " + m)).claim();
         } catch (IllegalArgumentException e) {
             err.println("drift dpo: --output: " + e.getMessage());
             return 2;

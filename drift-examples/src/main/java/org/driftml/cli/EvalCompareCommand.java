@@ -85,6 +85,16 @@ final class EvalCompareCommand implements Callable<Integer> {
         Precision precision;
         ComputeDevice on;
         try {
+            if (output != null) {  // the result is written apart from what it compares
+                for (var input : java.util.Map.of("--a", a, "--b", b).entrySet()) {
+                    if (output.toAbsolutePath().normalize().equals(input.getValue().toAbsolutePath().normalize())
+                            || (java.nio.file.Files.exists(output) && java.nio.file.Files.exists(input.getValue())
+                            && java.nio.file.Files.isSameFile(output, input.getValue()))) {
+                        throw new IllegalArgumentException("--output " + output + " is the file of " + input.getKey()
+                                + ": the result would replace what it compares; choose another file");
+                    }
+                }
+            }
             ExploreCommand.modelFolder("--reward-model", rewardModel);
             try {
                 org.driftml.model.RewardModel.check(rewardModel);

@@ -142,8 +142,13 @@ final class LoopCommand {
         PrintWriter err = spec.commandLine().getErr();
         RunFolder lock;
         try {
+            if (org.driftml.data.MinedFolder.isMined(o.output)) {
+                throw new IllegalArgumentException(o.output + " is what drift mine wrote (counts.json, dsat.jsonl): "
+                        + "an input; choose another output folder");
+            }
             lock = RunFolder.at(o.output).by(name).apartFrom(o.model, "model folder (--model)")
-                    .onStaleLock(m -> err.println(name + ": " + m)).claim();
+                    .apartFrom(o.data, "mined folder (--data)").onStaleLock(m -> err.println(name + ": " + m))
+                    .claim();
         } catch (IllegalArgumentException | OutputLock.HeldException e) {
             err.println(name + ": --output: " + e.getMessage());
             err.flush();

@@ -220,6 +220,20 @@ final class MineCommand implements Callable<Integer> {
             if (judgeBatch < 1) {
                 throw new IllegalArgumentException("--judge-batch must be at least 1, got " + judgeBatch);
             }
+            // The mined folder is written apart from everything mining reads (mined into its own --logs folder, a second
+            // run read the first one's counts.json as a log; into --judge-model, it wrote into the model).
+            java.util.Map<Path, String> inputs = new java.util.LinkedHashMap<>();
+            inputs.put(logs, "--logs");
+            inputs.put(dsat, "--dsat file");
+            inputs.put(sat, "--sat file");
+            inputs.put(judged ? judgeModel : null, "--judge-model folder");
+            inputs.put(rulePrecisionFrom, "--rule-precision-from file");
+            seeds.forEach(f -> inputs.put(f, "--seeds file"));
+            for (var input : inputs.entrySet()) {
+                if (input.getKey() != null) {
+                    org.driftml.output.OutputFolder.requireApart(output, input.getKey(), input.getValue());
+                }
+            }
             Precision precision = Precision.DTYPE.parse(dtype);
             ComputeDevice on = judged ? device.resolve() : null;
             // The logs' own labels, or the detector's or the judge's (compared with the logs' when asked).

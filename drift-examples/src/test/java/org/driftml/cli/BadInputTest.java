@@ -611,6 +611,37 @@ class BadInputTest {
         assertTrue(damaged.err().startsWith("drift dpo: " + record + ": not valid JSON"), damaged.err());
     }
 
+    /** Issue 32: an output is never an input, inside one or around one; each refusal names both. */
+    @Test
+    void anOutputIsNeverAnInput(@TempDir Path dir) throws Exception {
+        Path good = pairs(dir, "good.jsonl", List.of(DpoCommandTest.pair("2+2?", "4", "5")));
+        CliRun around = CliRun.of("", dpo(model(), good, dir));
+        assertEquals(2, around.code(), around.err());
+        assertTrue(around.err().contains("the output folder " + dir + " contains the pairs file (--pairs) " + good),
+                around.err());
+        Path mined = DriftCommandsTest.mine(dir);
+        CliRun intoMined = CliRun.of("", dpo(model(), good, mined));
+        assertEquals(2, intoMined.code(), intoMined.err());
+        assertTrue(intoMined.err().contains(mined + " is what drift mine wrote"), intoMined.err());
+        Path logs = Files.createDirectories(dir.resolve("logs"));
+        Files.copy(Path.of("data/logs.jsonl"), logs.resolve("logs.jsonl"));
+        CliRun mineIntoLogs = CliRun.of("", "mine", "--logs", logs.toString(), "--output", logs.toString());
+        assertEquals(2, mineIntoLogs.code(), mineIntoLogs.err());
+        assertTrue(mineIntoLogs.err().contains("is the --logs"), mineIntoLogs.err());
+        assertEquals(List.of(logs.resolve("logs.jsonl")), Files.list(logs).toList(), "nothing written into the logs");
+        CliRun intoJudge = CliRun.of("", "mine", "--logs", logs.toString(), "--detect", "judge", "--judge-model",
+                model().toString(), "--output", model().resolve("mined").toString());
+        assertEquals(2, intoJudge.code(), intoJudge.err());
+        assertTrue(intoJudge.err().contains("is inside the --judge-model folder"), intoJudge.err());
+        assertFalse(Files.exists(model().resolve("mined")));
+        Path outputs = Files.writeString(dir.resolve("a.json"), "[]");
+        CliRun compare = CliRun.of("", "eval", "compare", "--a", outputs.toString(), "--b", outputs.toString(),
+                "--reward-model", CliRun.parity("tiny-qwen2-reward").toString(), "--output", outputs.toString());
+        assertEquals(2, compare.code(), compare.err());
+        assertTrue(compare.err().contains("--output " + outputs + " is the file of --"), compare.err());
+        assertEquals("[]", Files.readString(outputs));
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
