@@ -132,7 +132,30 @@ public final class EvalPrompts {
         if (out.isEmpty()) {
             throw new IllegalArgumentException(file + ": no prompts");
         }
+        requireDistinct(out, file);
         return out;
+    }
+
+    /**
+     * Refuses two prompts the benchmarks would take for one: AlpacaEval matches outputs by instruction, WildBench by
+     * session_id (eval generate wrote both and eval compare then refused, or paired the wrong ones).
+     */
+    private static void requireDistinct(List<EvalPrompt> prompts, Path file) {
+        Map<String, Integer> seen = new java.util.HashMap<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            EvalPrompt p = prompts.get(i);
+            String key = p.benchmark() == Benchmark.ALPACA_EVAL ? "the instruction \"" + shorten(p.instruction()) + "\""
+                    : "the id " + p.id();
+            Integer before = seen.putIfAbsent(key, i);
+            if (before != null) {
+                throw new IllegalArgumentException(file + ": prompts " + (before + 1) + " and " + (i + 1) + " have "
+                        + key + "; the benchmarks match outputs by it, so each must be distinct");
+            }
+        }
+    }
+
+    private static String shorten(String s) {
+        return s.length() > 60 ? s.substring(0, 57) + "..." : s;
     }
 
     private static int firstByte(Path file) throws IOException {
@@ -165,6 +188,10 @@ public final class EvalPrompts {
         } else {
             throw new BadRecordException(where, null, "expected \"instruction\" (AlpacaEval), \"conversation_input\" "
                     + "(WildBench), \"messages\" or \"prompt\"");
+        }
+        if (benchmark == Benchmark.WILDBENCH && !n.hasNonNull("session_id")) {  // WildBench matches outputs by it
+            throw new BadRecordException(where, "session_id", "a WildBench record needs its session_id (eval compare "
+                    + "matches the two models' outputs by it)");
         }
         String id = n.hasNonNull("session_id") ? n.get("session_id").asText()
                 : n.hasNonNull("id") ? n.get("id").asText() : String.valueOf(position);

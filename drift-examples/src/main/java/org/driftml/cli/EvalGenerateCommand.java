@@ -102,6 +102,11 @@ final class EvalGenerateCommand implements Callable<Integer> {
                 set = set.subList(0, maxPrompts);
             }
             limit = maxNewTokens != null ? maxNewTokens : EvalPrompts.Benchmark.of(set).maxNewTokens();
+            int positions = org.driftml.model.Policy.checkFolder(model).maxPositionEmbeddings();
+            if (maxNewTokens != null && limit >= positions) {  // a KV cache per reply for prompt + limit: 10^6 taken
+                throw new IllegalArgumentException("--max-new-tokens " + limit + " leaves no room for a prompt in the "
+                        + "model's " + positions + " positions (max_position_embeddings in " + model + ")");
+            }
             boolean sample = temperature != null || topP != null;
             settings = new Sampler.Settings(!sample, temperature != null ? temperature : 1.0,
                     topP != null ? topP : 1.0, 0, 1.0, limit, java.util.Set.of(), seed);

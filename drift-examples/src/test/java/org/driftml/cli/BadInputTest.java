@@ -642,6 +642,37 @@ class BadInputTest {
         assertEquals("[]", Files.readString(outputs));
     }
 
+    /**
+     * Issue 32: eval generate refuses what eval compare would then reject or mis-pair (a repeated instruction or
+     * session_id, a WildBench record without one) and a reply limit beyond the model's positions.
+     */
+    @Test
+    void evalGenerateRefusesPromptsTheBenchmarksCannotMatch(@TempDir Path dir) throws Exception {
+        String[][] cases = {
+            {"{\"instruction\": \"Say hi.\"}\n{\"instruction\": \"Say hi.\"}\n", "prompts 1 and 2 have the "
+                + "instruction \"Say hi.\""},
+            {"{\"session_id\": \"s1\", \"conversation_input\": [{\"role\": \"user\", \"content\": \"a\"}]}\n"
+                + "{\"session_id\": \"s1\", \"conversation_input\": [{\"role\": \"user\", \"content\": \"b\"}]}\n",
+                "prompts 1 and 2 have the id s1"},
+            {"{\"conversation_input\": [{\"role\": \"user\", \"content\": \"a\"}]}\n", ":1: field "
+                + "\"session_id\": a WildBench record needs its session_id"}};
+        for (String[] c : cases) {
+            Path prompts = Files.writeString(dir.resolve("prompts.jsonl"), c[0]);
+            CliRun run = CliRun.of("", "eval", "generate", "--model", model().toString(), "--prompts",
+                    prompts.toString(), "--output", dir.resolve("g").toString(), "--max-new-tokens", "4");
+            assertEquals(2, run.code(), run.err());
+            assertTrue(run.err().startsWith("drift eval generate: " + prompts) && run.err().contains(c[1]),
+                    c[1] + " / " + run.err());
+            assertFalse(Files.exists(dir.resolve("g")));
+        }
+        Path prompts = Files.writeString(dir.resolve("prompts.jsonl"), "{\"instruction\": \"Say hi.\"}\n");
+        CliRun long_ = CliRun.of("", "eval", "generate", "--model", model().toString(), "--prompts",
+                prompts.toString(), "--output", dir.resolve("g").toString(), "--max-new-tokens", "1000000");
+        assertEquals(2, long_.code(), long_.err());
+        assertTrue(long_.err().startsWith("drift eval generate: --max-new-tokens 1000000 leaves no room"),
+                long_.err());
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
