@@ -67,7 +67,7 @@ public final class BenchmarkOutputs {
             if (o == null) {
                 throw new IllegalArgumentException(file + ": record " + i + (wildBench
                         ? " needs string \"session_id\", a non-empty list of strings \"chat_history\" and \"output\" "
-                        + "(a string or a non-empty list of strings)"
+                        + "(a non-empty list of strings, as WildBench's evaluation reads it)"
                         : " needs string \"instruction\" and \"output\""));
             }
             if (out.put(o.key(), o) != null) {
@@ -99,8 +99,10 @@ public final class BenchmarkOutputs {
             prompt.add(t % 2 == 0 ? ChatMessage.user(history.get(t).asText())
                     : ChatMessage.assistant(history.get(t).asText()));
         }
-        String reply = output.isTextual() ? output.asText()
-                : output.isArray() && !output.isEmpty() && output.get(0).isTextual() ? output.get(0).asText() : null;
+        // A list, as WildBench writes and reads it: a string was taken here and then refused by WildBench's own
+        // evaluation.
+        String reply = output.isArray() && !output.isEmpty() && output.get(0).isTextual() ? output.get(0).asText()
+                : null;
         return reply == null ? null : new Output(r.get("session_id").asText(), prompt, reply);
     }
 

@@ -117,6 +117,11 @@ final class EvalCompareCommand implements Callable<Integer> {
                             + (key.length() > 60 ? key.substring(0, 57) + "..." : key)
                             + "\" of --a; compare outputs for the same prompts");
                 }
+                if (!fromA.get(key).prompt().equals(fromB.get(key).prompt())) {  // same id, another conversation
+                    throw new IllegalArgumentException("--a and --b answer \""
+                            + (key.length() > 60 ? key.substring(0, 57) + "..." : key) + "\" after different chat "
+                            + "histories: " + a + " and " + b + " come from different prompt sets");
+                }
             }
             precision = Precision.DTYPE.parse(dtype);
             on = device.resolve();

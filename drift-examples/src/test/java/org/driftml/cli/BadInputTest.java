@@ -673,6 +673,30 @@ class BadInputTest {
                 long_.err());
     }
 
+    /**
+     * Issue 32: eval compare refuses what WildBench's evaluation would (an output that is a string, not a list) and
+     * two files whose same session_id follows different chat histories.
+     */
+    @Test
+    void evalCompareRefusesOutputsWildBenchWouldNot(@TempDir Path dir) throws Exception {
+        String reward = CliRun.parity("tiny-qwen2-reward").toString();
+        Path list = Files.writeString(dir.resolve("a.json"), "[{\"session_id\": \"s1\", \"chat_history\": "
+                + "[\"hi\"], \"output\": [\"hello\"]}]");
+        Path string = Files.writeString(dir.resolve("b.json"), "[{\"session_id\": \"s1\", \"chat_history\": "
+                + "[\"hi\"], \"output\": \"hello\"}]");
+        Path other = Files.writeString(dir.resolve("c.json"), "[{\"session_id\": \"s1\", \"chat_history\": "
+                + "[\"bye\"], \"output\": [\"see you\"]}]");
+        CliRun s = CliRun.of("", "eval", "compare", "--a", list.toString(), "--b", string.toString(),
+                "--reward-model", reward);
+        assertEquals(2, s.code(), s.err());
+        assertTrue(s.err().startsWith("drift eval compare: ") && s.err().contains(string + ": record 0 needs")
+                && s.err().contains("a non-empty list of strings"), s.err());
+        CliRun d = CliRun.of("", "eval", "compare", "--a", list.toString(), "--b", other.toString(),
+                "--reward-model", reward);
+        assertEquals(2, d.code(), d.err());
+        assertTrue(d.err().contains("--a and --b answer \"s1\" after different chat histories"), d.err());
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());
