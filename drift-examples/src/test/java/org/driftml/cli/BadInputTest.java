@@ -697,6 +697,34 @@ class BadInputTest {
         assertTrue(d.err().contains("--a and --b answer \"s1\" after different chat histories"), d.err());
     }
 
+    /**
+     * Issue 32: a PEFT adapter for another kind of model (task_type SEQ_CLS) is refused naming the field; a regular
+     * expression for target_modules is taken when the weights adapt its modules in every layer, as drift applies them.
+     */
+    @Test
+    void adaptersForAnotherModelAreRefused(@TempDir Path dir) throws Exception {
+        Path adapter = Files.createDirectories(dir.resolve("adapter"));
+        try (var files = Files.list(CliRun.parity("tiny-qwen2-lora"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, adapter.resolve(f.getFileName()));
+            }
+        }
+        Path config = adapter.resolve("adapter_config.json");
+        String original = Files.readString(config);
+        String model = CliRun.parity("tiny-qwen2").toString();
+        Files.writeString(config, original.replace("\"task_type\": \"CAUSAL_LM\"", "\"task_type\": \"SEQ_CLS\""));
+        CliRun seqCls = CliRun.of("{\"input_ids\": [1, 2, 3]}\n", "logprobs", "--model", model, "--adapter",
+                adapter.toString());
+        assertEquals(2, seqCls.code(), seqCls.err());
+        assertTrue(seqCls.err().contains("task_type") && seqCls.err().contains("'SEQ_CLS' is an adapter for another "
+                + "kind of model"), seqCls.err());
+        Files.writeString(config, original.replaceAll("\"target_modules\": \\[[^\\]]*\\]",
+                "\"target_modules\": \".*[.](q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\""));
+        CliRun regex = CliRun.of("{\"input_ids\": [1, 2, 3]}\n", "logprobs", "--model", model, "--adapter",
+                adapter.toString());
+        assertEquals(0, regex.code(), regex.err());
+    }
+
     @Test
     void verboseShowsTheStackTraceAndTheSameExitCode(@TempDir Path dir) {
         CliRun quiet = CliRun.of("", "logprobs", "--model", dir.resolve("nowhere").toString());

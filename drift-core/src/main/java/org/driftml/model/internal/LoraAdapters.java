@@ -110,6 +110,11 @@ public final class LoraAdapters implements AutoCloseable {
         }
         PeftFields f = new PeftFields(c, configFile);
         f.require("peft_type", "LORA");
+        // An adapter for another head (SEQ_CLS: a classifier's) would be applied to this causal LM without a word.
+        if (c.hasNonNull("task_type") && !c.get("task_type").asText().equals("CAUSAL_LM")) {
+            throw f.error("task_type", "'" + c.get("task_type").asText() + "' is an adapter for another kind of model; "
+                    + "drift applies CAUSAL_LM adapters to causal language models");
+        }
         f.refuseTrue("use_dora", "DoRA");
         f.refuseTrue("fan_in_fan_out", "fan_in_fan_out (Conv1D-style weights)");
         f.refuseNonEmpty("rank_pattern");
@@ -144,7 +149,7 @@ public final class LoraAdapters implements AutoCloseable {
         if (modules.isEmpty()) {
             throw new IllegalArgumentException(weightsFile + ": holds no LoRA weights");
         }
-        List<String> targets = declaredTargets(c, f, modules);
+        List<String> targets = declaredTargets(c, f, modules, base.config().numHiddenLayers());
         LoraConfig config;
         try {
             config = new LoraConfig(rank, alpha, dropout, targets, rslora);
@@ -326,7 +331,7 @@ public final class LoraAdapters implements AutoCloseable {
     }
 
     /** The target modules adapter_config.json declares, checked against the tensors the file holds. */
-    private static List<String> declaredTargets(JsonNode c, PeftFields f, Set<String> modules) {
+    private static List<String> declaredTargets(JsonNode c, PeftFields f, Set<String> modules, int layers) {
         List<String> present = modules.stream().map(LoraAdapters::lastPart).distinct().toList();
         JsonNode t = c.get("target_modules");
         if (t != null && t.isArray()) {
@@ -341,7 +346,15 @@ public final class LoraAdapters implements AutoCloseable {
             }
             return declared.stream().distinct().toList();
         }
-        // A regex or "all-linear": the tensors say which layers were adapted.
+        // A regex or "all-linear": the tensors say which modules were adapted, and drift adapts a module name in every
+        // layer, so a regex that picked some layers only is refused rather than half applied.
+        for (String name : present) {
+            long adapted = modules.stream().filter(m -> lastPart(m).equals(name)).count();
+            if (adapted != layers) {
+                throw f.error("target_modules", "'" + (t == null ? "" : t.asText()) + "' adapts " + name + " in "
+                        + adapted + " of the " + layers + " layers; drift adapts a module in every layer (name the modules instead)");
+            }
+        }
         return present;
     }
 
