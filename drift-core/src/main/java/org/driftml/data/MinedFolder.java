@@ -39,10 +39,16 @@ public final class MinedFolder {
     private MinedFolder() {}
 
     /** Writes the folder for {@code drift mine}, holding its lock (one writer per output). */
-    /** Whether {@code dir} is what {@code drift mine} wrote (its counts and DSAT items): an input, never a run's output. */
-    public static boolean isMined(Path dir) {
-        return java.nio.file.Files.isRegularFile(dir.resolve("counts.json"))
-                && java.nio.file.Files.isRegularFile(dir.resolve("dsat.jsonl"));
+    /**
+     * Refuses {@code output} when it is what {@code drift mine} wrote (its counts and DSAT items): an input, never a
+     * run's output (a dpo into a mined folder mixed its files with the mined ones).
+     */
+    public static void requireNotMined(Path output) {
+        if (java.nio.file.Files.isRegularFile(output.resolve("counts.json"))
+                && java.nio.file.Files.isRegularFile(output.resolve("dsat.jsonl"))) {
+            throw new IllegalArgumentException(output + " is what drift mine wrote (counts.json, dsat.jsonl): an "
+                    + "input; choose another output folder");
+        }
     }
 
     public static void write(Path dir, DsatMiner.Mined mined) throws IOException {

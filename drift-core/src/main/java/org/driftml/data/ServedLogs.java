@@ -51,8 +51,16 @@ public final class ServedLogs {
     public record Feedback(String responseId, String conversation, Satisfaction label, String comment,
             String where) implements Record {}
 
-    /** What the log holds; {@code logged}: replies and feedback together, in the order they were written. */
-    public record Read(List<Reply> replies, List<Feedback> feedback, List<Record> logged, ReadReport report) {}
+    /** What the log holds: replies and feedback together, in the order they were written. */
+    public record Read(List<Record> logged, ReadReport report) {
+        public List<Reply> replies() {
+            return logged.stream().filter(r -> r instanceof Reply).map(r -> (Reply) r).toList();
+        }
+
+        public List<Feedback> feedback() {
+            return logged.stream().filter(r -> r instanceof Feedback).map(r -> (Feedback) r).toList();
+        }
+    }
 
     /** A reply or a feedback record. */
     public sealed interface Record permits Reply, Feedback {}
@@ -90,8 +98,6 @@ public final class ServedLogs {
         }
         ConversationLog.checkManifest(folder);
         ReadReport report = new ReadReport();
-        List<Reply> replies = new ArrayList<>();
-        List<Feedback> feedback = new ArrayList<>();
         List<Record> logged = new ArrayList<>();
         for (Path segment : ConversationLog.segments(folder)) {
             byte[] bytes = Files.readAllBytes(segment);
@@ -121,20 +127,18 @@ public final class ServedLogs {
                 }
                 report.record();
                 try {
-                    switch (r.value().path("type").asText()) {
-                        case "reply" -> replies.add(reply(r));
-                        case "feedback" -> feedback.add(feedback(r));
+                    logged.add(switch (r.value().path("type").asText()) {
+                        case "reply" -> reply(r);
+                        case "feedback" -> feedback(r);
                         default -> throw r.bad("type", "must be \"reply\" or \"feedback\"");
-                    }
-                    logged.add(r.value().path("type").asText().equals("reply") ? replies.get(replies.size() - 1)
-                            : feedback.get(feedback.size() - 1));
+                    });
                     report.kept(1);
                 } catch (BadRecordException e) {
                     report.onBad(e, policy);
                 }
             }
         }
-        return new Read(replies, feedback, logged, report);
+        return new Read(logged, report);
     }
 
     private static Reply reply(LogRecord r) {
@@ -270,19 +274,24 @@ public final class ServedLogs {
         for (var entry : byConversation.entrySet()) {
             List<Reply> replies = entry.getValue();
             // A reply whose messages-and-reply begin a later request's messages is not where its branch ends.
+            // Each reply's path (its request's messages, then the reply) hashed once: keys[n] is the request's key,
+            // keys[n + 1] the path's, and the keys below them its strict prefixes.
             Set<String> continued = new HashSet<>();
             Map<String, Reply> byPath = new HashMap<>(), byRequest = new HashMap<>();
+            Map<Reply, String[]> pathKeys = new java.util.IdentityHashMap<>();
             for (Reply r : replies) {
-                String[] keys = MessagePath.prefixKeys(r.messages());
-                for (int k = 1; k < keys.length - 1; k++) {
+                String[] keys = MessagePath.prefixKeys(withReply(r));
+                pathKeys.put(r, keys);
+                int n = r.messages().size();
+                for (int k = 1; k < n; k++) {
                     continued.add(keys[k]);
                 }
-                byRequest.putIfAbsent(keys[keys.length - 1], r);
-                byPath.putIfAbsent(MessagePath.key(withReply(r)), r);
+                byRequest.putIfAbsent(keys[n], r);
+                byPath.putIfAbsent(keys[n + 1], r);
             }
             for (Reply leaf : replies) {
                 List<ChatMessage> path = withReply(leaf);
-                String[] keys = MessagePath.prefixKeys(path);
+                String[] keys = pathKeys.get(leaf);
                 if (continued.contains(keys[keys.length - 1])) {
                     continue;
                 }

@@ -225,12 +225,8 @@ final class PairGeneration {
 
         /** Appends chunk {@code chunk}'s lines, forces the file, then records the progress. */
         void append(int chunk, String lines) throws IOException {
-            int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-            dropped += (to - from) - lineCount(lines);
-            ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
-            while (bytes.hasRemaining()) {
-                out.write(bytes);
-            }
+            int to = Math.min(method.size(), (chunk + 1) * chunkSize);
+            dropped += write(out, lines, chunk, chunkSize, method.size());
             out.force(false);
             writeProgress(progressFile, chunk + 1, out.position(), dropped, chunkSize, method.size());
             progress.line(String.format("  sampled %d/%d items (%s)", to, method.size(), method.name()));
@@ -238,8 +234,17 @@ final class PairGeneration {
         }
     }
 
-    private static int lineCount(String lines) {
-        return (int) lines.chars().filter(c -> c == '\n').count();
+    /**
+     * Writes chunk {@code chunk}'s pair lines at the channel's position (one journal, whichever schedule sampled
+     * them); returns how many of its items were dropped (left no line).
+     */
+    private static int write(FileChannel out, String lines, int chunk, int chunkSize, int items) throws IOException {
+        ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
+        while (bytes.hasRemaining()) {
+            out.write(bytes);
+        }
+        int from = chunk * chunkSize, to = Math.min(items, from + chunkSize);
+        return (to - from) - (int) lines.chars().filter(c -> c == '\n').count();
     }
 
     /** The sharded rounds (see the group form of run): every rank samples, rank 0 appends and records. */
@@ -272,13 +277,7 @@ final class PairGeneration {
                 int last = Math.min(chunks, round + ranks);
                 for (int chunk = round; chunk < last; chunk++) {
                     Path part = folder.resolve("pairs.chunk-" + chunk + ".tmp");
-                    String lines = Files.readString(part);
-                    int from = chunk * chunkSize, to = Math.min(method.size(), from + chunkSize);
-                    dropped += (to - from) - lineCount(lines);
-                    ByteBuffer bytes = ByteBuffer.wrap(lines.getBytes(StandardCharsets.UTF_8));
-                    while (bytes.hasRemaining()) {
-                        out.write(bytes);
-                    }
+                    dropped += write(out, Files.readString(part), chunk, chunkSize, method.size());
                 }
                 out.force(false);
                 writeProgress(progressFile, last, out.position(), dropped, chunkSize, method.size());

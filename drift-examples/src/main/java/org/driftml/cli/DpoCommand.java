@@ -236,10 +236,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
             List<PreferencePair> pairs, LoraConfig loraConfig, ProcessGroup group) throws Exception {
         RunFolder run;
         try {
-            if (org.driftml.data.MinedFolder.isMined(output)) {
-                throw new IllegalArgumentException(output + " is what drift mine wrote (counts.json, dsat.jsonl): an "
-                        + "input; choose another output folder");
-            }
+            org.driftml.data.MinedFolder.requireNotMined(output);
             RunFolder.Claim claim = RunFolder.at(output).by("drift dpo").apartFrom(model, "model folder (--model)")
                     .apartFrom(pairsFile, "pairs file (--pairs)");
             if (adapter != null) {

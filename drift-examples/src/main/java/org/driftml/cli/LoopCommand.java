@@ -142,10 +142,7 @@ final class LoopCommand {
         PrintWriter err = spec.commandLine().getErr();
         RunFolder lock;
         try {
-            if (org.driftml.data.MinedFolder.isMined(o.output)) {
-                throw new IllegalArgumentException(o.output + " is what drift mine wrote (counts.json, dsat.jsonl): "
-                        + "an input; choose another output folder");
-            }
+            org.driftml.data.MinedFolder.requireNotMined(o.output);
             lock = RunFolder.at(o.output).by(name).apartFrom(o.model, "model folder (--model)")
                     .apartFrom(o.data, "mined folder (--data)").onStaleLock(m -> err.println(name + ": " + m))
                     .claim();

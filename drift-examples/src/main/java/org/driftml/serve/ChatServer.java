@@ -209,13 +209,8 @@ public final class ChatServer implements AutoCloseable {
     }
 
     private void authorize(Context ctx) {
-        if (keyDigest != null) {
-            String header = ctx.header("Authorization");
-            String given = header != null && header.startsWith("Bearer ") ? header.substring(7).strip() : "";
-            // Digests of equal length, compared in constant time: neither the key's bytes nor its length leak.
-            if (!MessageDigest.isEqual(keyDigest, sha256(given))) {
-                throw ApiError.unauthorized();
-            }
+        if (keyDigest != null && !bearerMatches(ctx, keyDigest)) {
+            throw ApiError.unauthorized();
         }
         if (model == null || stopping) {
             throw ApiError.unavailable(stopping ? "the server is stopping" : "the model is loading; retry shortly");
@@ -423,6 +418,16 @@ public final class ChatServer implements AutoCloseable {
 
     private static void answer(Context ctx, ApiError e) {
         ctx.status(e.status()).contentType("application/json").result(e.body(JSON).toString());
+    }
+
+    /**
+     * Whether the request's {@code Authorization: Bearer KEY} is the key of {@code digest}: digests of equal length,
+     * compared in constant time, so neither the key's bytes nor its length leak.
+     */
+    static boolean bearerMatches(Context ctx, byte[] digest) {
+        String header = ctx.header("Authorization");
+        String given = header != null && header.startsWith("Bearer ") ? header.substring(7).strip() : "";
+        return MessageDigest.isEqual(digest, sha256(given));
     }
 
     static byte[] sha256(String s) {

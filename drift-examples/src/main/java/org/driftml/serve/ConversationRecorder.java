@@ -69,11 +69,6 @@ final class ConversationRecorder implements AutoCloseable {
         return log.folder();
     }
 
-    /** How many replies the log holds (read back and written since). */
-    int replies() {
-        return replies.size();
-    }
-
     /** The request's conversation and the detector's verdict on its latest user turn, as it arrives. */
     Turn arrive(ChatRequest request, String header) {
         List<ChatMessage> messages = new ArrayList<>();

@@ -6,7 +6,6 @@ import io.javalin.http.Context;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -46,9 +45,7 @@ final class Reloads implements AutoCloseable {
             throw new ApiError(404, "invalid_request_error", null, "not_found", "reloading is not enabled on this "
                     + "server (drift serve --models-root with --admin-key)");
         }
-        String header = ctx.header("Authorization");
-        String given = header != null && header.startsWith("Bearer ") ? header.substring(7).strip() : "";
-        if (keyDigest == null || !MessageDigest.isEqual(keyDigest, ChatServer.sha256(given))) {
+        if (keyDigest == null || !ChatServer.bearerMatches(ctx, keyDigest)) {
             throw new ApiError(401, "invalid_request_error", null, "invalid_admin_key",
                     "Incorrect or missing admin key: send it as \"Authorization: Bearer ADMIN_KEY\" (--admin-key)");
         }

@@ -433,9 +433,7 @@ class BadInputTest {
         assertTrue(many.err().startsWith("drift dpo: --nproc-per-node " + more + " is more than this machine's "
                 + Runtime.getRuntime().availableProcessors() + " cores"), many.err());
         assertFalse(Files.exists(out));
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx256m", "-cp", System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
-        command.addAll(List.of(dpo(model(), good, out, "--nproc-per-node", "2")));
+        List<String> command = CliRun.javaCommand(dpo(model(), good, out, "--nproc-per-node", "2"));
         ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true);
         b.environment().put("WORLD_SIZE", "2");
         Process p = b.start();

@@ -30,6 +30,15 @@ record CliRun(int code, String out, String err) {
         }
     }
 
+    /** {@code drift ARGS} as its own JVM (this test's classpath, a 512 MB heap): for kills, signals and environments. */
+    static java.util.List<String> javaCommand(String... args) {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(Path.of(
+                System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
+        command.addAll(java.util.List.of(args));
+        return command;
+    }
+
     String[] lines() {
         return out.strip().split("\n");
     }

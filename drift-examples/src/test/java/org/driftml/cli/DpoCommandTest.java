@@ -98,10 +98,7 @@ class DpoCommandTest {
         Files.write(pairs, lines);
         String[] args = {"dpo", "--model", CliRun.parity("tiny-qwen2-chat").toString(), "--pairs", pairs.toString(),
             "--learning-rate", "1e-3", "--batch-size", "1", "--epochs", "5", "--save-steps", "10"};
-        List<String> command = new java.util.ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-cp",
-                System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
-        command.addAll(List.of(args));
+        List<String> command = CliRun.javaCommand(args);
         command.addAll(List.of("--output", out.toString()));
         Process first = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuilder firstOut = new StringBuilder();

@@ -130,9 +130,7 @@ class DriftCommandsTest {
     }
 
     static void killWhenSeen(String[] args, String marker) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
-        command.addAll(List.of(args));
+        List<String> command = CliRun.javaCommand(args);
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         boolean seen = false;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {

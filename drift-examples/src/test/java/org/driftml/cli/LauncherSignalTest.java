@@ -39,9 +39,7 @@ class LauncherSignalTest {
         assertEquals(0, whole.code(), whole.err());
 
         Path out = dir.resolve("killed");
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.driftml.cli.Drift"));
-        command.addAll(List.of(args(pairs, out)));
+        List<String> command = CliRun.javaCommand(args(pairs, out));
         Process launcher = new ProcessBuilder(command).redirectErrorStream(true).start();
         List<ProcessHandle> workers = new ArrayList<>();
         StringBuilder said = new StringBuilder();

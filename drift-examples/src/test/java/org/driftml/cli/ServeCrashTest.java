@@ -51,9 +51,7 @@ class ServeCrashTest {
     }
 
     static Server start(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.driftml.cli.Drift",
-                "serve", "--port", "0"));
+        List<String> command = CliRun.javaCommand("serve", "--port", "0");
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
