@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
                 "bidirectional attention; gte-Qwen2 is --pooling last --embedder-attention bidirectional), rewarded",
                 "(--reward-model) and projected to 2-D by UMAP; on a grid, Z_all is the reward-weighted Gaussian",
                 "kernel density of all replies scaled to [0, 1] and D_m each method's on the same scale; H is where",
-                "Z_all is in its top 20% and Share(m) the part of H where D_m >= --z-high, averaged over prompts.",
+                "Z_all is in its top 20%% and Share(m) the part of H where D_m >= --z-high, averaged over prompts.",
                 "Writes OUTPUT/coverage.json, coverage.png (the bars), coverage-prompt-I.png (the terrain of each",
                 "prompt, or of the first --figures) and the sampled replies (samples-NAME.jsonl); rerun to resume."})
 final class ExploreCommand implements Callable<Integer> {
@@ -110,7 +110,7 @@ final class ExploreCommand implements Callable<Integer> {
     String coverage;
 
     @Option(names = "--quantile", defaultValue = "0.8", paramLabel = "Q",
-            description = "H is where Z_all reaches its Q-quantile (default: ${DEFAULT-VALUE}: the top 20%)")
+            description = "H is where Z_all reaches its Q-quantile (default: ${DEFAULT-VALUE}: the top 20%%)")
     double quantile;
 
     @Option(names = "--bandwidth", defaultValue = "0", paramLabel = "H",

@@ -30,6 +30,37 @@ class HelpTest {
         assertTrue(top.out().contains("quickstart"), top.out());
     }
 
+    /**
+     * Issue 32: a usage error prints picocli's message and the usage, never a picocli warning (a bare % in a
+     * description is a format error picocli reports on System.err, outside the command's own error stream).
+     */
+    @Test
+    void usageErrorsPrintNoPicocliWarning() {
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream stray = new java.io.ByteArrayOutputStream();
+        java.util.List<java.util.List<String>> commands = new java.util.ArrayList<>();
+        Drift.commandLine().getSubcommands().forEach((name, sub) -> {
+            commands.add(java.util.List.of(name));
+            sub.getSubcommands().keySet().forEach(s -> commands.add(java.util.List.of(name, s)));
+        });
+        try {
+            System.setErr(new java.io.PrintStream(stray, true, java.nio.charset.StandardCharsets.UTF_8));
+            for (java.util.List<String> command : commands) {
+                java.util.List<String> args = new java.util.ArrayList<>(command);
+                args.add("--bogus");
+                CliRun run = CliRun.of("", args.toArray(String[]::new));
+                assertEquals(2, run.code(), command.toString());
+                assertTrue(run.err().contains("Usage: drift " + String.join(" ", command)), run.err());
+                assertTrue(!run.err().contains("picocli WARN"), command + ": " + run.err());
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        String warnings = stray.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(!warnings.contains("picocli WARN"), warnings);
+        assertTrue(commands.size() >= 14, commands.toString());
+    }
+
     @Test
     void unknownOptionsAndMissingArgumentsExitTwo() {
         assertEquals(2, CliRun.of("", "train", "--bogus").code());
