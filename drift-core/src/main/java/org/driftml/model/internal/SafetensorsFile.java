@@ -249,6 +249,32 @@ public final class SafetensorsFile {
                 unmap(mapped);
             }
         }
+        requireFinite(name, out);
         return out;
+    }
+
+    /**
+     * A weight holding a NaN or an infinity is refused, naming it: such a model loads and then answers every prompt
+     * with the same token (NaN logits pick token 0), scores every reply NaN and trains into NaN, all silently. One
+     * pass of {@code isfinite} over what was just read, while it is still in the cache.
+     */
+    private void requireFinite(String name, Tensor t) throws MalformedCheckpointException {
+        if (!t.is_floating_point()) {
+            return;
+        }
+        // In slices, so the check's boolean mask stays 16 MB (the whole of a 7B model's embedding would be 545 MB).
+        Tensor flat = t.reshape(-1);
+        boolean finite = true;
+        for (long at = 0, n = flat.numel(), step = 1L << 24; at < n && finite; at += step) {
+            try (Tensor slice = flat.narrow(0, at, Math.min(step, n - at)); Tensor ok = slice.isfinite().all()) {
+                finite = ok.item_bool();
+            }
+        }
+        if (!finite) {
+            long nan = t.isnan().sum().item_long(), inf = t.isinf().sum().item_long();
+            throw new MalformedCheckpointException(path + ": tensor " + name + " holds " + nan + " NaN and " + inf
+                    + " infinite values of " + t.numel() + ": the weights are damaged (a diverged run or a bad "
+                    + "conversion); use an earlier checkpoint");
+        }
     }
 }
