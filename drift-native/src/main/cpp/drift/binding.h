@@ -13,4 +13,5 @@
 #include "tile_kernels.h"
 #include "amx_tile_gemms.h"
 #include "native_heap.h"
+#include "native_logging.h"
 #include "reduced_gemm.h"

@@ -223,7 +223,7 @@ final class DpoCommand implements Callable<Integer>, SettingOptions.Declared {
         }
         if (world.worldSize() > 1) {
             on = device.forWorker(on, world);
-            try (ProcessGroup group = workers.join(world, on)) {
+            try (ProcessGroup group = workers.join(world, on, spec)) {
                 return group.rank() == 0 ? written(err, config, precision, on, pairs, loraConfig, group)
                         : train(err, config, precision, on, pairs, loraConfig, group, null);
             }

@@ -14,7 +14,7 @@ public final class Drift implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
-            description = "On a failure, print the Java stack trace too")
+            description = "On a failure, print the Java stack trace too; with several processes, LibTorch's own log")
     boolean verbose;
 
     @Override

@@ -86,6 +86,11 @@ final class Failures implements CommandLine.IExecutionExceptionHandler {
         return c;
     }
 
+    /** Whether {@code --verbose} was given anywhere on the command line of the command {@code spec} runs. */
+    static boolean verbose(CommandLine.Model.CommandSpec spec) {
+        return verbose(spec.root().commandLine().getParseResult());
+    }
+
     private static boolean verbose(CommandLine.ParseResult parsed) {
         for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
             if (p.hasMatchedOption("--verbose")) {

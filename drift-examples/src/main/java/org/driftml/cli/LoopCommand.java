@@ -91,7 +91,7 @@ final class LoopCommand {
         }
         if (world.worldSize() > 1) {
             on = o.device.forWorker(on, world);
-            try (ProcessGroup group = o.workers.join(world, on)) {
+            try (ProcessGroup group = o.workers.join(world, on, spec)) {
                 // Rank 0 locks and writes the output; the others train alongside (DriftTrainer.distributed).
                 return group.rank() == 0 ? locked(spec, name, config, on, mined, o, group)
                         : run(spec, name, config, on, mined, o, group);

@@ -137,8 +137,12 @@ final class WorkerOptions {
         return Launcher.run(nprocPerNode, command, args, spec.commandLine().getOut(), err);
     }
 
-    /** Joins the run's process group over Gloo, or NCCL when the workers compute on CUDA devices. */
-    ProcessGroup join(WorldEnv world, ComputeDevice on) {
+    /**
+     * Joins the run's process group over Gloo, or NCCL when the workers compute on CUDA devices. LibTorch's own log
+     * stays quiet unless {@code --verbose}: a failed rendezvous is drift's one line, not c10d's native stacks first.
+     */
+    ProcessGroup join(WorldEnv world, ComputeDevice on, CommandLine.Model.CommandSpec spec) {
+        org.driftml.kernels.NativeRuntime.quietNativeLog(!Failures.verbose(spec));
         // One code path for both: c10d's Gloo for CPU tensors, NCCL for CUDA ones.
         ProcessGroup.Backend backend = on.kind() == ComputeDevice.Kind.CUDA ? ProcessGroup.Backend.NCCL
                 : ProcessGroup.Backend.GLOO;

@@ -448,6 +448,36 @@ class BadInputTest {
         assertTrue(said.contains("drift dpo: --nproc-per-node 2 starts its own workers, but the environment already "
                 + "sets WORLD_SIZE=2"), said);
         assertFalse(Files.exists(out));
+
+        // A rank started without rank 0: drift's one line, not c10d's native log of each connection try (29 lines,
+        // with a native stack each time, came first); --verbose brings that log back.
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        for (boolean verbose : new boolean[] {false, true}) {
+            List<String> alone = CliRun.javaCommand(dpo(model(), good, out, "--dist-timeout", "2"));
+            if (verbose) {
+                alone.add("--verbose");
+            }
+            ProcessBuilder r = new ProcessBuilder(alone).redirectErrorStream(true);
+            r.environment().putAll(Map.of("RANK", "1", "LOCAL_RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR",
+                    "127.0.0.1", "MASTER_PORT", String.valueOf(port)));
+            Process rank1 = r.start();
+            String log = new String(rank1.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(rank1.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), log);
+            assertEquals(1, rank1.exitValue(), log);
+            String line = "drift dpo: rank 1: the rendezvous at 127.0.0.1:" + port + " (MASTER_ADDR:MASTER_PORT) failed "
+                    + "within 2 s";
+            List<String> lines = log.strip().lines().filter(l -> !l.contains("SLF4J")).toList();
+            if (verbose) {
+                assertTrue(log.contains("[c10d]") && log.contains(line), log);
+            } else {
+                assertEquals(1, lines.size(), log);
+                assertTrue(lines.get(0).startsWith(line), log);
+            }
+            assertFalse(Files.exists(out));
+        }
     }
 
     /**

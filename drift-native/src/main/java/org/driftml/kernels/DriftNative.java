@@ -90,4 +90,6 @@ final class DriftNative {
     static native long heap_bytes_in_use();
 
     static native void heap_trim();
+
+    static native int set_c10_log_level(int level);
 }

@@ -109,6 +109,18 @@ public final class NativeRuntime {
         return m.find() ? m.group(1) : "unknown";
     }
 
+    /**
+     * Quiets LibTorch's own logging below FATAL, or restores c10's default (WARNING). Distributed setup logs each failed
+     * connection try with a native stack trace (29 lines before drift's message when rank 0 was not there); drift
+     * reports every such failure itself in one line, so its commands keep the native log for {@code --verbose}.
+     */
+    public static void quietNativeLog(boolean quiet) {
+        load();
+        DriftNative.set_c10_log_level(quiet ? C10_FATAL : C10_WARNING);
+    }
+
+    private static final int C10_WARNING = 1, C10_FATAL = 3;
+
     /** Intra-op threads LibTorch uses (defaults to the number of cores). */
     public static int threads() {
         load();
