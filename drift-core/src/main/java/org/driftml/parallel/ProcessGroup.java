@@ -32,12 +32,54 @@ public final class ProcessGroup implements AutoCloseable {
     private final TCPStore store;
     private final org.bytedeco.pytorch.Backend collectives;  // Gloo's or NCCL's: one code path over either
     private final Duration timeout;
+    private final java.util.List<String> peers;  // "rank R (address)" of every other rank, for failure messages
 
-    private ProcessGroup(WorldEnv env, TCPStore store, org.bytedeco.pytorch.Backend collectives, Duration timeout) {
+    private ProcessGroup(WorldEnv env, TCPStore store, org.bytedeco.pytorch.Backend collectives, Duration timeout,
+            String address) {
         this.env = env;
         this.store = store;
         this.collectives = collectives;
         this.timeout = timeout;
+        this.peers = peers(env, store, address);
+    }
+
+    /**
+     * Each rank's address, through the store: a collective that times out cannot say which peer went silent (Gloo
+     * reports "Operation timed out!"), so the message names the ranks it was waiting on and where they run. Every
+     * rank publishes its own, then reads the others' (one key each, at join only).
+     */
+    private static java.util.List<String> peers(WorldEnv env, TCPStore store, String address) {
+        store.set("drift/address/" + env.rank(), address);
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (int r = 0; r < env.worldSize(); r++) {
+            if (r != env.rank()) {
+                out.add("rank " + r + " at " + store.get_to_str("drift/address/" + r));
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /** Where this rank runs: the address (and interface) its Gloo collectives listen on and the host's name. */
+    private static String address(GlooDeviceVector devices) {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            host = "unknown host";
+        }
+        if (devices == null) {
+            return host;
+        }
+        java.util.List<String> listening = new java.util.ArrayList<>();
+        for (org.bytedeco.pytorch.gloo.Device d : devices.get()) {
+            // Gloo's description: "tcp, pci=, iface=eth0, speed=10000, addr=[10.0.0.2]"
+            String described = d.str().getString();
+            java.util.regex.Matcher addr = java.util.regex.Pattern.compile("addr=\\[([^\\]]*)]").matcher(described);
+            java.util.regex.Matcher iface = java.util.regex.Pattern.compile("iface=([^,]+)").matcher(described);
+            listening.add(addr.find() ? addr.group(1) + (iface.find() ? " (" + iface.group(1) + ")" : "")
+                    : described);
+        }
+        return String.join(", ", listening) + " on host " + host;
     }
 
     /** As {@link #join(WorldEnv, Duration, Backend)} with Gloo. */
@@ -56,6 +98,8 @@ public final class ProcessGroup implements AutoCloseable {
     public static ProcessGroup join(WorldEnv env, Duration timeout, Backend backend) {
         NativeRuntime.load();
         Milliseconds ms = new Milliseconds(timeout.toMillis());
+        // Before the rendezvous: an interface this host lacks is named at once, not after the others have waited.
+        GlooDeviceVector devices = backend == Backend.GLOO ? glooDevices(env) : null;
         TCPStore store;
         try {
             TCPStoreOptions o = new TCPStoreOptions();
@@ -75,7 +119,8 @@ public final class ProcessGroup implements AutoCloseable {
         if (backend == Backend.NCCL) {
             try {
                 // NCCL's own timeout is its watchdog's (TORCH_NCCL_* variables); every wait here is bounded by ours.
-                return new ProcessGroup(env, store, new ProcessGroupNCCL(store, env.rank(), env.worldSize()), timeout);
+                return new ProcessGroup(env, store, new ProcessGroupNCCL(store, env.rank(), env.worldSize()), timeout,
+                        address(null));
             } catch (RuntimeException | UnsatisfiedLinkError e) {
                 throw new IllegalStateException("rank " + env.rank() + ": the NCCL process group of "
                         + env.worldSize() + " ranks did not form (NCCL needs the GPU build, -Pgpu, and a CUDA device "
@@ -83,17 +128,38 @@ public final class ProcessGroup implements AutoCloseable {
             }
         }
         ProcessGroupGloo.Options options = ProcessGroupGloo.Options.create(ms);
-        // One host (a loopback master): the ranks talk over loopback. Several: Gloo's default, this host's address.
-        boolean local = env.masterAddr().startsWith("127.") || env.masterAddr().equals("localhost");
-        options.devices(new GlooDeviceVector(local ? ProcessGroupGloo.createDeviceForHostname("127.0.0.1")
-                : ProcessGroupGloo.createDefaultDevice()));
+        options.devices(devices);
         try {
             return new ProcessGroup(env, store, new ProcessGroupGloo(store, env.rank(), env.worldSize(), options),
-                    timeout);
+                    timeout, address(devices));
         } catch (RuntimeException e) {
             throw new IllegalStateException("rank " + env.rank() + ": the Gloo process group of " + env.worldSize()
                     + " ranks did not form within " + timeout.toSeconds() + " s: " + firstLine(e), e);
         }
+    }
+
+    /**
+     * Where Gloo's collectives listen: the interfaces GLOO_SOCKET_IFNAME names (as torch.distributed reads it); else,
+     * for one host (a loopback master), loopback; else Gloo's default, the address this host's name resolves to
+     * (which falls back to loopback when the name resolves to no local address: in a container or a network namespace
+     * the interface must then be named).
+     */
+    private static GlooDeviceVector glooDevices(WorldEnv env) {
+        if (!env.socketInterfaces().isEmpty()) {
+            GlooDeviceVector devices = new GlooDeviceVector();
+            for (String name : env.socketInterfaces()) {
+                try {
+                    devices.push_back(ProcessGroupGloo.createDeviceForInterface(name));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException("GLOO_SOCKET_IFNAME: rank " + env.rank() + " cannot use "
+                            + "network interface " + name + ": " + firstLine(e), e);
+                }
+            }
+            return devices;
+        }
+        boolean local = env.masterAddr().startsWith("127.") || env.masterAddr().equals("localhost");
+        return new GlooDeviceVector(local ? ProcessGroupGloo.createDeviceForHostname("127.0.0.1")
+                : ProcessGroupGloo.createDefaultDevice());
     }
 
     public WorldEnv env() {
@@ -195,15 +261,22 @@ public final class ProcessGroup implements AutoCloseable {
         try {
             if (!w._wait(new Milliseconds(timeout.toMillis()))) {
                 throw new IllegalStateException("rank " + env.rank() + ": " + what + " did not finish within "
-                        + timeout.toSeconds() + " s");
+                        + timeout.toSeconds() + " s, " + waitingOn());
             }
         } catch (RuntimeException e) {
             if (e instanceof IllegalStateException) {
                 throw e;
             }
-            throw new IllegalStateException("rank " + env.rank() + ": " + what + " failed (a peer stopped?): "
-                    + firstLine(e), e);
+            throw new IllegalStateException("rank " + env.rank() + ": " + what + " failed (" + firstLine(e) + "), "
+                    + waitingOn(), e);
         }
+    }
+
+    /** The peers a failed collective waited on: the other rank, or the first few of the others. */
+    private String waitingOn() {
+        String named = peers.size() <= 4 ? String.join(", ", peers)
+                : String.join(", ", peers.subList(0, 4)) + " and " + (peers.size() - 4) + " more";
+        return "waiting on " + named + ": a peer stopped or the network to it failed";
     }
 
     /** The cause's first line, without the source path c10d and Gloo put in front ("[/.../pair.cc:553] "). */

@@ -12,8 +12,16 @@ import java.util.Map;
  * @param localRank  its place on this host (which device it binds)
  * @param masterAddr the host of rank 0, where the rendezvous store listens
  * @param masterPort the store's TCP port
+ * @param socketInterfaces the network interfaces Gloo's collectives use ({@code GLOO_SOCKET_IFNAME}, comma-separated,
+ *                   as torch reads it); empty: the address this host's name resolves to, or loopback for a loopback
+ *                   MASTER_ADDR
  */
-public record WorldEnv(int rank, int worldSize, int localRank, String masterAddr, int masterPort) {
+public record WorldEnv(int rank, int worldSize, int localRank, String masterAddr, int masterPort,
+        java.util.List<String> socketInterfaces) {
+    public WorldEnv(int rank, int worldSize, int localRank, String masterAddr, int masterPort) {
+        this(rank, worldSize, localRank, masterAddr, masterPort, java.util.List.of());
+    }
+
     /** Validates every field, naming the environment variable it comes from. */
     public WorldEnv {
         if (worldSize < 1) {
@@ -31,6 +39,13 @@ public record WorldEnv(int rank, int worldSize, int localRank, String masterAddr
         if (masterPort < 1 || masterPort > 65535) {
             throw new IllegalArgumentException("MASTER_PORT must be a TCP port (1-65535), got " + masterPort);
         }
+        socketInterfaces = java.util.List.copyOf(socketInterfaces);
+        for (String name : socketInterfaces) {
+            if (name.isBlank() || !name.matches("[A-Za-z0-9_.:@-]{1,15}")) {
+                throw new IllegalArgumentException("GLOO_SOCKET_IFNAME must name network interfaces (eth0, or "
+                        + "eth0,eth1), got '" + name + "'");
+            }
+        }
     }
 
     /** One process on its own. */
@@ -41,7 +56,7 @@ public record WorldEnv(int rank, int worldSize, int localRank, String masterAddr
     /**
      * From torchrun's variables in {@code env} (pass {@code System.getenv()}); {@link #single()} when neither
      * {@code RANK} nor {@code WORLD_SIZE} is set. MASTER_ADDR defaults to 127.0.0.1 and MASTER_PORT to 29500, as
-     * torchrun's; LOCAL_RANK to RANK (one host).
+     * torchrun's; LOCAL_RANK to RANK (one host). GLOO_SOCKET_IFNAME picks the interfaces the collectives use.
      *
      * @throws IllegalArgumentException naming the variable when one is set to something unusable, or only one of
      *                                  RANK and WORLD_SIZE is set
@@ -59,7 +74,9 @@ public record WorldEnv(int rank, int worldSize, int localRank, String masterAddr
         return new WorldEnv(r, integer(env, "WORLD_SIZE", size),
                 env.containsKey("LOCAL_RANK") ? integer(env, "LOCAL_RANK", env.get("LOCAL_RANK")) : r,
                 env.getOrDefault("MASTER_ADDR", "127.0.0.1"),
-                env.containsKey("MASTER_PORT") ? integer(env, "MASTER_PORT", env.get("MASTER_PORT")) : 29500);
+                env.containsKey("MASTER_PORT") ? integer(env, "MASTER_PORT", env.get("MASTER_PORT")) : 29500,
+                env.containsKey("GLOO_SOCKET_IFNAME") ? java.util.List.of(env.get("GLOO_SOCKET_IFNAME").split(",", -1))
+                        : java.util.List.of());
     }
 
     private static int integer(Map<String, String> env, String name, String value) {

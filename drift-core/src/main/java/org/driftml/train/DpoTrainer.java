@@ -349,6 +349,10 @@ public final class DpoTrainer implements AutoCloseable {
         if (group != null) {  // every rank must continue from the same step, or the collectives pair up wrongly
             Ranks.requireSameStart(group, start, output, policy.device());
         }
+        if (start > 0 && writes) {
+            progress.line("drift: resuming from " + output.resolve("checkpoint-" + start) + " (step " + start + " of "
+                    + total + ")");
+        }
         if (log != null) {
             log.truncateAfter(start);
         }

@@ -99,6 +99,16 @@ class ProcessGroupTest {
         }
     }
 
+    /** An interface GLOO_SOCKET_IFNAME names that this host lacks is refused naming it, not a native abort. */
+    @Test
+    void anUnknownSocketInterfaceIsNamed() throws Exception {
+        WorldEnv env = new WorldEnv(0, 1, 0, "127.0.0.1", freePort(), List.of("nosuch0"));
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class,
+                () -> ProcessGroup.join(env, java.time.Duration.ofSeconds(10)).close());
+        assertTrue(x.getMessage().startsWith("GLOO_SOCKET_IFNAME: rank 0 cannot use network interface nosuch0"),
+                x.getMessage());
+    }
+
     @Test
     void torchrunsVariablesAreReadAndCheckedNamingTheVariable() {
         WorldEnv e = WorldEnv.fromEnvironment(Map.of("RANK", "3", "WORLD_SIZE", "4", "LOCAL_RANK", "1",
@@ -108,7 +118,11 @@ class ProcessGroupTest {
         assertEquals(new WorldEnv(1, 2, 1, "127.0.0.1", 29500),
                 WorldEnv.fromEnvironment(Map.of("RANK", "1", "WORLD_SIZE", "2")));  // torchrun's defaults
         Map<String, String> bad = Map.of("RANK", "2", "WORLD_SIZE", "2");
-        String[][] cases = {{"RANK", "2"}, {"WORLD_SIZE", "x"}, {"MASTER_PORT", "70000"}, {"LOCAL_RANK", "-1"}};
+        // GLOO_SOCKET_IFNAME as torch reads it: the interfaces Gloo listens on, comma-separated.
+        assertEquals(List.of("eth1", "eth2"), WorldEnv.fromEnvironment(Map.of("RANK", "0", "WORLD_SIZE", "2",
+                "GLOO_SOCKET_IFNAME", "eth1,eth2")).socketInterfaces());
+        String[][] cases = {{"RANK", "2"}, {"WORLD_SIZE", "x"}, {"MASTER_PORT", "70000"}, {"LOCAL_RANK", "-1"},
+            {"GLOO_SOCKET_IFNAME", "eth0,"}, {"GLOO_SOCKET_IFNAME", "no such name"}};
         for (String[] c : cases) {
             java.util.Map<String, String> env = new java.util.HashMap<>(Map.of("RANK", "0", "WORLD_SIZE", "2"));
             env.put(c[0], c[1]);
