@@ -11,7 +11,7 @@
 #include "split_master.h"
 #include "test_device.h"
 #include "tile_kernels.h"
-#include "amx_tile_gemms.h"
+#include "bf16_tile_gemms.h"
 #include "native_heap.h"
 #include "native_logging.h"
 #include "reduced_gemm.h"

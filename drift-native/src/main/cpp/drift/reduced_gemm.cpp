@@ -4,11 +4,14 @@
 #define HAVE_AVX512_CPU_DEFINITION
 #include "reduced_gemm.h"
 
+#include "bf16_tile_gemms.h"
+
 #include <ATen/native/CPUBlas.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <mutex>
@@ -81,6 +84,48 @@ void widened_gemm(TransposeType transa, TransposeType transb, int64_t m, int64_t
   leave_one_thread();
 }
 
+// The same GEMM on oneDNN's brgemm with bf16 operands (AVX512-BF16's dot products), fp32 accumulation. BLAS's
+// column-major C[m, n] is row-major C^T[n, m] = op(B)^T op(A)^T: A' = op(B)^T [n, k] and B' = op(A)^T [k, m] are
+// gathered row-major with K zero-padded to 16, and bf16_gemm_rows packs B' and multiplies.
+void brgemm_gemm(TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k, float alpha,
+                 const c10::BFloat16* a, int64_t lda, const c10::BFloat16* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  const bool ta = transa != TransposeType::NoTranspose, tb = transb != TransposeType::NoTranspose;
+  const int64_t k_pad = (k + 15) / 16 * 16;
+  thread_local std::vector<c10::BFloat16> a_rows, b_rows;
+  thread_local std::vector<float> product;
+  a_rows.assign(static_cast<size_t>(n * k_pad), c10::BFloat16(0.0f));
+  b_rows.assign(static_cast<size_t>(k_pad * m), c10::BFloat16(0.0f));
+  for (int64_t j = 0; j < n; j++) {
+    c10::BFloat16* row = a_rows.data() + j * k_pad;
+    if (!tb) {
+      std::copy_n(b + j * ldb, k, row);
+    } else {
+      for (int64_t kk = 0; kk < k; kk++) row[kk] = b[kk * ldb + j];
+    }
+  }
+  for (int64_t kk = 0; kk < k; kk++) {
+    c10::BFloat16* row = b_rows.data() + kk * m;
+    if (!ta) {
+      std::copy_n(a + kk * lda, m, row);
+    } else {
+      for (int64_t i = 0; i < m; i++) row[i] = a[i * lda + kk];
+    }
+  }
+  if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+    bf16_gemm_rows(n, m, k_pad, a_rows.data(), b_rows.data(), c, ldc, beta == 1.0f);
+    return;
+  }
+  product.resize(static_cast<size_t>(n * m));
+  bf16_gemm_rows(n, m, k_pad, a_rows.data(), b_rows.data(), product.data(), m, false);
+  for (int64_t j = 0; j < n; j++) {
+    for (int64_t i = 0; i < m; i++) {
+      float& out = c[j * ldc + i];
+      out = alpha * product[j * m + i] + (beta == 0.0f ? 0.0f : beta * out);
+    }
+  }
+}
+
 void reduced_gemm(c10::ScalarType type, TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k,
                   const c10::Scalar& alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
                   const c10::Scalar& beta, void* c, int64_t ldc) {
@@ -98,7 +143,11 @@ void reduced_gemm(c10::ScalarType type, TransposeType transa, TransposeType tran
       for (int64_t i = 0; i < m; i++) out[j * ldc + i] = be == 0.0f ? 0.0f : be * out[j * ldc + i];
     return;
   }
-  if (type == at::kBFloat16) {
+  // AMX keeps the widened sgemm: its brgemm here is not yet measured on a CPU with AMX.
+  if (type == at::kBFloat16 && bf16_gemm_path() == Bf16GemmPath::AVX512_BF16) {
+    brgemm_gemm(transa, transb, m, n, k, al, static_cast<const c10::BFloat16*>(a), lda,
+                static_cast<const c10::BFloat16*>(b), ldb, be, out, ldc);
+  } else if (type == at::kBFloat16) {
     widened_gemm(transa, transb, m, n, k, al, static_cast<const c10::BFloat16*>(a), lda,
                  static_cast<const c10::BFloat16*>(b), ldb, be, out, ldc);
   } else {

@@ -20,7 +20,7 @@
 // (tile_kernels_cuda.h); fp64 (tests) uses the same math as ATen ops.
 // bf16 / fp16 inputs are promoted tile by tile into fp32 buffers, so every product accumulates in fp32 and the
 // logits the log-sum-exp sees are exact fp32 (on CUDA the GEMM writes fp32 directly from bf16 operands; on CPUs
-// with AMX, bf16 weights go through oneDNN's brgemm, bf16 operands into fp32 tiles: amx_tile_gemms.h).
+// with AMX or AVX512-BF16, bf16 weights go through oneDNN's brgemm, bf16 operands into fp32 tiles: bf16_tile_gemms.h).
 #include "sequence_logps.h"
 
 #include <ATen/ATen.h>
@@ -29,7 +29,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "amx_tile_gemms.h"
+#include "bf16_tile_gemms.h"
 #include "errors.h"
 #include "tile_kernels.h"
 #include "tile_kernels_cuda.h"
@@ -50,8 +50,8 @@ struct TileBuffers {
   at::Tensor logits;       // flat, >= row_block * vocab_block
   at::Tensor weight_tile;  // flat, >= vocab_block * D, undefined when the weight is already in acc dtype
   bool direct_mixed_gemm;  // CUDA: mm(bf16, bf16) -> fp32 without promotion
-  bool amx;                // CPU with AMX, bf16 weights: the tile GEMMs of amx_tile_gemms.h
-  at::Tensor amx_scratch;  // their bf16 copy of a tile's gradient, reused by every tile (backward only)
+  bool brgemm;             // CPU with AMX or AVX512-BF16, bf16 weights: the tile GEMMs of bf16_tile_gemms.h
+  at::Tensor bf16_scratch;  // their bf16 copy of a tile's gradient, reused by every tile (backward only)
   at::ScalarType weight_dtype;
 
   TileBuffers(const at::Tensor& weight, int64_t rows, int64_t vocab, at::ScalarType acc) {
@@ -59,9 +59,9 @@ struct TileBuffers {
     logits = at::empty({rows * vocab}, opts);
     weight_dtype = weight.scalar_type();
     direct_mixed_gemm = weight.is_cuda() && weight.scalar_type() != acc && acc == at::kFloat;
-    amx = weight.device().is_cpu() && weight.scalar_type() == at::kBFloat16 && acc == at::kFloat &&
-          weight.is_contiguous() && amx_tile_gemms_for(weight.size(1));
-    if (weight.scalar_type() != acc && !direct_mixed_gemm && !amx) {
+    brgemm = weight.device().is_cpu() && weight.scalar_type() == at::kBFloat16 && acc == at::kFloat &&
+          weight.is_contiguous() && bf16_tile_gemms_for(weight.size(1));
+    if (weight.scalar_type() != acc && !direct_mixed_gemm && !brgemm) {
       weight_tile = at::empty({vocab * weight.size(1)}, opts);
     }
   }
@@ -80,13 +80,13 @@ struct TileBuffers {
   // The hidden rows as the logits GEMM consumes them. The mixed-dtype GEMM wants both operands in the weight's
   // dtype; the rows were promoted from that dtype, so casting back is exact. Done once per call, not per tile.
   at::Tensor gemm_rows(const at::Tensor& h_acc) const {
-    return direct_mixed_gemm || amx ? h_acc.to(weight_dtype).contiguous() : h_acc;
+    return direct_mixed_gemm || brgemm ? h_acc.to(weight_dtype).contiguous() : h_acc;
   }
 
-  // logits tile = h @ weight[v0 : v0 + n]^T on AMX; h comes from gemm_rows.
-  void amx_logits_of(at::Tensor& out, const at::Tensor& h, const at::Tensor& weight, int64_t v0, int64_t n) const {
+  // logits tile = h @ weight[v0 : v0 + n]^T on brgemm; h comes from gemm_rows.
+  void brgemm_logits_of(at::Tensor& out, const at::Tensor& h, const at::Tensor& weight, int64_t v0, int64_t n) const {
     const int64_t D = weight.size(1);
-    amx_logits(h.const_data_ptr<c10::BFloat16>(), h.size(0), D, weight.const_data_ptr<c10::BFloat16>() + v0 * D, n,
+    bf16_logits(h.const_data_ptr<c10::BFloat16>(), h.size(0), D, weight.const_data_ptr<c10::BFloat16>() + v0 * D, n,
                out.mutable_data_ptr<float>(), n);
   }
 
@@ -156,8 +156,8 @@ at::Tensor tiled_logsumexp(const at::Tensor& h_acc, const at::Tensor& weight, in
     for (int64_t v0 = 0; v0 < V; v0 += vocab_block) {
       const int64_t vb = std::min(vocab_block, V - v0);
       at::Tensor logits = buf.logits_view(mr, vb);
-      if (buf.amx) {
-        buf.amx_logits_of(logits, h, weight, v0, vb);
+      if (buf.brgemm) {
+        buf.brgemm_logits_of(logits, h, weight, v0, vb);
       } else {
         buf.logits_of(logits, h, buf.weight_rows(weight, v0, vb));
       }
@@ -242,8 +242,8 @@ at::Tensor backward_sweep(const at::Tensor& h_acc, const at::Tensor& weight, con
     if (dw_tile_acc.defined()) dw.narrow(0, v0 - v_begin, n).copy_(dw_tile_acc.narrow(0, 0, n));
   };
 
-  if (buf.amx) {
-    buf.amx_scratch = at::empty({amx_scratch_elements(std::min(rb, M), vb)}, weight.options());
+  if (buf.brgemm) {
+    buf.bf16_scratch = at::empty({bf16_scratch_elements(std::min(rb, M), vb)}, weight.options());
   }
   at::Tensor low, dh_part, dw_part;  // the mixed-dtype path's G tile and GEMM outputs
   if (buf.direct_mixed_gemm) {
@@ -259,24 +259,24 @@ at::Tensor backward_sweep(const at::Tensor& h_acc, const at::Tensor& weight, con
     at::Tensor lse_r = lse.narrow(0, r0, mr);
     at::Tensor neg_g_r = neg_g.narrow(0, r0, mr);
     at::Tensor tgt_r = tgt.narrow(0, r0, mr);
-    if (buf.amx) {
+    if (buf.brgemm) {
       // bf16 operands, fp32 tiles: dH_r += bf16(G) W_tile, dW_tile (+)= bf16(G)^T H_r, H_r packed once.
-      PackedRows h_packed = amx_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
-      c10::BFloat16* scratch = buf.amx_scratch.mutable_data_ptr<c10::BFloat16>();
+      PackedRows h_packed = bf16_pack_rows(h_g.const_data_ptr<c10::BFloat16>(), mr, D);
+      c10::BFloat16* scratch = buf.bf16_scratch.mutable_data_ptr<c10::BFloat16>();
       const c10::BFloat16* w_rows = weight.const_data_ptr<c10::BFloat16>();
       for (int64_t v0 = v_begin; v0 < v_end; v0 += vb) {
         const int64_t n = std::min(vb, v_end - v0);
         at::Tensor tile = buf.logits_view(mr, n);
-        buf.amx_logits_of(tile, h_g, weight, v0, n);
+        buf.brgemm_logits_of(tile, h_g, weight, v0, n);
         tile_scaled_softmax(tile.mutable_data_ptr<float>(), mr, n, lse_r.const_data_ptr<float>(),
                             neg_g_r.const_data_ptr<float>());
         add_target_term(tile, neg_g_r, tgt_r, v0);
         if (want_hidden) {
-          amx_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
+          bf16_grad_hidden(tile.const_data_ptr<float>(), n, mr, n, w_rows + v0 * D, D,
                           dh.mutable_data_ptr<float>() + r0 * D, scratch);
         }
         if (want_weight) {
-          amx_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed,
+          bf16_grad_weight(tile.const_data_ptr<float>(), n, mr, n, h_packed,
                           dw_out(v0, n).mutable_data_ptr<float>(), r0 > 0, scratch);
           finish_dw(v0, n);
         }

@@ -30,6 +30,9 @@ final class EnvCommand implements Callable<Integer> {
         out.printf("LibTorch              %s (org.bytedeco:pytorch)%n", NativeRuntime.libtorchVersion());
         out.printf("threads               %d intra-op%n", NativeRuntime.threads());
         out.printf("tile kernels          %s%n", SequenceLogps.instructionSet());
+        String path = SequenceLogps.bf16GemmPath(), best = SequenceLogps.bf16GemmBestPath();
+        out.printf("bf16 GEMMs            %s%s%n", path, path.equals(best) ? " (this CPU's best)"
+                : " (DRIFT_BF16_GEMM; this CPU's best: " + best + ")");
         for (Map.Entry<String, String> e : NativeRuntime.effectiveEnvironment().entrySet()) {
             out.printf("%-21s %s%n", e.getKey(), e.getValue());
         }

@@ -71,7 +71,11 @@ final class DriftNative {
 
     static native @Cast("bool") boolean set_tile_kernels_isa(String name);
 
-    static native @Cast("bool") boolean set_amx_tile_gemms(@Cast("bool") boolean on);
+    static native @Cast("bool") boolean set_bf16_gemm_path(String name);
+
+    static native @Cast("const char*") BytePointer bf16_gemm_path_name();
+
+    static native @Cast("const char*") BytePointer bf16_gemm_best_path_name();
 
     static native @Cast("bool") boolean install_reduced_gemm();
 

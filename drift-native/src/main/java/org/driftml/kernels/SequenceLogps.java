@@ -28,6 +28,27 @@ public final class SequenceLogps {
     }
 
     /**
+     * The path bf16 tile GEMMs take now: AMX or AVX512_BF16 (oneDNN's brgemm with bf16 operands) or WIDEN (promoted to
+     * fp32 on sgemm); DRIFT_BF16_GEMM chooses one the CPU has (bf16_tile_gemms.h).
+     */
+    public static String bf16GemmPath() {
+        return DriftNative.bf16_gemm_path_name().getString();
+    }
+
+    /** The best bf16 GEMM path this CPU and ONEDNN_MAX_CPU_ISA allow. */
+    public static String bf16GemmBestPath() {
+        return DriftNative.bf16_gemm_best_path_name().getString();
+    }
+
+    /**
+     * Runs bf16 tile GEMMs on {@code path} (AMX, AVX512_BF16 or WIDEN) from now on; false, and no change, when this CPU
+     * lacks it. For tests and benchmarks that compare the paths in one process.
+     */
+    public static boolean useBf16GemmPath(String path) {
+        return DriftNative.set_bf16_gemm_path(path);
+    }
+
+    /**
      * @param hidden  [N, T, D] final hidden states (after the last norm), fp32 / bf16 / fp16 / fp64
      * @param weight  [V, D] lm-head weight, same dtype as hidden
      * @param targets [N, T] integer ids; hidden[n, t] predicts targets[n, t] (ids shifted left by one)

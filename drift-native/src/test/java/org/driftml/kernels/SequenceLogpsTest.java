@@ -105,21 +105,29 @@ class SequenceLogpsTest {
     }
 
     /**
-     * Both CPU paths for bf16 weights: oneDNN's AMX brgemm (where this CPU has AMX) and fp32 promotion on sgemm.
-     * v = 300 leaves ragged 64-column chunks and 16-row pads; 29 scored rows per sequence are not a multiple of 16.
+     * Every CPU path for bf16 weights (bf16_tile_gemms.h): oneDNN's brgemm on AMX or on AVX512-BF16, and fp32
+     * promotion on sgemm. A path this CPU lacks is said and not run. v = 300 leaves ragged 64-column chunks and 16-row
+     * pads; 29 scored rows per sequence are not a multiple of 16.
      */
-    @ParameterizedTest(name = "AMX tile GEMMs {0}, row block {1}")
-    @CsvSource({"true, 16", "false, 16", "true, 4096", "false, 4096"})
-    void bf16InputsAccumulateInFp32(boolean amx, long rowBlock) {
-        boolean available = DriftNative.set_amx_tile_gemms(amx);
-        try {
-            // Row block 16: several blocks accumulate dW in fp32; 4096: one block, dW rounded to bf16 tile by tile.
-            bf16InputsAccumulateInFp32(rowBlock);
-        } finally {
-            DriftNative.set_amx_tile_gemms(true);
+    @ParameterizedTest(name = "bf16 GEMM path {0}, row block {1}")
+    @CsvSource({"AMX, 16", "AVX512_BF16, 16", "WIDEN, 16", "AMX, 4096", "AVX512_BF16, 4096", "WIDEN, 4096"})
+    void bf16InputsAccumulateInFp32(String path, long rowBlock) {
+        onPath(path, () -> bf16InputsAccumulateInFp32(rowBlock));
+    }
+
+    /** Runs {@code check} with bf16 tile GEMMs on {@code path}, saying which ran; a path the CPU lacks is skipped. */
+    static void onPath(String path, Runnable check) {
+        String best = SequenceLogps.bf16GemmBestPath();
+        if (!SequenceLogps.useBf16GemmPath(path)) {
+            System.out.println("bf16 GEMM path " + path + ": this CPU lacks it (its best: " + best + ")");
+            org.junit.jupiter.api.Assumptions.abort("this CPU lacks the " + path + " path (best: " + best + ")");
         }
-        if (amx && !available) {
-            System.err.println("bf16InputsAccumulateInFp32: no AMX on this CPU; the fp32 path ran twice");
+        try {
+            assertEquals(path, SequenceLogps.bf16GemmPath());
+            System.out.println("bf16 GEMM path " + path + ": ran (this CPU's best: " + best + ")");
+            check.run();
+        } finally {
+            SequenceLogps.useBf16GemmPath(best);
         }
     }
 
@@ -155,14 +163,17 @@ class SequenceLogpsTest {
      * The lm-head's gradient a range at a time, as an optimiser recomputes it: each range's rows equal the rows of
      * the gradient backward gives the weight, bit for bit, and the backward of a detached weight gives the same
      * dhidden. Vocabulary 300 in tiles of 64: ranges of one tile, of two, and the ragged last; fp32 in one row block
-     * and in several (accumulated in fp32), bf16 on AMX and promoted, fp64.
+     * and in several (accumulated in fp32), bf16 on each path this CPU has, fp64.
      */
-    @ParameterizedTest(name = "{0}, AMX {1}, row block {2}")
-    @CsvSource({"Float, false, 4096", "Float, false, 7", "BFloat16, true, 4096", "BFloat16, false, 4096",
-            "BFloat16, true, 16", "Double, false, 4096"})
-    void weightGradRowsEqualTheBackwardsGradientBitForBit(String dtype, boolean amx, long rowBlock) {
-        boolean available = DriftNative.set_amx_tile_gemms(amx);
-        try {
+    @ParameterizedTest(name = "{0}, bf16 GEMM path {1}, row block {2}")
+    @CsvSource({"Float, WIDEN, 4096", "Float, WIDEN, 7", "BFloat16, AMX, 4096", "BFloat16, AVX512_BF16, 4096",
+            "BFloat16, WIDEN, 4096", "BFloat16, AMX, 16", "BFloat16, AVX512_BF16, 16", "Double, WIDEN, 4096"})
+    void weightGradRowsEqualTheBackwardsGradientBitForBit(String dtype, String path, long rowBlock) {
+        onPath(path, () -> weightGradRows(dtype, rowBlock));
+    }
+
+    private void weightGradRows(String dtype, long rowBlock) {
+        {
             long n = 3, t = 20, v = 300, d = 32, vb = 64;
             ScalarType type = ScalarType.valueOf(dtype);
             Tensor hidden = randn(ScalarType.Float, n, t, d).to(type);
@@ -195,11 +206,6 @@ class SequenceLogpsTest {
             assertMessage("must lie in [0, 300) and start and end on vocabulary tiles of 64",
                     () -> SequenceLogps.weightGradRows(h2, weight, targets, mask, scored, ranged.lse(), gradLogps,
                             rowBlock, vb, 32, 64));
-        } finally {
-            DriftNative.set_amx_tile_gemms(true);
-        }
-        if (amx && !available) {
-            System.err.println("weightGradRows: no AMX on this CPU; the promoted path ran twice");
         }
     }
 
