@@ -25,10 +25,19 @@ for total in $lengths; do
   args=(--batch 1 --prompt-len "$prompt" --completion-len "$completion" --steps "$steps" --warmup "$warmup"
         --grad-ckpt "${dtype[@]}")
   echo "=== length $total" | tee -a "$log"
+  # The machine's GEMM rate at this length's rows (chosen and rejected), bf16's or fp32's as the run computes.
+  gemm_peak "$model" $((2 * total)) 2>/dev/null
+  peak=$gemm_bf16
+  [ ${#dtype[@]} -eq 0 ] && peak=$gemm_fp32
   "$venv/bin/python" "$bench/trl_dpo_bench.py" "$model" --data pretok "${args[@]}" 2>&1 | grep -v -i warn \
     | grep -E '^TRL_DPO ' | sed "s/^/length=$total /" | tee -a "$log"
-  drift_java org.driftml.bench.DpoStepBench "$model" "${args[@]}" 2>&1 | grep -E '^DRIFT_DPO ' \
-    | sed "s/^/length=$total /" | tee -a "$log"
+  drift_java org.driftml.bench.DpoStepBench "$model" "${args[@]}" --peak-gflops "$peak" 2>&1 \
+    | grep -E '^(cpu: |DRIFT_DPO |DRIFT_DPO_FLOPS )' | sed "s/^/length=$total /" | tee -a "$log"
+  tflop=$(grep "^length=$total DRIFT_DPO_FLOPS " "$log" | sed 's/.*step_tflop=\([0-9.]*\).*/\1/')
+  for side in TRL_DPO DRIFT_DPO; do
+    s=$(grep -E "^length=$total $side " "$log" | sed 's/.*median_step_s=\([0-9.]*\).*/\1/')
+    flop_share "length=$total ${side}_SHARE" "$s" "$tflop" "$peak" | tee -a "$log"
+  done
 done
 "$venv/bin/python" "$root/benchmarks/scripts/curve_table.py" "$log" "$out/qwen05b-curve.md" "$out/qwen05b-curve.png"
 cat "$out/qwen05b-curve.md"

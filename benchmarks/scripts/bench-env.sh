@@ -23,3 +23,21 @@ qwen05b_model() {
   [ -f "$model/config.json" ] || "$venv/bin/python" "$root/benchmarks/scripts/make_qwen25_05b.py" "$model" >&2
   echo "$model"
 }
+
+# The machine's measured GEMM rates at MODEL's shapes (GemmPeak through LibTorch, TOKENS rows), printed with the CPU:
+# sets gemm_fp32 and gemm_bf16 (GFLOP/s) for the step's share of them.
+gemm_peak() {
+  local model="$1" tokens="$2" dims line
+  dims=$(python3 -c "import json,sys; c=json.load(open(sys.argv[1]+'/config.json')); print(c['hidden_size'], c['intermediate_size'], c['vocab_size'])" "$model")
+  set -- $dims
+  line=$(drift_java org.driftml.bench.GemmPeak --hidden "$1" --intermediate "$2" --vocab "$3" --tokens "$tokens" \
+    --repeats 3 --libtorch-only | tee /dev/stderr | grep '^GEMM_PEAK ')
+  gemm_fp32=$(echo "$line" | sed 's/.*fp32_gflops=\([0-9.]*\).*/\1/')
+  gemm_bf16=$(echo "$line" | sed 's/.*bf16_gflops=\([0-9.]*\).*/\1/')
+}
+
+# "NAME s GFLOP/s (P% of the measured peak)" for a side's median step of STEP_TFLOP.
+flop_share() {
+  awk -v name="$1" -v s="$2" -v tflop="$3" -v peak="$4" \
+    'BEGIN { g = tflop * 1000 / s; printf "%s median_step_s=%.3f achieved_gflops=%.1f peak_share=%.2f\n", name, s, g, g / peak }'
+}

@@ -12,6 +12,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def shares(log):
+    """Each side's step as a share of the measured GEMM rate (the *_SHARE lines), by length."""
+    out = {}
+    for line in open(log):
+        m = re.match(r"length=(\d+) (TRL_DPO|DRIFT_DPO)_SHARE (.*)", line.strip())
+        if m:
+            fields = dict(kv.split("=", 1) for kv in m.group(3).split() if "=" in kv)
+            out.setdefault(int(m.group(1)), {})[m.group(2)] = float(fields["peak_share"])
+    return out
+
+
 def parse(log):
     rows = {}
     for line in open(log):
@@ -27,14 +38,18 @@ def parse(log):
 def main():
     log, out_md, out_png = sys.argv[1:4]
     rows = parse(log)
-    lines = ["| length | TRL step | drift step | time ratio | TRL peak RSS | drift peak RSS | memory ratio |",
-             "|---|---|---|---|---|---|---|"]
+    share = shares(log)
+    lines = ["| length | TRL step | drift step | time ratio | TRL peak RSS | drift peak RSS | memory ratio "
+             "| TRL / GEMM peak | drift / GEMM peak |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for length, r in rows.items():
         if "TRL_DPO" not in r or "DRIFT_DPO" not in r:
             continue
         (ts, tm), (ds, dm) = r["TRL_DPO"], r["DRIFT_DPO"]
+        sh = share.get(length, {})
+        pct = lambda side: f"{100 * sh[side]:.0f}%" if side in sh else "-"  # noqa: E731
         lines.append(f"| {length} | {ts:.2f} s | {ds:.2f} s | {ds / ts:.2f}x | {tm:,.0f} MB | {dm:,.0f} MB | "
-                     f"{dm / tm:.2f}x |")
+                     f"{dm / tm:.2f}x | {pct('TRL_DPO')} | {pct('DRIFT_DPO')} |")
     open(out_md, "w").write("\n".join(lines) + "\n")
     lengths = [n for n, r in rows.items() if len(r) == 2]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))

@@ -35,7 +35,10 @@ import org.driftml.train.ReferencePolicy;
  *
  * <pre>java -cp ... org.driftml.bench.DpoStepBench MODEL_DIR [--steps 20] [--warmup 3] [--batch 4]
  *      [--prompt-len 64] [--completion-len 192] [--bf16] [--grad-ckpt] [--precompute-reference] [--lora-r R]
- *      [--lora-targets q_proj,v_proj] [--trace-memory]</pre>
+ *      [--lora-targets q_proj,v_proj] [--trace-memory] [--peak-gflops G]</pre>
+ *
+ * <p>It prints the CPU, the bf16 GEMM path, and the step's achieved GFLOP/s as a share of {@code --peak-gflops} (the
+ * machine's measured GEMM rate, {@link GemmPeak}).
  *
  * <p>{@code --lora-r R} trains PEFT LoRA adapters of rank R (alpha 2R) on every linear layer (or the
  * {@code --lora-targets}) instead of every weight,
@@ -47,6 +50,7 @@ public final class DpoStepBench {
         int steps = 20, warmup = 3, batch = 4, promptLength = 64, completionLength = 192;
         boolean bf16 = false, gradCkpt = false, precompute = false, trace = false;
         int loraRank = 0, zero = 0;
+        double peakGflops = Double.NaN;
         String[] loraTargets = {LoraConfig.ALL_LINEAR};
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
@@ -62,10 +66,12 @@ public final class DpoStepBench {
                 case "--lora-r" -> loraRank = Integer.parseInt(args[++i]);
                 case "--zero" -> zero = Integer.parseInt(args[++i]);
                 case "--lora-targets" -> loraTargets = args[++i].split(",");
+                case "--peak-gflops" -> peakGflops = Double.parseDouble(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         NativeRuntime.load();
+        System.out.println(CpuInfo.describe() + "; bf16 GEMM path " + org.driftml.kernels.SequenceLogps.bf16GemmPath());
         HeapTrace heap = trace ? HeapTrace.start() : null;
         if (heap != null) heap.mark("runtime loaded");
         Policy policy = Policy.loadWeights(model, bf16 ? Precision.BF16 : Precision.FP32, ComputeDevice.CPU);
@@ -127,6 +133,17 @@ public final class DpoStepBench {
                 loraRank > 0 ? " lora_r=" + loraRank : "", group == null ? "" : String.format(
                         " rank=%d world=%d zero=%d median_allreduce_s=%.3f median_allgather_s=%.3f", group.rank(),
                         group.worldSize(), zero, reduce[reduce.length / 2], gather[gather.length / 2]));
+        // The step's arithmetic as the issue counts it: 2 FLOP per parameter and token for each forward (the policy's,
+        // the reference's, and the recomputed one under checkpointing) and 4 for the backward.
+        long params = 0;
+        for (Tensor w : policy.decoder().weights().values()) {
+            params += w.numel();
+        }
+        double stepFlop = 2.0 * params * tokens * (gradCkpt ? 5 : 4);
+        double achieved = stepFlop / median / 1e9;
+        System.out.printf(java.util.Locale.ROOT, "DRIFT_DPO_FLOPS params=%d step_tflop=%.2f achieved_gflops=%.1f"
+                + " peak_gflops=%.1f peak_share=%.2f%n", params, stepFlop / 1e12, achieved, peakGflops,
+                achieved / peakGflops);
         System.out.printf("DRIFT_DPO_STATE optimizer_mb=%.1f gradient_mb=%.1f%n", trainer.optimizerBytes() / 1048576.0,
                 trainer.gradientBytes() / 1048576.0);
         if (group != null) {

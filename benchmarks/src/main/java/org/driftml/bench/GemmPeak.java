@@ -20,11 +20,12 @@ import org.driftml.kernels.StepScope;
  * {@code GEMM_PEAK fp32_gflops=... bf16_gflops=...} (the best of the model's shapes through LibTorch).
  *
  * <pre>java -cp ... org.driftml.bench.GemmPeak [--hidden 896] [--intermediate 4864] [--vocab 151936] [--tokens 1024]
- *     [--heads 14] [--head-dim 64] [--repeats 5]</pre>
+ *     [--heads 14] [--head-dim 64] [--repeats 5] [--libtorch-only]</pre>
  */
 public final class GemmPeak {
     public static void main(String[] args) {
         int hidden = 896, intermediate = 4864, vocab = 151936, tokens = 1024, heads = 14, headDim = 64, repeats = 5;
+        boolean libtorchOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--hidden" -> hidden = Integer.parseInt(args[++i]);
@@ -34,6 +35,7 @@ public final class GemmPeak {
                 case "--heads" -> heads = Integer.parseInt(args[++i]);
                 case "--head-dim" -> headDim = Integer.parseInt(args[++i]);
                 case "--repeats" -> repeats = Integer.parseInt(args[++i]);
+                case "--libtorch-only" -> libtorchOnly = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -41,8 +43,9 @@ public final class GemmPeak {
         System.out.println(CpuInfo.describe());
         System.out.printf("threads %d; bf16 GEMM paths: best %s%n", NativeRuntime.threads(),
                 SequenceLogps.bf16GemmBestPath());
+        // The decoder's projections and the lm-head ([tokens x hidden] x [hidden x vocab], most of a small model's).
         long[][] shapes = {{tokens, hidden, intermediate}, {tokens, intermediate, hidden}, {tokens, hidden, hidden},
-            {tokens, hidden, 4L * hidden}};
+            {tokens, hidden, 4L * hidden}, {tokens, hidden, vocab}};
         double bestFp32 = 0, bestBf16 = 0;
         for (long[] s : shapes) {
             double f32 = mm(s, ScalarType.Float, repeats), b16 = mm(s, ScalarType.BFloat16, repeats);
@@ -52,7 +55,7 @@ public final class GemmPeak {
                     s[0], s[1], s[1], s[2], f32, b16);
         }
         String best = SequenceLogps.bf16GemmBestPath();
-        for (String path : new String[] {"AMX", "AVX512_BF16", "WIDEN"}) {
+        for (String path : libtorchOnly ? new String[0] : new String[] {"AMX", "AVX512_BF16", "WIDEN"}) {
             if (!SequenceLogps.useBf16GemmPath(path)) {
                 System.out.printf("drift bf16 path %s: this CPU lacks it%n", path);
                 continue;
