@@ -141,9 +141,9 @@ public final class DpoStepBench {
         }
         double stepFlop = 2.0 * params * tokens * (gradCkpt ? 5 : 4);
         double achieved = stepFlop / median / 1e9;
-        System.out.printf(java.util.Locale.ROOT, "DRIFT_DPO_FLOPS params=%d step_tflop=%.2f achieved_gflops=%.1f"
-                + " peak_gflops=%.1f peak_share=%.2f%n", params, stepFlop / 1e12, achieved, peakGflops,
-                achieved / peakGflops);
+        System.out.printf(java.util.Locale.ROOT, "DRIFT_DPO_FLOPS params=%d step_tflop=%.2f achieved_gflops=%.1f%s%n",
+                params, stepFlop / 1e12, achieved, Double.isNaN(peakGflops) ? "" : String.format(java.util.Locale.ROOT,
+                        " peak_gflops=%.1f peak_share=%.2f", peakGflops, achieved / peakGflops));
         System.out.printf("DRIFT_DPO_STATE optimizer_mb=%.1f gradient_mb=%.1f%n", trainer.optimizerBytes() / 1048576.0,
                 trainer.gradientBytes() / 1048576.0);
         if (group != null) {
