@@ -1,5 +1,7 @@
 #include "bf16_tile_gemms.h"
 
+#include "tile_kernels.h"
+
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
 
@@ -166,9 +168,7 @@ void bf16_grad_hidden(const float* g, int64_t ld_g, int64_t M, int64_t N, const 
   const int64_t k_pad = round16(N);
   BF16* a = scratch;
   at::parallel_for(0, M, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      for (int64_t k = 0; k < k_pad; k++) a[r * k_pad + k] = k < N ? BF16(g[r * ld_g + k]) : BF16(0.0f);
-    }
+    tile_round_bf16(g + r0 * ld_g, ld_g, r1 - r0, N, a + r0 * k_pad, k_pad, k_pad);
   });
   // Each thread owns a slice of dh's columns: B = w[:, d0:d0+dc], [K = k_pad, N = dc], zero rows past N.
   const int64_t chunks = (D + kChunk - 1) / kChunk;
@@ -227,11 +227,13 @@ void bf16_grad_weight(const float* g, int64_t ld_g, int64_t M, int64_t N, const 
   // cache while r advances (a column-at-a-time read of g touched a new cache line per element).
   const int64_t col_blocks = (N + kChunk - 1) / kChunk;
   at::parallel_for(0, col_blocks, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<BF16> rounded(M * kChunk);  // the block's columns of g, rounded (vectorised), then transposed
     for (int64_t b = b0; b < b1; b++) {
       const int64_t j0 = b * kChunk, nj = std::min(kChunk, N - j0);
+      tile_round_bf16(g + j0, ld_g, M, nj, rounded.data(), kChunk, nj);
       for (int64_t r = 0; r < M; r++) {
-        const float* src = g + r * ld_g + j0;
-        for (int64_t j = 0; j < nj; j++) a_t[(j0 + j) * k_pad + r] = BF16(src[j]);
+        const BF16* src = rounded.data() + r * kChunk;
+        for (int64_t j = 0; j < nj; j++) a_t[(j0 + j) * k_pad + r] = src[j];
       }
       for (int64_t j = 0; j < nj; j++) std::fill_n(a_t + (j0 + j) * k_pad + M, k_pad - M, BF16(0.0f));
     }

@@ -9,14 +9,17 @@ namespace drift {
 namespace AVX512 {
 void tile_logsumexp(const float*, int64_t, int64_t, float*);
 void tile_scaled_softmax(float*, int64_t, int64_t, const float*, const float*);
+void tile_round_bf16(const float*, int64_t, int64_t, int64_t, c10::BFloat16*, int64_t, int64_t);
 }  // namespace AVX512
 namespace AVX2 {
 void tile_logsumexp(const float*, int64_t, int64_t, float*);
 void tile_scaled_softmax(float*, int64_t, int64_t, const float*, const float*);
+void tile_round_bf16(const float*, int64_t, int64_t, int64_t, c10::BFloat16*, int64_t, int64_t);
 }  // namespace AVX2
 namespace DEFAULT {
 void tile_logsumexp(const float*, int64_t, int64_t, float*);
 void tile_scaled_softmax(float*, int64_t, int64_t, const float*, const float*);
+void tile_round_bf16(const float*, int64_t, int64_t, int64_t, c10::BFloat16*, int64_t, int64_t);
 }  // namespace DEFAULT
 
 namespace {
@@ -60,6 +63,15 @@ void tile_scaled_softmax(float* tile, int64_t rows, int64_t cols, const float* l
     case Isa::AVX512: return AVX512::tile_scaled_softmax(tile, rows, cols, lse, scale);
     case Isa::AVX2: return AVX2::tile_scaled_softmax(tile, rows, cols, lse, scale);
     case Isa::DEFAULT: return DEFAULT::tile_scaled_softmax(tile, rows, cols, lse, scale);
+  }
+}
+
+void tile_round_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, c10::BFloat16* dst,
+                     int64_t ld_dst, int64_t width) {
+  switch (isa()) {
+    case Isa::AVX512: return AVX512::tile_round_bf16(src, ld_src, rows, cols, dst, ld_dst, width);
+    case Isa::AVX2: return AVX2::tile_round_bf16(src, ld_src, rows, cols, dst, ld_dst, width);
+    case Isa::DEFAULT: return DEFAULT::tile_round_bf16(src, ld_src, rows, cols, dst, ld_dst, width);
   }
 }
 

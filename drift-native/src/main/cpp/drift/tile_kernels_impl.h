@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #include <cmath>
@@ -51,6 +52,21 @@ void tile_scaled_softmax(float* tile, int64_t rows, int64_t cols, const float* l
       for (int64_t c = vn; c < cols; ++c) x[c] = scale[r] * std::exp(x[c] - lse[r]);
     }
   });
+}
+
+void tile_round_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, c10::BFloat16* dst,
+                     int64_t ld_dst, int64_t width) {
+  using BVec = at::vec::Vectorized<c10::BFloat16>;
+  const int64_t step = BVec::size(), vn = cols - cols % step;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = src + r * ld_src;
+    c10::BFloat16* y = dst + r * ld_dst;
+    for (int64_t c = 0; c < vn; c += step) {
+      at::vec::convert_from_float<c10::BFloat16>(Vec::loadu(x + c), Vec::loadu(x + c + Vec::size())).store(y + c);
+    }
+    for (int64_t c = vn; c < cols; ++c) y[c] = c10::BFloat16(x[c]);
+    std::fill(y + cols, y + width, c10::BFloat16(0.0f));
+  }
 }
 
 }  // namespace CPU_CAPABILITY

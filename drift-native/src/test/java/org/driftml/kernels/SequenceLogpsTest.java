@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -75,6 +76,7 @@ class SequenceLogpsTest {
     @Test
     void everyInstructionSetBuildGivesTheUnfusedResult() {
         String detected = SequenceLogps.instructionSet();
+        List<Tensor[]> bf16Grads = new java.util.ArrayList<>();
         try {
             int ran = 0;
             for (String isa : new String[] {"AVX512", "AVX2", "DEFAULT"}) {
@@ -96,8 +98,23 @@ class SequenceLogpsTest {
                 expected.sum().backward();
                 assertTrue(relDiff(h1.grad(), h2.grad(), 1e-3) < 1e-5, isa + " dhidden");
                 assertTrue(relDiff(w1.grad(), w2.grad(), 1e-3) < 1e-5, isa + " dweight");
+                // bf16 weights on this CPU's bf16 GEMM path: the builds round the tiles' gradient to bf16 for
+                // brgemm (vectorised in AVX512 and AVX2, c10's scalar rounding in DEFAULT), which must agree bit for
+                // bit, as round-to-nearest-even does.
+                // (hidden size 48: brgemm wants a multiple of 16)
+                Tensor hb = leaf(randn(ScalarType.Float, 3, 21, 48).to(ScalarType.BFloat16));
+                Tensor wb = leaf(randn(ScalarType.Float, 77, 48).to(ScalarType.BFloat16));
+                SequenceLogps.Output bf16 = SequenceLogps.compute(hb, wb, targets, mask, 5, 64);  // 64: vectorised
+                bf16.logps().sum().backward();
+                bf16Grads.add(new Tensor[] {bf16.logps(), hb.grad(), wb.grad()});
             }
             assertTrue(ran >= 1, "the scalar build always runs");
+            for (Tensor[] other : bf16Grads) {
+                for (int i = 0; i < 3; i++) {
+                    assertTrue(torch.equal(bf16Grads.get(0)[i], other[i]), "bf16 result " + i + " differs between "
+                            + "the tile kernels' builds (bf16 GEMM path " + SequenceLogps.bf16GemmPath() + ")");
+                }
+            }
             assertFalse(DriftNative.set_tile_kernels_isa("SSE9"), "unknown names are refused");
         } finally {
             DriftNative.set_tile_kernels_isa(detected);
