@@ -109,9 +109,12 @@ fi
 CXXFLAGS=(-std=c++20 -O3 -march=x86-64 -fPIC -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-psabi -Wno-unknown-pragmas
           -I"$SRC" -I"$INC" -I"$INC/torch/csrc/api/include")
 LDFLAGS=(-shared -fopenmp -L"$LIBS" -ltorch_cpu -lc10 -Wl,-rpath,'$ORIGIN')
-# Files built once per instruction set (tile_kernels_*.cpp) get its flags and ATen's CPU_CAPABILITY, which selects
-# Vectorized<float>'s implementation; tile_kernels.cpp picks one at run time.
+# Files built once per instruction set (tile_kernels_*.cpp, rmsprop_kernels_*.cpp) get its flags and ATen's
+# CPU_CAPABILITY, which selects Vectorized<float>'s implementation; vector_isa.cpp picks one at run time. All three
+# builds must round alike: no contraction of a * b + c into an FMA, and sqrt without errno (a scalar call the
+# vectoriser cannot widen) -- IEEE sqrt rounds the same with or without it.
 isa_flags() {
+  case "$1" in *_avx512.cpp|*_avx2.cpp|*_default.cpp) printf '%s ' -ffp-contract=off -fno-math-errno ;; esac
   case "$1" in
     # -Wno-maybe-uninitialized: GCC 12's own avx512fintrin.h trips it (_mm512_undefined_ps's `__m512 __Y = __Y;`
     # inlined into Vectorized<float>'s max and shuffle; GCC bug 105593, fixed in GCC 13), pages of it per build.

@@ -11,6 +11,7 @@
 #include "split_master.h"
 #include "test_device.h"
 #include "tile_kernels.h"
+#include "vector_isa.h"
 #include "bf16_tile_gemms.h"
 #include "native_heap.h"
 #include "native_logging.h"

@@ -1,63 +1,15 @@
 #include "rmsprop_step.h"
 
-#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <c10/util/BFloat16.h>
 
-#include <cmath>
-#include <cstring>
-
 #include "errors.h"
+#include "rmsprop_kernels.h"
 #include "split_master.h"
 
 namespace drift {
 
 namespace {
-
-template <typename W>
-void update(W* w, const W* grad, float* m, float* v, int64_t n, float lr, float scale, float alpha, float eps,
-            float wd) {
-  // Each operation rounds to fp32 as the ATen sequence does (mul_, addcmul_, sqrt, add_, addcdiv_).
-  const float one_minus_alpha = 1.0f - alpha, neg_lr = -lr;
-  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      float g = static_cast<float>(grad[i]);
-      if (scale != 1.0f) g = g * scale;
-      if (wd != 0.0f) g = g + wd * m[i];
-      const float vi = v[i] * alpha + one_minus_alpha * (g * g);
-      v[i] = vi;
-      const float mi = m[i] + neg_lr * (g / (std::sqrt(vi) + eps));
-      m[i] = mi;
-      if constexpr (!std::is_same_v<W, float>) w[i] = W(mi);
-    }
-  });
-}
-
-// The same update over a split master (split_master.h): the master is joined from the bf16 weight and its residual,
-// updated exactly as above, and split again, so it matches update<BFloat16> on an fp32 master bit for bit (the
-// weight differs only at the ties split_master.h describes).
-void update_split(uint16_t* w, const c10::BFloat16* grad, int16_t* r, float* v, int64_t n, float lr, float scale,
-                  float alpha, float eps, float wd) {
-  const float one_minus_alpha = 1.0f - alpha, neg_lr = -lr;
-  at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      float m;
-      const uint32_t bits = join_master_bits(w[i], r[i]);
-      std::memcpy(&m, &bits, sizeof m);
-      float g = static_cast<float>(grad[i]);
-      if (scale != 1.0f) g = g * scale;
-      if (wd != 0.0f) g = g + wd * m;
-      const float vi = v[i] * alpha + one_minus_alpha * (g * g);
-      v[i] = vi;
-      const float mi = m + neg_lr * (g / (std::sqrt(vi) + eps));
-      uint32_t out;
-      std::memcpy(&out, &mi, sizeof out);
-      const SplitBits s = split_master_bits(out);
-      w[i] = s.weight;
-      r[i] = s.residual;
-    }
-  });
-}
 
 // The same update as ATen ops, for a device with neither the CPU loop nor the CUDA kernel: more passes over memory,
 // but each operation rounds as the loop's does (products and sums one at a time, sqrt and division correctly
@@ -129,20 +81,18 @@ void rmsprop_step(const at::Tensor& weight, const at::Tensor& grad, const at::Te
                   static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
       return;
     }
+    const RmspropArgs args{static_cast<float>(lr), static_cast<float>(scale), static_cast<float>(alpha),
+                           static_cast<float>(eps), static_cast<float>(weight_decay)};
     if (split) {
-      update_split(reinterpret_cast<uint16_t*>(weight.mutable_data_ptr<c10::BFloat16>()),
-                   grad.const_data_ptr<c10::BFloat16>(), master.mutable_data_ptr<int16_t>(),
-                   square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
-                   static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
+      rmsprop_split(reinterpret_cast<uint16_t*>(weight.mutable_data_ptr<c10::BFloat16>()),
+                    grad.const_data_ptr<c10::BFloat16>(), master.mutable_data_ptr<int16_t>(),
+                    square_avg.mutable_data_ptr<float>(), n, args);
     } else if (weight.scalar_type() == at::kFloat) {
-      update<float>(nullptr, grad.const_data_ptr<float>(), master.mutable_data_ptr<float>(),
-                    square_avg.mutable_data_ptr<float>(), n, static_cast<float>(lr), static_cast<float>(scale),
-                    static_cast<float>(alpha), static_cast<float>(eps), static_cast<float>(weight_decay));
+      rmsprop_fp32(master.mutable_data_ptr<float>(), grad.const_data_ptr<float>(),
+                   square_avg.mutable_data_ptr<float>(), n, args);
     } else {
-      update<c10::BFloat16>(weight.mutable_data_ptr<c10::BFloat16>(), grad.const_data_ptr<c10::BFloat16>(),
-                            master.mutable_data_ptr<float>(), square_avg.mutable_data_ptr<float>(), n,
-                            static_cast<float>(lr), static_cast<float>(scale), static_cast<float>(alpha),
-                            static_cast<float>(eps), static_cast<float>(weight_decay));
+      rmsprop_bf16(weight.mutable_data_ptr<c10::BFloat16>(), grad.const_data_ptr<c10::BFloat16>(),
+                   master.mutable_data_ptr<float>(), square_avg.mutable_data_ptr<float>(), n, args);
     }
   });
 }

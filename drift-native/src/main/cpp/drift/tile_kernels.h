@@ -1,9 +1,8 @@
 // Row-wise passes over one fp32 logits tile of the sequence log-prob op, one memory pass each, vectorized.
 //
 // They replace ATen compositions that each cost several passes over a 64 MiB tile plus a temporary of the same
-// size (at::logsumexp; sub_ + exp_ + mul_). Built three times (AVX-512, AVX2, scalar: tile_kernels_*.cpp, each
-// compiled with its own -m flags) and chosen once at run time from the CPU's features, as ATen dispatches its own
-// kernels; exp is Sleef's (1 ULP), exported by libtorch_cpu.
+// size (at::logsumexp; sub_ + exp_ + mul_). Built three times (AVX-512, AVX2, scalar: tile_kernels_*.cpp), the
+// build chosen by vector_isa.h; exp is Sleef's (1 ULP), exported by libtorch_cpu.
 #pragma once
 
 #include <c10/util/BFloat16.h>
@@ -23,12 +22,5 @@ void tile_scaled_softmax(float* tile, int64_t rows, int64_t cols, const float* l
 // scalar conversion was 5% of a bf16 DPO step (the log-prob tiles' gradient rounded for brgemm).
 void tile_round_bf16(const float* src, int64_t ld_src, int64_t rows, int64_t cols, c10::BFloat16* dst,
                      int64_t ld_dst, int64_t width);
-
-// The instruction set the kernels run with on this CPU: "AVX512", "AVX2" or "DEFAULT".
-const char* tile_kernels_isa();
-
-// Runs the kernels with a given instruction set from now on, so tests can check every build on one machine.
-// False (and no change) when the name is unknown or this CPU lacks the instructions.
-bool set_tile_kernels_isa(const char* name);
 
 }  // namespace drift

@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.driftml.kernels.NativeRuntime;
 import org.driftml.kernels.PreferenceLoss;
 import org.driftml.kernels.SequenceLogps;
+import org.driftml.kernels.VectorIsa;
 import org.driftml.kernels.StepScope;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -29,7 +30,7 @@ final class EnvCommand implements Callable<Integer> {
         NativeRuntime.load();
         out.printf("LibTorch              %s (org.bytedeco:pytorch)%n", NativeRuntime.libtorchVersion());
         out.printf("threads               %d intra-op%n", NativeRuntime.threads());
-        out.printf("tile kernels          %s%n", SequenceLogps.instructionSet());
+        out.printf("vector loops          %s (log-prob tiles, RMSprop)%n", VectorIsa.current());
         String path = SequenceLogps.bf16GemmPath(), best = SequenceLogps.bf16GemmBestPath();
         out.printf("bf16 GEMMs            %s%s%n", path, path.equals(best) ? " (this CPU's best)"
                 : " (DRIFT_BF16_GEMM; this CPU's best: " + best + ")");

@@ -67,9 +67,9 @@ final class DriftNative {
 
     static native @ByVal Tensor join_master(@Const @ByRef Tensor weight, @Const @ByRef Tensor residual);
 
-    static native @Cast("const char*") BytePointer tile_kernels_isa();
+    static native @Cast("const char*") BytePointer vector_isa_name();
 
-    static native @Cast("bool") boolean set_tile_kernels_isa(String name);
+    static native @Cast("bool") boolean set_vector_isa(String name);
 
     static native @Cast("bool") boolean set_bf16_gemm_path(String name);
 

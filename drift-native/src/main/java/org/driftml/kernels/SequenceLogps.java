@@ -22,11 +22,6 @@ public final class SequenceLogps {
 
     private SequenceLogps() {}
 
-    /** The instruction set the fp32 CPU tile passes run with on this machine: AVX512, AVX2 or DEFAULT. */
-    public static String instructionSet() {
-        return DriftNative.tile_kernels_isa().getString();
-    }
-
     /**
      * The path bf16 tile GEMMs take now: AMX or AVX512_BF16 (oneDNN's brgemm with bf16 operands) or WIDEN (promoted to
      * fp32 on sgemm); DRIFT_BF16_GEMM chooses one the CPU has (bf16_tile_gemms.h).

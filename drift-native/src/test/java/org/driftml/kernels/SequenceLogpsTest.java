@@ -75,16 +75,16 @@ class SequenceLogpsTest {
     /** The tile kernels are built for AVX-512, AVX2 and plain C++; every build this CPU can run must agree. */
     @Test
     void everyInstructionSetBuildGivesTheUnfusedResult() {
-        String detected = SequenceLogps.instructionSet();
+        String detected = VectorIsa.current();
         List<Tensor[]> bf16Grads = new java.util.ArrayList<>();
         try {
             int ran = 0;
             for (String isa : new String[] {"AVX512", "AVX2", "DEFAULT"}) {
-                if (!DriftNative.set_tile_kernels_isa(isa)) {
+                if (!VectorIsa.use(isa)) {
                     continue;
                 }
                 ran++;
-                assertEquals(isa, SequenceLogps.instructionSet());
+                assertEquals(isa, VectorIsa.current());
                 torch.manual_seed(5);
                 Tensor hidden = randn(ScalarType.Float, 3, 21, 40);
                 Tensor weight = randn(ScalarType.Float, 77, 40);
@@ -115,9 +115,9 @@ class SequenceLogpsTest {
                             + "the tile kernels' builds (bf16 GEMM path " + SequenceLogps.bf16GemmPath() + ")");
                 }
             }
-            assertFalse(DriftNative.set_tile_kernels_isa("SSE9"), "unknown names are refused");
+            assertFalse(VectorIsa.use("SSE9"), "unknown names are refused");
         } finally {
-            DriftNative.set_tile_kernels_isa(detected);
+            VectorIsa.use(detected);
         }
     }
 
