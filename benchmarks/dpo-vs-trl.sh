@@ -19,8 +19,8 @@ gemm_peak "$model" 2048 2>>"$log"
 peak=$gemm_fp32
 for a in "$@"; do [ "$a" = --bf16 ] && peak=$gemm_bf16; done
 {
-  "$venv/bin/python" "$bench/trl_dpo_bench.py" "$model" "$@" 2>&1 | grep -v -i warn
-  "$venv/bin/python" "$bench/torch_dpo_bench.py" "$model" "$@" 2>&1 | grep -v -i warn
+  "${py_side[@]}" "$bench/trl_dpo_bench.py" "$model" "$@" 2>&1 | grep -v -i warn
+  "${py_side[@]}" "$bench/torch_dpo_bench.py" "$model" "$@" 2>&1 | grep -v -i warn
   drift_java org.driftml.bench.DpoStepBench "$model" "$@" --peak-gflops "$peak"
 } | tee -a "$log"
 echo "--- summary ($log)"

@@ -29,7 +29,7 @@ for total in $lengths; do
   gemm_peak "$model" $((2 * total)) 2>/dev/null
   peak=$gemm_bf16
   [ ${#dtype[@]} -eq 0 ] && peak=$gemm_fp32
-  "$venv/bin/python" "$bench/trl_dpo_bench.py" "$model" --data pretok "${args[@]}" 2>&1 | grep -v -i warn \
+  "${py_side[@]}" "$bench/trl_dpo_bench.py" "$model" --data pretok "${args[@]}" 2>&1 | grep -v -i warn \
     | grep -E '^TRL_DPO ' | sed "s/^/length=$total /" | tee -a "$log"
   drift_java org.driftml.bench.DpoStepBench "$model" "${args[@]}" --peak-gflops "$peak" 2>&1 \
     | grep -E '^(cpu: |DRIFT_DPO |DRIFT_DPO_FLOPS )' | sed "s/^/length=$total /" | tee -a "$log"

@@ -9,6 +9,24 @@ cp="$root/benchmarks/target/classes:$(cat "$root/benchmarks/target/classpath.txt
 # Like with like: huge-page-aligned allocations for every side (drift sets this itself unless told otherwise).
 export THP_MEM_ALLOC_ENABLE=1
 
+# AS_CPU stands this machine in for a smaller x86 CPU on every side, through each library's own switch:
+#   avx512_core  AVX-512 without bf16 instructions (Skylake to Ice Lake Xeons): oneDNN capped at AVX512_CORE.
+#   avx2         AVX2 only (Haswell to Broadwell Xeons, AMD Zen 2 and 3): ATen's kernels (and drift's vector loops)
+#                at AVX2, MKL and oneDNN capped at AVX2, OpenBLAS's Haswell kernels, and on the Python sides ATen's
+#                oneDNN off (scripts/as_cpu.py), as pip's torch finds it on such a CPU.
+# drift's own bf16 GEMM path follows oneDNN's cap (WIDEN under both). The caps bound instruction sets, not cores,
+# caches or memory: a stand-in, not the CPU itself.
+py_side=("$venv/bin/python")
+case "${AS_CPU:-}" in
+  "") ;;
+  avx512_core) export ONEDNN_MAX_CPU_ISA=AVX512_CORE ;;
+  avx2)
+    export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 OPENBLAS_CORETYPE=Haswell
+    py_side=("$venv/bin/python" "$root/benchmarks/scripts/as_cpu.py") ;;
+  *) echo "AS_CPU must be avx512_core or avx2, got $AS_CPU" >&2; exit 2 ;;
+esac
+if [ -n "${AS_CPU:-}" ]; then echo "as_cpu: $AS_CPU (ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-} ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-} MKL_ENABLE_INSTRUCTIONS=${MKL_ENABLE_INSTRUCTIONS:-} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-})" >&2; fi
+
 # drift's side: a benchmark main on the classpath, JavaCPP's loader quiet, and the JVM options of the ./drift launcher
 # (serial collector, 32 MB young generation, 1 GB heap): tensors live outside the Java heap, and a larger young
 # generation only fills with garbage handles before the collector runs (measured at Qwen2.5-0.5B's geometry: peak RSS

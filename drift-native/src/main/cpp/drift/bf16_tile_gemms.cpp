@@ -1,5 +1,6 @@
 #include "bf16_tile_gemms.h"
 
+#include "reduced_gemm.h"
 #include "tile_kernels.h"
 
 #include <ATen/Parallel.h>
@@ -154,6 +155,7 @@ bool set_bf16_gemm_path(const char* name) {
   Bf16GemmPath p;
   if (!parse(name, &p) || !supported(p)) return false;
   chosen().store(static_cast<int>(p));
+  route_aten_bf16_matmuls();
   return true;
 }
 

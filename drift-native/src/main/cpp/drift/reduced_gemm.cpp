@@ -6,6 +6,8 @@
 
 #include "bf16_tile_gemms.h"
 
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -24,14 +26,18 @@ namespace {
 using at::native::TransposeType;
 using Stub = at::native::cpublas::gemm_no_downcast_stub_DECLARE_DISPATCH_type;
 using GemmFn = at::native::cpublas::gemm_no_downcast_fn;
+using SameTypeStub = at::native::cpublas::gemm_stub_DECLARE_DISPATCH_type;
+using SameTypeGemmFn = at::native::cpublas::gemm_fn;
 using Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
                        const int*, const float*, const int*, const float*, float*, const int*);
 using SetThreadsLocal = int (*)(int);
 
 GemmFn original = nullptr;
+SameTypeGemmFn original_same_type = nullptr;
 Sgemm sgemm = nullptr;
 SetThreadsLocal set_threads_local = nullptr;
 std::atomic<int64_t> calls{0};
+std::atomic<int64_t> bf16_out_calls{0};
 
 // OpenBLAS's thread count is one value for the whole process (openblas_set_num_threads_local sets it and returns the
 // old one). ATen calls the GEMM from several threads at once, and each saving and restoring it raced: two threads
@@ -156,6 +162,60 @@ void reduced_gemm(c10::ScalarType type, TransposeType transa, TransposeType tran
   }
 }
 
+// bf16 x bf16 -> bf16 (ATen's gemm_stub: the decoder's bf16 matmuls, forward and backward, once ATen's oneDNN is off
+// for them) on the WIDEN path: A, B and, when beta is not 0, C widened to fp32, one sgemm, C rounded to bf16 once, as
+// ATen's own loop rounds it. A CPU without bf16 instructions multiplies fp32 fastest: measured on the 2-core AMD
+// EPYC capped as an AVX2-only CPU (ATEN_CPU_CAPABILITY=avx2, oneDNN off), ATen's bf16 GEMM ran at 41 GFLOP/s at
+// [2048 x 896] x [896 x 4864] and fp32 at 171; capped at AVX512_CORE, oneDNN's emulated bf16 ran at 71 against 189.
+void widened_bf16_gemm(TransposeType transa, TransposeType transb, int64_t m, int64_t n, int64_t k, float alpha,
+                       const c10::BFloat16* a, int64_t lda, const c10::BFloat16* b, int64_t ldb, float beta,
+                       c10::BFloat16* c, int64_t ldc) {
+  const bool ta = transa != TransposeType::NoTranspose, tb = transb != TransposeType::NoTranspose;
+  const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+  // Called at the top level (a matmul) or inside ATen's parallel loops (a batched product's items): there, one BLAS
+  // thread and no nested loop, as in widened_gemm.
+  const bool nested = at::in_parallel_region();
+  const int64_t grain = nested ? INT64_MAX : 16;
+  std::vector<float> a32(static_cast<size_t>(a_rows * a_cols)), b32(static_cast<size_t>(b_rows * b_cols));
+  std::vector<float> c32(static_cast<size_t>(m * n));
+  at::parallel_for(0, a_cols, grain, [&](int64_t j0, int64_t j1) {
+    widen(a + j0 * lda, a_rows, j1 - j0, lda, a32.data() + j0 * a_rows);
+  });
+  at::parallel_for(0, b_cols, grain, [&](int64_t j0, int64_t j1) {
+    widen(b + j0 * ldb, b_rows, j1 - j0, ldb, b32.data() + j0 * b_rows);
+  });
+  if (beta != 0.0f) {
+    at::parallel_for(0, n, grain, [&](int64_t j0, int64_t j1) {
+      widen(c + j0 * ldc, m, j1 - j0, ldc, c32.data() + j0 * m);
+    });
+  }
+  const char ca = ta ? 'T' : 'N', cb = tb ? 'T' : 'N';
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+  const int ila = static_cast<int>(a_rows), ilb = static_cast<int>(b_rows);
+  if (nested) enter_one_thread();
+  sgemm(&ca, &cb, &im, &in, &ik, &alpha, a32.data(), &ila, b32.data(), &ilb, &beta, c32.data(), &im);
+  if (nested) leave_one_thread();
+  at::parallel_for(0, n, grain, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+      for (int64_t i = 0; i < m; i++) c[j * ldc + i] = c10::BFloat16(c32[j * m + i]);  // round to nearest-even
+    }
+  });
+}
+
+void same_type_gemm(c10::ScalarType type, TransposeType transa, TransposeType transb, int64_t m, int64_t n,
+                    int64_t k, const c10::Scalar& alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+                    const c10::Scalar& beta, void* c, int64_t ldc) {
+  const bool fits = m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && m * k <= INT_MAX && k * n <= INT_MAX &&
+                    m * n <= INT_MAX;
+  if (type != at::kBFloat16 || bf16_gemm_path() != Bf16GemmPath::WIDEN || !fits || m == 0 || n == 0 || k == 0) {
+    original_same_type(type, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  bf16_out_calls.fetch_add(1, std::memory_order_relaxed);
+  widened_bf16_gemm(transa, transb, m, n, k, alpha.to<float>(), static_cast<const c10::BFloat16*>(a), lda,
+                    static_cast<const c10::BFloat16*>(b), ldb, beta.to<float>(), static_cast<c10::BFloat16*>(c), ldc);
+}
+
 // OpenBLAS is already in the process (libtorch_cpu needs it), but loaded without RTLD_GLOBAL: find it by name.
 void* loaded_openblas() {
   for (const char* name : {"libopenblas.so.0", "libopenblas_nolapack.so.0", "libopenblas.so"}) {
@@ -178,12 +238,28 @@ bool install_reduced_gemm() {
     Stub::DEFAULT = &reduced_gemm;
     Stub::AVX2 = &reduced_gemm;
     Stub::AVX512 = &reduced_gemm;
+    original_same_type = SameTypeStub::DEFAULT;
+    if (original_same_type != nullptr) {
+      SameTypeStub::DEFAULT = &same_type_gemm;
+      SameTypeStub::AVX2 = &same_type_gemm;
+      SameTypeStub::AVX512 = &same_type_gemm;
+    }
+    route_aten_bf16_matmuls();
     return true;
   }();
   return installed;
 }
 
+void route_aten_bf16_matmuls() {
+  // ATen asks oneDNN first for bf16 matmuls wherever the CPU has AVX-512 (oneDNN then emulates bf16 without the
+  // bf16 instructions); with it off they reach gemm_stub, widened above. Nothing else drift runs uses ATen's oneDNN
+  // (fp32 matmuls are OpenBLAS's; its fp32 path needs a lowered matmul precision, which drift never sets).
+  at::globalContext().setUserEnabledMkldnn(bf16_gemm_path() != Bf16GemmPath::WIDEN);
+}
+
 int64_t reduced_gemm_calls() { return calls.load(std::memory_order_relaxed); }
+
+int64_t widened_bf16_gemm_calls() { return bf16_out_calls.load(std::memory_order_relaxed); }
 
 int64_t reduced_gemm_blas_threads() {
   using GetThreads = int (*)();

@@ -16,12 +16,24 @@
 
 namespace drift {
 
+// On the WIDEN bf16 path (bf16_tile_gemms.h: a CPU without AVX512-BF16 or AMX) the replacement also takes ATen's
+// bf16 x bf16 -> bf16 GEMMs (gemm_stub: the decoder's matmuls): widened to fp32, one sgemm, the result rounded once.
+// On the other paths those stay with ATen (oneDNN's bf16 kernels).
+//
 // Installs the replacement; true when it is in place (false when no sgemm_ is loaded: ATen's loop stays). Call
 // before the first reduced-precision GEMM with fp32 output (ATen caches the kernel it picks at its first call).
 bool install_reduced_gemm();
 
 // GEMMs the replacement has computed in this process (tests check that ATen's kernels reach it).
 int64_t reduced_gemm_calls();
+
+// bf16 -> bf16 GEMMs widened so far in this process.
+int64_t widened_bf16_gemm_calls();
+
+// Sends ATen's bf16 matmuls where the bf16 path wants them: to oneDNN (ATen's default) on AMX and AVX512_BF16, to
+// gemm_stub (and so the widened sgemm) on WIDEN, by turning ATen's oneDNN use off. Called at install and whenever
+// the path changes (set_bf16_gemm_path).
+void route_aten_bf16_matmuls();
 
 // OpenBLAS's thread count now (0 when OpenBLAS is not loaded): the replacement runs sgemm on one thread and must leave
 // the count as it found it, however many threads call it at once.

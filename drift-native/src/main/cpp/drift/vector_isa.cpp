@@ -2,13 +2,14 @@
 #include "vector_isa.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 namespace drift {
 
 namespace {
 
-VectorIsa detect() {
+VectorIsa hardware() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq")) {
@@ -18,8 +19,19 @@ VectorIsa detect() {
   return VectorIsa::DEFAULT;
 }
 
+// The CPU's best, capped as ATen caps its own kernels by ATEN_CPU_CAPABILITY (default, avx2, avx512): one switch
+// stands a machine in for a smaller CPU on both sides of a benchmark.
+VectorIsa detect() {
+  const VectorIsa best = hardware();
+  const char* cap = std::getenv("ATEN_CPU_CAPABILITY");
+  if (cap == nullptr) return best;
+  if (std::strcmp(cap, "default") == 0) return VectorIsa::DEFAULT;
+  if (std::strcmp(cap, "avx2") == 0 && best == VectorIsa::AVX512) return VectorIsa::AVX2;
+  return best;
+}
+
 bool supported(VectorIsa isa) {
-  const VectorIsa best = detect();
+  const VectorIsa best = hardware();
   return isa == VectorIsa::DEFAULT || isa == best || (isa == VectorIsa::AVX2 && best == VectorIsa::AVX512);
 }
 

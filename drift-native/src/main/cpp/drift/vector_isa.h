@@ -8,7 +8,8 @@ namespace drift {
 
 enum class VectorIsa { AVX512, AVX2, DEFAULT };
 
-// The build the loops run with now: the best this CPU has unless set_vector_isa chose another.
+// The build the loops run with now: the best this CPU has (capped by ATEN_CPU_CAPABILITY as ATen's kernels are)
+// unless set_vector_isa chose another.
 VectorIsa vector_isa();
 
 // Its name: "AVX512", "AVX2" or "DEFAULT".

@@ -26,7 +26,9 @@ final class CpuInfo {
             String present = FLAGS.stream().filter(has::contains).collect(Collectors.joining(" "));
             String absent = FLAGS.stream().filter(f -> !has.contains(f)).collect(Collectors.joining(" "));
             return "cpu: " + model + "; " + Runtime.getRuntime().availableProcessors() + " cores; flags " + present
-                    + (absent.isEmpty() ? "" : "; lacks " + absent);
+                    + (absent.isEmpty() ? "" : "; lacks " + absent)
+                    + (System.getenv("AS_CPU") == null ? "" : "; standing in for an " + System.getenv("AS_CPU")
+                            + " CPU (AS_CPU, benchmarks/scripts/bench-env.sh)");
         } catch (IOException e) {
             return "cpu: unknown (" + e.getMessage() + ")";
         }

@@ -81,6 +81,8 @@ final class DriftNative {
 
     static native long reduced_gemm_calls();
 
+    static native long widened_bf16_gemm_calls();
+
     static native long reduced_gemm_blas_threads();
 
     static native @Cast("bool") boolean install_test_device();

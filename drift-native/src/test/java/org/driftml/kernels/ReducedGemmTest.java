@@ -93,4 +93,39 @@ class ReducedGemmTest {
         }
         assertTrue(DriftNative.reduced_gemm_calls() > callsBefore, "the rounds reached the widened GEMM");
     }
+
+    /**
+     * bf16 matmuls with bf16 results (the decoder's), on every path: ATen's oneDNN on AMX and AVX512_BF16; on WIDEN
+     * drift's widened sgemm, reached through ATen's gemm_stub once ATen's oneDNN is off for them. Plain, transposed,
+     * scaled and accumulating (addmm's alpha and beta) and batched products, each against fp64: one bf16 rounding
+     * of an fp32 sum (a transposed or mis-strided operand would be off by O(1)).
+     */
+    @org.junit.jupiter.api.Test
+    void bf16MatmulsAreWidenedOnTheWidenPathAndOneDnnsElsewhere() {
+        SequenceLogpsTest.onEveryPath(() -> {
+            boolean widen = SequenceLogps.bf16GemmPath().equals("WIDEN");
+            Tensor a = randn(ScalarType.BFloat16, 67, 96), b = randn(ScalarType.BFloat16, 96, 45);
+            Tensor bt = randn(ScalarType.BFloat16, 45, 96), c = randn(ScalarType.BFloat16, 67, 45);
+            Tensor ba = randn(ScalarType.BFloat16, 5, 33, 96), bb = randn(ScalarType.BFloat16, 5, 96, 21);
+            long before = DriftNative.widened_bf16_gemm_calls();
+            Tensor[] got = {a.matmul(b), a.matmul(bt.t()), a.t().contiguous().t().matmul(b),
+                    torch.addmm(c, a, b, new Scalar(0.5), new Scalar(-2.0)), ba.matmul(bb)};
+            long calls = DriftNative.widened_bf16_gemm_calls() - before;
+            Tensor a64 = a.to(ScalarType.Double), b64 = b.to(ScalarType.Double);
+            Tensor[] want = {a64.matmul(b64), a64.matmul(bt.to(ScalarType.Double).t()), a64.matmul(b64),
+                    c.to(ScalarType.Double).mul(new Scalar(0.5)).add(a64.matmul(b64).mul(new Scalar(-2.0))),
+                    ba.to(ScalarType.Double).matmul(bb.to(ScalarType.Double))};
+            String[] names = {"a @ b", "a @ b'^T", "a (column-major) @ b", "addmm", "batched"};
+            for (int i = 0; i < got.length; i++) {
+                assertEquals("BFloat16", Tensors.dtype(got[i]), names[i]);
+                double err = relDiff(got[i], want[i], 1.0);
+                assertTrue(err < 1e-2, SequenceLogps.bf16GemmPath() + " " + names[i] + ": relative difference " + err);
+            }
+            if (widen) {
+                assertTrue(calls >= 4, "WIDEN: the bf16 matmuls reached the widened sgemm (" + calls + " calls)");
+            } else {
+                assertEquals(0, calls, SequenceLogps.bf16GemmPath() + ": the bf16 matmuls stay with ATen's oneDNN");
+            }
+        });
+    }
 }
