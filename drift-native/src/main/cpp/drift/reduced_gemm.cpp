@@ -5,6 +5,7 @@
 #include "reduced_gemm.h"
 
 #include "bf16_tile_gemms.h"
+#include "tile_kernels.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -195,10 +196,8 @@ void widened_bf16_gemm(TransposeType transa, TransposeType transb, int64_t m, in
   if (nested) enter_one_thread();
   sgemm(&ca, &cb, &im, &in, &ik, &alpha, a32.data(), &ila, b32.data(), &ilb, &beta, c32.data(), &im);
   if (nested) leave_one_thread();
-  at::parallel_for(0, n, grain, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; j++) {
-      for (int64_t i = 0; i < m; i++) c[j * ldc + i] = c10::BFloat16(c32[j * m + i]);  // round to nearest-even
-    }
+  at::parallel_for(0, n, grain, [&](int64_t j0, int64_t j1) {  // each column rounded to nearest-even
+    tile_round_bf16(c32.data() + j0 * m, m, j1 - j0, m, c + j0 * ldc, ldc, m);
   });
 }
 

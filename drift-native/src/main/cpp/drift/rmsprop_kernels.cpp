@@ -16,25 +16,16 @@ DRIFT_RMSPROP_BUILD(AVX2)
 DRIFT_RMSPROP_BUILD(DEFAULT)
 #undef DRIFT_RMSPROP_BUILD
 
-#define DRIFT_DISPATCH(CALL)                                     \
-  switch (vector_isa()) {                                        \
-    case VectorIsa::AVX512: return AVX512::CALL;                 \
-    case VectorIsa::AVX2: return AVX2::CALL;                     \
-    case VectorIsa::DEFAULT: return DEFAULT::CALL;               \
-  }
-
 void rmsprop_fp32(float* m, const float* grad, float* v, int64_t n, const RmspropArgs& a) {
-  DRIFT_DISPATCH(rmsprop_fp32(m, grad, v, n, a))
+  DRIFT_VECTOR_DISPATCH(rmsprop_fp32(m, grad, v, n, a))
 }
 
 void rmsprop_bf16(c10::BFloat16* w, const c10::BFloat16* grad, float* m, float* v, int64_t n, const RmspropArgs& a) {
-  DRIFT_DISPATCH(rmsprop_bf16(w, grad, m, v, n, a))
+  DRIFT_VECTOR_DISPATCH(rmsprop_bf16(w, grad, m, v, n, a))
 }
 
 void rmsprop_split(uint16_t* w, const c10::BFloat16* grad, int16_t* r, float* v, int64_t n, const RmspropArgs& a) {
-  DRIFT_DISPATCH(rmsprop_split(w, grad, r, v, n, a))
+  DRIFT_VECTOR_DISPATCH(rmsprop_split(w, grad, r, v, n, a))
 }
-
-#undef DRIFT_DISPATCH
 
 }  // namespace drift

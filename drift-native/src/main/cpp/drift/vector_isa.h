@@ -19,4 +19,13 @@ const char* vector_isa_name();
 // the instructions.
 bool set_vector_isa(const char* name);
 
+// Runs drift::<build>::CALL for the build vector_isa() names, returning its value: the one dispatch of every function
+// built per instruction set (each declared in namespaces AVX512, AVX2 and DEFAULT).
+#define DRIFT_VECTOR_DISPATCH(CALL)                  \
+  switch (::drift::vector_isa()) {                   \
+    case ::drift::VectorIsa::AVX512: return AVX512::CALL; \
+    case ::drift::VectorIsa::AVX2: return AVX2::CALL;     \
+    case ::drift::VectorIsa::DEFAULT: return DEFAULT::CALL; \
+  }
+
 }  // namespace drift
